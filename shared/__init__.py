@@ -1,0 +1,1 @@
+"""The project's shared library: the event contract, the event store, messaging, observability."""

@@ -1,0 +1,124 @@
+"""The one envelope every event travels in, from the store through the relay to consumers.
+
+`NewEvent` is what a service hands to the store; `RecordedEvent` is what the store gives back
+(with the stream version, the global position, the recording time and the chain hash).
+`data` is always the JSON-ready payload as encoded by the event's schema; turning it into a
+typed payload is the registry's job (`EventRegistry.decode`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC datetime from an aware or naive (taken as UTC) one."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def isoformat(value: datetime) -> str:
+    """Canonical text of a time: UTC, microseconds, `+00:00` suffix."""
+    return as_utc(value).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended. `data` is the encoded payload (see `EventRegistry.encode`)."""
+
+    type: str
+    version: int
+    data: Mapping[str, Any]
+    correlation_id: str
+    actor: str
+    causation_id: str | None = None
+    event_id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored in the log: immutable, positioned and chained."""
+
+    position: int
+    event_id: str
+    type: str
+    version: int
+    stream: str
+    stream_version: int
+    correlation_id: str
+    causation_id: str | None
+    actor: str
+    occurred_at: datetime
+    recorded_at: datetime
+    data: Mapping[str, Any]
+    hash: str
+
+    @property
+    def category(self) -> str:
+        return category_of(self.stream)
+
+    def to_message(self) -> dict[str, Any]:
+        """The wire form published to the broker (JSON-ready)."""
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "version": self.version,
+            "stream": self.stream,
+            "stream_version": self.stream_version,
+            "position": self.position,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "actor": self.actor,
+            "occurred_at": isoformat(self.occurred_at),
+            "recorded_at": isoformat(self.recorded_at),
+            "data": dict(self.data),
+            "hash": self.hash,
+        }
+
+    @classmethod
+    def from_message(cls, body: Mapping[str, Any]) -> RecordedEvent:
+        """Inverse of `to_message`; raises KeyError/ValueError/TypeError on a malformed body."""
+        data = body["data"]
+        if not isinstance(data, Mapping):
+            raise TypeError("event data must be an object")
+        return cls(
+            position=int(body["position"]),
+            event_id=str(body["event_id"]),
+            type=str(body["type"]),
+            version=int(body["version"]),
+            stream=str(body["stream"]),
+            stream_version=int(body["stream_version"]),
+            correlation_id=str(body["correlation_id"]),
+            causation_id=None if body.get("causation_id") is None else str(body["causation_id"]),
+            actor=str(body["actor"]),
+            occurred_at=as_utc(datetime.fromisoformat(str(body["occurred_at"]))),
+            recorded_at=as_utc(datetime.fromisoformat(str(body["recorded_at"]))),
+            data=dict(data),
+            hash=str(body["hash"]),
+        )
+
+
+def category_of(stream: str) -> str:
+    """Streams are named `<category>-<id>`; the category is the owning service's name."""
+    category, sep, rest = stream.partition("-")
+    if not sep or not category or not rest:
+        raise ValueError(f"stream name {stream!r} is not '<category>-<id>'")
+    return category
+
+
+def stream_name(category: str, entity_id: str) -> str:
+    return f"{category}-{entity_id}"

@@ -1,0 +1,209 @@
+"""The registry: every event type, each version's schema, and the upcasters between versions.
+
+Used alike by the store (to refuse unknown or malformed events before they are appended), the
+relay (routing keys by category) and the consumers (decode and upcast to the current version).
+
+An event type is a frozen dataclass with three class attributes::
+
+    @dataclass(frozen=True)
+    class ControlCompleted:
+        TYPE: ClassVar[str] = "ControlCompleted"
+        VERSION: ClassVar[int] = 2
+        CATEGORY: ClassVar[str] = "risk"
+        mrn: str
+        result: str
+
+and one marshmallow schema per version. Version N-1 is registered with an upcaster that turns
+its data into version N's data; stored events are never rewritten, they are upcast when read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import marshmallow
+
+from .envelope import NewEvent, RecordedEvent
+
+Data = dict[str, Any]
+Upcaster = Callable[[Data], Data]
+
+
+class EventPayload(Protocol):
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int]
+    CATEGORY: ClassVar[str]
+
+
+P = TypeVar("P")
+
+
+class UnknownEventType(LookupError):
+    """An event type or version the registry does not know."""
+
+
+class InvalidEventData(ValueError):
+    """Event data that does not match its (type, version) schema."""
+
+    def __init__(self, event_type: str, version: int, messages: Any) -> None:
+        super().__init__(f"{event_type} v{version}: {messages}")
+        self.event_type = event_type
+        self.version = version
+        self.messages = messages
+
+
+@dataclass(frozen=True)
+class _Version:
+    schema: marshmallow.Schema
+    upcaster: Upcaster | None  # to version + 1; None for the current version
+
+
+@dataclass
+class _Definition:
+    cls: type[Any]
+    category: str
+    current: int
+    versions: dict[int, _Version]
+
+
+class EventRegistry:
+    def __init__(self) -> None:
+        self._types: dict[str, _Definition] = {}
+
+    # -- registration -------------------------------------------------------------------
+    def register(
+        self,
+        cls: type[Any],
+        schema: marshmallow.Schema | type[marshmallow.Schema],
+        *,
+        old: Mapping[int, tuple[marshmallow.Schema | type[marshmallow.Schema], Upcaster]]
+        | None = None,
+    ) -> type[Any]:
+        """Register `cls` (current version) with its schema, and older versions with upcasters."""
+        if not is_dataclass(cls):
+            raise TypeError(f"{cls!r} must be a dataclass")
+        event_cls: Any = cls
+        type_name: str = event_cls.TYPE
+        if type_name in self._types:
+            raise ValueError(f"event type {type_name} registered twice")
+        current: int = event_cls.VERSION
+        versions = {current: _Version(_instance(schema), None)}
+        for version, (old_schema, upcaster) in (old or {}).items():
+            if version >= current:
+                raise ValueError(f"{type_name}: old version {version} >= current {current}")
+            versions[version] = _Version(_instance(old_schema), upcaster)
+        missing = [v for v in range(min(versions), current) if v not in versions]
+        if missing:
+            raise ValueError(f"{type_name}: no upcaster chain for versions {missing}")
+        self._types[type_name] = _Definition(cls, event_cls.CATEGORY, current, versions)
+        return cls
+
+    def include(self, other: EventRegistry) -> None:
+        for name, definition in other._types.items():
+            if name in self._types and self._types[name] is not definition:
+                raise ValueError(f"event type {name} registered twice")
+            self._types[name] = definition
+
+    # -- queries ------------------------------------------------------------------------
+    def types(self, category: str | None = None) -> list[str]:
+        return sorted(n for n, d in self._types.items() if category in (None, d.category))
+
+    def categories(self) -> list[str]:
+        return sorted({d.category for d in self._types.values()})
+
+    def category(self, event_type: str) -> str:
+        return self._definition(event_type).category
+
+    def current_version(self, event_type: str) -> int:
+        return self._definition(event_type).current
+
+    def versions(self, event_type: str) -> list[int]:
+        return sorted(self._definition(event_type).versions)
+
+    def payload_class(self, event_type: str) -> type[Any]:
+        return self._definition(event_type).cls
+
+    def routing_key(self, event_type: str) -> str:
+        return f"{self.category(event_type)}.{event_type}"
+
+    # -- encode / validate / decode -----------------------------------------------------
+    def encode(self, payload: Any) -> Data:
+        """The JSON-ready data of a payload, through its current schema."""
+        definition = self._definition(type(payload).TYPE)
+        if type(payload) is not definition.cls:
+            raise UnknownEventType(f"{type(payload)!r} is not the registered class")
+        schema = definition.versions[definition.current].schema
+        data: Data = schema.dump(asdict(payload))
+        self.validate(definition.cls.TYPE, definition.current, data)
+        return data
+
+    def new_event(
+        self,
+        payload: Any,
+        *,
+        correlation_id: str,
+        actor: str,
+        causation_id: str | None = None,
+        **envelope: Any,
+    ) -> NewEvent:
+        return NewEvent(
+            type=type(payload).TYPE,
+            version=type(payload).VERSION,
+            data=self.encode(payload),
+            correlation_id=correlation_id,
+            actor=actor,
+            causation_id=causation_id,
+            **envelope,
+        )
+
+    def validate(self, event_type: str, version: int, data: Mapping[str, Any]) -> None:
+        schema = self._version(event_type, version).schema
+        errors = schema.validate(dict(data))
+        if errors:
+            raise InvalidEventData(event_type, version, errors)
+
+    def upcast(self, event_type: str, version: int, data: Mapping[str, Any]) -> Data:
+        """Data of (type, version) brought to the current version, one step at a time."""
+        definition = self._definition(event_type)
+        self._version(event_type, version)
+        result = dict(data)
+        for v in range(version, definition.current):
+            upcaster = definition.versions[v].upcaster
+            assert upcaster is not None
+            result = upcaster(result)
+        return result
+
+    def decode(self, event: RecordedEvent) -> Any:
+        """The typed payload (current version) of a recorded event."""
+        return self.load(event.type, event.version, event.data)
+
+    def load(self, event_type: str, version: int, data: Mapping[str, Any]) -> Any:
+        definition = self._definition(event_type)
+        current = self.upcast(event_type, version, data)
+        schema = definition.versions[definition.current].schema
+        try:
+            loaded = schema.load(current)
+        except marshmallow.ValidationError as exc:
+            raise InvalidEventData(event_type, definition.current, exc.messages) from exc
+        names = {f.name for f in fields(definition.cls)}
+        return definition.cls(**{k: v for k, v in loaded.items() if k in names})
+
+    # -- internals ----------------------------------------------------------------------
+    def _definition(self, event_type: str) -> _Definition:
+        try:
+            return self._types[event_type]
+        except KeyError:
+            raise UnknownEventType(f"unknown event type {event_type!r}") from None
+
+    def _version(self, event_type: str, version: int) -> _Version:
+        definition = self._definition(event_type)
+        try:
+            return definition.versions[version]
+        except KeyError:
+            raise UnknownEventType(f"unknown version {version} of {event_type}") from None
+
+
+def _instance(schema: marshmallow.Schema | type[marshmallow.Schema]) -> marshmallow.Schema:
+    return schema() if isinstance(schema, type) else schema

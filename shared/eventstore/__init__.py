@@ -1,0 +1,13 @@
+"""The event store: append-only, gap-free, hash-chained, on SQLite or PostgreSQL."""
+
+from .errors import EventsImmutable, EventStoreError, WrongExpectedVersion
+from .store import DuplicateEventId, EventStore, Transaction
+
+__all__ = [
+    "DuplicateEventId",
+    "EventStore",
+    "EventStoreError",
+    "EventsImmutable",
+    "Transaction",
+    "WrongExpectedVersion",
+]

@@ -1,0 +1,20 @@
+"""The store's named errors (mapped to HTTP/RPC responses in one place at each edge)."""
+
+
+class EventStoreError(Exception):
+    """Base class of the store's errors."""
+
+
+class WrongExpectedVersion(EventStoreError):
+    """The stream is not at the version the writer expected: someone else appended first."""
+
+    def __init__(self, stream: str, expected: int, actual: int | None) -> None:
+        actual_text = "unknown (a concurrent append won)" if actual is None else str(actual)
+        super().__init__(f"stream {stream!r}: expected version {expected}, found {actual_text}")
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+
+
+class EventsImmutable(EventStoreError):
+    """An UPDATE or DELETE of a stored event was attempted (rejected by the database)."""

@@ -1,0 +1,1 @@
+"""Cross-cutting concerns: structured logs (structlog, contextvars) and Prometheus metrics."""
