@@ -60,7 +60,8 @@ def test_two_appends_with_the_same_expected_version_exactly_one_wins(store: Even
         barrier = threading.Barrier(2)
         outcomes: list[str] = []
 
-        def attempt() -> None:
+        def attempt(barrier: threading.Barrier = barrier, stream: str = stream,
+                    outcomes: list[str] = outcomes) -> None:
             barrier.wait()
             try:
                 store.append(stream, [thing()], expected_version=0)
