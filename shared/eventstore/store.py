@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -33,7 +33,8 @@ from .engine import Engines, create_engines, url_from_env
 from .errors import EventsImmutable, EventStoreError, WrongExpectedVersion
 from .hashing import canonical_json, chain_hash
 from .migrate import upgrade
-from .tables import checkpoints, events, inbox, leases, log_head
+from .sql import COLUMNS, SQLITE_MAX_ROWS, AppendSQL, append_sql
+from .tables import checkpoints, events, inbox, leases
 
 AppendListener = Callable[[Sequence[RecordedEvent]], None]
 
@@ -257,56 +258,61 @@ class Transaction:
                     )
             prepared.append((event, canonical_json(dict(event.data))))
 
-        current_version = (
-            select(func.coalesce(func.max(events.c.stream_version), 0))
-            .where(events.c.stream == stream)
-            .scalar_subquery()
-        )
-        head = self.connection.execute(
-            select(log_head.c.position, log_head.c.hash, current_version)
-            .where(log_head.c.id == 1)
-            .with_for_update()
-        ).one()
+        sql = append_sql(self.store.dialect)
+        head = self.connection.exec_driver_sql(sql.head, (stream,)).one()
         position, previous_hash, actual_version = int(head[0]), str(head[1]), int(head[2])
         if expected_version is not None and actual_version != expected_version:
             raise WrongExpectedVersion(stream, expected_version, actual_version)
 
         recorded_at = utcnow()
-        rows: list[dict[str, Any]] = []
+        stored_recorded_at = sql.time(recorded_at)
+        params: list[Any] = []
         recorded: list[RecordedEvent] = []
         for offset, (event, data_text) in enumerate(prepared, start=1):
-            row = {
-                "position": position + offset,
-                "event_id": event.event_id,
-                "stream": stream,
-                "category": category,
-                "stream_version": actual_version + offset,
-                "type": event.type,
-                "version": event.version,
-                "correlation_id": event.correlation_id,
-                "causation_id": event.causation_id,
-                "actor": event.actor,
-                "occurred_at": as_utc(event.occurred_at),
-                "recorded_at": recorded_at,
-                "data": data_text,
-            }
-            row["hash"] = previous_hash = chain_hash(previous_hash, **_hash_fields(row))
-            rows.append(row)
-            recorded.append(_recorded_from(row, event.data))
+            occurred_at = as_utc(event.occurred_at)
+            event_position = position + offset
+            stream_version = actual_version + offset
+            previous_hash = chain_hash(
+                previous_hash, position=event_position, event_id=event.event_id, stream=stream,
+                stream_version=stream_version, type=event.type, version=event.version,
+                correlation_id=event.correlation_id, causation_id=event.causation_id,
+                actor=event.actor, occurred_at=occurred_at, recorded_at=recorded_at,
+                data_text=data_text,
+            )
+            params.extend((
+                event_position, event.event_id, stream, category, stream_version, event.type,
+                event.version, event.correlation_id, event.causation_id, event.actor,
+                sql.time(occurred_at), stored_recorded_at, data_text, previous_hash,
+            ))
+            recorded.append(RecordedEvent(
+                position=event_position, event_id=event.event_id, type=event.type,
+                version=event.version, stream=stream, stream_version=stream_version,
+                correlation_id=event.correlation_id, causation_id=event.causation_id,
+                actor=event.actor, occurred_at=occurred_at, recorded_at=recorded_at,
+                data=dict(event.data), hash=previous_hash,
+            ))
         try:
-            self.connection.execute(insert(events), rows)
+            self._insert(sql, params, len(recorded), recorded[-1].position, previous_hash)
         except IntegrityError as exc:
             if "event_id" in str(exc.orig):
                 raise DuplicateEventId(str(exc.orig)) from exc
             # A concurrent append to the same stream won the (stream, stream_version) key.
             raise WrongExpectedVersion(stream, expected_version or actual_version, None) from exc
-        self.connection.execute(
-            update(log_head)
-            .where(log_head.c.id == 1)
-            .values(position=rows[-1]["position"], hash=previous_hash)
-        )
         self._appended.extend(recorded)
         return recorded
+
+    def _insert(self, sql: AppendSQL, params: list[Any], rows: int, last_position: int,
+                last_hash: str) -> None:
+        if sql.dialect == "postgresql":
+            self.connection.exec_driver_sql(
+                sql.insert(rows), tuple(params) + (last_position, last_hash))
+            return
+        width = len(COLUMNS)
+        for first in range(0, rows, SQLITE_MAX_ROWS):
+            chunk = min(SQLITE_MAX_ROWS, rows - first)
+            self.connection.exec_driver_sql(
+                sql.insert(chunk), tuple(params[first * width:(first + chunk) * width]))
+        self.connection.exec_driver_sql(sql.update_head, (last_position, last_hash))
 
     def record_inbox(self, consumer: str, event_id: str, position: int) -> bool:
         """Record that `consumer` handled `event_id`; False if it already had (a duplicate)."""
@@ -317,32 +323,6 @@ class Transaction:
             .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
         )
         return bool(self.connection.execute(statement).rowcount == 1)
-
-
-def _hash_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    fields = {k: row[k] for k in (
-        "position", "event_id", "stream", "stream_version", "type", "version",
-        "correlation_id", "causation_id", "actor", "occurred_at", "recorded_at")}
-    fields["data_text"] = row["data"]
-    return fields
-
-
-def _recorded_from(row: Mapping[str, Any], data: Mapping[str, Any]) -> RecordedEvent:
-    return RecordedEvent(
-        position=row["position"],
-        event_id=row["event_id"],
-        type=row["type"],
-        version=row["version"],
-        stream=row["stream"],
-        stream_version=row["stream_version"],
-        correlation_id=row["correlation_id"],
-        causation_id=row["causation_id"],
-        actor=row["actor"],
-        occurred_at=row["occurred_at"],
-        recorded_at=row["recorded_at"],
-        data=json.loads(row["data"]) if data is None else dict(data),
-        hash=row["hash"],
-    )
 
 
 def _recorded(row: Mapping[Any, Any]) -> RecordedEvent:
