@@ -1,0 +1,1 @@
+"""The four clearance services: declaration, risk, payment and release."""

@@ -1,0 +1,178 @@
+"""Identifiers: the MRN, the consignment id, and the payload fingerprint for idempotent lodgement.
+
+MRN
+---
+18 characters, `^\\d{2}[A-Z]{2}[A-Z0-9]{14}$`:
+
+    26 GB 0K3ZP7Q2M9XAB 7
+    |  |  |             `- check character: ISO 7064 MOD 37,36 over the first 17
+    |  |  `- serial: 13 base-36 digits (0-9, A-Z)
+    |  `- country code of the office of declaration (its first two letters)
+    `- last two digits of the year of acceptance
+
+ISO 7064 MOD 37,36 (a hybrid system over the 36 characters 0-9, A-Z, also used by GRid and
+ISAN) detects every single character substitution and most transpositions, and its check
+character is always in 0-9A-Z.
+(The EU's MRN uses an ISO 6346 check digit, which misses some substitutions.)
+
+Uniqueness without coordination
+-------------------------------
+An MRN must be unique per (year, country), and several replicas allocate concurrently
+without talking to each other. Each `MrnAllocator` draws a uniformly random starting point
+in the serial space N = 36**13 (about 1.7e20, 67 bits) when it is created (and again after a
+fork), then hands out consecutive serials from there. Two allocators can only collide when
+their runs of consecutive serials overlap: for runs of lengths a and b that probability is at
+most (a + b) / N. Over k allocator lifetimes that together hand out n MRNs, the union bound
+gives P(any collision) <= (k - 1) * n / N. Even at 10 billion MRNs a year through a million
+process starts, that is under 6e-5 per year per country. Independent random draws
+would be far worse (the birthday bound n**2 / 2N is already about 0.3 for 10 billion), and a
+time prefix would spend serial digits on the clock and weaken the bound further.
+
+The consecutive serials are passed through a fixed bijection of the serial space (an affine
+map with a multiplier coprime to 36), so one process's MRNs do not look sequential. This is
+cosmetic, not security: an MRN is not a secret, and access to a declaration must never rest
+on its MRN being hard to guess.
+
+The bound is small, not zero, so the application must still claim each MRN with a unique key
+(e.g. its own stream at version 0, or a unique index) and allocate again on the rare
+conflict.
+
+Consignment id
+--------------
+A random UUID (version 4, 122 random bits) as lower-case text: the correlation id of every
+event about the consignment. Collisions need about 2**61 ids to become likely.
+
+Payload fingerprint
+-------------------
+`payload_fingerprint(declaration)` is the SHA-256 of the canonical JSON of the validated
+document (sorted keys, no whitespace, every optional key present, decimals without trailing
+zeros). The same declarant and LRN with the same fingerprint is the same request (200); with
+another fingerprint it is a conflict (409). Key order, whitespace, "20.50" vs "20.5" and an
+explicit null for an absent optional field do not change it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import date
+
+from .declaration import Declaration, to_document
+
+MRN_PATTERN = re.compile(r"[0-9]{2}[A-Z]{2}[A-Z0-9]{14}", re.ASCII)  # use with fullmatch
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+SERIAL_LENGTH = 13
+SERIAL_SPACE: int = len(ALPHABET) ** SERIAL_LENGTH
+
+_VALUES = {ch: i for i, ch in enumerate(ALPHABET)}
+_M = len(ALPHABET)  # 36; the hybrid system works modulo 36 and 37
+
+# The cosmetic bijection of the serial space: serial -> (A * serial + B) mod N. A is about
+# N / golden ratio (consecutive serials land far apart), odd and not a multiple of 3, so
+# coprime to 36**13 and the map is a permutation.
+_SCRAMBLE_A = 105425305874675059367
+_SCRAMBLE_B = 0x5DEECE66D
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def check_character(text: str) -> str:
+    """ISO 7064 MOD 37,36 check character of `text` (characters 0-9 and A-Z)."""
+    p = _M
+    for ch in text:
+        s = (p + _VALUES[ch]) % _M or _M
+        p = (2 * s) % (_M + 1)
+    return ALPHABET[(_M + 1 - p) % _M]
+
+
+def encode_serial(serial: int) -> str:
+    """`serial` (0 <= serial < SERIAL_SPACE) as SERIAL_LENGTH base-36 digits."""
+    if not 0 <= serial < SERIAL_SPACE:
+        raise ValueError(f"serial {serial} is outside 0..36**{SERIAL_LENGTH}-1")
+    digits = []
+    for _ in range(SERIAL_LENGTH):
+        serial, digit = divmod(serial, _M)
+        digits.append(ALPHABET[digit])
+    return "".join(reversed(digits))
+
+
+def format_mrn(year: int, country: str, serial: int) -> str:
+    """The MRN for a year (any; its last two digits are used), a country and a serial."""
+    if not _COUNTRY.match(country):
+        raise ValueError(f"{country!r} is not a two-letter country code")
+    body = f"{year % 100:02d}{country}{encode_serial(serial)}"
+    return body + check_character(body)
+
+
+def is_valid_mrn(value: object) -> bool:
+    """Whether `value` is an MRN: the format and the check character."""
+    if not isinstance(value, str) or not MRN_PATTERN.fullmatch(value):
+        return False
+    return check_character(value[:17]) == value[17]
+
+
+def scramble(serial: int) -> int:
+    """The fixed bijection applied to consecutive serials (see the module docstring)."""
+    return (_SCRAMBLE_A * serial + _SCRAMBLE_B) % SERIAL_SPACE
+
+
+def _random_serial() -> int:
+    return secrets.randbelow(SERIAL_SPACE)
+
+
+class MrnAllocator:
+    """Allocates MRNs without coordination between processes (see the module docstring).
+
+    Create one per process (the composition root does); it is safe to share between
+    threads and green threads, and draws a new starting point after a fork.
+    `random_start` is for tests (a deterministic start).
+    """
+
+    def __init__(self, *, random_start: Callable[[], int] | None = None) -> None:
+        self._random_start = random_start or _random_serial
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._next = 0
+
+    def allocate(self, office: str, on_date: date) -> str:
+        """A new MRN for a declaration accepted on `on_date` at `office` (e.g. "GBLHR001")."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._next = self._random_start() % SERIAL_SPACE
+            serial = self._next
+            self._next = (serial + 1) % SERIAL_SPACE
+        return format_mrn(on_date.year, office[:2], scramble(serial))
+
+
+def new_consignment_id() -> str:
+    """A new consignment id: a random UUID as lower-case text."""
+    return str(uuid.uuid4())
+
+
+def is_consignment_id(value: object) -> bool:
+    """Whether `value` is a consignment id in canonical form."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def canonical_json(value: object) -> str:
+    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept, no NaN."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def payload_fingerprint(declaration: Declaration) -> str:
+    """`"sha256:<hex>"` of the canonical document; equal for the same declaration content."""
+    text = canonical_json(to_document(declaration, normalise_decimals=True))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,442 @@
+"""Marshmallow schemas of the declaration document (CONTRACT.md), loading to the domain types.
+
+The schemas check the shape: types, formats, lengths, required and unknown fields (refused at
+every level). Decimal fields take decimal strings only ("120.00"): JSON numbers, floats above
+all, are refused so that no value is ever rounded on the way in. Business rules that need
+reference data (tariff, country and currency lists) or several fields at once live in
+`services.declaration.domain.validation`.
+
+`load_declaration(raw)` returns a `Declaration` or raises `DeclarationInvalid` with one
+`Problem(pointer, message)` per invalid field; `problems_from_messages` turns marshmallow's
+nested error dict into those pointers.
+
+Example document::
+
+    {"lrn": "ACME-2026-000123", "type": "IM",
+     "declarant": {"eori": "GB123456789000", "name": "Acme Brokers Ltd"},
+     "importer": {"eori": "GB987654321000", "name": "Acme Retail Ltd", "country": "GB"},
+     "exporter": {"name": "Shenzhen Phone Works", "country": "CN"},
+     "office": "GBLHR001", "transport": {"mode": "air", "document": "AWB 125-12345675"},
+     "currency": "USD", "incoterm": "FOB", "freight": "120.00", "insurance": "15.00",
+     "gross_mass_kg": "26.0",
+     "items": [{"hs_code": "8517130000", "description": "Smartphones, 128 GB", "origin": "CN",
+                "quantity": "100", "unit": "p/st", "net_mass_kg": "20.5",
+                "gross_mass_kg": "25.0", "value": "15000.00", "preference": null,
+                "documents": []}]}
+
+Optional fields beyond the contract's example: `invoice_date` (header) and `date` (each
+document's date of issue), ISO dates `YYYY-MM-DD`; `preference` and `documents` may be left out.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow.types import ErrorMessages
+
+from .domain.declaration import (
+    INCOTERMS_2020,
+    MAX_ITEMS,
+    Declarant,
+    Declaration,
+    DeclarationType,
+    Document,
+    Exporter,
+    Importer,
+    Item,
+    Transport,
+    TransportMode,
+)
+from .domain.validation import DeclarationInvalid, Problem, items_count_message, pointer
+
+#: Decimal strings: at most this many digits before the point and places after it.
+MAX_INTEGER_DIGITS = 15
+MAX_DECIMAL_PLACES = 6
+
+_REQUIRED: ErrorMessages = {
+    "required": "This field is required.",
+    "null": "This field may not be null.",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Fields
+
+
+class DecimalString(fields.Field[Decimal]):
+    """An exact, non-negative decimal given as a string: "0", "12", "12.50".
+
+    Refused: JSON numbers (floats especially), signs, exponents, NaN and Infinity, leading or
+    trailing dots, spaces, and more than MAX_INTEGER_DIGITS digits before the point or
+    MAX_DECIMAL_PLACES after it.
+    """
+
+    _PATTERN = re.compile(r"([0-9]+)(?:\.([0-9]+))?", re.ASCII)
+
+    default_error_messages = {
+        **_REQUIRED,
+        "float": (
+            'Give this value as a decimal string, e.g. "12.50", not as a JSON number: '
+            "numbers with a fraction are read as binary floats, which are not exact."
+        ),
+        "number": 'Give this value as a decimal string, e.g. "12", not as a JSON number.',
+        "type": 'Must be a decimal string, e.g. "12.50".',
+        "negative": "Must not be negative ({input} given).",
+        "format": (
+            'Not a decimal: {input!r}; use digits with an optional "." and fraction, '
+            'e.g. "1250.00" (no signs, spaces, exponents or thousands separators).'
+        ),
+        "digits": (
+            "Too many digits in {input!r}: at most {integer} before the decimal point and "
+            "{places} after it."
+        ),
+    }
+
+    def __init__(
+        self,
+        *,
+        max_integer_digits: int = MAX_INTEGER_DIGITS,
+        max_places: int = MAX_DECIMAL_PLACES,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("required", True)
+        super().__init__(**kwargs)
+        self.max_integer_digits = max_integer_digits
+        self.max_places = max_places
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
+        if isinstance(value, float):
+            raise self.make_error("float")
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise self.make_error("number")
+        if not isinstance(value, str):
+            raise self.make_error("type")
+        if value.startswith("-"):
+            raise self.make_error("negative", input=value)
+        match = self._PATTERN.fullmatch(value)
+        if match is None:
+            raise self.make_error("format", input=value)
+        integer, fraction = match.group(1), match.group(2) or ""
+        if len(integer.lstrip("0")) > self.max_integer_digits or len(fraction) > self.max_places:
+            raise self.make_error(
+                "digits", input=value, integer=self.max_integer_digits, places=self.max_places
+            )
+        return Decimal(value)
+
+    def _serialize(self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else format(value, "f")
+
+
+class IsoDate(fields.Field[date]):
+    """A calendar date as `YYYY-MM-DD` (nothing else: no times, week dates or basic format)."""
+
+    _PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+    default_error_messages = {
+        **_REQUIRED,
+        "invalid": 'Not a date: {input!r}; use YYYY-MM-DD, e.g. "2026-03-01".',
+    }
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> date:
+        if not isinstance(value, str) or not self._PATTERN.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise self.make_error("invalid", input=value) from None
+
+    def _serialize(self, value: date | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else value.isoformat()
+
+
+def _no_control_or_blank(value: str) -> None:
+    if value and not value.strip():  # "" is the length validator's to report
+        raise ValidationError("Must not be blank.")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValidationError("Must not contain control characters (tabs, line breaks...).")
+
+
+def _text(max_length: int, **kwargs: Any) -> fields.String:
+    """Free text of 1..max_length characters, not blank, no control characters."""
+    kwargs.setdefault("required", True)
+    return fields.String(
+        validate=[
+            validate.Length(
+                min=1, max=max_length, error=f"Must be 1 to {max_length} characters long."
+            ),
+            _no_control_or_blank,
+        ],
+        error_messages={**_REQUIRED, "invalid": "Must be a string."},
+        **kwargs,
+    )
+
+
+def _code(pattern: str, message: str, **kwargs: Any) -> fields.String:
+    """A code matching `pattern` in full (ASCII)."""
+    kwargs.setdefault("required", True)
+    return fields.String(
+        validate=validate.Regexp(re.compile(pattern + r"\Z", re.ASCII), error=message),
+        error_messages={**_REQUIRED, "invalid": "Must be a string."},
+        **kwargs,
+    )
+
+
+def _country(**kwargs: Any) -> fields.String:
+    return _code(
+        r"[A-Z]{2}",
+        "Must be an ISO 3166-1 alpha-2 country code in capitals, e.g. CN.",
+        **kwargs,
+    )
+
+
+def _eori(**kwargs: Any) -> fields.String:
+    return _code(
+        r"[A-Z]{2}[A-Z0-9]{1,15}",
+        "An EORI number is a two-letter country code followed by 1 to 15 capital letters "
+        "or digits, e.g. GB123456789000.",
+        **kwargs,
+    )
+
+
+def _validate_type(value: str) -> None:
+    if value in (DeclarationType.EXPORT.value, DeclarationType.TRANSIT.value):
+        raise ValidationError(
+            "Export (EX) and transit (TR) declarations are not supported yet; "
+            "only import declarations (IM) can be lodged."
+        )
+    if value != DeclarationType.IMPORT.value:
+        raise ValidationError(f"Unknown declaration type {value!r}; use IM (import).")
+
+
+class ItemList(fields.List[Any]):
+    """The items: counted (1..max_items of the root schema) before any item is loaded."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[Any]:
+        if isinstance(value, list):
+            max_items = getattr(self.root, "max_items", MAX_ITEMS)
+            if not 1 <= len(value) <= max_items:
+                raise ValidationError(items_count_message(len(value), max_items))
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Schemas
+
+
+class _Strict(Schema):
+    """Unknown fields refused at every level, with messages that say what to do."""
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {
+        "unknown": "Unknown field: it is not part of the declaration document; remove it.",
+        "type": "Must be a JSON object.",
+    }
+
+
+class DeclarantSchema(_Strict):
+    eori = _eori()
+    name = _text(70)
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Declarant:
+        return Declarant(**data)
+
+
+class ImporterSchema(_Strict):
+    eori = _eori()
+    name = _text(70)
+    country = _country()
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Importer:
+        return Importer(**data)
+
+
+class ExporterSchema(_Strict):
+    name = _text(70)
+    country = _country()
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Exporter:
+        return Exporter(**data)
+
+
+class TransportSchema(_Strict):
+    mode = fields.Enum(
+        TransportMode,
+        by_value=True,
+        required=True,
+        error_messages={
+            **_REQUIRED,
+            "unknown": "Must be one of: " + ", ".join(m.value for m in TransportMode) + ".",
+        },
+    )
+    document = _text(70)
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Transport:
+        return Transport(**data)
+
+
+class DocumentSchema(_Strict):
+    type = _code(
+        r"[A-Za-z0-9][A-Za-z0-9._-]{0,34}",
+        "A document type is 1 to 35 letters, digits, '.', '_' or '-', e.g. EUR1 or N954.",
+    )
+    reference = _text(70)
+    date = IsoDate(required=False, load_default=None, allow_none=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Document:
+        return Document(**data)
+
+
+class ItemSchema(_Strict):
+    hs_code = _code(
+        r"[0-9]{6}(?:[0-9]{2}){0,2}",
+        "A commodity code is 6, 8 or 10 digits with no spaces or dots, e.g. 8517130000.",
+    )
+    description = _text(512)
+    origin = _country()
+    quantity = DecimalString()
+    unit = _text(20)
+    net_mass_kg = DecimalString()
+    gross_mass_kg = DecimalString()
+    value = DecimalString()
+    preference = _code(
+        r"[A-Za-z0-9][A-Za-z0-9._/-]{0,34}",
+        "A preference is null or a scheme or code of 1 to 35 letters, digits, '.', '_', "
+        "'/' or '-', e.g. GSP or 300.",
+        required=False,
+        load_default=None,
+        allow_none=True,
+    )
+    documents = fields.List(
+        fields.Nested(DocumentSchema),
+        load_default=list,
+        error_messages={**_REQUIRED, "invalid": "Must be a list of documents."},
+    )
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Item:
+        return Item(**{**data, "documents": tuple(data["documents"])})
+
+
+class DeclarationSchema(_Strict):
+    """The whole declaration document; `max_items` bounds the number of items."""
+
+    lrn = _code(
+        r"[A-Za-z0-9][A-Za-z0-9._/-]{0,21}",
+        "An LRN is 1 to 22 letters, digits, '.', '_', '/' or '-', starting with a letter or "
+        "digit, e.g. ACME-2026-000123.",
+    )
+    type = fields.String(
+        required=True,
+        validate=_validate_type,
+        error_messages={**_REQUIRED, "invalid": "Must be a string: IM."},
+    )
+    declarant = fields.Nested(DeclarantSchema, required=True, error_messages=_REQUIRED)
+    importer = fields.Nested(ImporterSchema, required=True, error_messages=_REQUIRED)
+    exporter = fields.Nested(ExporterSchema, required=True, error_messages=_REQUIRED)
+    office = _code(
+        r"[A-Z]{2}[A-Z0-9]{6}",
+        "An office code is a two-letter country code followed by 6 capital letters or "
+        "digits, e.g. GBLHR001.",
+    )
+    transport = fields.Nested(TransportSchema, required=True, error_messages=_REQUIRED)
+    currency = _code(r"[A-Z]{3}", "Must be an ISO 4217 currency code in capitals, e.g. USD.")
+    incoterm = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            sorted(INCOTERMS_2020),
+            error="Must be an Incoterms 2020 rule: " + ", ".join(sorted(INCOTERMS_2020)) + ".",
+        ),
+        error_messages=_REQUIRED,
+    )
+    invoice_date = IsoDate(required=False, load_default=None, allow_none=True)
+    freight = DecimalString()
+    insurance = DecimalString()
+    gross_mass_kg = DecimalString()
+    items = ItemList(
+        fields.Nested(ItemSchema),
+        required=True,
+        error_messages={**_REQUIRED, "invalid": "Must be a list of items."},
+    )
+
+    def __init__(self, *, max_items: int = MAX_ITEMS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_items = max_items
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Declaration:
+        return Declaration(
+            **{
+                **data,
+                "type": DeclarationType(data["type"]),
+                "items": tuple(data["items"]),
+            }
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and error conversion
+
+
+def problems_from_messages(messages: Any, *tokens: str | int) -> list[Problem]:
+    """Flatten marshmallow's nested error messages into pointer problems.
+
+    `{"items": {0: {"hs_code": ["..."]}}, "_schema": ["..."]}` ->
+    `[Problem("/items/0/hs_code", "..."), Problem("", "...")]`; `_schema` errors belong to
+    the object that holds them.
+    """
+    problems: list[Problem] = []
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            if key == "_schema":
+                problems += problems_from_messages(value, *tokens)
+            else:
+                problems += problems_from_messages(value, *tokens, key)
+    elif isinstance(messages, list | tuple):
+        for message in messages:
+            problems += problems_from_messages(message, *tokens)
+    else:
+        problems.append(Problem(pointer(*tokens), str(messages)))
+    return problems
+
+
+_SCHEMAS: dict[int, DeclarationSchema] = {}
+
+
+def declaration_schema(max_items: int = MAX_ITEMS) -> DeclarationSchema:
+    """A shared schema instance per `max_items` (loading does not mutate it)."""
+    schema = _SCHEMAS.get(max_items)
+    if schema is None:
+        schema = _SCHEMAS.setdefault(max_items, DeclarationSchema(max_items=max_items))
+    return schema
+
+
+def load_declaration(raw: Any, *, max_items: int = MAX_ITEMS) -> Declaration:
+    """The typed `Declaration`, or `DeclarationInvalid` listing every shape problem.
+
+    Problems come in document order (the schema's field order; unknown fields last in each
+    object)."""
+    try:
+        declaration = declaration_schema(max_items).load(raw)
+    except ValidationError as error:
+        problems = problems_from_messages(error.messages)
+        raise DeclarationInvalid(problems) from None
+    if not isinstance(declaration, Declaration):  # pragma: no cover - post_load guarantees it
+        raise TypeError("DeclarationSchema.load did not return a Declaration")
+    return declaration

@@ -1,0 +1,1 @@
+"""The release service: the release decision, agency holds and release notifications."""

@@ -1,0 +1,127 @@
+"""The facts the release decision reads, one frozen dataclass per kind.
+
+Each fact carries `fact_id`, the id of the event it was read from: applying a fact twice is a
+no-op. The application layer turns the other services' events into these facts; the domain
+never sees an event envelope.
+
+Facts that a declaration amendment can repeat (`RiskDecided`, `ControlOrdered`,
+`ControlCompleted`, `DutyAssessed`) carry the `declaration_version` they are about: the latest
+version wins, whatever the order the facts arrived in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+
+class Lane(Enum):
+    """The risk lane as the release service sees it (the value travels as this string)."""
+
+    GREEN = "green"
+    BLUE = "blue"
+    YELLOW = "yellow"
+    RED = "red"
+
+    @property
+    def needs_control(self) -> bool:
+        return self in (Lane.YELLOW, Lane.RED)
+
+
+class ControlResult(Enum):
+    COMPLIANT = "compliant"
+    NON_COMPLIANT = "non_compliant"
+
+
+@dataclass(frozen=True)
+class DeclarationAccepted:
+    fact_id: str
+    mrn: str
+    office: str
+    transport_mode: str
+    lodged_at: datetime
+
+
+@dataclass(frozen=True)
+class RiskDecided:
+    fact_id: str
+    lane: Lane
+    declaration_version: int = 1
+
+
+@dataclass(frozen=True)
+class ControlOrdered:
+    fact_id: str
+    control_id: str
+    declaration_version: int = 1
+
+
+@dataclass(frozen=True)
+class ControlCompleted:
+    fact_id: str
+    control_id: str
+    result: ControlResult
+    declaration_version: int = 1
+
+
+@dataclass(frozen=True)
+class DutyAssessed:
+    """The total amount due for the declaration version, in the national currency."""
+
+    fact_id: str
+    amount_due: Decimal
+    declaration_version: int = 1
+
+
+@dataclass(frozen=True)
+class PaymentReceived:
+    """A payment; the payment reference is idempotent (counted once whatever the fact ids)."""
+
+    fact_id: str
+    amount: Decimal
+    reference: str
+
+
+@dataclass(frozen=True)
+class GuaranteeSecured:
+    """An amount of the debt secured by a guarantee or a deferment account."""
+
+    fact_id: str
+    amount: Decimal
+    reference: str
+
+
+@dataclass(frozen=True)
+class HoldPlaced:
+    fact_id: str
+    hold_id: str
+    agency: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class HoldLifted:
+    fact_id: str
+    hold_id: str
+
+
+@dataclass(frozen=True)
+class GoodsReleased:
+    fact_id: str
+    released_at: datetime
+
+
+Fact = (
+    DeclarationAccepted
+    | RiskDecided
+    | ControlOrdered
+    | ControlCompleted
+    | DutyAssessed
+    | PaymentReceived
+    | GuaranteeSecured
+    | HoldPlaced
+    | HoldLifted
+    | GoodsReleased
+)

@@ -1,0 +1,73 @@
+"""The public release notification sent to partner agencies (pure).
+
+Only what an agency needs to act on a release: no rules, rationales, scores or amounts (those
+are officer-only or trader-confidential). The body's JSON Schema is
+`notification.schema.json` beside this module (`NOTIFICATION_SCHEMA_PATH`); the
+`schema_version` changes only with a new schema file.
+
+Example body::
+
+    {"schema_version": 1,
+     "notification_id": "5d1c0a4e-7a0f-5b8e-9d7e-0c7f2b8f3a61",
+     "mrn": "26GB1A2B3C4D5E6F70", "consignment_id": "c-1",
+     "declaration_version": 1, "office": "GBLHR001", "transport_mode": "air",
+     "lane": "green", "released_at": "2026-03-02T10:15:00.000000+00:00",
+     "position": 42}
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from .errors import NotificationUnavailable
+from .state import ConsignmentState
+
+SCHEMA_VERSION = 1
+NOTIFICATION_SCHEMA_PATH = Path(__file__).resolve().parent / "notification.schema.json"
+# Notification ids are uuid5(namespace, "<consignment id>/<release fact id>"): the same release
+# always yields the same notification id, so a resent notification is recognisably the same.
+NOTIFICATION_NAMESPACE = uuid.UUID("0b6f4f5e-3d0c-5a55-9c1e-6c1e2a7f0d11")
+
+
+def notification_id(consignment_id: str, release_fact_id: str) -> str:
+    return str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"{consignment_id}/{release_fact_id}"))
+
+
+def release_notification(state: ConsignmentState, *, position: int | None = None) -> dict[str, Any]:
+    """The JSON-ready notification of a released consignment.
+
+    `position` is the global log position of the release event, when known, so an agency can
+    re-read notifications from there. Raises `NotificationUnavailable` when the state has no
+    release, no acceptance or no risk decision.
+    """
+    released, accepted, risk = state.released, state.accepted, state.risk
+    if released is None or accepted is None or risk is None:
+        raise NotificationUnavailable(f"{state.consignment_id} is not known to be released")
+    if released.released_at.tzinfo is None:
+        raise NotificationUnavailable("released_at must be timezone-aware")
+    body: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "notification_id": notification_id(state.consignment_id, released.fact_id),
+        "mrn": accepted.mrn,
+        "consignment_id": state.consignment_id,
+        "declaration_version": state.declaration_version,
+        "office": accepted.office,
+        "transport_mode": accepted.transport_mode,
+        "lane": risk.lane.value,
+        "released_at": released.released_at.astimezone(UTC).isoformat(timespec="microseconds"),
+    }
+    if position is not None:
+        if position < 1:
+            raise ValueError("position must be positive")
+        body["position"] = position
+    return body
+
+
+def load_notification_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the notification body."""
+    schema: dict[str, Any] = json.loads(NOTIFICATION_SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema

@@ -1,0 +1,1 @@
+"""The risk service: selectivity (lanes), documentary checks and examinations."""

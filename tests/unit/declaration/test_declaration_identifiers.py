@@ -1,0 +1,237 @@
+"""MRN allocation and checking, consignment ids, and the payload fingerprint.
+
+Strategy: property tests (hypothesis) for the MRN: every allocated or formatted MRN matches
+the DOMAIN.md pattern and validates, and every single-character change of a valid MRN is
+detected by the check character. The allocator's uniqueness rests on consecutive serials from
+a random start (see `identifiers`), so tests pin the start and check the run has no repeats,
+survives a fork by reseeding, and is safe across threads. The fingerprint is checked for
+stability under key order, whitespace, decimal trailing zeros and explicit nulls, and for
+sensitivity to any change of content.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import date
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.declaration.domain import identifiers
+from services.declaration.domain.identifiers import (
+    ALPHABET,
+    SERIAL_SPACE,
+    MrnAllocator,
+    check_character,
+    encode_serial,
+    format_mrn,
+    is_consignment_id,
+    is_valid_mrn,
+    new_consignment_id,
+    payload_fingerprint,
+    scramble,
+)
+from services.declaration.intake import parse_json_body
+
+from .support import SAMPLE_DOCUMENT
+
+DOMAIN_MRN = re.compile(r"^\d{2}[A-Z]{2}[A-Z0-9]{14}$")
+
+years = st.integers(min_value=2000, max_value=2099)
+countries = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2)
+serials = st.integers(min_value=0, max_value=SERIAL_SPACE - 1)
+
+
+@given(years, countries, serials)
+def test_every_formatted_mrn_matches_the_pattern_and_validates(
+    year: int, country: str, serial: int
+) -> None:
+    mrn = format_mrn(year, country, serial)
+    assert DOMAIN_MRN.fullmatch(mrn)
+    assert mrn[:2] == f"{year % 100:02d}" and mrn[2:4] == country
+    assert is_valid_mrn(mrn)
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)), countries, serials)
+def test_every_allocated_mrn_matches_the_pattern_and_validates(
+    on_date: date, country: str, start: int
+) -> None:
+    allocator = MrnAllocator(random_start=lambda: start)
+    for _ in range(3):
+        mrn = allocator.allocate(country + "LHR001", on_date)
+        assert DOMAIN_MRN.fullmatch(mrn)
+        assert mrn.startswith(f"{on_date.year % 100:02d}{country}")
+        assert is_valid_mrn(mrn)
+
+
+@given(
+    years,
+    countries,
+    serials,
+    st.integers(min_value=0, max_value=17),
+    st.sampled_from(ALPHABET),
+)
+def test_a_one_character_change_fails_the_check(
+    year: int, country: str, serial: int, position: int, replacement: str
+) -> None:
+    mrn = format_mrn(year, country, serial)
+    changed = mrn[:position] + replacement + mrn[position + 1 :]
+    if changed != mrn:
+        assert not is_valid_mrn(changed)
+
+
+def test_every_substitution_at_every_position_is_detected() -> None:
+    mrn = format_mrn(2026, "GB", 123456789)
+    for position in range(18):
+        for replacement in ALPHABET:
+            changed = mrn[:position] + replacement + mrn[position + 1 :]
+            assert is_valid_mrn(changed) == (changed == mrn), changed
+
+
+def test_check_character_is_iso_7064_mod_37_36() -> None:
+    # The GRid standard's example identifier A1-2425G-ABC1234002-M uses MOD 37,36.
+    assert check_character("A12425GABC1234002") == "M"
+    # By hand: P=36; S=(36+0) mod 36 -> 36; P=72 mod 37=35; check=(37-35) mod 36=2.
+    assert check_character("0") == "2"
+    assert all(check_character(c) in ALPHABET for c in ALPHABET)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, 26, "", "26GB0000000000000", "26gb00000000000000", "2XGB00000000000000", "26GB0*"],
+)
+def test_malformed_mrns_are_invalid(value: Any) -> None:
+    assert not is_valid_mrn(value)
+
+
+def test_a_trailing_newline_is_not_an_mrn() -> None:
+    mrn = format_mrn(2026, "GB", 42)
+    assert not is_valid_mrn(mrn + "\n")
+
+
+def test_serials_encode_to_13_base36_digits() -> None:
+    assert encode_serial(0) == "0" * 13
+    assert encode_serial(SERIAL_SPACE - 1) == "Z" * 13
+    with pytest.raises(ValueError):
+        encode_serial(SERIAL_SPACE)
+    with pytest.raises(ValueError):
+        format_mrn(2026, "gb", 1)
+
+
+def test_scramble_is_a_bijection_on_a_sample() -> None:
+    outputs = {scramble(n) for n in range(100_000)}
+    assert len(outputs) == 100_000
+    assert all(0 <= n < SERIAL_SPACE for n in outputs)
+
+
+def test_an_allocator_hands_out_consecutive_serials_without_repeats() -> None:
+    allocator = MrnAllocator(random_start=lambda: SERIAL_SPACE - 2)  # wraps around
+    mrns = [allocator.allocate("GBLHR001", date(2026, 3, 1)) for _ in range(10_000)]
+    assert len(set(mrns)) == len(mrns)
+    expected = [
+        format_mrn(2026, "GB", scramble((SERIAL_SPACE - 2 + i) % SERIAL_SPACE)) for i in range(3)
+    ]
+    assert mrns[:3] == expected
+
+
+def test_two_allocators_start_at_random_points() -> None:
+    first = MrnAllocator().allocate("GBLHR001", date(2026, 3, 1))
+    second = MrnAllocator().allocate("GBLHR001", date(2026, 3, 1))
+    assert first != second
+
+
+def test_an_allocator_reseeds_after_a_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+    starts = iter([1000, 5000])
+    allocator = MrnAllocator(random_start=lambda: next(starts))
+    on = date(2026, 3, 1)
+    assert allocator.allocate("GBLHR001", on) == format_mrn(2026, "GB", scramble(1000))
+    monkeypatch.setattr(identifiers.os, "getpid", lambda: -42)  # as in a forked child
+    assert allocator.allocate("GBLHR001", on) == format_mrn(2026, "GB", scramble(5000))
+
+
+def test_an_allocator_is_safe_across_threads() -> None:
+    allocator = MrnAllocator()
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        mine = [allocator.allocate("DEHAM001", date(2026, 3, 1)) for _ in range(2000)]
+        with lock:
+            results.extend(mine)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(results)) == 16_000
+
+
+# --- consignment ids --------------------------------------------------------------------------
+
+
+def test_consignment_ids_are_canonical_uuids_and_distinct() -> None:
+    ids = {new_consignment_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(is_consignment_id(i) for i in ids)
+    assert not is_consignment_id("not-a-uuid")
+    assert not is_consignment_id(next(iter(ids)).upper())
+    assert not is_consignment_id(None)
+
+
+# --- fingerprint ------------------------------------------------------------------------------
+
+
+def fingerprint_of(document: Any, validate: Any) -> str:
+    return payload_fingerprint(validate(document))
+
+
+def test_the_fingerprint_is_stable_under_key_order(validate: Any) -> None:
+    reordered = json.loads(json.dumps(SAMPLE_DOCUMENT, sort_keys=True))
+    reordered["items"] = [dict(reversed(list(item.items()))) for item in reordered["items"]]
+    reversed_top = dict(reversed(list(reordered.items())))
+    assert list(reversed_top) != list(SAMPLE_DOCUMENT)
+    assert fingerprint_of(reversed_top, validate) == fingerprint_of(SAMPLE_DOCUMENT, validate)
+
+
+def test_the_fingerprint_is_stable_under_whitespace_zeros_and_explicit_nulls(
+    validate: Any, doc: dict[str, Any]
+) -> None:
+    pretty = parse_json_body(json.dumps(SAMPLE_DOCUMENT, indent=4).encode())
+    doc["freight"] = "120.0"
+    doc["items"][0]["quantity"] = "100.000"
+    del doc["items"][0]["preference"]
+    del doc["items"][0]["documents"]
+    doc["invoice_date"] = None
+    reference = fingerprint_of(SAMPLE_DOCUMENT, validate)
+    assert fingerprint_of(pretty, validate) == reference
+    assert fingerprint_of(doc, validate) == reference
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("lrn",), "ACME-2026-000124"),
+        (("freight",), "120.01"),
+        (("items", 0, "description"), "Smartphones, 256 GB"),
+        (("importer", "name"), "Acme Retail Limited"),
+        (("invoice_date",), "2026-02-01"),
+    ],
+)
+def test_the_fingerprint_changes_with_the_content(
+    validate: Any, doc: dict[str, Any], path: tuple[Any, ...], value: str
+) -> None:
+    target: Any = doc
+    for token in path[:-1]:
+        target = target[token]
+    target[path[-1]] = value
+    assert fingerprint_of(doc, validate) != fingerprint_of(SAMPLE_DOCUMENT, validate)
+
+
+def test_the_fingerprint_is_a_sha256(validate: Any) -> None:
+    fingerprint = fingerprint_of(SAMPLE_DOCUMENT, validate)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", fingerprint)

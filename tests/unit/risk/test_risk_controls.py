@@ -1,0 +1,173 @@
+"""Controls: guard, record, apply.
+
+Strategy: commands are exercised against states built only by `apply` of the events the
+guards returned (as the application will do); every guard is hit once with its named error,
+and the transition table is checked for the events it must refuse. The events survive a
+JSON round trip.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from services.risk.domain import (
+    ControlAlreadyCompleted,
+    ControlAlreadyOpen,
+    ControlCompleted,
+    ControlConflict,
+    ControlKind,
+    ControlOrdered,
+    ControlResult,
+    ControlState,
+    ControlStatus,
+    Finding,
+    FindingCategory,
+    InvalidControlResult,
+    InvalidControlTransition,
+    Lane,
+    NoControlForLane,
+    NoOpenControl,
+    apply,
+    fold,
+    order_control,
+    record_result,
+)
+
+EMPTY = ControlState(consignment_id="c-1")
+UNDERVALUED = Finding(FindingCategory.VALUATION, "invoice does not match the bank transfer")
+
+
+def opened(lane: Lane = Lane.RED) -> ControlState:
+    return apply(EMPTY, order_control(EMPTY, lane, "k-1"))
+
+
+def test_yellow_opens_a_documentary_check_and_red_an_examination():
+    assert order_control(EMPTY, Lane.YELLOW, "k-1").kind is ControlKind.DOCUMENTARY
+    assert order_control(EMPTY, Lane.RED, "k-1").kind is ControlKind.EXAMINATION
+    state = opened(Lane.YELLOW)
+    assert state.open_control is not None and state.open_control.status is ControlStatus.OPEN
+
+
+@pytest.mark.parametrize("lane", [Lane.GREEN, Lane.BLUE])
+def test_green_and_blue_have_no_control(lane):
+    with pytest.raises(NoControlForLane):
+        order_control(EMPTY, lane, "k-1")
+
+
+def test_no_result_without_an_open_control():
+    with pytest.raises(NoOpenControl):
+        record_result(EMPTY, ControlResult.COMPLIANT)
+    assert issubclass(NoOpenControl, ControlConflict)  # mapped to 409
+
+
+def test_compliant_result_closes_the_control():
+    state = opened()
+    event = record_result(state, ControlResult.COMPLIANT, officer="officer-7")
+    assert event.control_id == "k-1"
+    state = apply(state, event)
+    assert state.open_control is None
+    assert state.current is not None and state.current.result is ControlResult.COMPLIANT
+
+
+def test_non_compliant_result_with_findings_and_revenue():
+    state = opened()
+    event = record_result(
+        state,
+        ControlResult.NON_COMPLIANT,
+        findings=[UNDERVALUED, Finding(FindingCategory.ORIGIN)],
+        revenue_recovered=Decimal("1250.40"),
+        officer="officer-7",
+    )
+    state = apply(state, event)
+    assert state.current is not None
+    assert state.current.findings[0].category is FindingCategory.VALUATION
+    assert state.current.revenue_recovered == Decimal("1250.40")
+
+
+def test_one_result_per_control():
+    state = apply(opened(), record_result(opened(), ControlResult.COMPLIANT))
+    with pytest.raises(ControlAlreadyCompleted):
+        record_result(state, ControlResult.COMPLIANT)
+    with pytest.raises(ControlAlreadyCompleted):
+        record_result(state, ControlResult.COMPLIANT, control_id="k-1")
+    assert issubclass(ControlAlreadyCompleted, ControlConflict)
+
+
+def test_a_named_control_that_does_not_exist():
+    with pytest.raises(NoOpenControl):
+        record_result(opened(), ControlResult.COMPLIANT, control_id="k-9")
+
+
+def test_one_open_control_at_a_time_and_a_new_one_after_completion():
+    state = opened()
+    with pytest.raises(ControlAlreadyOpen):
+        order_control(state, Lane.RED, "k-2")
+    state = apply(state, record_result(state, ControlResult.COMPLIANT))
+    state = apply(state, order_control(state, Lane.YELLOW, "k-2"))  # e.g. after an amendment
+    assert state.open_control is not None and state.open_control.control_id == "k-2"
+    assert len(state.controls) == 2
+
+
+@pytest.mark.parametrize(
+    ("result", "findings", "revenue"),
+    [
+        (ControlResult.COMPLIANT, [UNDERVALUED], "0"),
+        (ControlResult.COMPLIANT, [], "10"),
+        (ControlResult.NON_COMPLIANT, [], "0"),
+        (ControlResult.NON_COMPLIANT, [UNDERVALUED], "-1"),
+    ],
+)
+def test_results_must_be_consistent(result, findings, revenue):
+    with pytest.raises(InvalidControlResult):
+        record_result(opened(), result, findings=findings, revenue_recovered=Decimal(revenue))
+
+
+def test_guards_do_not_change_the_state():
+    state = opened()
+    record_result(state, ControlResult.COMPLIANT)
+    assert state == opened()
+
+
+def test_transition_table_refuses_out_of_order_events():
+    completed = ControlCompleted("c-1", "k-1", ControlResult.COMPLIANT, (), Decimal(0), "o")
+    with pytest.raises(InvalidControlTransition):
+        apply(EMPTY, completed)
+    state = opened()
+    with pytest.raises(InvalidControlTransition):
+        apply(state, ControlOrdered("c-1", "k-2", ControlKind.EXAMINATION, Lane.RED))
+    with pytest.raises(InvalidControlTransition):
+        apply(state, ControlCompleted("c-1", "k-2", ControlResult.COMPLIANT, (), Decimal(0), ""))
+    with pytest.raises(InvalidControlTransition):
+        apply(EMPTY, ControlOrdered("c-2", "k-1", ControlKind.EXAMINATION, Lane.RED))
+
+
+def test_events_round_trip_through_json_and_fold():
+    ordered = order_control(EMPTY, Lane.RED, "k-1")
+    state = apply(EMPTY, ordered)
+    completed = record_result(
+        state, ControlResult.NON_COMPLIANT, findings=[UNDERVALUED], revenue_recovered=Decimal("5")
+    )
+    decoded = [
+        ControlOrdered.from_dict(json.loads(json.dumps(ordered.to_dict()))),
+        ControlCompleted.from_dict(json.loads(json.dumps(completed.to_dict()))),
+    ]
+    assert decoded == [ordered, completed]
+    assert fold("c-1", decoded) == apply(state, completed)
+    assert completed.to_dict()["findings"] == [
+        {"category": "valuation", "note": "invoice does not match the bank transfer"}
+    ]
+    assert completed.to_dict()["revenue_recovered"] == "5"
+
+
+def test_finding_categories():
+    assert {c.value for c in FindingCategory} == {
+        "classification",
+        "valuation",
+        "origin",
+        "quantity",
+        "documents",
+        "prohibited_goods",
+    }
