@@ -6,10 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .commands import verify
+from .commands import listen, lodge, status, verify
+from .http import ServiceUnreachable
 from .output import error
 
-COMMANDS = [verify]
+COMMANDS = [lodge, status, listen, verify]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except KeyboardInterrupt:
         return 130
+    except ServiceUnreachable as exc:
+        error(str(exc))
+        return 1
     except Exception as exc:  # the one place CLI errors become messages and exit codes
         error(f"{type(exc).__name__}: {exc}")
         return 1

@@ -440,3 +440,35 @@ def load_declaration(raw: Any, *, max_items: int = MAX_ITEMS) -> Declaration:
     if not isinstance(declaration, Declaration):  # pragma: no cover - post_load guarantees it
         raise TypeError("DeclarationSchema.load did not return a Declaration")
     return declaration
+
+
+class StatusSchema(Schema):
+    name = fields.String(required=True)
+    code = fields.String(required=True)
+
+
+class LodgedSchema(Schema):
+    """`POST /declarations` answer (201 created, 200 idempotent repeat)."""
+
+    mrn = fields.String(required=True)
+    consignment_id = fields.String(required=True)
+    status = fields.Nested(StatusSchema, required=True)
+
+
+class DeclarationStatusSchema(Schema):
+    """`GET /declarations/{mrn}`: the status projection's view (amounts as decimal strings in
+    the national currency; lane and released_at null until known)."""
+
+    mrn = fields.String(required=True)
+    lrn = fields.String(required=True)
+    consignment_id = fields.String(required=True)
+    declarant = fields.String(required=True)
+    office = fields.String(allow_none=True)
+    version = fields.Integer(required=True)
+    status = fields.Nested(StatusSchema, required=True)
+    lane = fields.String(allow_none=True)
+    amount_due = fields.String(allow_none=True)
+    amount_paid = fields.String(allow_none=True)
+    currency = fields.String(allow_none=True)
+    lodged_at = fields.String(allow_none=True)
+    released_at = fields.String(allow_none=True)

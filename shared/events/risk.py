@@ -66,7 +66,7 @@ class ControlOrdered:
 class ControlOrderedV1(Schema):
     consignment_id = fields.String(required=True)
     mrn = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(["documentary", "physical"]))
+    kind = fields.String(required=True, validate=validate.OneOf(["documentary", "examination"]))
     lane = fields.String(required=True, validate=validate.OneOf(LANES))
 
 

@@ -1,0 +1,36 @@
+"""`clearance lodge FILE`: lodge a declaration document; prints the MRN and status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..http import call, describe_problem
+from ..output import emit_json, error
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("lodge", help="lodge a declaration document (JSON file, - for stdin)")
+    parser.add_argument("file", help="the declaration document (see CONTRACT.md)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        error(f"cannot read {args.file}: {exc.strerror}")
+        return 1
+    reply = call("declaration", "POST", "/declarations", raw=raw)
+    if args.json:
+        emit_json({"http_status": reply.status, **(reply.body if isinstance(reply.body, dict)
+                                                   else {"body": reply.body})})
+    elif reply.ok:
+        again = " (already lodged: same LRN, same payload)" if reply.status == 200 else ""
+        status = reply.body["status"]
+        print(f"{reply.body['mrn']}  {status['name']} ({status['code']}){again}")
+    else:
+        print(describe_problem(reply), file=sys.stderr)
+    return 0 if reply.ok else 1

@@ -1,0 +1,125 @@
+"""Use cases of the declaration service: lodge a declaration, read its status.
+
+Lodgement is idempotent on (declarant, LRN) without a lookup table: the consignment id is a
+name-based UUID of the pair, so the declaration stream `declaration-<consignment id>` is the
+same for a repeat, and the store's unique (stream, version) key decides a race. A repeat with
+the same payload fingerprint answers 200 with the original result; another payload is a
+conflict (409). The MRN is claimed by the status table's unique key in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from shared.events.catalog import registry
+from shared.events.declaration import DeclarationAccepted, DeclarationReceived
+from shared.events.envelope import RecordedEvent, stream_name
+from shared.eventstore import EventStore, WrongExpectedVersion
+from shared.reference import ReferenceData
+
+from .domain.declaration import Declaration, to_document
+from .domain.identifiers import MrnAllocator, payload_fingerprint
+from .domain.status import Status
+from .intake import validate_document
+from .projections import project_in, status_by_mrn
+
+CONSIGNMENT_NAMESPACE = uuid.UUID("6f1c2a4e-2b1e-4d8a-9a57-1f0c3e5d7b21")
+CATEGORY = "declaration"
+MRN_ATTEMPTS = 5
+
+
+class LrnConflict(Exception):
+    """The declarant already used this LRN for a different declaration."""
+
+
+class DeclarationNotFound(LookupError):
+    """No declaration with this MRN."""
+
+
+@dataclass(frozen=True)
+class Lodged:
+    created: bool  # False: the same request seen before (idempotent repeat)
+    mrn: str
+    consignment_id: str
+    status: Status
+
+    def body(self) -> dict[str, Any]:
+        return {"mrn": self.mrn, "consignment_id": self.consignment_id,
+                "status": self.status.as_json()}
+
+
+def consignment_id_for(declarant_eori: str, lrn: str) -> str:
+    return str(uuid.uuid5(CONSIGNMENT_NAMESPACE, f"{declarant_eori}\n{lrn}"))
+
+
+class Declarations:
+    """The declaration service's application: the store and reference data it decides with."""
+
+    def __init__(self, store: EventStore, reference: ReferenceData,
+                 allocator: MrnAllocator | None = None) -> None:
+        self.store = store
+        self.reference = reference
+        self.allocator = allocator or MrnAllocator()
+
+    def validate(self, raw: Mapping[str, Any], on_date: date) -> Declaration:
+        return validate_document(raw, on_date=on_date, tariff=self.reference.tariff,
+                                 countries=self.reference.countries,
+                                 currencies=self.reference.currencies)
+
+    def lodge(self, raw: Mapping[str, Any], *, actor: str, now: datetime | None = None) -> Lodged:
+        """Validate and accept a declaration document (raises DeclarationInvalid, LrnConflict)."""
+        now = now or datetime.now(UTC)
+        declaration = self.validate(raw, now.date())
+        fingerprint = payload_fingerprint(declaration)
+        consignment_id = consignment_id_for(declaration.declarant.eori, declaration.lrn)
+        stream = stream_name(CATEGORY, consignment_id)
+        existing = self.store.read_stream(stream)
+        if existing:
+            return self._repeat(existing, fingerprint)
+        document = to_document(declaration)
+        for _ in range(MRN_ATTEMPTS):
+            mrn = self.allocator.allocate(declaration.office, now.date())
+            events = [
+                registry().new_event(
+                    DeclarationReceived(consignment_id, declaration.lrn,
+                                        declaration.declarant.eori, fingerprint, document),
+                    correlation_id=consignment_id, actor=actor, occurred_at=now),
+                registry().new_event(
+                    DeclarationAccepted(consignment_id, mrn, declaration.lrn,
+                                        declaration.declarant.eori, declaration.office,
+                                        declaration.transport.mode.value, now.date(), 1,
+                                        document),
+                    correlation_id=consignment_id, actor="declaration-service",
+                    occurred_at=now),
+            ]
+            try:
+                with self.store.transaction() as tx:
+                    recorded = tx.append(stream, events, expected_version=0)
+                    project_in(tx, recorded)
+            except WrongExpectedVersion:  # a concurrent identical (or conflicting) lodgement
+                return self._repeat(self.store.read_stream(stream), fingerprint)
+            except IntegrityError:  # the MRN was taken: allocate another
+                continue
+            return Lodged(True, mrn, consignment_id, Status.ACCEPTED)
+        raise RuntimeError(f"no free MRN after {MRN_ATTEMPTS} attempts")
+
+    def _repeat(self, existing: list[RecordedEvent], fingerprint: str) -> Lodged:
+        received = next(e for e in existing if e.type == DeclarationReceived.TYPE)
+        if received.data["fingerprint"] != fingerprint:
+            raise LrnConflict(
+                f"LRN {received.data['lrn']} of declarant {received.data['declarant_eori']} "
+                "was already used for a different declaration")
+        accepted = next(e for e in existing if e.type == DeclarationAccepted.TYPE)
+        return Lodged(False, accepted.data["mrn"], received.correlation_id, Status.ACCEPTED)
+
+    def status(self, mrn: str) -> dict[str, Any]:
+        view = status_by_mrn(self.store, mrn)
+        if view is None:
+            raise DeclarationNotFound(f"no declaration with MRN {mrn}")
+        return view

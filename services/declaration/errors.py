@@ -1,0 +1,28 @@
+"""The declaration service's one table from errors to HTTP problems."""
+
+from shared.web.problems import ErrorTable, ProblemSpec
+
+from .application import DeclarationNotFound, LrnConflict
+from .domain.validation import DeclarationInvalid
+from .intake import BodyTooLarge, MalformedBody
+
+
+def _pointers(exc: BaseException) -> list[dict[str, str]]:
+    assert isinstance(exc, DeclarationInvalid)
+    return [{"pointer": p.pointer, "message": p.message} for p in exc.problems]
+
+
+def _summary(exc: BaseException) -> str:
+    assert isinstance(exc, DeclarationInvalid)
+    count = len(exc.problems)
+    return f"{count} problem{'s' if count != 1 else ''} in the document; nothing was stored"
+
+
+ERRORS = ErrorTable({
+    BodyTooLarge: ProblemSpec(413, "body-too-large", "Body too large", _pointers, _summary),
+    MalformedBody: ProblemSpec(400, "malformed-json", "Malformed JSON", _pointers, _summary),
+    DeclarationInvalid: ProblemSpec(422, "validation", "The declaration is not valid",
+                                    _pointers, _summary),
+    LrnConflict: ProblemSpec(409, "lrn-conflict", "LRN already used"),
+    DeclarationNotFound: ProblemSpec(404, "not-found", "Declaration not found"),
+})

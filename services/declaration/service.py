@@ -1,0 +1,92 @@
+"""The declaration service: lodgement, acceptance (MRN) and the trader-facing status.
+
+    nameko run --config services/declaration/config.yaml services.declaration.service
+
+HTTP: `POST /declarations`, `GET /declarations/{mrn}` (see `OPERATIONS`); RPC: `lodge`,
+`status`. It appends only `declaration-*` streams; its relay publishes them. It hears every
+event of the deployment on `declaration.status` to keep the status projection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from werkzeug.wrappers import Request
+
+from services.topology import TOPOLOGY
+from services.wiring import Application, reference_data
+from shared.events.catalog import registry
+from shared.events.envelope import RecordedEvent
+from shared.eventstore import EventStore, Transaction
+from shared.messaging.consumer import event_handler
+from shared.messaging.relay import RelayProvider
+from shared.messaging.store_provider import EventStoreProvider
+from shared.web import api, ops
+from shared.web.entrypoint import read_body
+from shared.web.openapi import Operation
+
+from .application import Declarations
+from .errors import ERRORS
+from .intake import MAX_BODY_BYTES, parse_json_body
+from .projections import project
+from .schemas import DeclarationSchema, DeclarationStatusSchema, LodgedSchema
+
+
+def build(store: EventStore, config: Mapping[str, Any]) -> Declarations:
+    return Declarations(store, reference_data(config))
+
+
+class DeclarationService(ops.OpsEndpoints):
+    """Lodges declarations and answers their status.
+
+    Example `POST /declarations` body: see CONTRACT.md ("lrn", "type": "IM", "declarant",
+    "importer", "exporter", "office", "transport", "currency", "incoterm", "freight",
+    "insurance", "gross_mass_kg", "items": [...]); amounts are decimal strings.
+    """
+
+    name = "declaration"
+    OPERATIONS = [
+        Operation("POST", "/declarations", "Lodge a declaration", DeclarationSchema,
+                  {201: LodgedSchema, 200: LodgedSchema, 409: "LRN reused for another payload",
+                   413: "body too large", 422: "invalid document (field pointers)"}),
+        Operation("GET", "/declarations/{mrn}", "A declaration's current status",
+                  responses={200: DeclarationStatusSchema, 404: "unknown MRN"},
+                  parameters=["mrn"]),
+    ]
+
+    config = Config()
+    store = EventStoreProvider(registry())
+    app: Declarations = Application(build)
+    relay = RelayProvider(TOPOLOGY, "declaration")
+
+    @api("POST", "/declarations", errors=ERRORS)
+    def post_declaration(self, request: Request) -> Any:
+        document = parse_json_body(read_body(request, MAX_BODY_BYTES + 1))
+        lodged = self.app.lodge(document, actor=document.get("declarant", {}).get("eori", "?"))
+        return (201 if lodged.created else 200), lodged.body()
+
+    @api("GET", "/declarations/<string:mrn>", errors=ERRORS)
+    def get_declaration(self, request: Request, mrn: str) -> Any:
+        return self.app.status(mrn)
+
+    @rpc  # type: ignore[untyped-decorator]
+    def lodge(self, document: dict[str, Any]) -> dict[str, Any]:
+        """RPC twin of POST /declarations; returns {"created", "mrn", "consignment_id", "status"}."""
+        lodged = self.app.lodge(document, actor=str(document.get("declarant", {}).get("eori")))
+        return {"created": lodged.created, **lodged.body()}
+
+    @rpc  # type: ignore[untyped-decorator]
+    def status(self, mrn: str) -> dict[str, Any]:
+        """RPC twin of GET /declarations/{mrn}."""
+        return self.app.status(mrn)
+
+    @event_handler("declaration.status", topology=TOPOLOGY)
+    def on_any_event(self, event: RecordedEvent, payload: Any) -> Any:
+        return lambda tx: _project(tx, event)
+
+
+def _project(tx: Transaction, event: RecordedEvent) -> None:
+    project(tx.connection, [event])

@@ -1,0 +1,193 @@
+"""Use cases of the risk service: assess an accepted declaration, record a control result.
+
+The decision itself is pure (`domain/assessment.py`); this layer gathers its inputs (the
+declaration's facts from the DeclarationAccepted event, the exchange rate valid on the
+acceptance date, the configured rule set and AEO register) and appends the decision with its
+working to `risk-<consignment id>`. Control state is folded from that stream; the table
+`risk_cases` only maps MRNs to consignments for `POST /controls/{mrn}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from shared.events import risk as events
+from shared.events.catalog import registry
+from shared.events.declaration import DeclarationAccepted
+from shared.events.envelope import RecordedEvent, stream_name
+from shared.eventstore import EventStore, Transaction
+from shared.reference import ExchangeRates
+
+from .domain import (
+    SAMPLE_AEO_DIR,
+    SAMPLE_RULESET_DIR,
+    AeoRegister,
+    ControlResult,
+    ControlState,
+    DeclarationFacts,
+    Finding,
+    FindingCategory,
+    ItemFacts,
+    Lane,
+    RuleSet,
+    assess,
+    fold,
+    load_aeo_register,
+    load_ruleset,
+    order_control,
+    record_result,
+    seeded_draw,
+)
+from .domain import ControlCompleted as DomainCompleted
+from .domain import ControlOrdered as DomainOrdered
+
+CATEGORY = "risk"
+DEFAULT_RULESET = "2026.1"
+DEFAULT_AEO_REGISTER = "2026.1"
+
+risk_cases = Table(
+    "risk_cases", MetaData(),
+    Column("mrn", String(18), primary_key=True),
+    Column("consignment_id", String(36), nullable=False, unique=True),
+    Column("lane", String(10), nullable=False),
+)
+
+
+class UnknownDeclaration(LookupError):
+    """No risk case for this MRN (not accepted, or not assessed yet)."""
+
+
+@dataclass(frozen=True)
+class RiskReference:
+    ruleset: RuleSet
+    aeo: AeoRegister
+    rates: ExchangeRates
+
+    @classmethod
+    def load(cls, config: Mapping[str, Any], rates: ExchangeRates) -> RiskReference:
+        rules_dir = Path(config.get("RISK_RULESET_DIR") or SAMPLE_RULESET_DIR)
+        aeo_dir = Path(config.get("RISK_AEO_DIR") or SAMPLE_AEO_DIR)
+        return cls(
+            load_ruleset(rules_dir, str(config.get("RISK_RULESET_VERSION") or DEFAULT_RULESET)),
+            load_aeo_register(aeo_dir,
+                              str(config.get("RISK_AEO_VERSION") or DEFAULT_AEO_REGISTER)),
+            rates,
+        )
+
+
+def declaration_facts(accepted: DeclarationAccepted, rates: ExchangeRates) -> DeclarationFacts:
+    document = accepted.document
+    rate = rates.rate(document["currency"], accepted.acceptance_date)
+    return DeclarationFacts(
+        consignment_id=accepted.consignment_id,
+        office=accepted.office,
+        declarant_eori=accepted.declarant_eori,
+        importer_eori=document["importer"]["eori"],
+        currency=document["currency"],
+        exchange_rate=rate.rate,
+        items=tuple(
+            ItemFacts(item["hs_code"], item["origin"], Decimal(item["net_mass_kg"]),
+                      Decimal(item["value"]))
+            for item in document["items"]
+        ),
+    )
+
+
+class Risk:
+    def __init__(self, store: EventStore, reference: RiskReference) -> None:
+        self.store = store
+        self.reference = reference
+
+    def assess_declaration(self, tx: Transaction, accepted: DeclarationAccepted,
+                           cause: RecordedEvent) -> None:
+        """Decide the lane of an accepted declaration (inside the consumer's transaction)."""
+        ruleset = self.reference.ruleset
+        facts = declaration_facts(accepted, self.reference.rates)
+        decision = assess(facts, ruleset, self.reference.aeo, accepted.acceptance_date,
+                          seeded_draw(accepted.consignment_id, ruleset.version))
+        hits = [{"rule_id": h.rule_id, "lane": h.lane.value, "score": h.score,
+                 "rationale": h.rationale} for h in decision.hits if h.selected]
+        assessed = events.RiskAssessed(
+            consignment_id=accepted.consignment_id, mrn=accepted.mrn, lane=decision.lane.value,
+            score=decision.score, rules_hit=hits, ruleset_version=ruleset.version,
+            aeo_status=None if decision.aeo is None else decision.aeo.status.value,
+            draw=decision.random.to_dict(), decision=decision.to_dict(),
+        )
+        new = [self._new(assessed, cause)]
+        if decision.lane in (Lane.YELLOW, Lane.RED):
+            ordered = order_control(ControlState(accepted.consignment_id), decision.lane,
+                                    control_id=f"{accepted.consignment_id}/1")
+            new.append(self._new(events.ControlOrdered(
+                accepted.consignment_id, accepted.mrn, ordered.kind.value, decision.lane.value),
+                cause))
+        tx.append(stream_name(CATEGORY, accepted.consignment_id), new, expected_version=0)
+        insert = (postgresql.insert(risk_cases) if tx.connection.dialect.name == "postgresql"
+                  else sqlite.insert(risk_cases))
+        tx.connection.execute(insert.values(
+            mrn=accepted.mrn, consignment_id=accepted.consignment_id, lane=decision.lane.value,
+        ).on_conflict_do_nothing(index_elements=["mrn"]))
+
+    def record_control(self, mrn: str, result: str, officer: str, findings: str,
+                       category: str | None, revenue_recovered: Decimal) -> dict[str, Any]:
+        """An officer's result for the open control of `mrn` (NoOpenControl when none)."""
+        consignment_id = self._consignment(mrn)
+        stream = stream_name(CATEGORY, consignment_id)
+        history = self.store.read_stream(stream)
+        state = fold(consignment_id, _control_events(history))
+        outcome = ControlResult(result)
+        found: tuple[Finding, ...] = ()
+        if outcome is ControlResult.NON_COMPLIANT:
+            found = (Finding(FindingCategory(category or "documents"), findings),)
+        completed = record_result(state, outcome, findings=found,
+                                  revenue_recovered=revenue_recovered, officer=officer)
+        text = findings if not found else f"{found[0].category.value}: {findings}"
+        event = registry().new_event(
+            events.ControlCompleted(consignment_id, mrn, completed.result.value, officer, text,
+                                    completed.revenue_recovered),
+            correlation_id=consignment_id, actor=officer)
+        self.store.append(stream, [event], expected_version=len(history))
+        return {"mrn": mrn, "consignment_id": consignment_id, "result": completed.result.value,
+                "findings": text, "officer": officer,
+                "revenue_recovered": str(completed.revenue_recovered)}
+
+    def _consignment(self, mrn: str) -> str:
+        with self.store.engines.reader.connect() as connection:
+            found = connection.execute(
+                select(risk_cases.c.consignment_id).where(risk_cases.c.mrn == mrn)
+            ).scalar_one_or_none()
+        if found is None:
+            raise UnknownDeclaration(f"no risk decision for MRN {mrn}; no control is open")
+        return str(found)
+
+    @staticmethod
+    def _new(payload: Any, cause: RecordedEvent) -> Any:
+        return registry().new_event(payload, correlation_id=cause.correlation_id,
+                                    actor="risk-service", causation_id=cause.event_id)
+
+
+def _control_events(history: list[RecordedEvent]) -> list[DomainOrdered | DomainCompleted]:
+    """The stream's control events as the domain's events (a control's id: its ordering
+    event's id; completion refers to the control opened last)."""
+    result: list[DomainOrdered | DomainCompleted] = []
+    current = ""
+    for event in history:
+        data = event.data
+        if event.type == "ControlOrdered":
+            current = event.event_id
+            result.append(DomainOrdered.from_dict({**data, "control_id": current}))
+        elif event.type == "ControlCompleted":
+            category, _, note = str(data["findings"]).partition(": ")
+            found = ([{"category": category, "note": note}]
+                     if data["result"] == "non_compliant" else [])
+            result.append(DomainCompleted.from_dict({
+                "consignment_id": event.correlation_id, "control_id": current,
+                "result": data["result"], "findings": found,
+                "revenue_recovered": data["revenue_recovered"], "officer": data["officer"]}))
+    return result

@@ -1,0 +1,30 @@
+"""HTTP request and response schemas of the risk service (not events)."""
+
+from marshmallow import Schema, fields, validate
+
+from .domain import FindingCategory
+
+
+class ControlResultSchema(Schema):
+    """`POST /controls/{mrn}`: an officer's control result."""
+
+    class Meta:
+        unknown = "raise"
+
+    result = fields.String(required=True,
+                           validate=validate.OneOf(["compliant", "non_compliant"]))
+    officer = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    findings = fields.String(load_default="", validate=validate.Length(max=2000))
+    category = fields.String(load_default=None, allow_none=True,
+                             validate=validate.OneOf([c.value for c in FindingCategory]))
+    revenue_recovered = fields.Decimal(load_default="0", as_string=True, allow_nan=False,
+                                       validate=validate.Range(min=0))
+
+
+class ControlRecordedSchema(Schema):
+    mrn = fields.String(required=True)
+    consignment_id = fields.String(required=True)
+    result = fields.String(required=True)
+    findings = fields.String(required=True)
+    officer = fields.String(required=True)
+    revenue_recovered = fields.String(required=True)

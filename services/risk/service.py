@@ -1,0 +1,68 @@
+"""The risk service: selectivity (lanes) on acceptance, and officers' control results.
+
+    nameko run --config services/risk/config.yaml services.risk.service
+
+Hears `DeclarationAccepted` on `risk.declarations`; appends only `risk-*` streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nameko.dependency_providers import Config
+from werkzeug.wrappers import Request
+
+from services.topology import TOPOLOGY
+from services.wiring import Application, reference_data
+from shared.events.catalog import registry
+from shared.events.declaration import DeclarationAccepted
+from shared.events.envelope import RecordedEvent
+from shared.eventstore import EventStore
+from shared.messaging.consumer import event_handler
+from shared.messaging.relay import RelayProvider
+from shared.messaging.store_provider import EventStoreProvider
+from shared.web import api, json_body, ops
+from shared.web.openapi import Operation
+
+from .application import Risk, RiskReference
+from .errors import ERRORS
+from .schemas import ControlRecordedSchema, ControlResultSchema
+
+
+def build(store: EventStore, config: Mapping[str, Any]) -> Risk:
+    return Risk(store, RiskReference.load(config, reference_data(config).rates))
+
+
+class RiskService(ops.OpsEndpoints):
+    """Assesses accepted declarations and records control results.
+
+    Example `POST /controls/26GBA7K2M9Q4R8T1X5`:
+    `{"result": "non_compliant", "officer": "officer-117", "findings": "invoice understated",
+      "category": "valuation", "revenue_recovered": "412.50"}`
+    """
+
+    name = "risk"
+    OPERATIONS = [
+        Operation("POST", "/controls/{mrn}", "Record an officer's control result",
+                  ControlResultSchema,
+                  {201: ControlRecordedSchema, 409: "no control open for this declaration",
+                   422: "invalid result"}, parameters=["mrn"]),
+    ]
+
+    config = Config()
+    store = EventStoreProvider(registry())
+    app: Risk = Application(build)
+    relay = RelayProvider(TOPOLOGY, "risk")
+
+    @api("POST", "/controls/<string:mrn>", errors=ERRORS)
+    def post_control(self, request: Request, mrn: str) -> Any:
+        body = ControlResultSchema().load(json_body(request))
+        return 201, self.app.record_control(mrn, body["result"], body["officer"],
+                                            body["findings"], body["category"],
+                                            body["revenue_recovered"])
+
+    @event_handler("risk.declarations", topology=TOPOLOGY)
+    def on_accepted(self, event: RecordedEvent, accepted: DeclarationAccepted) -> Any:
+        app = self.app
+        return lambda tx: app.assess_declaration(tx, accepted, event)

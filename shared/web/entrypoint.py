@@ -1,0 +1,133 @@
+"""The `@api` HTTP entrypoint: nameko's HTTP handler with JSON results and problem errors.
+
+    @api("POST", "/payments", errors=ERRORS)
+    def pay(self, request):
+        body = json_body(request)             # size-limited, floats refused
+        return 201, self.app.pay(body)        # dict -> JSON
+
+Unknown routes, wrong methods and oversized bodies answer problem+json too (the server below
+replaces werkzeug's HTML error pages).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from .problems import PROBLEM_TYPE_BASE, ErrorTable, Problem
+
+MAX_BODY_BYTES = 1024 * 1024
+_log = logging.getLogger(__name__)
+
+
+class _FloatRefused(ValueError):
+    pass
+
+
+def _refuse_float(text: str) -> Any:
+    raise _FloatRefused(text)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise Problem(422, "The document is not valid", f"duplicate key {key!r}",
+                          PROBLEM_TYPE_BASE + "validation",
+                          errors=[{"pointer": "", "message": f"duplicate key {key!r}"}])
+        result[key] = value
+    return result
+
+
+def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, "Body too large", f"the body exceeds {limit} bytes",
+                      PROBLEM_TYPE_BASE + "body-too-large")
+    data: bytes = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise Problem(413, "Body too large", f"the body exceeds {limit} bytes",
+                      PROBLEM_TYPE_BASE + "body-too-large")
+    return data
+
+
+def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request's JSON object; numbers with a fraction or exponent (JSON floats) refused."""
+    data = read_body(request, limit)
+    try:
+        value = json.loads(data.decode("utf-8"), parse_float=_refuse_float,
+                           object_pairs_hook=_no_duplicate_keys)
+    except _FloatRefused as exc:
+        raise Problem(422, "The document is not valid",
+                      f"the number {exc} is a JSON float: give amounts and masses as decimal "
+                      "strings, e.g. \"12.50\"", PROBLEM_TYPE_BASE + "validation",
+                      errors=[{"pointer": "", "message": f"JSON float {exc} refused"}]) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Problem(400, "Malformed JSON", str(exc), PROBLEM_TYPE_BASE + "malformed-json") from None
+    if not isinstance(value, dict):
+        raise Problem(422, "The document is not valid", "the body must be a JSON object",
+                      PROBLEM_TYPE_BASE + "validation",
+                      errors=[{"pointer": "", "message": "expected a JSON object"}])
+    return value
+
+
+class ProblemWebServer(WebServer):  # type: ignore[misc]
+    """nameko's web server, answering routing errors (404, 405) as problem+json."""
+
+    def get_wsgi_app(self) -> Callable[..., Any]:
+        app = super().get_wsgi_app()
+
+        def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            request = Request(environ, shallow=True)
+            adapter = app.url_map.bind_to_environ(environ)
+            try:
+                provider, values = adapter.match()
+            except HTTPException as exc:
+                problem = Problem(exc.code or 500, exc.name, exc.description or "",
+                                  PROBLEM_TYPE_BASE + f"http-{exc.code}")
+                return problem.response()(environ, start_response)
+            request.path_values = values  # type: ignore[attr-defined]
+            response = provider.handle_request(request)
+            return response(environ, start_response)
+
+        return wsgi
+
+
+class ApiHandler(HttpRequestHandler):  # type: ignore[misc]
+    server = ProblemWebServer()
+
+    def __init__(self, method: str, url: str, errors: ErrorTable | None = None,
+                 **kwargs: Any) -> None:
+        self.errors = errors or ErrorTable({})
+        super().__init__(method, url, **kwargs)
+
+    def response_from_result(self, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        status, payload = result if isinstance(result, tuple) else (200, result)
+        if isinstance(payload, str):
+            return Response(payload, status=status, mimetype="text/plain")
+        return Response(json.dumps(payload, sort_keys=True, default=str), status=status,
+                        mimetype="application/json")
+
+    def response_from_exception(self, exc: BaseException) -> Response:
+        problem = self.errors.problem(exc)
+        if problem is None:
+            _log.error("unhandled error in %s %s", self.method, self.url, exc_info=exc)
+            problem = Problem(500, "Internal error", "the request could not be completed; "
+                              "it has been logged", PROBLEM_TYPE_BASE + "internal")
+        return problem.response()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def api(method: str, url: str, errors: ErrorTable | None = None) -> Callable[[F], F]:
+    """Declare an HTTP entrypoint answering JSON, with errors mapped through `errors`."""
+    return cast(Callable[[F], F], ApiHandler.decorator(method, url, errors=errors))

@@ -1,0 +1,65 @@
+"""The OpenAPI 3 document of a service, generated from its marshmallow schemas (apispec).
+
+Each service lists its operations once (`Operation`); the same list documents the API and is
+what `/openapi.json` serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import marshmallow
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"},
+        "status": {"type": "integer"}, "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["pointer", "message"],
+            "properties": {"pointer": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    request: type[marshmallow.Schema] | None = None
+    responses: dict[int, type[marshmallow.Schema] | str] = field(default_factory=dict)
+    parameters: Sequence[str] = ()
+
+
+def build_openapi(title: str, version: str, operations: Sequence[Operation]) -> dict[str, Any]:
+    spec = APISpec(title=title, version=version, openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()])
+    spec.components.schema("Problem", PROBLEM)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        operation: dict[str, Any] = {"summary": op.summary, "responses": {}}
+        if op.parameters:
+            operation["parameters"] = [
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                for p in op.parameters
+            ]
+        if op.request is not None:
+            operation["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": op.request}}}
+        for status, response in op.responses.items():
+            if isinstance(response, str):
+                operation["responses"][str(status)] = {"description": response, "content": {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+            else:
+                operation["responses"][str(status)] = {"description": response.__name__,
+                    "content": {"application/json": {"schema": response}}}
+        paths.setdefault(op.path, {})[op.method.lower()] = operation
+    for path, ops in paths.items():
+        spec.path(path=path, operations=ops)
+    return spec.to_dict()

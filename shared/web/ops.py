@@ -1,0 +1,67 @@
+"""Endpoints every service has: /health, /ready, /metrics, /openapi.json.
+
+A service class inherits `OpsEndpoints` and sets `OPENAPI` (its operations) and `name`.
+`/ready` checks that the broker and the store answer; `/metrics` is the Prometheus text
+format whatever the Accept header (nameko-prometheus answered 500 without one).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from kombu.connection import Connection
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from werkzeug.wrappers import Request, Response
+
+from shared.observability.metrics import metrics
+
+from .entrypoint import api
+from .openapi import Operation, build_openapi
+
+OPS_OPERATIONS = [
+    Operation("GET", "/health", "The process is alive", responses={200: "alive"}),
+    Operation("GET", "/ready", "The broker and the store answer",
+              responses={200: "ready", 503: "not ready"}),
+    Operation("GET", "/metrics", "Prometheus metrics (text format)", responses={200: "metrics"}),
+    Operation("GET", "/openapi.json", "This document", responses={200: "OpenAPI 3"}),
+]
+
+
+class OpsEndpoints:
+    name: ClassVar[str]
+    OPERATIONS: ClassVar[list[Operation]] = []
+    config: Any  # nameko's Config dependency, provided by the service class
+    store: Any  # the store dependency, provided by the service class
+
+    @api("GET", "/health")
+    def health(self, request: Request) -> Any:
+        return {"status": "alive", "service": self.name}
+
+    @api("GET", "/ready")
+    def ready(self, request: Request) -> Any:
+        checks: dict[str, str] = {}
+        try:
+            with self.store.engines.reader.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            checks["store"] = "ok"
+        except Exception as exc:  # reported, not raised: this endpoint's job is to say so
+            checks["store"] = f"unreachable: {type(exc).__name__}"
+        try:
+            with Connection(self.config["AMQP_URI"], connect_timeout=2) as connection:  # type: ignore[no-untyped-call]
+                connection.ensure_connection(max_retries=1)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"unreachable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return (200 if ready else 503), {"ready": ready, "checks": checks}
+
+    @api("GET", "/metrics")
+    def metrics(self, request: Request) -> Any:
+        return Response(generate_latest(metrics().registry), status=200,
+                        content_type=CONTENT_TYPE_LATEST)
+
+    @api("GET", "/openapi.json")
+    def openapi(self, request: Request) -> Any:
+        return build_openapi(f"Open Clearance {self.name} service", "1.0.0",
+                             [*self.OPERATIONS, *OPS_OPERATIONS])
