@@ -52,7 +52,7 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: "os.PathLike[str]") -> str:
+def sqlite_url(tmp_path: os.PathLike[str]) -> str:
     return f"sqlite:///{os.path.join(str(tmp_path), 'clearance.db')}"
 
 

@@ -1,0 +1,345 @@
+"""The relay: the log is the outbox. Publishes a category's events, in log order, to RabbitMQ.
+
+One relay per category (the owning service's name) runs in each replica of that service; a
+lease `relay:<category>` in the store lets exactly one of them publish, and another takes over
+when the holder stops renewing it (crash, partition) within the lease TTL. Each pass:
+
+1. hold (take or renew) the lease;
+2. read the category's events after the checkpoint `relay:<category>`, in order;
+3. publish them as one pipelined batch with publisher confirms (persistent, mandatory; the
+   topology is declared on every new connection before the first publish);
+4. move the checkpoint, fenced by the lease, to the last event such that it and every event
+   before it in the batch were confirmed. A returned (unroutable), nacked or unconfirmed event
+   stops progress there: it and what follows are published again on a later pass, after a
+   backoff. Consumers deduplicate, so delivery is at-least-once (also after a SIGKILL between
+   publish and checkpoint).
+
+It is woken at once by appends made through the same `EventStore` object (`on_append`) and
+otherwise polls every `poll_interval`. `Relay` is a plain class (threads, or run it yourself
+with `run_once`); `RelayProvider` runs it in a nameko service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import func, select
+
+from shared.events.envelope import RecordedEvent
+from shared.eventstore.store import EventStore
+from shared.eventstore.tables import events as events_table
+from shared.observability.logging import bound, get_logger
+from shared.observability.metrics import metrics
+
+from .publisher import Outcome, OutgoingMessage, Publisher
+from .store_provider import SharedEventStore
+from .topology import Topology
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    batch_size: int = 500
+    poll_interval: float = 0.05  # seconds between polls when no append woke the relay
+    lease_ttl: float = 10.0  # a standby takes over at most this long after the holder died
+    max_backoff: float = 5.0  # ceiling of the delay after failed passes
+    confirm_timeout: float = 30.0
+    # The lease holder's identity. Default: host:pid:random. A stable replica name (the pod
+    # name) lets a restarted replica take its own lease back at once instead of after the
+    # TTL; it must be unique among the live replicas.
+    owner: str | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], base: RelaySettings | None = None) -> RelaySettings:
+        """Settings from a nameko config section `RELAY` (keys as the field names)."""
+        settings = base or cls()
+        section = config.get("RELAY") or {}
+        known: dict[str, Any] = {}
+        for key, value in section.items():
+            if key == "owner":
+                known[key] = str(value) if value else None
+            elif key in cls.__dataclass_fields__:
+                known[key] = type(getattr(settings, key))(value)
+            else:
+                raise ValueError(f"unknown RELAY setting {key!r}")
+        return replace(settings, **known)
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def event_message(event: RecordedEvent, exchange: str) -> OutgoingMessage:
+    """The broker message of a recorded event: the envelope's wire form as JSON."""
+    body = json.dumps(event.to_message(), separators=(",", ":"), ensure_ascii=False)
+    return OutgoingMessage(
+        body=body.encode("utf-8"),
+        routing_key=f"{event.category}.{event.type}",
+        message_id=event.event_id,
+        exchange=exchange,
+        headers={
+            "event-type": event.type,
+            "event-version": event.version,
+            "stream": event.stream,
+            "position": event.position,
+        },
+        correlation_id=event.correlation_id,
+        type=event.type,
+    )
+
+
+class Relay:
+    """Publishes the events of `category` from `store` to the topology's exchange."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        amqp_uri: str,
+        topology: Topology,
+        category: str,
+        *,
+        settings: RelaySettings | None = None,
+        owner: str | None = None,
+        publisher: Publisher | None = None,
+    ) -> None:
+        self.store = store
+        self.topology = topology
+        self.category = category
+        self.settings = settings or RelaySettings()
+        self.owner = owner or self.settings.owner or default_owner()
+        self.name = f"relay:{category}"
+        self.publisher = publisher or Publisher(
+            amqp_uri, on_connect=topology.declare, confirm_timeout=self.settings.confirm_timeout
+        )
+        self.published = 0  # events this instance confirmed and checkpointed
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lease_until = 0.0  # monotonic time the held lease runs out (0: not held)
+        self._renew_at = 0.0
+        self._next_lease_attempt = 0.0
+        self._failures = 0
+        store.on_append(self._on_append)
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def is_leader(self) -> bool:
+        return time.monotonic() < self._lease_until
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _on_append(self, appended: Sequence[RecordedEvent]) -> None:
+        if any(event.category == self.category for event in appended):
+            self._wake.set()
+
+    # -- one pass -----------------------------------------------------------------------
+    def run_once(self) -> int:
+        """One pass (lease, read, publish, checkpoint); the number of events checkpointed.
+
+        Raises on database errors; broker trouble is reported by a short count (and logged)."""
+        if not self._hold_lease():
+            return 0
+        metric_labels = (self.category,)
+        checkpoint = self.store.checkpoint(self.name)
+        batch = self.store.read_all(
+            after=checkpoint, limit=self.settings.batch_size, categories=[self.category]
+        )
+        if not batch:
+            self._failures = 0
+            metrics().relay_lag.labels(*metric_labels).set(0)
+            return 0
+        messages = [event_message(event, self.topology.exchange) for event in batch]
+        started = time.perf_counter()
+        result = self.publisher.publish(messages)
+        metrics().relay_batch_seconds.labels(*metric_labels).observe(
+            time.perf_counter() - started
+        )
+        done = result.confirmed_prefix
+        if done:
+            last = batch[done - 1].position
+            if not self.store.save_checkpoint(self.name, last, lease=self.name, owner=self.owner):
+                log.warning("relay lease lost; checkpoint not saved", relay=self.name,
+                            owner=self.owner, position=last)
+                self._lease_until = 0.0
+                return 0
+            self.published += done
+            metrics().published.labels(*metric_labels).inc(done)
+        returned = [d for d in result.deliveries if d.outcome is Outcome.RETURNED]
+        if returned:
+            metrics().unroutable.labels(*metric_labels).inc(len(returned))
+        if done < len(batch):
+            self._failures += 1
+            for event, delivery in zip(batch, result.deliveries, strict=True):
+                if not delivery.confirmed:
+                    with bound(event_id=event.event_id, consignment_id=event.correlation_id):
+                        log.warning("event not confirmed by the broker; will retry",
+                                    relay=self.name, position=event.position,
+                                    event_type=event.type, outcome=delivery.outcome.value,
+                                    reason=delivery.reason)
+        else:
+            self._failures = 0
+        if len(batch) < self.settings.batch_size:
+            metrics().relay_lag.labels(*metric_labels).set(len(batch) - done)
+        else:
+            metrics().relay_lag.labels(*metric_labels).set(self.pending())
+        return done
+
+    def pending(self) -> int:
+        """Events of the category after the checkpoint (not yet confirmed by the broker)."""
+        query = select(func.count()).where(
+            events_table.c.category == self.category,
+            events_table.c.position > self.store.checkpoint(self.name),
+        )
+        with self.store.engines.reader.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def _hold_lease(self) -> bool:
+        now = time.monotonic()
+        if now < self._lease_until and now < self._renew_at:
+            return True
+        if self._lease_until == 0.0 and now < self._next_lease_attempt:
+            return False
+        ttl = self.settings.lease_ttl
+        held = self.store.try_acquire_lease(self.name, self.owner, timedelta(seconds=ttl))
+        if held:
+            if self._lease_until == 0.0:
+                log.info("relay lease acquired", relay=self.name, owner=self.owner)
+            self._lease_until = now + ttl
+            self._renew_at = now + ttl / 3
+        else:
+            if self._lease_until:
+                log.warning("relay lease lost", relay=self.name, owner=self.owner)
+            self._lease_until = 0.0
+            self._next_lease_attempt = now + self._standby_interval()
+        return held
+
+    def _standby_interval(self) -> float:
+        return max(self.settings.poll_interval, self.settings.lease_ttl / 4)
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Pass after pass until `stop` (or `self.stop()`); releases the lease on the way out."""
+        stopping = stop or self._stopping
+        log.info("relay started", relay=self.name, owner=self.owner,
+                 exchange=self.topology.exchange)
+        try:
+            while not (stopping.is_set() or self._stopping.is_set()):
+                self._wake.clear()
+                try:
+                    done = self.run_once()
+                except Exception as exc:  # noqa: BLE001 - keep relaying after DB/broker trouble
+                    self._failures += 1
+                    log.exception("relay pass failed", relay=self.name,
+                                  error=f"{type(exc).__name__}: {exc}")
+                    done = 0
+                if done == self.settings.batch_size and not self._failures:
+                    continue  # more may be waiting: no pause
+                self._wake.wait(self._delay())
+        finally:
+            self._shutdown()
+
+    def _delay(self) -> float:
+        if self._failures:
+            return min(self.settings.max_backoff,
+                       self.settings.poll_interval * float(1 << min(self._failures, 16)))
+        if not self.is_leader:
+            return self._standby_interval()
+        return self.settings.poll_interval
+
+    def _shutdown(self) -> None:
+        if self._lease_until:
+            try:
+                self.store.release_lease(self.name, self.owner)
+            except Exception:  # noqa: BLE001 - the lease expires anyway
+                log.warning("could not release the relay lease", relay=self.name)
+            self._lease_until = 0.0
+        self.publisher.close()
+        log.info("relay stopped", relay=self.name, owner=self.owner)
+
+    def start(self) -> None:
+        """Run in a daemon thread (a greenthread under eventlet monkey patching)."""
+        if self._thread is not None:
+            raise RuntimeError("relay already started")
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the loop to finish its pass and exit; join the thread started by `start`."""
+        self._stopping.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+
+
+class RelayProvider(DependencyProvider):  # type: ignore[misc]
+    """Runs the relay of `category` (default: the service's name) in a nameko service.
+
+    Config: `AMQP_URI`, `EVENT_STORE_URL`, and optionally a `RELAY` section with the fields of
+    `RelaySettings` (batch_size, poll_interval, lease_ttl, max_backoff, confirm_timeout). The
+    store is the container's shared one, so appends by this service wake the relay at once.
+    The dependency injected into workers is the `Relay` itself.
+    """
+
+    shared_store = SharedEventStore()
+
+    def __init__(
+        self,
+        topology: Topology,
+        category: str | None = None,
+        settings: RelaySettings | None = None,
+    ) -> None:
+        self.topology = topology
+        self.category = category
+        self.settings = settings
+        self.relay: Relay | None = None
+        self._stop = threading.Event()
+        self._gt: Any = None
+
+    def setup(self) -> None:
+        config = self.container.config
+        store = self.shared_store.open(self.topology.registry)
+        self.relay = Relay(
+            store,
+            config["AMQP_URI"],
+            self.topology,
+            self.category or self.container.service_name,
+            settings=RelaySettings.from_config(config, self.settings),
+        )
+
+    def start(self) -> None:
+        assert self.relay is not None
+        self._stop.clear()
+        self._gt = self.container.spawn_managed_thread(
+            lambda: self.relay.run(self._stop) if self.relay else None,
+            identifier=f"relay:{self.relay.category}",
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.relay is not None:
+            self.relay.wake()
+        if self._gt is not None:
+            self._gt.wait()
+            self._gt = None
+
+    def kill(self) -> None:
+        self._stop.set()
+        if self.relay is not None:
+            self.relay.wake()
+
+    def get_dependency(self, worker_ctx: Any) -> Relay | None:
+        return self.relay

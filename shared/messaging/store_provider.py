@@ -1,0 +1,110 @@
+"""The event store inside a nameko service: one `EventStore` per container, opened in setup().
+
+`SharedEventStore` is a nameko SharedExtension: the relay, the event handlers and the
+`EventStoreProvider` of one service all get the same `EventStore` object, so an append made by
+any of them wakes the relay at once (`EventStore.on_append` is per object). Nothing is opened
+at import time. Under eventlet monkey patching a PostgreSQL store first makes psycopg2
+cooperative (psycogreen), otherwise every query would block the whole process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventlet.semaphore import Semaphore
+from nameko.extensions import DependencyProvider, SharedExtension
+
+from shared.events.registry import EventRegistry
+from shared.eventstore.engine import url_from_env
+from shared.eventstore.store import EventStore
+from shared.observability.logging import get_logger
+
+log = get_logger(__name__)
+
+EVENT_STORE_URL_KEY = "EVENT_STORE_URL"
+
+_green_psycopg = False
+
+
+def make_psycopg_green() -> bool:
+    """Apply psycogreen's eventlet wait callback when eventlet has monkey patched the socket
+    module (as `nameko run` does). Idempotent; True when psycopg2 is (now) green."""
+    global _green_psycopg
+    if _green_psycopg:
+        return True
+    from eventlet import patcher
+
+    if not patcher.is_monkey_patched("socket"):
+        return False
+    from psycogreen.eventlet import patch_psycopg
+
+    patch_psycopg()
+    _green_psycopg = True
+    return True
+
+
+def store_url(config: dict[str, Any]) -> str:
+    url = config.get(EVENT_STORE_URL_KEY)
+    return str(url) if url else url_from_env()
+
+
+def merged_registry(first: EventRegistry | None, second: EventRegistry | None) -> EventRegistry | None:
+    if first is None or second is None or first is second:
+        return first or second
+    combined = EventRegistry()
+    combined.include(first)
+    combined.include(second)
+    return combined
+
+
+class SharedEventStore(SharedExtension):  # type: ignore[misc]
+    """The container's one EventStore (config `EVENT_STORE_URL`), closed when it stops."""
+
+    def __init__(self) -> None:
+        self.store: EventStore | None = None
+        self._lock = Semaphore(1)
+
+    def open(self, registry: EventRegistry | None = None) -> EventStore:
+        """The store, opened on first use (from the setup() of the extensions using it).
+
+        Extensions with different registries share one store whose registry knows both."""
+        with self._lock:
+            if self.store is None:
+                url = store_url(self.container.config)
+                green = url.startswith("postgresql") and make_psycopg_green()
+                self.store = EventStore(url, registry)
+                log.info("event store opened", backend=self.store.dialect,
+                         green_psycopg=green)
+            elif registry is not None and registry is not self.store.registry:
+                self.store.registry = merged_registry(self.store.registry, registry)
+            return self.store
+
+    def stop(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def kill(self) -> None:
+        self.stop()
+
+
+class EventStoreProvider(DependencyProvider):  # type: ignore[misc]
+    """Injects the container's `EventStore` (validating appends with `registry`)::
+
+        class RiskService:
+            name = "risk"
+            store = EventStoreProvider(REGISTRY)
+    """
+
+    shared_store = SharedEventStore()
+
+    def __init__(self, registry: EventRegistry | None = None) -> None:
+        self.registry = registry
+        self.store: EventStore | None = None
+
+    def setup(self) -> None:
+        self.store = self.shared_store.open(self.registry)
+
+    def get_dependency(self, worker_ctx: Any) -> EventStore:
+        assert self.store is not None, "EventStoreProvider used before setup()"
+        return self.store

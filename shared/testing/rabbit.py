@@ -1,0 +1,96 @@
+"""RabbitMQ for tests: a private vhost (rabbitmqctl), and small queue inspection helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+from shared.messaging.publisher import close_quietly, connect
+
+RABBIT_HOST = os.environ.get("CLEARANCE_TEST_RABBIT", "127.0.0.1:5672")
+
+
+def amqp_uri(vhost: str = "/") -> str:
+    return f"amqp://guest:guest@{RABBIT_HOST}/{quote(vhost, safe='')}"
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextmanager
+def private_vhost(prefix: str = "clearance_test") -> Iterator[str]:
+    """The AMQP URI of a new vhost (deleted afterwards, with all its queues). Without
+    rabbitmqctl, the default vhost (tests then rely on unique exchange and queue names)."""
+    if shutil.which("rabbitmqctl") is None:
+        yield amqp_uri("/")
+        return
+    vhost = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield amqp_uri(vhost)
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+def message_count(uri: str, queue: str) -> int:
+    """Messages ready in `queue` (0 if it does not exist)."""
+    return queue_state(uri, queue)[0]
+
+
+def consumer_count(uri: str, queue: str) -> int:
+    return queue_state(uri, queue)[1]
+
+
+def queue_state(uri: str, queue: str) -> tuple[int, int]:
+    """(ready messages, consumers) of `queue`; (0, 0) if it does not exist."""
+    from amqp.exceptions import NotFound
+
+    connection = connect(uri)
+    try:
+        try:
+            declared = connection.channel().queue_declare(queue, passive=True)
+        except NotFound:
+            return 0, 0
+        return int(declared.message_count), int(declared.consumer_count)
+    finally:
+        close_quietly(connection)
+
+
+def drain(uri: str, queue: str, limit: int = 100_000) -> list[Any]:
+    """Take (and ack) every ready message of `queue`: py-amqp messages, in queue order."""
+    connection = connect(uri)
+    try:
+        channel = connection.channel()
+        messages: list[Any] = []
+        while len(messages) < limit:
+            message = channel.basic_get(queue, no_ack=True)
+            if message is None:
+                break
+            messages.append(message)
+        return messages
+    finally:
+        close_quietly(connection)
+
+
+def peek(uri: str, queue: str, limit: int = 100_000) -> list[Any]:
+    """Read ready messages of `queue` without consuming them (they are requeued)."""
+    connection = connect(uri)
+    try:
+        channel = connection.channel()
+        messages: list[Any] = []
+        while len(messages) < limit:
+            message = channel.basic_get(queue, no_ack=False)
+            if message is None:
+                break
+            messages.append(message)
+        return messages
+    finally:
+        close_quietly(connection)
