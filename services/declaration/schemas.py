@@ -34,11 +34,13 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 from marshmallow.types import ErrorMessages
+
+#: Decimal strings: at most this many digits before the point and places after it.
+from shared.web.fields import DecimalString
 
 from .domain.declaration import (
     INCOTERMS_2020,
@@ -55,10 +57,6 @@ from .domain.declaration import (
 )
 from .domain.validation import DeclarationInvalid, Problem, items_count_message, pointer
 
-#: Decimal strings: at most this many digits before the point and places after it.
-MAX_INTEGER_DIGITS = 15
-MAX_DECIMAL_PLACES = 6
-
 _REQUIRED: ErrorMessages = {
     "required": "This field is required.",
     "null": "This field may not be null.",
@@ -67,72 +65,6 @@ _REQUIRED: ErrorMessages = {
 
 # ---------------------------------------------------------------------------------------------
 # Fields
-
-
-class DecimalString(fields.Field[Decimal]):
-    """An exact, non-negative decimal given as a string: "0", "12", "12.50".
-
-    Refused: JSON numbers (floats especially), signs, exponents, NaN and Infinity, leading or
-    trailing dots, spaces, and more than MAX_INTEGER_DIGITS digits before the point or
-    MAX_DECIMAL_PLACES after it.
-    """
-
-    _PATTERN = re.compile(r"([0-9]+)(?:\.([0-9]+))?", re.ASCII)
-
-    default_error_messages = {
-        **_REQUIRED,
-        "float": (
-            'Give this value as a decimal string, e.g. "12.50", not as a JSON number: '
-            "numbers with a fraction are read as binary floats, which are not exact."
-        ),
-        "number": 'Give this value as a decimal string, e.g. "12", not as a JSON number.',
-        "type": 'Must be a decimal string, e.g. "12.50".',
-        "negative": "Must not be negative ({input} given).",
-        "format": (
-            'Not a decimal: {input!r}; use digits with an optional "." and fraction, '
-            'e.g. "1250.00" (no signs, spaces, exponents or thousands separators).'
-        ),
-        "digits": (
-            "Too many digits in {input!r}: at most {integer} before the decimal point and "
-            "{places} after it."
-        ),
-    }
-
-    def __init__(
-        self,
-        *,
-        max_integer_digits: int = MAX_INTEGER_DIGITS,
-        max_places: int = MAX_DECIMAL_PLACES,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("required", True)
-        super().__init__(**kwargs)
-        self.max_integer_digits = max_integer_digits
-        self.max_places = max_places
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> Decimal:
-        if isinstance(value, float):
-            raise self.make_error("float")
-        if isinstance(value, int) and not isinstance(value, bool):
-            raise self.make_error("number")
-        if not isinstance(value, str):
-            raise self.make_error("type")
-        if value.startswith("-"):
-            raise self.make_error("negative", input=value)
-        match = self._PATTERN.fullmatch(value)
-        if match is None:
-            raise self.make_error("format", input=value)
-        integer, fraction = match.group(1), match.group(2) or ""
-        if len(integer.lstrip("0")) > self.max_integer_digits or len(fraction) > self.max_places:
-            raise self.make_error(
-                "digits", input=value, integer=self.max_integer_digits, places=self.max_places
-            )
-        return Decimal(value)
-
-    def _serialize(self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return None if value is None else format(value, "f")
 
 
 class IsoDate(fields.Field[date]):

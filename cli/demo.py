@@ -1,0 +1,168 @@
+"""The sample consignments' journey through the four running services (`make demo`, `make run`).
+
+    python -m cli.demo [--samples samples] [--timeout 120] [--run-id ID]
+
+For each entry of `samples/plan.json`: lodge the document over HTTP (invalid documents must get
+a 4xx problem and leave nothing behind), wait for the risk lane and the duty, record the
+officer's control result for yellow and red lanes, pay in full, half or twice the amount due,
+then wait until the declaration reaches its expected final status. Prints each journey and
+exits 0 when every consignment ends as expected, 1 otherwise. Each run suffixes the LRNs with a
+run id, so the samples go through afresh every time (the log keeps earlier runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .http import Reply, call, describe_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTLED = {"released", "held_by_other_agency", "rejected"}
+HOLD_SECONDS = 2.0
+
+
+@dataclass
+class Journey:
+    file: str
+    plan: dict[str, Any]
+    mrn: str | None = None
+    steps: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    final: str | None = None
+    problem: str | None = None
+    acted: set[str] = field(default_factory=set)
+    holding_since: float | None = None
+
+    def note(self, text: str) -> None:
+        self.steps.append(f"{time.monotonic() - self.started:6.2f}s  {text}")
+
+    @property
+    def ok(self) -> bool:
+        if self.plan.get("invalid"):
+            return self.problem is None and self.final == "refused"
+        return self.problem is None and self.final == self.plan["final"]
+
+
+def lodge(journey: Journey, document: dict[str, Any], run_id: str) -> None:
+    document["lrn"] = f"{document['lrn']}-{run_id}"
+    reply = call("declaration", "POST", "/declarations", document)
+    if reply.status not in (200, 201):
+        journey.problem = describe_problem(reply)
+        return
+    journey.mrn = reply.body["mrn"]
+    journey.note(f"lodged   LRN {document['lrn']} -> MRN {journey.mrn} "
+                 f"({reply.body['status']['name']}, HTTP {reply.status})")
+
+
+def lodge_invalid(journey: Journey, raw: bytes) -> None:
+    reply = call("declaration", "POST", "/declarations", raw=raw)
+    is_problem = isinstance(reply.body, dict) and {"type", "title", "status"} <= set(reply.body)
+    if 400 <= reply.status < 500 and is_problem:
+        first = (reply.body.get("errors") or [{"pointer": "", "message": reply.body["detail"]}])[0]
+        journey.note(f"refused  HTTP {reply.status}: {first['pointer'] or '/'}: {first['message']}")
+        journey.final = "refused"
+    else:
+        journey.problem = f"expected a 4xx problem, got HTTP {reply.status}: {reply.body}"
+
+
+def step(journey: Journey, run_id: str) -> None:
+    """Look at the declaration's status once and do what its plan calls for next."""
+    reply = call("declaration", "GET", f"/declarations/{journey.mrn}")
+    if not reply.ok:
+        return
+    view = reply.body
+    status = view["status"]["name"]
+    if not journey.statuses or journey.statuses[-1] != status:
+        journey.statuses.append(status)
+        extra = f", lane {view['lane']}" if view["lane"] else ""
+        if view["amount_due"] is not None:
+            extra += f", due {view['amount_due']} {view['currency']}, paid {view['amount_paid']}"
+        journey.note(f"status   {status} ({view['status']['code']}){extra}")
+    plan = journey.plan
+    if status in ("documents_required", "examination_intended") and "control" not in journey.acted:
+        journey.acted.add("control")
+        result = plan.get("control", "compliant")
+        body = {"result": result, "officer": "officer-demo",
+                "findings": "invoice value understated" if result == "non_compliant" else "",
+                "category": "valuation" if result == "non_compliant" else None,
+                "revenue_recovered": "150.00" if result == "non_compliant" else "0"}
+        check(journey, call("risk", "POST", f"/controls/{journey.mrn}", body),
+              f"control  {result} recorded by officer-demo")
+    if view["amount_due"] is not None and plan.get("pay") and "pay" not in journey.acted:
+        journey.acted.add("pay")
+        due = Decimal(view["amount_due"])
+        amount = {"full": due, "half": (due / 2).quantize(Decimal("0.01")),
+                  "double": due * 2}[plan["pay"]]
+        body = {"mrn": journey.mrn, "reference": f"PAY-{journey.mrn}-{run_id}",
+                "amount": str(amount), "currency": view["currency"]}
+        check(journey, call("payment", "POST", "/payments", body),
+              f"payment  {amount} {view['currency']} ({plan['pay']})")
+    planned = {"pay"} if plan.get("pay") else set()
+    if status in SETTLED:
+        journey.final = status
+    elif status == plan["final"] and planned <= journey.acted:
+        # An unsettled final status (tax due) counts once it has held for a moment.
+        journey.holding_since = journey.holding_since or time.monotonic()
+        if time.monotonic() - journey.holding_since >= HOLD_SECONDS:
+            journey.final = status
+    else:
+        journey.holding_since = None
+
+
+def check(journey: Journey, reply: Reply, text: str) -> None:
+    if reply.ok:
+        journey.note(f"{text} (HTTP {reply.status})")
+    else:
+        journey.problem = f"{text}: {describe_problem(reply)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=Path, default=ROOT / "samples")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--run-id", default=time.strftime("%H%M%S"))
+    args = parser.parse_args(argv)
+    plan = json.loads((args.samples / "plan.json").read_text())
+    journeys = [Journey(entry["file"], entry) for entry in plan["samples"]]
+    for journey in journeys:
+        path = args.samples / journey.file
+        if journey.plan.get("invalid"):
+            lodge_invalid(journey, path.read_bytes())
+        else:
+            lodge(journey, json.loads(path.read_text()), args.run_id)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        open_ = [j for j in journeys if j.mrn and j.final is None and j.problem is None]
+        if not open_:
+            break
+        for journey in open_:
+            step(journey, args.run_id)
+        time.sleep(0.2)
+    failures = 0
+    for journey in journeys:
+        expected = "refused (4xx)" if journey.plan.get("invalid") else journey.plan["final"]
+        mark = "ok  " if journey.ok else "FAIL"
+        print(f"\n[{mark}] {journey.file}  expected: {expected}"
+              + (f"  MRN {journey.mrn}" if journey.mrn else ""))
+        for line in journey.steps:
+            print(f"         {line}")
+        if journey.problem:
+            print(f"         problem: {journey.problem}")
+        elif not journey.ok:
+            print(f"         ended as: {journey.statuses[-1] if journey.statuses else 'unknown'}")
+        failures += 0 if journey.ok else 1
+    total = len(journeys)
+    print(f"\n{total - failures} of {total} sample consignments ended as expected.")
+    return 0 if failures == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

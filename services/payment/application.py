@@ -1,0 +1,189 @@
+"""Use cases of the payment service: assess duty on acceptance, receive payments.
+
+The assessment is pure (`domain/duty.py`): this layer turns the DeclarationAccepted document
+into its inputs and records the result with every term of the working in DutyAssessed, on
+`payment-<consignment id>`. The ledger of a declaration is folded from that stream. A payment
+reference is unique across all declarations (`payment_references`, claimed in the same
+transaction as the PaymentReceived event): the same reference with the same body answers the
+original result again; with another body it is a conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from shared.events import payment as events
+from shared.events.catalog import registry
+from shared.events.declaration import DeclarationAccepted
+from shared.events.envelope import RecordedEvent, stream_name
+from shared.eventstore import EventStore, Transaction
+from shared.reference import ReferenceData
+
+from .domain.duty import (
+    DutyDeclaration,
+    DutyItem,
+    PreferenceClaim,
+    assess,
+    assessment_to_dict,
+)
+from .domain.errors import PaymentReferenceConflict
+from .domain.ledger import Ledger, Payment, PaymentOutcome, check_reference
+
+CATEGORY = "payment"
+PROOF_OF_ORIGIN = frozenset({"EUR1", "EUR.1", "EUR-MED", "FORM_A", "FORMA", "REX",
+                             "ORIGIN_DECLARATION", "CERTIFICATE_OF_ORIGIN", "PROOF_OF_ORIGIN"})
+
+payment_cases = Table(
+    "payment_cases", MetaData(),
+    Column("mrn", String(18), primary_key=True),
+    Column("consignment_id", String(36), nullable=False, unique=True),
+)
+payment_references = Table(
+    "payment_references", MetaData(),
+    Column("reference", String(100), primary_key=True),
+    Column("mrn", String(18), nullable=False),
+    Column("fingerprint", String(80), nullable=False),
+    Column("event_id", String(36), nullable=False),
+)
+
+
+class UnknownDeclaration(LookupError):
+    """No assessed declaration with this MRN."""
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    created: bool
+    body: dict[str, Any]
+
+
+def duty_declaration(document: Mapping[str, Any]) -> DutyDeclaration:
+    items = []
+    for item in document["items"]:
+        claim = None
+        if item.get("preference"):
+            proof = next((d.get("reference") for d in item.get("documents") or []
+                          if str(d.get("type", "")).upper() in PROOF_OF_ORIGIN), None)
+            claim = PreferenceClaim(scheme=str(item["preference"]), proof_document=proof)
+        items.append(DutyItem(
+            hs_code=item["hs_code"], origin=item["origin"], quantity=Decimal(item["quantity"]),
+            unit=item["unit"], net_mass_kg=Decimal(item["net_mass_kg"]),
+            value=Decimal(item["value"]), preference=claim))
+    return DutyDeclaration(currency=document["currency"], incoterm=document["incoterm"],
+                           freight=Decimal(document.get("freight") or "0"),
+                           insurance=Decimal(document.get("insurance") or "0"),
+                           items=tuple(items))
+
+
+class Payments:
+    def __init__(self, store: EventStore, reference: ReferenceData) -> None:
+        self.store = store
+        self.reference = reference
+
+    def assess_declaration(self, tx: Transaction, accepted: DeclarationAccepted,
+                           cause: RecordedEvent) -> None:
+        assessment = assess(duty_declaration(accepted.document), accepted.acceptance_date,
+                            self.reference.tariff, self.reference.rates,
+                            minor_units=self.reference.currencies)
+        event = registry().new_event(
+            events.DutyAssessed(
+                consignment_id=accepted.consignment_id, mrn=accepted.mrn,
+                currency=assessment.national_currency, duty_total=assessment.total_duty,
+                vat_total=assessment.total_vat, amount_due=assessment.total_due,
+                tariff_version=assessment.tariff_version,
+                rates_version=assessment.rates_version, rounding=assessment.rounding_rule,
+                working=assessment_to_dict(assessment)),
+            correlation_id=accepted.consignment_id, actor="payment-service",
+            causation_id=cause.event_id)
+        tx.append(stream_name(CATEGORY, accepted.consignment_id), [event], expected_version=0)
+        insert = (postgresql.insert(payment_cases) if tx.connection.dialect.name == "postgresql"
+                  else sqlite.insert(payment_cases))
+        tx.connection.execute(insert.values(mrn=accepted.mrn,
+                                            consignment_id=accepted.consignment_id)
+                              .on_conflict_do_nothing(index_elements=["mrn"]))
+
+    def pay(self, mrn: str, reference: str, amount: Decimal, currency: str) -> PaymentResult:
+        """Record a payment (idempotent on its reference)."""
+        payment = Payment(mrn, reference, amount, currency)
+        for _attempt in range(2):
+            earlier = self._earlier(reference)
+            if earlier is not None:
+                check_reference(earlier[0], payment)  # raises PaymentReferenceConflict
+                return PaymentResult(False, earlier[1])
+            consignment_id = self._consignment(mrn)
+            stream = stream_name(CATEGORY, consignment_id)
+            history = self.store.read_stream(stream)
+            ledger = fold_ledger(mrn, history, self.reference.currencies)
+            outcome, after = ledger.receive(payment)
+            assert outcome is PaymentOutcome.RECORDED  # a duplicate was found above
+            balance = after.balance
+            event = registry().new_event(
+                events.PaymentReceived(consignment_id, mrn, reference, amount, currency,
+                                       balance.balance_due, balance.credit),
+                correlation_id=consignment_id, actor=f"payer:{reference}")
+            try:
+                with self.store.transaction() as tx:
+                    recorded = tx.append(stream, [event], expected_version=len(history))
+                    tx.connection.execute(payment_references.insert().values(
+                        reference=reference, mrn=mrn, fingerprint=_fingerprint(payment),
+                        event_id=recorded[0].event_id))
+            except IntegrityError:
+                continue  # the same reference was recorded concurrently: answer as a repeat
+            return PaymentResult(True, payment_body(recorded[0]))
+        raise PaymentReferenceConflict(reference)
+
+    def _earlier(self, reference: str) -> tuple[Payment, dict[str, Any]] | None:
+        with self.store.engines.reader.connect() as connection:
+            row = connection.execute(select(payment_references).where(
+                payment_references.c.reference == reference)).first()
+        if row is None:
+            return None
+        consignment_id = self._consignment(row.mrn)
+        event = next(e for e in self.store.read_stream(stream_name(CATEGORY, consignment_id))
+                     if e.event_id == row.event_id)
+        data = event.data
+        return (Payment(data["mrn"], data["reference"], Decimal(data["amount"]),
+                        data["currency"]), payment_body(event))
+
+    def _consignment(self, mrn: str) -> str:
+        with self.store.engines.reader.connect() as connection:
+            found = connection.execute(select(payment_cases.c.consignment_id).where(
+                payment_cases.c.mrn == mrn)).scalar_one_or_none()
+        if found is None:
+            raise UnknownDeclaration(f"no duty assessment for MRN {mrn} (unknown, or not "
+                                     "assessed yet)")
+        return str(found)
+
+
+def fold_ledger(mrn: str, history: list[RecordedEvent], minor: Mapping[str, int]) -> Ledger:
+    ledger: Ledger | None = None
+    for event in history:
+        if event.type == events.DutyAssessed.TYPE:
+            currency = event.data["currency"]
+            base = ledger or Ledger(mrn, currency, minor[currency])
+            ledger = base.with_amount_due(Decimal(event.data["amount_due"]))
+        elif event.type == events.PaymentReceived.TYPE and ledger is not None:
+            data = event.data
+            ledger = ledger.apply(Payment(mrn, data["reference"], Decimal(data["amount"]),
+                                          data["currency"]))
+    if ledger is None:
+        raise UnknownDeclaration(f"no duty assessment for MRN {mrn}")
+    return ledger
+
+
+def payment_body(event: RecordedEvent) -> dict[str, Any]:
+    data = event.data
+    return {"mrn": data["mrn"], "reference": data["reference"], "amount": data["amount"],
+            "currency": data["currency"], "balance_due": data["balance_due"],
+            "credit": data["credit"], "recorded_at": event.recorded_at.isoformat()}
+
+
+def _fingerprint(payment: Payment) -> str:
+    return f"{payment.mrn}|{payment.amount.normalize()}|{payment.currency}"

@@ -1,0 +1,32 @@
+"""The payment service's one table from errors to HTTP problems."""
+
+from marshmallow import ValidationError
+
+from shared.web.problems import ErrorTable, ProblemSpec
+
+from .application import UnknownDeclaration
+from .domain.errors import (
+    InvalidPaymentAmount,
+    PaymentCurrencyNotAccepted,
+    PaymentReferenceConflict,
+)
+
+
+def _pointers(exc: BaseException) -> list[dict[str, str]]:
+    assert isinstance(exc, ValidationError)
+    messages = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
+    return [{"pointer": f"/{field}" if field else "",
+             "message": "; ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)}
+            for field, msgs in messages.items()]
+
+
+ERRORS = ErrorTable({
+    ValidationError: ProblemSpec(422, "validation", "The payment is not valid", _pointers,
+                                 lambda e: "see errors; nothing was recorded"),
+    PaymentReferenceConflict: ProblemSpec(409, "payment-reference-conflict",
+                                          "Payment reference already used"),
+    PaymentCurrencyNotAccepted: ProblemSpec(422, "currency-not-accepted",
+                                            "Payments are taken in the national currency"),
+    InvalidPaymentAmount: ProblemSpec(422, "invalid-amount", "The amount is not valid"),
+    UnknownDeclaration: ProblemSpec(404, "not-found", "No assessed declaration"),
+})

@@ -1,0 +1,68 @@
+"""The payment service: duty and tax assessment on acceptance, and payments.
+
+    nameko run --config services/payment/config.yaml services.payment.service
+
+Hears `DeclarationAccepted` on `payment.declarations`; appends only `payment-*` streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nameko.dependency_providers import Config
+from werkzeug.wrappers import Request
+
+from services.topology import TOPOLOGY
+from services.wiring import Application, reference_data
+from shared.events.catalog import registry
+from shared.events.declaration import DeclarationAccepted
+from shared.events.envelope import RecordedEvent
+from shared.eventstore import EventStore
+from shared.messaging.consumer import event_handler
+from shared.messaging.relay import RelayProvider
+from shared.messaging.store_provider import EventStoreProvider
+from shared.web import api, json_body, ops
+from shared.web.openapi import Operation
+
+from .application import Payments
+from .errors import ERRORS
+from .schemas import PaymentRecordedSchema, PaymentSchema
+
+
+def build(store: EventStore, config: Mapping[str, Any]) -> Payments:
+    return Payments(store, reference_data(config))
+
+
+class PaymentService(ops.OpsEndpoints):
+    """Assesses duty and VAT, and takes payments.
+
+    Example `POST /payments`:
+    `{"mrn": "26GBA7K2M9Q4R8T1X5", "reference": "PAY-000001", "amount": "2387.45",
+      "currency": "GBP"}`
+    """
+
+    name = "payment"
+    OPERATIONS = [
+        Operation("POST", "/payments", "Record a payment (idempotent on its reference)",
+                  PaymentSchema,
+                  {201: PaymentRecordedSchema, 200: PaymentRecordedSchema,
+                   404: "no assessed declaration with this MRN",
+                   409: "reference reused for another payment", 422: "invalid payment"}),
+    ]
+
+    config = Config()
+    store = EventStoreProvider(registry())
+    app: Payments = Application(build)
+    relay = RelayProvider(TOPOLOGY, "payment")
+
+    @api("POST", "/payments", errors=ERRORS)
+    def post_payment(self, request: Request) -> Any:
+        body = PaymentSchema().load(json_body(request))
+        result = self.app.pay(body["mrn"], body["reference"], body["amount"], body["currency"])
+        return (201 if result.created else 200), result.body
+
+    @event_handler("payment.declarations", topology=TOPOLOGY)
+    def on_accepted(self, event: RecordedEvent, accepted: DeclarationAccepted) -> Any:
+        app = self.app
+        return lambda tx: app.assess_declaration(tx, accepted, event)
