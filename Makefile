@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test test-unit test-integration lint typecheck run demo start stop bench clean
+.PHONY: help install test test-unit test-integration lint typecheck run demo start stop status bench clean
 
 help:
 	@echo "make run    - set up, start the four services on the embedded store, send the samples, serve"
@@ -37,8 +37,30 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest -p no:nameko -q tests/integration
 
-run demo start stop bench: $(STAMP)
-	@echo "'make $@' arrives with the pipeline issue (the four services); see README." ; exit 2
+start: $(STAMP)
+	$(BIN)/python -m services.runner start
+
+stop: $(STAMP)
+	$(BIN)/python -m services.runner stop
+
+status: $(STAMP)
+	$(BIN)/python -m services.runner status
+
+# Start the services, send the samples through, stop again; exit 0 only if all end as expected.
+demo: $(STAMP)
+	@$(BIN)/python -m services.runner start
+	@code=0; $(BIN)/python -m cli.demo || code=$$?; $(BIN)/python -m services.runner stop; exit $$code
+
+# The main job: start, send the samples through, then keep serving until Ctrl-C.
+run: $(STAMP)
+	@$(BIN)/python -m services.runner start
+	@$(BIN)/python -m cli.demo || true
+	@echo; echo "Serving: declaration http://$${DECLARATION_HTTP:-127.0.0.1:8001}  risk http://$${RISK_HTTP:-127.0.0.1:8002}  payment http://$${PAYMENT_HTTP:-127.0.0.1:8003}  release http://$${RELEASE_HTTP:-127.0.0.1:8004}"
+	@echo "Try: $(BIN)/clearance status MRN   |   $(BIN)/clearance listen   |   Ctrl-C to stop."
+	@trap '$(BIN)/python -m services.runner stop; exit 0' INT TERM; while true; do sleep 1; done
+
+bench: $(STAMP)
+	@echo "'make bench' arrives with the benchmark issue; see README."; exit 2
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -25,6 +25,7 @@ from shared.events.declaration import DeclarationAccepted
 from shared.events.envelope import RecordedEvent, stream_name
 from shared.eventstore import EventStore, Transaction
 from shared.reference import ReferenceData
+from shared.reference.documents import PROOF_OF_ORIGIN_TYPES
 
 from .domain.duty import (
     DutyDeclaration,
@@ -37,8 +38,6 @@ from .domain.errors import PaymentReferenceConflict
 from .domain.ledger import Ledger, Payment, PaymentOutcome, check_reference
 
 CATEGORY = "payment"
-PROOF_OF_ORIGIN = frozenset({"EUR1", "EUR.1", "EUR-MED", "FORM_A", "FORMA", "REX",
-                             "ORIGIN_DECLARATION", "CERTIFICATE_OF_ORIGIN", "PROOF_OF_ORIGIN"})
 
 payment_cases = Table(
     "payment_cases", MetaData(),
@@ -70,7 +69,7 @@ def duty_declaration(document: Mapping[str, Any]) -> DutyDeclaration:
         claim = None
         if item.get("preference"):
             proof = next((d.get("reference") for d in item.get("documents") or []
-                          if str(d.get("type", "")).upper() in PROOF_OF_ORIGIN), None)
+                          if str(d.get("type", "")).upper() in PROOF_OF_ORIGIN_TYPES), None)
             claim = PreferenceClaim(scheme=str(item["preference"]), proof_document=proof)
         items.append(DutyItem(
             hs_code=item["hs_code"], origin=item["origin"], quantity=Decimal(item["quantity"]),

@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -41,7 +41,7 @@ from shared.eventstore.tables import events as events_table
 from shared.observability.logging import bound, get_logger
 from shared.observability.metrics import metrics
 
-from .publisher import Outcome, OutgoingMessage, Publisher
+from .publisher import Outcome, OutgoingMessage, Publisher, PublishResult
 from .store_provider import SharedEventStore
 from .topology import Topology
 
@@ -100,7 +100,11 @@ def event_message(event: RecordedEvent, exchange: str) -> OutgoingMessage:
 
 
 class Relay:
-    """Publishes the events of `category` from `store` to the topology's exchange."""
+    """Publishes the events of `category` from `store` to the topology's exchange.
+
+    A subclass may publish something else for each event (`messages_for`, e.g. the public
+    release notifications) under its own `name` (lease and checkpoint) and declare its own
+    exchange on connect (`on_connect`)."""
 
     def __init__(
         self,
@@ -112,15 +116,18 @@ class Relay:
         settings: RelaySettings | None = None,
         owner: str | None = None,
         publisher: Publisher | None = None,
+        name: str | None = None,
+        on_connect: Callable[[Any], None] | None = None,
     ) -> None:
         self.store = store
         self.topology = topology
         self.category = category
         self.settings = settings or RelaySettings()
         self.owner = owner or self.settings.owner or default_owner()
-        self.name = f"relay:{category}"
+        self.name = name or f"relay:{category}"
         self.publisher = publisher or Publisher(
-            amqp_uri, on_connect=topology.declare, confirm_timeout=self.settings.confirm_timeout
+            amqp_uri, on_connect=on_connect or topology.declare,
+            confirm_timeout=self.settings.confirm_timeout,
         )
         self.published = 0  # events this instance confirmed and checkpointed
         self._wake = threading.Event()
@@ -160,13 +167,20 @@ class Relay:
             self._failures = 0
             metrics().relay_lag.labels(*metric_labels).set(0)
             return 0
-        messages = [event_message(event, self.topology.exchange) for event in batch]
+        messages = self.messages_for(batch)
         started = time.perf_counter()
-        result = self.publisher.publish(messages)
+        sent = [m for m in messages if m is not None]
+        result = self.publisher.publish(sent) if sent else PublishResult(())
         metrics().relay_batch_seconds.labels(*metric_labels).observe(
             time.perf_counter() - started
         )
-        done = result.confirmed_prefix
+        deliveries = iter(result.deliveries)
+        outcomes = [None if m is None else next(deliveries) for m in messages]
+        done = 0
+        for delivery in outcomes:
+            if delivery is not None and not delivery.confirmed:
+                break
+            done += 1
         if done:
             last = batch[done - 1].position
             if not self.store.save_checkpoint(self.name, last, lease=self.name, owner=self.owner):
@@ -181,8 +195,8 @@ class Relay:
             metrics().unroutable.labels(*metric_labels).inc(len(returned))
         if done < len(batch):
             self._failures += 1
-            for event, delivery in zip(batch, result.deliveries, strict=True):
-                if not delivery.confirmed:
+            for event, delivery in zip(batch, outcomes, strict=True):
+                if delivery is not None and not delivery.confirmed:
                     with bound(event_id=event.event_id, consignment_id=event.correlation_id):
                         log.warning("event not confirmed by the broker; will retry",
                                     relay=self.name, position=event.position,
@@ -195,6 +209,11 @@ class Relay:
         else:
             metrics().relay_lag.labels(*metric_labels).set(self.pending())
         return done
+
+    def messages_for(self, batch: Sequence[RecordedEvent]) -> list[OutgoingMessage | None]:
+        """What to publish for each event of the batch (None: nothing, the event counts as
+        done). The event relay publishes every event's envelope to the events exchange."""
+        return [event_message(event, self.topology.exchange) for event in batch]
 
     def pending(self) -> int:
         """Events of the category after the checkpoint (not yet confirmed by the broker)."""
@@ -301,10 +320,12 @@ class RelayProvider(DependencyProvider):  # type: ignore[misc]
         topology: Topology,
         category: str | None = None,
         settings: RelaySettings | None = None,
+        relay_class: type[Relay] | None = None,
     ) -> None:
         self.topology = topology
         self.category = category
         self.settings = settings
+        self.relay_class = relay_class or Relay
         self.relay: Relay | None = None
         self._stop = threading.Event()
         self._gt: Any = None
@@ -312,7 +333,7 @@ class RelayProvider(DependencyProvider):  # type: ignore[misc]
     def setup(self) -> None:
         config = self.container.config
         store = self.shared_store.open(self.topology.registry)
-        self.relay = Relay(
+        self.relay = self.relay_class(
             store,
             config["AMQP_URI"],
             self.topology,

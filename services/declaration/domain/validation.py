@@ -38,6 +38,8 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple, Protocol
 
+from shared.reference.documents import PROOF_OF_ORIGIN_TYPES
+
 from .declaration import MAX_ITEMS, SUPPORTED_TYPES, Declaration, Item
 
 
@@ -82,18 +84,7 @@ def pointer(*tokens: str | int) -> str:
 #: Document types accepted as proof of origin for a preference claim, compared
 #: case-insensitively. Symbolic names; a jurisdiction may pass its own codes
 #: (e.g. UK CDS document codes) through `check_declaration(proof_of_origin_types=...)`.
-DEFAULT_PROOF_OF_ORIGIN_TYPES = frozenset(
-    {
-        "PROOF_OF_ORIGIN",
-        "EUR1",
-        "EUR-MED",
-        "FORM_A",
-        "ORIGIN_DECLARATION",
-        "STATEMENT_ON_ORIGIN",
-        "CERTIFICATE_OF_ORIGIN",
-        "IMPORTER_KNOWLEDGE",
-    }
-)
+DEFAULT_PROOF_OF_ORIGIN_TYPES = PROOF_OF_ORIGIN_TYPES
 
 #: Party-id and office prefixes that are not ISO 3166 codes but are in use
 #: (XI: Northern Ireland under the Windsor Framework).
