@@ -52,8 +52,8 @@ def store(store_url: str) -> Iterator[EventStore]:
 
 
 @pytest.fixture
-def sqlite_store(sqlite_store_url: str) -> Iterator[EventStore]:
-    store = EventStore(sqlite_store_url, REGISTRY)
+def sqlite_store(sqlite_url: str) -> Iterator[EventStore]:
+    store = EventStore(sqlite_url, REGISTRY)
     yield store
     store.close()
 
