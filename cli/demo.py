@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -52,7 +53,7 @@ class Journey:
 
 
 def lodge(journey: Journey, document: dict[str, Any], run_id: str) -> None:
-    document["lrn"] = f"{document['lrn']}-{run_id}"
+    document["lrn"] = f"{document['lrn']}-{run_id}" if run_id else document["lrn"]
     reply = call("declaration", "POST", "/declarations", document)
     if reply.status not in (200, 201):
         journey.problem = describe_problem(reply)
@@ -124,28 +125,57 @@ def check(journey: Journey, reply: Reply, text: str) -> None:
         journey.problem = f"{text}: {describe_problem(reply)}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=Path, default=ROOT / "samples")
-    parser.add_argument("--timeout", type=float, default=120.0)
-    parser.add_argument("--run-id", default=time.strftime("%H%M%S"))
-    args = parser.parse_args(argv)
-    plan = json.loads((args.samples / "plan.json").read_text())
-    journeys = [Journey(entry["file"], entry) for entry in plan["samples"]]
-    for journey in journeys:
-        path = args.samples / journey.file
-        if journey.plan.get("invalid"):
-            lodge_invalid(journey, path.read_bytes())
+@dataclass(frozen=True)
+class Entry:
+    """One consignment to send: its plan, and the document (or raw bytes for invalid ones)."""
+
+    name: str
+    plan: dict[str, Any]
+    document: dict[str, Any] | None = None
+    raw: bytes | None = None
+
+
+def load_plan(samples: Path) -> list[Entry]:
+    plan = json.loads((samples / "plan.json").read_text())
+    entries = []
+    for item in plan["samples"]:
+        path = samples / item["file"]
+        if item.get("invalid"):
+            entries.append(Entry(item["file"], item, raw=path.read_bytes()))
         else:
-            lodge(journey, json.loads(path.read_text()), args.run_id)
-    deadline = time.monotonic() + args.timeout
+            entries.append(Entry(item["file"], item, document=json.loads(path.read_text())))
+    return entries
+
+
+def run_plan(entries: list[Entry], run_id: str, timeout: float, *, workers: int = 4,
+             poll: float = 0.2) -> list[Journey]:
+    """Send every entry through the running services and follow it to its final state."""
+    journeys = [Journey(entry.name, entry.plan) for entry in entries]
+
+    def send(pair: tuple[Entry, Journey]) -> None:
+        entry, journey = pair
+        if entry.plan.get("invalid"):
+            assert entry.raw is not None
+            lodge_invalid(journey, entry.raw)
+        else:
+            assert entry.document is not None
+            lodge(journey, dict(entry.document), run_id)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(send, zip(entries, journeys, strict=True)))
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         open_ = [j for j in journeys if j.mrn and j.final is None and j.problem is None]
         if not open_:
             break
-        for journey in open_:
-            step(journey, args.run_id)
-        time.sleep(0.2)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda j: step(j, run_id), open_))
+        time.sleep(poll)
+    return journeys
+
+
+def report(journeys: list[Journey]) -> int:
+    """Print every journey; the number that did not end as planned."""
     failures = 0
     for journey in journeys:
         expected = "refused (4xx)" if journey.plan.get("invalid") else journey.plan["final"]
@@ -161,7 +191,17 @@ def main(argv: list[str] | None = None) -> int:
         failures += 0 if journey.ok else 1
     total = len(journeys)
     print(f"\n{total - failures} of {total} sample consignments ended as expected.")
-    return 0 if failures == 0 else 1
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=Path, default=ROOT / "samples")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--run-id", default=time.strftime("%H%M%S"))
+    args = parser.parse_args(argv)
+    journeys = run_plan(load_plan(args.samples), args.run_id, args.timeout)
+    return 0 if report(journeys) == 0 else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,215 @@
+"""The clearance pipeline end to end, on SQLite and on PostgreSQL (see conftest.py).
+
+200 consignments made from the sample templates (every lane; paid in full, half, twice or
+not at all; controls compliant and non-compliant) are lodged over HTTP, controlled and paid
+through the contract's endpoints, and must reach their expected final states; a partner
+agency's plain pika consumer bound to `clearance.releases` must hear each release exactly
+once. Refused documents must get a 4xx problem and leave nothing in the log.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import json
+import time
+import uuid
+
+import pika
+import pytest
+
+from cli import demo
+from cli.http import call
+from shared.eventstore import EventStore
+
+from .conftest import ROOT, Cluster
+
+TEMPLATES = [e for e in demo.load_plan(ROOT / "samples") if not e.plan.get("invalid")]
+CONSIGNMENTS = 200
+
+
+@pytest.fixture
+def http_env(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    for name in ("DECLARATION_HTTP", "RISK_HTTP", "PAYMENT_HTTP", "RELEASE_HTTP"):
+        monkeypatch.setenv(name, cluster.env[name])
+    return cluster
+
+
+def agency_queue(amqp_uri: str) -> str:
+    """A partner agency's queue on clearance.releases, bound to everything."""
+    name = f"agency-{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    channel = connection.channel()
+    channel.exchange_declare("clearance.releases", exchange_type="topic", durable=True)
+    channel.queue_declare(name, durable=True)
+    channel.queue_bind(name, "clearance.releases", routing_key="#")
+    connection.close()
+    return name
+
+
+def heard(amqp_uri: str, queue: str, expected: int, timeout: float = 60) -> list[dict]:  # type: ignore[type-arg]
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    channel = connection.channel()
+    messages: list[dict] = []  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    quiet_until = None
+    while time.monotonic() < deadline:
+        method, properties, body = channel.basic_get(queue, auto_ack=True)
+        if method is None:
+            if len(messages) >= expected:
+                quiet_until = quiet_until or time.monotonic() + 2.0  # any duplicates late?
+                if time.monotonic() > quiet_until:
+                    break
+            time.sleep(0.1)
+            continue
+        assert properties.delivery_mode == 2 and properties.content_type == "application/json"
+        messages.append(json.loads(body))
+    connection.close()
+    return messages
+
+
+def test_200_consignments_reach_their_final_states_and_each_release_is_heard_once(
+    http_env: Cluster,
+) -> None:
+    queue = agency_queue(http_env.amqp_uri)
+    entries = []
+    for i in range(CONSIGNMENTS):
+        template = TEMPLATES[i % len(TEMPLATES)]
+        document = copy.deepcopy(template.document)
+        assert document is not None
+        document["lrn"] = f"E2E-{uuid.uuid4().hex[:6]}-{i:04d}"
+        entries.append(demo.Entry(f"{template.name}#{i}", template.plan, document=document))
+    started = time.monotonic()
+    journeys = demo.run_plan(entries, run_id="", timeout=300, workers=8, poll=0.3)
+    elapsed = time.monotonic() - started
+    failed = [j for j in journeys if not j.ok]
+    assert not failed, "\n".join(f"{j.file}: {j.problem or j.statuses}" for j in failed[:10])
+
+    released = {j.mrn for j in journeys if j.final == "released"}
+    expected_released = sum(1 for e in entries if e.plan["final"] == "released")
+    assert len(released) == expected_released
+    notifications = heard(http_env.amqp_uri, queue, len(released))
+    counts = collections.Counter(n["mrn"] for n in notifications)
+    assert set(counts) == released, "every release heard, nothing else"
+    assert set(counts.values()) == {1}, "each release heard exactly once"
+    print(f"\n{CONSIGNMENTS} consignments on {http_env.store_url.split(':')[0]}: "
+          f"{len(released)} released in {elapsed:.1f}s "
+          f"({CONSIGNMENTS / elapsed:.1f} declarations/s lodged to final state)")
+
+    # The agency that was offline re-reads the same notifications from the release service.
+    reread = call("release", "GET", "/notifications?after=0&limit=10000").body
+    assert {n["mrn"] for n in reread["notifications"]} == released
+
+
+BAD_DOCUMENTS: list[tuple[str, bytes, int]] = [
+    ("malformed JSON", b'{"lrn": "X",', 400),
+    ("not an object", b'["a declaration"]', 422),
+    ("JSON float", json.dumps({**TEMPLATES[0].document, "freight": 1.5}).encode(), 422),  # type: ignore[dict-item]
+    ("number for a decimal", json.dumps({**TEMPLATES[0].document, "freight": 12}).encode(), 422),  # type: ignore[dict-item]
+    ("missing items", json.dumps({k: v for k, v in TEMPLATES[0].document.items()  # type: ignore[union-attr]
+                                  if k != "items"}).encode(), 422),
+    ("unknown field", json.dumps({**TEMPLATES[0].document, "colour": "red"}).encode(), 422),  # type: ignore[dict-item]
+    ("oversized body", b'{"lrn": "' + b"X" * (2 * 1024 * 1024) + b'"}', 413),
+    ("empty body", b"", 400),
+]
+
+
+def rule_breaking(change: dict) -> bytes:  # type: ignore[type-arg]
+    document = copy.deepcopy(TEMPLATES[0].document)
+    assert document is not None
+    document["items"][0].update(change)
+    return json.dumps(document).encode()
+
+
+BAD_DOCUMENTS += [
+    ("net mass above gross", rule_breaking({"net_mass_kg": "99.0"}), 422),
+    ("vague description", rule_breaking({"description": "goods"}), 422),
+    ("commodity code not in the tariff", rule_breaking({"hs_code": "1234560000"}), 422),
+    ("preference without proof", rule_breaking({"preference": "GSP"}), 422),
+    ("unknown country", rule_breaking({"origin": "QQ"}), 422),
+    ("negative value", rule_breaking({"value": "-5.00"}), 422),
+]
+
+
+def test_refused_documents_get_a_problem_and_leave_nothing(http_env: Cluster) -> None:
+    store = EventStore(http_env.store_url)
+    try:
+        for name, raw, status in BAD_DOCUMENTS:
+            before = store.last_position()
+            reply = call("declaration", "POST", "/declarations", raw=raw)
+            assert reply.status == status, (name, reply.status, reply.body)
+            assert isinstance(reply.body, dict), name
+            assert {"type", "title", "status", "detail"} <= set(reply.body), name
+            assert reply.body["status"] == status
+            if status == 422:
+                assert reply.body.get("errors"), name
+                assert all(set(e) == {"pointer", "message"} for e in reply.body["errors"]), name
+            time.sleep(0.05)
+            assert store.last_position() == before, f"{name} left events behind"
+    finally:
+        store.close()
+
+
+def test_contract_errors_of_the_other_services(http_env: Cluster) -> None:
+    unknown = "26GB0000000000000X"
+    control = call("risk", "POST", f"/controls/{unknown}",
+                   {"result": "compliant", "officer": "o-1", "findings": ""})
+    assert control.status == 409 and control.body["status"] == 409
+    bad_control = call("risk", "POST", f"/controls/{unknown}", {"result": "maybe"})
+    assert bad_control.status == 422
+    payment = call("payment", "POST", "/payments", {"mrn": unknown, "reference": "R-1",
+                                                   "amount": 10.5, "currency": "GBP"})
+    assert payment.status == 422
+    missing = call("declaration", "GET", f"/declarations/{unknown}")
+    assert missing.status == 404 and missing.body["title"]
+    route = call("payment", "GET", "/no-such-thing")
+    assert route.status == 404 and route.body["status"] == 404
+
+
+def test_every_service_answers_health_ready_metrics_and_openapi(http_env: Cluster) -> None:
+    import urllib.request
+
+    for service in ("declaration", "risk", "payment", "release"):
+        assert call(service, "GET", "/health").body["status"] == "alive"
+        ready = call(service, "GET", "/ready")
+        assert ready.status == 200 and ready.body["ready"], ready.body
+        document = call(service, "GET", "/openapi.json").body
+        assert document["openapi"].startswith("3.") and "/health" in document["paths"]
+        address = http_env.env[f"{service.upper()}_HTTP"]
+        with urllib.request.urlopen(f"http://{address}/metrics") as response:  # no Accept
+            assert response.status == 200
+            assert b"clearance_" in response.read()
+
+
+def test_idempotent_lodgement_and_payment(http_env: Cluster) -> None:
+    document = copy.deepcopy(TEMPLATES[0].document)
+    assert document is not None
+    document["lrn"] = f"IDEM-{uuid.uuid4().hex[:8]}"
+    first = call("declaration", "POST", "/declarations", document)
+    again = call("declaration", "POST", "/declarations", document)
+    assert (first.status, again.status) == (201, 200) and first.body == again.body
+    changed = copy.deepcopy(document)
+    changed["items"][0]["value"] = "15001.00"
+    assert call("declaration", "POST", "/declarations", changed).status == 409
+    mrn = first.body["mrn"]
+    deadline = time.monotonic() + 30
+    while call("declaration", "GET", f"/declarations/{mrn}").body["amount_due"] is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    pay = {"mrn": mrn, "reference": f"REF-{mrn}", "amount": "10.00", "currency": "GBP"}
+    paid = call("payment", "POST", "/payments", pay)
+    repeat = call("payment", "POST", "/payments", pay)
+    assert (paid.status, repeat.status) == (201, 200) and paid.body == repeat.body
+    assert call("payment", "POST", "/payments", {**pay, "amount": "11.00"}).status == 409
+
+
+def test_rpc_twins_of_the_http_calls(http_env: Cluster) -> None:
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    document = copy.deepcopy(TEMPLATES[0].document)
+    assert document is not None
+    document["lrn"] = f"RPC-{uuid.uuid4().hex[:8]}"
+    with ClusterRpcProxy({"AMQP_URI": http_env.amqp_uri}, timeout=30) as rpc:
+        lodged = rpc.declaration.lodge(document)
+        assert lodged["created"] and lodged["status"]["code"] == "01"
+        assert rpc.declaration.status(lodged["mrn"])["lrn"] == document["lrn"]
