@@ -120,12 +120,13 @@ class Ledger:
     @property
     def balance(self) -> Balance:
         net = self.amount_due - self.amount_paid
+        minor = Decimal(1).scaleb(-self.minor_units)  # amounts in the currency's minor units
         return Balance(
             currency=self.currency,
             amount_due=self.amount_due,
             amount_paid=self.amount_paid,
-            balance_due=max(net, Decimal(0)),
-            credit=max(-net, Decimal(0)),
+            balance_due=max(net, Decimal(0)).quantize(minor),
+            credit=max(-net, Decimal(0)).quantize(minor),
         )
 
     # -- decisions --

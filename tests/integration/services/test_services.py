@@ -1,0 +1,171 @@
+"""Each service alone on the real broker: what it hears, what it appends, what it answers."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pika
+
+from services.payment.application import duty_declaration
+from services.payment.domain.duty import assess, verify_assessment
+from shared.events.catalog import registry
+from shared.events.envelope import stream_name
+from shared.events.payment import DutyAssessed, PaymentReceived
+from shared.events.risk import RiskAssessed
+from shared.reference import load_reference_data
+from shared.testing.waiting import wait_until
+
+from .conftest import Running, sample
+
+
+def post(http: str, path: str, body: Any) -> tuple[int, Any]:
+    request = urllib.request.Request(f"http://{http}{path}", data=json.dumps(body).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def get(http: str, path: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(f"http://{http}{path}", timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_declaration_service_accepts_publishes_and_shows_status(
+    run_service: Callable[[str], Running],
+) -> None:
+    running = run_service("declaration")
+    document = sample("01-green-paid.json")
+    status, body = post(running.http, "/declarations", document)
+    assert status == 201 and body["status"] == {"name": "accepted", "code": "01"}
+    events = running.store.read_stream(stream_name("declaration", body["consignment_id"]))
+    assert [e.type for e in events] == ["DeclarationReceived", "DeclarationAccepted"]
+    assert events[1].data["mrn"] == body["mrn"]
+    status, view = get(running.http, f"/declarations/{body['mrn']}")
+    assert status == 200 and view["status"]["code"] == "01" and view["lrn"] == document["lrn"]
+    # its relay published both events: the status consumer heard them (inbox) and the
+    # risk queue holds the acceptance for the risk service
+    from shared.testing.rabbit import message_count
+
+    wait_until(lambda: message_count(running.amqp_uri, "risk.declarations") == 1, timeout=20,
+               message="DeclarationAccepted queued for risk")
+
+
+def test_risk_service_decides_lanes_and_records_controls(
+    run_service: Callable[[str], Running],
+) -> None:
+    running = run_service("risk")
+    green, red = str(uuid.uuid4()), str(uuid.uuid4())
+    running.accept(sample("01-green-paid.json"), "26GBDEMO0000000001", green)
+    running.accept(sample("05-red-non-compliant.json"), "26GBDEMO0000000002", red)
+    green_events = running.stream(stream_name("risk", green))
+    red_events = running.stream(stream_name("risk", red), types=2)
+    assert [e.type for e in green_events] == ["RiskAssessed"]
+    decision = registry().decode(green_events[0])
+    assert isinstance(decision, RiskAssessed) and decision.lane == "green"
+    assert decision.ruleset_version == "2026.1" and "seed" in decision.draw
+    assert [e.type for e in red_events] == ["RiskAssessed", "ControlOrdered"]
+    assert red_events[0].data["lane"] == "red" and red_events[0].data["rules_hit"]
+    assert all(e.causation_id for e in red_events)
+
+    result = {"result": "non_compliant", "officer": "officer-7", "findings": "undervalued",
+              "category": "valuation", "revenue_recovered": "120.00"}
+    status, body = post(running.http, "/controls/26GBDEMO0000000002", result)
+    assert status == 201 and body["result"] == "non_compliant"
+    assert running.store.read_stream(stream_name("risk", red))[-1].type == "ControlCompleted"
+    status, problem = post(running.http, "/controls/26GBDEMO0000000002", result)
+    assert status == 409 and problem["status"] == 409  # no control open any more
+    status, _ = post(running.http, "/controls/26GBDEMO0000000001", result)
+    assert status == 409  # green: no control was ever opened
+
+
+def test_payment_service_assesses_with_its_working_and_takes_payments(
+    run_service: Callable[[str], Running],
+) -> None:
+    running = run_service("payment")
+    consignment, mrn = str(uuid.uuid4()), "26GBDEMO0000000003"
+    document = sample("01-green-paid.json")
+    running.accept(document, mrn, consignment)
+    events = running.stream(stream_name("payment", consignment))
+    duty = registry().decode(events[0])
+    assert isinstance(duty, DutyAssessed)
+    reference = load_reference_data()
+    verify_assessment(duty.working, reference.tariff, reference.rates)  # re-derives the same
+    expected = assess(duty_declaration(document), date.today(), reference.tariff,
+                      reference.rates, minor_units=reference.currencies)
+    assert duty.amount_due == expected.total_due and duty.currency == "GBP"
+
+    half = (duty.amount_due / 2).quantize(Decimal("0.01"))
+    payment = {"mrn": mrn, "reference": f"P-{mrn}", "amount": str(half), "currency": "GBP"}
+    status, body = post(running.http, "/payments", payment)
+    assert status == 201 and Decimal(body["balance_due"]) == duty.amount_due - half
+    assert post(running.http, "/payments", payment) == (200, body)
+    assert post(running.http, "/payments", {**payment, "amount": "1.00"})[0] == 409
+    rest = {"mrn": mrn, "reference": f"Q-{mrn}", "amount": str(duty.amount_due), "currency": "GBP"}
+    status, body = post(running.http, "/payments", rest)
+    assert status == 201 and Decimal(body["credit"]) == half and body["balance_due"] == "0.00"
+    paid = [registry().decode(e) for e in running.store.read_stream(
+        stream_name("payment", consignment)) if e.type == "PaymentReceived"]
+    assert [p.reference for p in paid if isinstance(p, PaymentReceived)] == [f"P-{mrn}", f"Q-{mrn}"]
+    assert post(running.http, "/payments", {**rest, "currency": "USD",
+                                             "reference": "X"})[0] == 422
+
+
+def test_release_service_releases_once_whatever_the_order_and_tells_agencies(
+    run_service: Callable[[str], Running],
+) -> None:
+    running = run_service("release")
+    connection = pika.BlockingConnection(pika.URLParameters(running.amqp_uri))
+    channel = connection.channel()
+    channel.exchange_declare("clearance.releases", exchange_type="topic", durable=True)
+    channel.queue_declare("agency", durable=True)
+    channel.queue_bind("agency", "clearance.releases", routing_key="GBDEM001.#")
+    consignment, mrn = str(uuid.uuid4()), "26GBDEMO0000000004"
+    now = datetime.now(UTC)
+
+    def new(payload: Any) -> Any:
+        return registry().new_event(payload, correlation_id=consignment, actor="test")
+
+    # Payment first, then the risk decision, then the duty, then the acceptance: the release
+    # decides from the set of facts, not from their order.
+    running.store.append(stream_name("payment", consignment), [new(PaymentReceived(
+        consignment, mrn, "R1", Decimal("50.00"), "GBP", Decimal("0"), Decimal("0")))], 0)
+    running.publish("payment")
+    running.store.append(stream_name("risk", consignment), [new(RiskAssessed(
+        consignment, mrn, "green", 0, [], "2026.1", None, {}, {}))], 0)
+    running.publish("risk")
+    running.store.append(stream_name("payment", consignment), [new(DutyAssessed(
+        consignment, mrn, "GBP", Decimal("10.00"), Decimal("40.00"), Decimal("50.00"),
+        "2026-07", "2026", "ROUND_HALF_UP", {}))], 1)
+    running.publish("payment")
+    assert running.store.read_stream(stream_name("release", consignment)) == []
+    running.accept(sample("01-green-paid.json"), mrn, consignment)
+    released = running.stream(stream_name("release", consignment))
+    assert [e.type for e in released] == ["GoodsReleased"]
+    assert released[0].data["lane"] == "green" and released[0].data["mrn"] == mrn
+    assert released[0].occurred_at >= now
+
+    def notification() -> Any:
+        method, properties, body = channel.basic_get("agency", auto_ack=True)
+        return None if method is None else (properties, json.loads(body))
+
+    properties, body = wait_until(notification, timeout=20, message="notification heard")
+    assert properties.delivery_mode == 2 and body["mrn"] == mrn and body["schema_version"] == 1
+    # a duplicated fact changes nothing, and nothing more is heard
+    running.publish("payment")
+    status, listing = get(running.http, "/notifications?after=0")
+    assert status == 200 and [n["mrn"] for n in listing["notifications"]] == [mrn]
+    assert channel.basic_get("agency", auto_ack=True)[0] is None
+    connection.close()
