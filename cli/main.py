@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .commands import listen, lodge, status, verify
+from .commands import listen, lodge, parked, status, verify
 from .http import ServiceUnreachable
 from .output import error
 
-COMMANDS = [lodge, status, listen, verify]
+COMMANDS = [lodge, status, listen, verify, parked]
 
 
 def build_parser() -> argparse.ArgumentParser:

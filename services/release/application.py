@@ -11,7 +11,7 @@ key guarantees exactly one release per consignment even with several replicas.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from shared.events import release as events
 from shared.events.catalog import registry
 from shared.events.envelope import RecordedEvent, isoformat, stream_name
 from shared.eventstore import EventStore, Transaction
+from shared.observability.metrics import metrics
 
 from .domain import facts as f
 from .domain.decision import Hold, ReleaseDecision, decide, release
@@ -81,9 +82,19 @@ def state_of(consignment_id: str, facts: Mapping[str, Mapping[str, Any]]) -> Con
     return build_state(consignment_id, [domain_fact(fid, fact) for fid, fact in ordered])
 
 
+def observe_releases(appended: Sequence[RecordedEvent]) -> None:
+    """Lodgement-to-release latency per lane, for each release committed in this process."""
+    for event in appended:
+        if event.type == events.GoodsReleased.TYPE:
+            waited = (datetime.fromisoformat(event.data["released_at"])
+                      - datetime.fromisoformat(event.data["lodged_at"])).total_seconds()
+            metrics().release_latency.labels(event.data["lane"]).observe(max(waited, 0.0))
+
+
 class Releases:
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        store.on_append(observe_releases)
 
     def hear(self, tx: Transaction, event: RecordedEvent, *, now: datetime | None = None) -> str:
         """Merge one fact, decide again, record a release or a hold once. Returns the outcome."""

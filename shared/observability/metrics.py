@@ -25,6 +25,7 @@ class Metrics:
     retried: Counter
     parked: Counter
     handler_seconds: Histogram
+    release_latency: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -54,6 +55,12 @@ class Metrics:
                            ["consumer"], registry=registry),
             handler_seconds=Histogram("clearance_handler_seconds", "Event handler duration",
                                       ["consumer"], registry=registry),
+            release_latency=Histogram(
+                "clearance_release_latency_seconds",
+                "Lodgement to release of each consignment, by risk lane",
+                ["lane"], registry=registry,
+                buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 1800, 3600, 14400,
+                         86400)),
         )
 
 

@@ -13,6 +13,7 @@ import collections
 import copy
 import json
 import time
+import urllib.request
 import uuid
 
 import pika
@@ -96,6 +97,17 @@ def test_200_consignments_reach_their_final_states_and_each_release_is_heard_onc
           f"{len(released)} released in {elapsed:.1f}s "
           f"({CONSIGNMENTS / elapsed:.1f} declarations/s lodged to final state)")
 
+    # The release service measured each lodgement-to-release latency, by lane.
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://{http_env.env['RELEASE_HTTP']}/metrics") as response:
+        families = text_string_to_metric_families(response.read().decode())
+        counts_by_lane = {s.labels["lane"]: s.value for f in families
+                          if f.name == "clearance_release_latency_seconds"
+                          for s in f.samples if s.name.endswith("_count")}
+    assert sum(counts_by_lane.values()) == len(released)
+    assert set(counts_by_lane) == {"green", "yellow", "red", "blue"}
+
     # The agency that was offline re-reads the same notifications from the release service.
     reread = call("release", "GET", "/notifications?after=0&limit=10000").body
     assert {n["mrn"] for n in reread["notifications"]} == released
@@ -167,8 +179,6 @@ def test_contract_errors_of_the_other_services(http_env: Cluster) -> None:
 
 
 def test_every_service_answers_health_ready_metrics_and_openapi(http_env: Cluster) -> None:
-    import urllib.request
-
     for service in ("declaration", "risk", "payment", "release"):
         assert call(service, "GET", "/health").body["status"] == "alive"
         ready = call(service, "GET", "/ready")
