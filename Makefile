@@ -23,10 +23,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared services cli tests
+	$(BIN)/ruff check shared services cli audit bench infra tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy shared services cli
+	$(BIN)/mypy shared services cli audit
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -p no:nameko -q --durations=15 tests

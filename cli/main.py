@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .commands import listen, lodge, parked, status, verify
+from .commands import history, listen, lodge, parked, rebuild, status, trs, verify
 from .http import ServiceUnreachable
 from .output import error
 
-COMMANDS = [lodge, status, listen, verify, parked]
+COMMANDS = [lodge, status, listen, verify, parked, rebuild, history, trs]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from shared.events import payment as events
@@ -36,21 +35,10 @@ from .domain.duty import (
 )
 from .domain.errors import PaymentReferenceConflict
 from .domain.ledger import Ledger, Payment, PaymentOutcome, check_reference
+from .projections import CASES, REFERENCES, project_cases, project_references
 
 CATEGORY = "payment"
 
-payment_cases = Table(
-    "payment_cases", MetaData(),
-    Column("mrn", String(18), primary_key=True),
-    Column("consignment_id", String(36), nullable=False, unique=True),
-)
-payment_references = Table(
-    "payment_references", MetaData(),
-    Column("reference", String(100), primary_key=True),
-    Column("mrn", String(18), nullable=False),
-    Column("fingerprint", String(80), nullable=False),
-    Column("event_id", String(36), nullable=False),
-)
 
 
 class UnknownDeclaration(LookupError):
@@ -101,12 +89,9 @@ class Payments:
                 working=assessment_to_dict(assessment)),
             correlation_id=accepted.consignment_id, actor="payment-service",
             causation_id=cause.event_id)
-        tx.append(stream_name(CATEGORY, accepted.consignment_id), [event], expected_version=0)
-        insert = (postgresql.insert(payment_cases) if tx.connection.dialect.name == "postgresql"
-                  else sqlite.insert(payment_cases))
-        tx.connection.execute(insert.values(mrn=accepted.mrn,
-                                            consignment_id=accepted.consignment_id)
-                              .on_conflict_do_nothing(index_elements=["mrn"]))
+        recorded = tx.append(stream_name(CATEGORY, accepted.consignment_id), [event],
+                             expected_version=0)
+        project_cases(tx.connection, recorded)
 
     def pay(self, mrn: str, reference: str, amount: Decimal, currency: str) -> PaymentResult:
         """Record a payment (idempotent on its reference)."""
@@ -130,9 +115,7 @@ class Payments:
             try:
                 with self.store.transaction() as tx:
                     recorded = tx.append(stream, [event], expected_version=len(history))
-                    tx.connection.execute(payment_references.insert().values(
-                        reference=reference, mrn=mrn, fingerprint=_fingerprint(payment),
-                        event_id=recorded[0].event_id))
+                    project_references(tx.connection, recorded)
             except IntegrityError:
                 continue  # the same reference was recorded concurrently: answer as a repeat
             return PaymentResult(True, payment_body(recorded[0]))
@@ -140,8 +123,8 @@ class Payments:
 
     def _earlier(self, reference: str) -> tuple[Payment, dict[str, Any]] | None:
         with self.store.engines.reader.connect() as connection:
-            row = connection.execute(select(payment_references).where(
-                payment_references.c.reference == reference)).first()
+            row = connection.execute(select(REFERENCES).where(
+                REFERENCES.c.reference == reference)).first()
         if row is None:
             return None
         consignment_id = self._consignment(row.mrn)
@@ -153,8 +136,8 @@ class Payments:
 
     def _consignment(self, mrn: str) -> str:
         with self.store.engines.reader.connect() as connection:
-            found = connection.execute(select(payment_cases.c.consignment_id).where(
-                payment_cases.c.mrn == mrn)).scalar_one_or_none()
+            found = connection.execute(select(CASES.c.consignment_id).where(
+                CASES.c.mrn == mrn)).scalar_one_or_none()
         if found is None:
             raise UnknownDeclaration(f"no duty assessment for MRN {mrn} (unknown, or not "
                                      "assessed yet)")
@@ -182,7 +165,3 @@ def payment_body(event: RecordedEvent) -> dict[str, Any]:
     return {"mrn": data["mrn"], "reference": data["reference"], "amount": data["amount"],
             "currency": data["currency"], "balance_due": data["balance_due"],
             "credit": data["credit"], "recorded_at": event.recorded_at.isoformat()}
-
-
-def _fingerprint(payment: Payment) -> str:
-    return f"{payment.mrn}|{payment.amount.normalize()}|{payment.currency}"

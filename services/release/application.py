@@ -10,14 +10,10 @@ key guarantees exactly one release per consignment even with several replicas.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.events import release as events
 from shared.events.catalog import registry
@@ -29,35 +25,10 @@ from .domain import facts as f
 from .domain.decision import Hold, ReleaseDecision, decide, release
 from .domain.notification import SCHEMA_VERSION, notification_id
 from .domain.state import ConsignmentState, build_state
+from .projections import merge, record_outcome, stored_fact
 
 CATEGORY = "release"
 CONTROL = "control"  # one control per declaration version: ordered and completed refer to it
-
-release_cases = Table(
-    "release_cases", MetaData(),
-    Column("consignment_id", String(36), primary_key=True),
-    Column("facts", Text, nullable=False),
-    Column("outcome", String(20), nullable=False),
-    Column("last_position", BigInteger, nullable=False),
-)
-
-KEPT = {
-    "DeclarationAccepted": ("mrn", "office", "transport_mode", "declaration_version"),
-    "RiskAssessed": ("lane",),
-    "ControlOrdered": ("kind",),
-    "ControlCompleted": ("result",),
-    "DutyAssessed": ("amount_due",),
-    "PaymentReceived": ("amount", "reference"),
-}
-
-
-def stored_fact(event: RecordedEvent) -> dict[str, Any] | None:
-    fields = KEPT.get(event.type)
-    if fields is None:
-        return None
-    return {"type": event.type, "position": event.position, "at": isoformat(event.occurred_at),
-            "data": {k: event.data[k] for k in fields if k in event.data}}
-
 
 def domain_fact(fact_id: str, fact: Mapping[str, Any]) -> f.Fact:
     data, kind = fact["data"], fact["type"]
@@ -97,57 +68,41 @@ class Releases:
         store.on_append(observe_releases)
 
     def hear(self, tx: Transaction, event: RecordedEvent, *, now: datetime | None = None) -> str:
-        """Merge one fact, decide again, record a release or a hold once. Returns the outcome."""
+        """Merge one fact, decide again from the whole set, record a release or a hold once.
+        Returns the outcome. A fact already known (a redelivery, or a rebuild that ran ahead)
+        is not merged twice, but the decision is still taken again."""
         fact = stored_fact(event)
         if fact is None:
             return "ignored"
         consignment_id = event.correlation_id
-        connection = tx.connection
-        insert = (postgresql.insert(release_cases) if connection.dialect.name == "postgresql"
-                  else sqlite.insert(release_cases))
-        connection.execute(insert.values(
-            consignment_id=consignment_id, facts="{}", outcome="pending", last_position=0,
-        ).on_conflict_do_nothing(index_elements=["consignment_id"]))
-        row = connection.execute(
-            select(release_cases.c.facts, release_cases.c.outcome)
-            .where(release_cases.c.consignment_id == consignment_id).with_for_update()
-        ).one()
-        facts = json.loads(row.facts)
-        if event.event_id in facts:
-            return str(row.outcome)
-        facts[event.event_id] = fact
-        outcome = str(row.outcome)
-        if outcome != "released":
-            state = state_of(consignment_id, facts)
-            decision = decide(state)
-            stream = stream_name(CATEGORY, consignment_id)
-            if isinstance(decision, ReleaseDecision):
-                released_at = now or datetime.now(UTC)
-                release(state, fact_id=event.event_id, released_at=released_at)  # guard
-                accepted = state.accepted
-                assert accepted is not None
-                tx.append(stream, [registry().new_event(
-                    events.GoodsReleased(consignment_id, decision.mrn, decision.office,
-                                         decision.lane.value, accepted.transport_mode,
-                                         accepted.lodged_at, released_at),
-                    correlation_id=consignment_id, actor="release-service",
-                    causation_id=event.event_id, occurred_at=released_at)],
-                    expected_version=1 if outcome == "held" else 0)
-                outcome = "released"
-            elif isinstance(decision, Hold) and outcome != "held" and state.accepted:
-                reasons = "; ".join(
-                    f"{r.kind.value}" + (f" by {r.agency}" if r.agency else "")
-                    for r in decision.reasons)
-                tx.append(stream, [registry().new_event(
-                    events.GoodsHeld(consignment_id, state.accepted.mrn, reasons),
-                    correlation_id=consignment_id, actor="release-service",
-                    causation_id=event.event_id)], expected_version=0)
-                outcome = "held"
-        connection.execute(update(release_cases)
-                           .where(release_cases.c.consignment_id == consignment_id)
-                           .values(facts=json.dumps(facts, sort_keys=True, separators=(",", ":")),
-                                   outcome=outcome,
-                                   last_position=max(x["position"] for x in facts.values())))
+        facts, outcome = merge(tx.connection, consignment_id, {event.event_id: fact})
+        if outcome == "released":
+            return outcome
+        state = state_of(consignment_id, facts)
+        decision = decide(state)
+        stream = stream_name(CATEGORY, consignment_id)
+        if isinstance(decision, ReleaseDecision):
+            released_at = now or datetime.now(UTC)
+            release(state, fact_id=event.event_id, released_at=released_at)  # the guard
+            accepted = state.accepted
+            assert accepted is not None
+            tx.append(stream, [registry().new_event(
+                events.GoodsReleased(consignment_id, decision.mrn, decision.office,
+                                     decision.lane.value, accepted.transport_mode,
+                                     accepted.lodged_at, released_at),
+                correlation_id=consignment_id, actor="release-service",
+                causation_id=event.event_id, occurred_at=released_at)],
+                expected_version=1 if outcome == "held" else 0)
+            outcome = "released"
+        elif isinstance(decision, Hold) and outcome != "held" and state.accepted:
+            reasons = "; ".join(f"{r.kind.value}" + (f" by {r.agency}" if r.agency else "")
+                                for r in decision.reasons)
+            tx.append(stream, [registry().new_event(
+                events.GoodsHeld(consignment_id, state.accepted.mrn, reasons),
+                correlation_id=consignment_id, actor="release-service",
+                causation_id=event.event_id)], expected_version=0)
+            outcome = "held"
+        record_outcome(tx.connection, consignment_id, outcome)
         return outcome
 
     def notifications(self, after: int, limit: int) -> list[dict[str, Any]]:

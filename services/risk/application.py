@@ -15,8 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 
 from shared.events import risk as events
 from shared.events.catalog import registry
@@ -47,17 +46,11 @@ from .domain import (
 )
 from .domain import ControlCompleted as DomainCompleted
 from .domain import ControlOrdered as DomainOrdered
+from .projections import CASES, project
 
 CATEGORY = "risk"
 DEFAULT_RULESET = "2026.1"
 DEFAULT_AEO_REGISTER = "2026.1"
-
-risk_cases = Table(
-    "risk_cases", MetaData(),
-    Column("mrn", String(18), primary_key=True),
-    Column("consignment_id", String(36), nullable=False, unique=True),
-    Column("lane", String(10), nullable=False),
-)
 
 
 class UnknownDeclaration(LookupError):
@@ -127,12 +120,9 @@ class Risk:
             new.append(self._new(events.ControlOrdered(
                 accepted.consignment_id, accepted.mrn, ordered.kind.value, decision.lane.value),
                 cause))
-        tx.append(stream_name(CATEGORY, accepted.consignment_id), new, expected_version=0)
-        insert = (postgresql.insert(risk_cases) if tx.connection.dialect.name == "postgresql"
-                  else sqlite.insert(risk_cases))
-        tx.connection.execute(insert.values(
-            mrn=accepted.mrn, consignment_id=accepted.consignment_id, lane=decision.lane.value,
-        ).on_conflict_do_nothing(index_elements=["mrn"]))
+        recorded = tx.append(stream_name(CATEGORY, accepted.consignment_id), new,
+                             expected_version=0)
+        project(tx.connection, recorded)
 
     def record_control(self, mrn: str, result: str, officer: str, findings: str,
                        category: str | None, revenue_recovered: Decimal) -> dict[str, Any]:
@@ -160,7 +150,7 @@ class Risk:
     def _consignment(self, mrn: str) -> str:
         with self.store.engines.reader.connect() as connection:
             found = connection.execute(
-                select(risk_cases.c.consignment_id).where(risk_cases.c.mrn == mrn)
+                select(CASES.c.consignment_id).where(CASES.c.mrn == mrn)
             ).scalar_one_or_none()
         if found is None:
             raise UnknownDeclaration(f"no risk decision for MRN {mrn}; no control is open")

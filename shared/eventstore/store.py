@@ -314,6 +314,16 @@ class Transaction:
                 sql.insert(chunk), tuple(params[first * width:(first + chunk) * width]))
         self.connection.exec_driver_sql(sql.update_head, (last_position, last_hash))
 
+    def lock_appends(self) -> None:
+        """Hold back every append until this transaction ends (locks the log head; on SQLite
+        the transaction's write lock does it already). Used to swap rebuilt projections."""
+        self.connection.exec_driver_sql(append_sql(self.store.dialect).head, ("",)).one()
+
+    def read_all(self, after: int, limit: int = 1000) -> list[RecordedEvent]:
+        """Like `EventStore.read_all`, on this transaction's connection."""
+        query = select(events).where(events.c.position > after).order_by(events.c.position)
+        return [_recorded(row) for row in self.connection.execute(query.limit(limit)).mappings()]
+
     def record_inbox(self, consumer: str, event_id: str, position: int) -> bool:
         """Record that `consumer` handled `event_id`; False if it already had (a duplicate)."""
         statement = (

@@ -1,0 +1,1 @@
+"""Audit and replay: consignment history, decision replay, projection rebuild, Time Release Study."""
