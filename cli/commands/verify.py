@@ -1,9 +1,14 @@
-"""`clearance verify`: the whole log's hash chain, positions, stream versions and triggers."""
+"""`clearance verify [--decisions]`: the whole log's hash chain, positions, stream versions and
+immutability triggers; with `--decisions`, every risk decision and duty assessment re-derived
+from its recorded inputs (reference data from REFERENCE_DATA_DIR, RISK_RULESET_DIR and
+RISK_AEO_DIR, as the services read them)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
+from audit.decisions import ReplayReference, replay_decisions
 from shared.eventstore import EventStore
 from shared.eventstore.verify import verify_log
 
@@ -14,6 +19,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser = subparsers.add_parser(
         "verify", help="check the log's hash chain and immutability; exit 1 when broken")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--decisions", action="store_true",
+                        help="also re-derive every risk decision and duty assessment")
     parser.add_argument("--all-problems", action="store_true",
                         help="keep going after the first problem")
     parser.set_defaults(run=run)
@@ -21,13 +28,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run(args: argparse.Namespace) -> int:
     store = EventStore()
+    decisions = None
     try:
         result = verify_log(store, progress=None if args.json else Progress("verify"),
                             stop_at_first=not args.all_problems)
+        if args.decisions:
+            reference = ReplayReference.from_settings(os.environ)
+            decisions = replay_decisions(store, reference,
+                                         progress=None if args.json else Progress("decisions"))
     finally:
         store.close()
+    ok = result.ok and (decisions is None or decisions.ok)
     if args.json:
-        emit_json(result.to_json())
+        body = result.to_json()
+        if decisions is not None:
+            body["decisions"] = decisions.to_json()
+            body["ok"] = ok
+        emit_json(body)
     elif result.ok:
         print(f"OK: {result.events_checked:,} events, hash chain intact up to position "
               f"{result.last_position:,}, immutability triggers present")
@@ -37,4 +54,11 @@ def run(args: argparse.Namespace) -> int:
         for problem in result.problems:
             where = "-" if problem.position is None else problem.position
             print(f"  position {where}: {problem.kind}: {problem.detail}")
-    return 0 if result.ok else 1
+    if decisions is not None and not args.json:
+        print(f"decisions: {decisions.risk_checked:,} risk decisions and "
+              f"{decisions.duty_checked:,} duty assessments re-derived, "
+              f"{len(decisions.mismatches)} mismatch(es)")
+        for mismatch in decisions.mismatches:
+            print(f"  position {mismatch.position}: {mismatch.event_type} of "
+                  f"{mismatch.consignment_id}: {mismatch.detail}")
+    return 0 if ok else 1
