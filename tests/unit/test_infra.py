@@ -1,0 +1,304 @@
+"""The operator's deployment files (infra/) agree with the code: compose services, broker
+definitions, Prometheus scrape jobs and alert rules, the Dockerfile. Plain parsing, no Docker,
+no network."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import json
+import re
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from services.topology import SUBSCRIPTIONS, TOPOLOGY
+from shared.observability.metrics import Metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+SERVICES = {"declaration": 8001, "risk": 8002, "payment": 8003, "release": 8004}
+# rabbitmq_prometheus metrics the alerts use (seen on a RabbitMQ node's /metrics and
+# /metrics/detailed?family=queue_coarse_metrics), and Prometheus' own `up`.
+BROKER_METRICS = {
+    "rabbitmq_detailed_queue_messages",
+    "rabbitmq_alarms_memory_used_watermark",
+    "rabbitmq_alarms_free_disk_space_watermark",
+    "rabbitmq_alarms_file_descriptor_limit",
+}
+PROMQL_WORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
+                "group_right", "bool", "offset", "inf", "nan"}
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("infra_generate", INFRA / "rabbitmq/generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document = load_yaml(INFRA / "compose.yaml")
+    assert isinstance(document, dict)
+    return document
+
+
+def interpolated_default(value: str) -> str:
+    """`${NAME:-default}` -> default, as compose does when NAME is unset."""
+    return re.sub(r"\$\{\w+(?::-([^}]*))?\}", lambda m: m.group(1) or "", value)
+
+
+def config_variables(service: str) -> set[str]:
+    text = (ROOT / "services" / service / "config.yaml").read_text()
+    return set(re.findall(r"\$\{(\w+):", text))
+
+
+# -- compose -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_compose_runs_each_service_with_the_env_its_config_reads(
+        compose: dict[str, Any], service: str) -> None:
+    port = SERVICES[service]
+    spec = compose["services"][service]
+    assert spec["image"] and spec["build"]["dockerfile"] == "infra/Dockerfile"
+    assert (INFRA / spec["build"]["context"] / spec["build"]["dockerfile"]).is_file()
+    assert spec["command"] == ["nameko", "run", "--config", f"services/{service}/config.yaml",
+                               f"services.{service}.service"]
+    assert importlib.util.find_spec(f"services.{service}.service") is not None
+
+    env = {name: interpolated_default(str(value)) for name, value in spec["environment"].items()}
+    read = config_variables(service)
+    http = f"{service.upper()}_HTTP"
+    assert {"AMQP_URI", "EVENT_STORE_URL", http} <= read
+    assert {"AMQP_URI", "EVENT_STORE_URL", http} <= set(env)
+    assert urlsplit(env["AMQP_URI"]).scheme == "amqp"
+    assert urlsplit(env["AMQP_URI"]).hostname == "rabbitmq"
+    assert env["EVENT_STORE_URL"].startswith("postgresql://")
+    assert urlsplit(env["EVENT_STORE_URL"]).hostname == "postgres"
+    assert env[http] == f"0.0.0.0:{port}"
+    assert env["SERVICE_NAME"] == service
+    assert set(env) - {"SERVICE_NAME"} <= read, "an env var no config reads"
+
+    assert f"http://127.0.0.1:{port}/ready" in " ".join(spec["healthcheck"]["test"])
+    assert all(str(p).endswith(f":{port}") for p in spec["ports"])
+    assert "replicas" in spec["deploy"]
+    assert set(spec["depends_on"]) == {"rabbitmq", "postgres"}
+
+
+def test_compose_broker_database_and_prometheus(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {*SERVICES, "rabbitmq", "postgres", "prometheus"}
+
+    rabbit = services["rabbitmq"]
+    assert rabbit["image"].startswith("rabbitmq:") and "management" in rabbit["image"]
+    mounts = dict(interpolated_default(v).rsplit(":", 1)[0].split(":", 1)
+                  for v in rabbit["volumes"] if v.startswith(("./", "$")))
+    assert mounts["./rabbitmq/definitions.json"] == "/etc/rabbitmq/definitions.d/definitions.json"
+    assert mounts["./rabbitmq/users.dev.json"] == "/etc/rabbitmq/definitions.d/users.json"
+    assert mounts["./rabbitmq/rabbitmq.conf"].startswith("/etc/rabbitmq/conf.d/")
+    assert rabbit["healthcheck"]["test"]
+
+    postgres = services["postgres"]
+    assert postgres["image"].split(":")[1].startswith("15")
+    assert "synchronous_commit=on" in postgres["command"]
+    assert postgres["healthcheck"]["test"]
+
+    prometheus = services["prometheus"]
+    targets = {v.split(":")[1] for v in prometheus["volumes"] if v.startswith("./")}
+    assert {"/etc/prometheus/prometheus.yml", "/etc/prometheus/alerts.yml"} <= targets
+
+    for name, spec in services.items():
+        for volume in spec.get("volumes", []):
+            source = interpolated_default(volume).split(":")[0]
+            if source.startswith("./"):
+                assert (INFRA / source).is_file(), f"{name}: {source} missing"
+
+
+# -- broker ------------------------------------------------------------------------------------
+
+def test_definitions_file_is_what_generate_py_produces_from_the_topology() -> None:
+    generate = generator()
+    committed = (INFRA / "rabbitmq/definitions.json").read_text()
+    assert committed == generate.render(generate.definitions()), (
+        "infra/rabbitmq/definitions.json is stale: run python infra/rabbitmq/generate.py")
+    assert generate.main(["--check"]) == 0
+
+
+def test_definitions_cover_every_subscription_and_the_releases_exchange() -> None:
+    from services.release.notifications import EXCHANGE
+
+    document = json.loads((INFRA / "rabbitmq/definitions.json").read_text())
+    exchanges = {e["name"]: e for e in document["exchanges"]}
+    for name in (TOPOLOGY.exchange, EXCHANGE):
+        assert exchanges[name]["type"] == "topic" and exchanges[name]["durable"]
+    queues = {q["name"]: q for q in document["queues"]}
+    for queue, types in SUBSCRIPTIONS.items():
+        assert queues[queue]["durable"]
+        assert queues[f"{queue}.parked"]["durable"]
+        for level in range(1, TOPOLOGY.retry_levels + 1):
+            assert queues[f"{queue}.retry.{level}"]["arguments"]["x-dead-letter-routing-key"] == queue
+        bound = {b["routing_key"] for b in document["bindings"] if b["destination"] == queue}
+        assert bound == {TOPOLOGY.routing_key(t) for t in types}
+    assert {q["arguments"].get("x-queue-type", "classic") for q in queues.values()} == {
+        TOPOLOGY.queue_type}
+
+
+def test_rabbitmq_conf_loads_the_definitions_and_dev_user_matches_compose(
+        compose: dict[str, Any]) -> None:
+    settings: dict[str, str] = {}
+    for line in (INFRA / "rabbitmq/rabbitmq.conf").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            settings[key.strip()] = value.strip()
+    assert settings["load_definitions"] == "/etc/rabbitmq/definitions.d"
+
+    users = json.loads((INFRA / "rabbitmq/users.dev.json").read_text())
+    uri = urlsplit(interpolated_default(compose["x-clearance-env"]["AMQP_URI"]))
+    (user,) = users["users"]
+    assert user["name"] == uri.username
+    raw = base64.b64decode(user["password_hash"])
+    salt, digest = raw[:4], raw[4:]
+    assert hashlib.sha256(salt + (uri.password or "").encode()).digest() == digest
+    assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+    assert generator().password_hash(uri.password or "", salt) == user["password_hash"]
+    assert {(p["user"], p["vhost"]) for p in users["permissions"]} == {(uri.username, "/")}
+
+
+# -- Prometheus --------------------------------------------------------------------------------
+
+def exposed_metric_names() -> set[str]:
+    suffixes = {"counter": ["_total", "_created"], "gauge": [""],
+                "histogram": ["_bucket", "_sum", "_count", "_created"]}
+    registry = CollectorRegistry()
+    Metrics.create(registry)
+    return {family.name + suffix for family in registry.collect()
+            for suffix in suffixes[family.type]}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects (not functions, keywords, labels)."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)  # strings
+    text = re.sub(r"\{[^}]*\}", "", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", "", text)  # ranges
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        following = text[match.end():].lstrip()
+        if following.startswith("(") or match.group().lower() in PROMQL_WORDS:
+            continue
+        names.add(match.group())
+    return names
+
+
+def test_metric_name_extraction() -> None:
+    assert metric_names('sum by (job) (rate(a_total{x="y"}[5m])) / on(x) b > 0.5 and c') == {
+        "a_total", "b", "c"}
+
+
+def test_prometheus_scrapes_the_four_services_and_loads_the_rules() -> None:
+    config = load_yaml(INFRA / "prometheus/prometheus.yml")
+    assert config["rule_files"] == ["alerts.yml"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for service, port in SERVICES.items():
+        job = jobs[service]
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+        (sd,) = job["dns_sd_configs"]
+        assert sd["names"] == [service] and sd["port"] == port
+
+
+def test_alert_rules_use_metrics_that_exist() -> None:
+    ours = exposed_metric_names()
+    assert "clearance_events_parked_total" in ours and "clearance_relay_lag_events" in ours
+    rules = [rule for group in load_yaml(INFRA / "prometheus/alerts.yml")["groups"]
+             for rule in group["rules"]]
+    used: set[str] = set()
+    for rule in rules:
+        assert rule["alert"] and rule["labels"]["severity"] in {"warning", "critical"}
+        assert rule["annotations"]["summary"]
+        names = metric_names(rule["expr"])
+        assert names, rule["alert"]
+        unknown = names - ours - BROKER_METRICS - {"up"}
+        assert not unknown, f"{rule['alert']}: no such metric {sorted(unknown)}"
+        used |= names
+    for needed in ("clearance_relay_lag_events", "clearance_events_parked_total",
+                   "clearance_events_retried_total", "up"):
+        assert needed in used
+
+    tests = load_yaml(INFRA / "prometheus/alerts.test.yml")
+    assert tests["rule_files"] == ["alerts.yml"]
+    tested = {case["alertname"] for test in tests["tests"] for case in test["alert_rule_test"]}
+    assert tested <= {rule["alert"] for rule in rules}
+
+
+# -- Dockerfile --------------------------------------------------------------------------------
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (INFRA / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+            for line in lines if line and not line.startswith("#")]
+
+
+def test_dockerfile_builds_one_non_root_image_that_runs_a_service() -> None:
+    instructions = dockerfile_instructions()
+    stages = [args for op, args in instructions if op == "FROM"]
+    assert stages and all(s.split()[0] == "python:3.11-slim" for s in stages)
+    final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM"):]
+
+    users = [args for op, args in final if op == "USER"]
+    assert users and users[-1].split(":")[0] not in {"root", "0"}
+    assert not [op for op, _ in instructions if op == "ENTRYPOINT"]
+    (cmd,) = [json.loads(args) for op, args in final if op == "CMD"]
+    assert cmd[:3] == ["nameko", "run", "--config"]
+    assert (ROOT / cmd[3]).is_file()
+    assert importlib.util.find_spec(cmd[4]) is not None
+    exposed = {int(p) for op, args in final if op == "EXPOSE" for p in args.split()}
+    assert exposed == set(SERVICES.values())
+
+    for service in SERVICES:
+        assert ("COPY", f"services/{service}/config.yaml services/{service}/config.yaml") in final
+
+
+def dockerignored(path: str, patterns: list[str]) -> bool:
+    """Whether .dockerignore `patterns` (no `!` exceptions) leave `path` out of the context."""
+    parts = path.split("/")
+    for pattern in patterns:
+        if pattern.startswith("**/"):
+            if any(fnmatch(part, pattern[3:]) for part in parts):
+                return True
+        elif any(fnmatch("/".join(parts[:i]), pattern.strip("/"))
+                 for i in range(1, len(parts) + 1)):
+            return True
+    return False
+
+
+def test_build_context_holds_every_package_the_wheel_needs() -> None:
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    assert not [p for p in patterns if p.startswith("!")]
+    assert dockerignored(".venv/bin/python", patterns)
+    assert dockerignored("shared/__pycache__/x.pyc", patterns)
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    needed = ["pyproject.toml", *packages, *(f"services/{s}/config.yaml" for s in SERVICES)]
+    for op, args in dockerfile_instructions():
+        if op == "COPY" and not args.startswith("--from"):
+            needed.append(args.split()[0])
+    for path in needed:
+        assert (ROOT / path).exists(), path
+        assert path == "." or not dockerignored(path, patterns), f"{path} is in .dockerignore"
