@@ -51,7 +51,7 @@ log = get_logger(__name__)
 @dataclass(frozen=True)
 class RelaySettings:
     batch_size: int = 500
-    poll_interval: float = 0.05  # seconds between polls when no append woke the relay
+    poll_interval: float = 0.2  # seconds between polls when no append in this process woke it
     lease_ttl: float = 10.0  # a standby takes over at most this long after the holder died
     max_backoff: float = 5.0  # ceiling of the delay after failed passes
     confirm_timeout: float = 30.0

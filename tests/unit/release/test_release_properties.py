@@ -153,7 +153,7 @@ def test_the_generator_reaches_every_outcome():
     """Guard against a vacuous property: the fact sets cover release, hold and pending."""
     seen: set[str] = set()
 
-    @settings(max_examples=300)
+    @settings(max_examples=1000, derandomize=True)  # deterministic: never flaky
     @given(fact_sets())
     def collect(facts: list[Fact]) -> None:
         seen.add(type(decide(build_state("c-1", facts))).__name__)
