@@ -1,0 +1,629 @@
+"""The auditor's consignment history: every event of one consignment, across all services.
+
+    store = EventStore(url)
+    consignment_id = resolve(store, "26GBA7K2M9Q4R8T1X5")   # an MRN or a consignment id
+    h = history(store, consignment_id)                      # or as_of=datetime(...)
+    to_json(h); to_csv(h); to_text(h); to_html(h)
+
+`history` reads the consignment with `EventStore.read_correlation` (the `ix_events_correlation`
+index: the cost depends on the consignment, not on the size of the log) plus one primary-key
+lookup of the hashes just before each of its events, so each event's place in the hash chain
+can be shown and re-computed. With `as_of`, only the events *recorded* at or before that time
+are kept, and the status and key facts are derived from those events alone with the
+declaration service's own `derive` (the same pure function the status projection uses), so
+the answer is the status as it stood then, not as it is now.
+
+Each event carries a one-line human summary of its key facts (the lane with the rules hit and
+their rationale, the duty totals with the tariff version, rate and rounding, a payment with the
+balance after it, a control's result and findings, the release time and lane). Everything a
+trader typed is data: the HTML renderer escapes all of it, and the CSV writer neutralises cells
+a spreadsheet would read as a formula.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import html
+import io
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+
+from services.declaration.domain.status_view import StatusView, derive, fact_of
+from services.declaration.projections import STATUS
+from shared.events.catalog import registry
+from shared.events.envelope import RecordedEvent, as_utc, isoformat, utcnow
+from shared.eventstore import EventStore
+from shared.eventstore.hashing import canonical_json, chain_hash
+from shared.eventstore.tables import GENESIS_HASH, events
+
+MRN_PATTERN = re.compile(r"^\d{2}[A-Z]{2}[A-Z0-9]{14}$")
+
+# One colour per service (stream category); other categories get one from FALLBACK_COLOURS.
+SERVICE_COLOURS = {
+    "declaration": "#1f5fa8",
+    "risk": "#b35c00",
+    "payment": "#1d7a3a",
+    "release": "#6b3fa0",
+}
+FALLBACK_COLOURS = ("#8a2b2b", "#2b6f7a", "#5c5c5c", "#7a6a1f")
+
+
+# -- resolving an MRN or a consignment id ---------------------------------------------------
+
+
+def is_mrn(value: str) -> bool:
+    return MRN_PATTERN.match(value) is not None
+
+
+def resolve(store: EventStore, consignment_or_mrn: str) -> str | None:
+    """The consignment id named by an MRN or a consignment id, or None when unknown.
+
+    An MRN (`^\\d{2}[A-Z]{2}[A-Z0-9]{14}$`) is looked up in the declaration status projection
+    (`declaration_status`, unique on mrn). If the projection has no row for it (not yet
+    projected, or being rebuilt), the log itself is searched: the `DeclarationAccepted`
+    events of the `declaration` category, oldest first. That fallback is correct but slow:
+    it reads every acceptance in the log (the category index narrows it to declaration events
+    and a text pre-filter to the rows naming the MRN, but it is still a scan that grows with
+    the log), so it is only a safety net.
+
+    Anything else is taken as a consignment id (the correlation id of its events) and
+    returned when at least one event carries it (an index lookup).
+    """
+    value = consignment_or_mrn.strip()
+    if is_mrn(value.upper()):
+        mrn = value.upper()
+        return _consignment_of_mrn(store, mrn) or _scan_acceptances(store, mrn)
+    query = select(events.c.position).where(events.c.correlation_id == value).limit(1)
+    with store.engines.reader.connect() as connection:
+        found = connection.execute(query).first()
+    return value if found is not None else None
+
+
+def _consignment_of_mrn(store: EventStore, mrn: str) -> str | None:
+    query = select(STATUS.c.consignment_id).where(STATUS.c.mrn == mrn)
+    try:
+        with store.engines.reader.connect() as connection:
+            value = connection.execute(query).scalar_one_or_none()
+    except DBAPIError:  # no projection table (a store without the read models): use the log
+        return None
+    return None if value is None else str(value)
+
+
+def _scan_acceptances(store: EventStore, mrn: str) -> str | None:
+    # Stored data is canonical JSON (no spaces), so the MRN appears as `"mrn":"<MRN>"`; the
+    # MRN is [A-Z0-9] only, so it holds no LIKE wildcard. Each candidate is parsed to confirm.
+    query = (
+        select(events.c.correlation_id, events.c.data)
+        .where(events.c.category == "declaration", events.c.type == "DeclarationAccepted",
+               events.c.data.like(f'%"mrn":"{mrn}"%'))
+        .order_by(events.c.position)
+    )
+    with store.engines.reader.connect() as connection:
+        for row in connection.execute(query):
+            if json.loads(row.data).get("mrn") == mrn:
+                return str(row.correlation_id)
+    return None
+
+
+# -- the history ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One event of the history, with its place in the hash chain and a human summary."""
+
+    position: int
+    recorded_at: datetime
+    occurred_at: datetime
+    service: str
+    stream: str
+    stream_version: int
+    type: str
+    version: int
+    actor: str
+    causation_id: str | None
+    event_id: str
+    previous_hash: str
+    hash: str
+    hash_verified: bool  # the stored hash re-computes from the previous hash and this event
+    summary: str
+    data: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "recorded_at": isoformat(self.recorded_at),
+            "occurred_at": isoformat(self.occurred_at),
+            "service": self.service,
+            "stream": self.stream,
+            "stream_version": self.stream_version,
+            "type": self.type,
+            "version": self.version,
+            "actor": self.actor,
+            "causation_id": self.causation_id,
+            "event_id": self.event_id,
+            "previous_hash": self.previous_hash,
+            "hash": self.hash,
+            "hash_verified": self.hash_verified,
+            "summary": self.summary,
+            "data": dict(self.data),
+        }
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    """What was known about the consignment at the end of the history (or at `as_of`)."""
+
+    mrn: str | None
+    lrn: str | None
+    lane: str | None
+    amount_due: str | None
+    amount_paid: str | None
+    currency: str | None
+    lodged_at: str | None
+    released: bool
+    released_at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mrn": self.mrn, "lrn": self.lrn, "lane": self.lane,
+            "amount_due": self.amount_due, "amount_paid": self.amount_paid,
+            "currency": self.currency, "lodged_at": self.lodged_at,
+            "released": self.released, "released_at": self.released_at,
+        }
+
+
+@dataclass(frozen=True)
+class History:
+    consignment_id: str
+    as_of: datetime | None
+    events: list[HistoryEvent]
+    view: StatusView | None  # None when nothing was recorded yet (as_of before the first event)
+    generated_at: datetime
+    log_head: int  # the log's last position when the history was read
+
+    @property
+    def mrn(self) -> str | None:
+        if self.view is not None and self.view.mrn:
+            return self.view.mrn
+        for event in self.events:
+            mrn = event.data.get("mrn")
+            if isinstance(mrn, str):
+                return mrn
+        return None
+
+    @property
+    def status(self) -> dict[str, str] | None:
+        return None if self.view is None else self.view.status.as_json()
+
+    @property
+    def facts(self) -> KeyFacts | None:
+        view = self.view
+        if view is None:
+            return None
+        return KeyFacts(
+            mrn=view.mrn, lrn=view.lrn or None, lane=view.lane, amount_due=view.amount_due,
+            amount_paid=view.amount_paid, currency=view.currency, lodged_at=view.lodged_at,
+            released=view.released_at is not None, released_at=view.released_at,
+        )
+
+    @property
+    def first_position(self) -> int | None:
+        return self.events[0].position if self.events else None
+
+    @property
+    def last_position(self) -> int | None:
+        return self.events[-1].position if self.events else None
+
+
+def history(store: EventStore, consignment_id: str, as_of: datetime | None = None) -> History:
+    """Every event of `consignment_id` in log order (only those recorded at or before `as_of`
+    when given), with the status and key facts derived from exactly those events."""
+    generated_at = utcnow()
+    log_head = store.last_position()
+    recorded = store.read_correlation(consignment_id)
+    if as_of is not None:
+        limit = as_utc(as_of)
+        recorded = [e for e in recorded if as_utc(e.recorded_at) <= limit]
+    previous = _previous_hashes(store, [e.position for e in recorded])
+    items = [_history_event(e, previous[e.position]) for e in recorded]
+    facts = {
+        e.event_id: fact
+        for e in recorded
+        if (fact := fact_of(e.type, e.position, isoformat(e.occurred_at), e.data)) is not None
+    }
+    return History(
+        consignment_id=consignment_id,
+        as_of=None if as_of is None else as_utc(as_of),
+        events=items,
+        view=derive(facts) if facts else None,
+        generated_at=generated_at,
+        log_head=max(log_head, max((e.position for e in recorded), default=0)),
+    )
+
+
+def _previous_hashes(store: EventStore, positions: Sequence[int]) -> dict[int, str]:
+    """position -> the hash of the event just before it (the genesis hash before the first);
+    one primary-key lookup for the whole consignment."""
+    wanted = sorted({p - 1 for p in positions if p > 1})
+    found: dict[int, str] = {}
+    if wanted:
+        query = select(events.c.position, events.c.hash).where(events.c.position.in_(wanted))
+        with store.engines.reader.connect() as connection:
+            found = {int(row.position): str(row.hash) for row in connection.execute(query)}
+    return {p: GENESIS_HASH if p == 1 else found.get(p - 1, "") for p in positions}
+
+
+def _history_event(event: RecordedEvent, previous_hash: str) -> HistoryEvent:
+    recomputed = chain_hash(
+        previous_hash, position=event.position, event_id=event.event_id, stream=event.stream,
+        stream_version=event.stream_version, type=event.type, version=event.version,
+        correlation_id=event.correlation_id, causation_id=event.causation_id,
+        actor=event.actor, occurred_at=event.occurred_at, recorded_at=event.recorded_at,
+        data_text=canonical_json(dict(event.data)),
+    )
+    return HistoryEvent(
+        position=event.position, recorded_at=as_utc(event.recorded_at),
+        occurred_at=as_utc(event.occurred_at), service=event.category, stream=event.stream,
+        stream_version=event.stream_version, type=event.type, version=event.version,
+        actor=event.actor, causation_id=event.causation_id, event_id=event.event_id,
+        previous_hash=previous_hash, hash=event.hash,
+        hash_verified=bool(previous_hash) and recomputed == event.hash,
+        summary=summarise(event.type, event.version, event.data), data=dict(event.data),
+    )
+
+
+# -- summaries ---------------------------------------------------------------------------------
+
+
+def summarise(event_type: str, version: int, data: Mapping[str, Any]) -> str:
+    """One line of the key facts of an event (its data brought to the current version first;
+    an event type this code does not know is summarised by its field names)."""
+    try:
+        current: Mapping[str, Any] = registry().upcast(event_type, version, data)
+    except (LookupError, ValueError, TypeError, KeyError):
+        current = data
+    summariser = _SUMMARIES.get(event_type)
+    if summariser is not None:
+        try:
+            return summariser(current)
+        except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation):
+            pass  # unexpected shape: fall through to the generic line
+    fields = ", ".join(sorted(str(k) for k in data)) or "no data"
+    return f"{event_type} v{version} ({fields})"
+
+
+def _get(data: Mapping[str, Any], *path: str, default: Any = None) -> Any:
+    value: Any = data
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return default
+        value = value[key]
+    return value
+
+
+def _received(d: Mapping[str, Any]) -> str:
+    document = d.get("document") or {}
+    items = document.get("items") or []
+    mode = _get(document, "transport", "mode", default="?")
+    return (f"Declaration LRN {d['lrn']} received from declarant {d['declarant_eori']}: "
+            f"{document.get('type', '?')} at office {document.get('office', '?')}, "
+            f"{len(items)} item(s), {mode} transport, invoice currency "
+            f"{document.get('currency', '?')}")
+
+
+def _accepted(d: Mapping[str, Any]) -> str:
+    return (f"Accepted as MRN {d['mrn']} (LRN {d['lrn']}, declaration version "
+            f"{d['declaration_version']}) at office {d['office']}, {d['transport_mode']}, "
+            f"acceptance date {d['acceptance_date']}")
+
+
+def _rejected(d: Mapping[str, Any]) -> str:
+    problems = d.get("problems") or []
+    reasons = "; ".join(f"{p.get('pointer', '')}: {p.get('message', '')}" for p in problems)
+    return f"Rejected LRN {d['lrn']}: {len(problems)} problem(s): {reasons or 'none given'}"
+
+
+def _risk(d: Mapping[str, Any]) -> str:
+    hits = d.get("rules_hit") or []
+    rules = "; ".join(
+        f"{h.get('rule_id')} ({h.get('lane')}, score {h.get('score')}): {h.get('rationale')}"
+        for h in hits
+    )
+    draw = d.get("draw") or {}
+    drawn = ""
+    if "value" in draw:
+        drawn = (f"; random draw {draw['value']}"
+                 f"{' selected' if draw.get('selected') else ' not selected'}")
+    aeo = f"; AEO {d['aeo_status']}" if d.get("aeo_status") else ""
+    return (f"Lane {str(d['lane']).upper()} (score {d['score']}, rule set "
+            f"{d['ruleset_version']}): " + (f"rules hit: {rules}" if hits else "no rule hit")
+            + drawn + aeo)
+
+
+def _control_ordered(d: Mapping[str, Any]) -> str:
+    kind = "Physical examination" if d["kind"] == "examination" else "Documentary check"
+    return f"{kind} ordered ({d['lane']} lane)"
+
+
+def _control_completed(d: Mapping[str, Any]) -> str:
+    result = str(d["result"]).replace("_", "-")
+    recovered = d.get("revenue_recovered")
+    extra = (f"; revenue recovered {recovered}"
+             if recovered is not None and Decimal(str(recovered)) != 0 else "")
+    return (f"Control result {result.upper()} by {d['officer']}: findings "
+            f"{d['findings'] or 'none'}{extra}")
+
+
+def _duty(d: Mapping[str, Any]) -> str:
+    working = d.get("working") or {}
+    rate = _get(working, "exchange_rate", "rate")
+    rate_currency = _get(working, "exchange_rate", "currency")
+    rate_text = (f", rate 1 {rate_currency} = {rate} {d['currency']}"
+                 if rate is not None and rate_currency else "")
+    rounding = _get(working, "rounding", "rule") or d["rounding"]
+    return (f"Duty {d['duty_total']} + VAT {d['vat_total']} = {d['amount_due']} "
+            f"{d['currency']} due (tariff {d['tariff_version']}, rates {d['rates_version']}"
+            f"{rate_text}, rounding {rounding})")
+
+
+def _payment(d: Mapping[str, Any]) -> str:
+    balance = f"balance due {d['balance_due']} {d['currency']}"
+    if Decimal(str(d.get("credit") or "0")) != 0:
+        balance += f", credit {d['credit']} {d['currency']}"
+    return f"Payment {d['reference']} of {d['amount']} {d['currency']} received; {balance}"
+
+
+def _released(d: Mapping[str, Any]) -> str:
+    released_at, lodged_at = str(d["released_at"]), str(d["lodged_at"])
+    elapsed = ""
+    try:
+        seconds = (datetime.fromisoformat(released_at)
+                   - datetime.fromisoformat(lodged_at)).total_seconds()
+        elapsed = f", {_duration(seconds)} after lodgement"
+    except ValueError:
+        pass
+    return (f"Released at {released_at} ({d['lane']} lane, office {d['office']}, "
+            f"{d['transport_mode']}){elapsed}")
+
+
+def _held(d: Mapping[str, Any]) -> str:
+    return f"Goods held: {d['reason']}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days} d"] if days else []
+    if hours or days:
+        parts.append(f"{hours} h")
+    parts.append(f"{minutes} min")
+    if not days and not hours:
+        parts.append(f"{secs} s")
+    return " ".join(parts)
+
+
+_SUMMARIES = {
+    "DeclarationReceived": _received,
+    "DeclarationAccepted": _accepted,
+    "DeclarationRejected": _rejected,
+    "RiskAssessed": _risk,
+    "ControlOrdered": _control_ordered,
+    "ControlCompleted": _control_completed,
+    "DutyAssessed": _duty,
+    "PaymentReceived": _payment,
+    "GoodsReleased": _released,
+    "GoodsHeld": _held,
+}
+
+
+# -- output: JSON, CSV, text ------------------------------------------------------------------
+
+
+def to_json(h: History) -> dict[str, Any]:
+    """The contract's shape: {"consignment_id", "events": [...], "status", "as_of", ...}."""
+    facts = h.facts
+    return {
+        "consignment_id": h.consignment_id,
+        "mrn": h.mrn,
+        "as_of": None if h.as_of is None else isoformat(h.as_of),
+        "status": h.status,
+        "facts": None if facts is None else facts.to_json(),
+        "generated_at": isoformat(h.generated_at),
+        "positions": {"first": h.first_position, "last": h.last_position,
+                      "log_head": h.log_head},
+        "events": [e.to_json() for e in h.events],
+    }
+
+
+CSV_COLUMNS = (
+    "position", "recorded_at", "occurred_at", "service", "stream", "stream_version", "type",
+    "version", "actor", "causation_id", "event_id", "previous_hash", "hash", "hash_verified",
+    "summary", "data",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A free-text cell that a spreadsheet would not execute (OWASP CSV injection)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def to_csv(h: History) -> str:
+    """One row per event; `data` is a JSON cell (canonical JSON, as stored)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in h.events:
+        writer.writerow([
+            e.position, isoformat(e.recorded_at), isoformat(e.occurred_at), e.service,
+            _cell(e.stream), e.stream_version, e.type, e.version, _cell(e.actor),
+            e.causation_id or "", e.event_id, e.previous_hash, e.hash,
+            "true" if e.hash_verified else "false", _cell(e.summary),
+            canonical_json(dict(e.data)),
+        ])
+    return out.getvalue()
+
+
+def _status_text(h: History) -> str:
+    if h.status is None:
+        return "nothing recorded yet"
+    return f"{h.status['name']} ({h.status['code']})"
+
+
+def to_text(h: History) -> str:
+    """A readable table in log order, with the status and key facts above it."""
+    lines = [
+        f"consignment  {h.consignment_id}",
+        f"MRN          {h.mrn or '-'}",
+        f"status       {_status_text(h)}"
+        + ("" if h.as_of is None else f"  as of {isoformat(h.as_of)}"),
+    ]
+    facts = h.facts
+    if facts is not None:
+        money = "-"
+        if facts.amount_due is not None or facts.amount_paid is not None:
+            unit = f" {facts.currency}" if facts.currency else ""
+            money = f"due {facts.amount_due or '-'}{unit}, paid {facts.amount_paid or '0.00'}{unit}"
+        lines += [
+            f"lane         {facts.lane or '-'}",
+            f"amounts      {money}",
+            f"released     {facts.released_at or 'no'}",
+        ]
+    lines.append(f"events       {len(h.events)}"
+                 + (f" (positions {h.first_position}-{h.last_position})" if h.events else ""))
+    lines.append("")
+    if not h.events:
+        return "\n".join(lines) + "\n(no event recorded at or before that time)\n"
+    rows = [("POS", "RECORDED (UTC)", "SERVICE", "TYPE", "ACTOR", "SUMMARY")]
+    for e in h.events:
+        rows.append((str(e.position), isoformat(e.recorded_at)[:26].replace("T", " "),
+                     e.service, e.type, _one_line(e.actor), _one_line(e.summary)))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) if i else row[i].rjust(widths[i]) for i in range(5)]
+        lines.append("  ".join(cells) + "  " + row[5])
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# -- output: the HTML timeline -----------------------------------------------------------------
+
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _template(name: str) -> str:
+    # By file path, not importlib.resources on the package: a test package named `audit`
+    # (tests/integration/audit) may shadow this package's name on sys.path under pytest.
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def service_colour(service: str) -> str:
+    if service in SERVICE_COLOURS:
+        return SERVICE_COLOURS[service]
+    index = int(hashlib.sha256(service.encode("utf-8")).hexdigest(), 16)
+    return FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)]
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def to_html(h: History) -> str:
+    """A self-contained HTML page: inline CSS, no external resource, readable without JS (a
+    few lines of inline JS only add expand/collapse-all buttons and open every block for
+    printing). Everything that comes from the log is HTML-escaped; a Content-Security-Policy
+    forbids any resource or script but the page's own."""
+    script = _template("timeline.js")
+    script_hash = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    event_template = Template(_template("event.html"))
+    blocks = "\n".join(_event_html(event_template, e) for e in h.events)
+    facts = h.facts
+    services = sorted({e.service for e in h.events})
+    legend = " ".join(
+        f'<span class="badge" style="--svc:{service_colour(s)}">{_e(s)}</span>' for s in services)
+    if h.events:
+        positions = (f"{h.first_position:,}&ndash;{h.last_position:,} "
+                     f"(log head {h.log_head:,} when generated)")
+    else:
+        positions = f"none (log head {h.log_head:,} when generated)"
+    money = "&ndash;"
+    if facts is not None and (facts.amount_due is not None or facts.amount_paid is not None):
+        currency = _e(facts.currency or "")
+        money = (f"due {_e(facts.amount_due or '-')} {currency}, paid "
+                 f"{_e(facts.amount_paid or '0.00')} {currency}")
+    page = Template(_template("timeline.html"))
+    return page.substitute(
+        title=_e(f"History of {h.mrn or h.consignment_id}"),
+        script_hash=script_hash,
+        script=script,
+        consignment_id=_e(h.consignment_id),
+        mrn=_e(h.mrn or "-"),
+        status=_e(_status_text(h)),
+        status_code=_e(h.status["code"] if h.status else ""),
+        as_of=_e("now (all events)" if h.as_of is None else isoformat(h.as_of)),
+        lane=_e(facts.lane if facts and facts.lane else "-"),
+        money=money,
+        released=_e(facts.released_at if facts and facts.released_at else "not released"),
+        generated_at=_e(isoformat(h.generated_at)),
+        positions=positions,
+        count=len(h.events),
+        legend=legend or "&ndash;",
+        events=blocks or '<p class="empty">No event recorded at that time.</p>',
+    )
+
+
+def _event_html(template: Template, e: HistoryEvent) -> str:
+    data = json.dumps(dict(e.data), indent=2, sort_keys=True, ensure_ascii=False)
+    return template.substitute(
+        position=e.position,
+        colour=service_colour(e.service),
+        recorded_at=_e(isoformat(e.recorded_at)),
+        occurred_at=_e(isoformat(e.occurred_at)),
+        service=_e(e.service),
+        type=_e(e.type),
+        version=e.version,
+        stream=_e(e.stream),
+        stream_version=e.stream_version,
+        actor=_e(e.actor),
+        causation_id=_e(e.causation_id or "-"),
+        event_id=_e(e.event_id),
+        summary=_e(e.summary),
+        previous_hash=_e(e.previous_hash),
+        hash=_e(e.hash),
+        verified_class="ok" if e.hash_verified else "bad",
+        verified=("&#10003; re-computed" if e.hash_verified else "&#10007; does not re-compute"),
+        data=_e(data),
+    )
+
+
+def render(h: History, fmt: str) -> str:
+    """The history as `text`, `json`, `csv` or `html`."""
+    if fmt == "json":
+        return json.dumps(to_json(h), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        return to_csv(h)
+    if fmt == "html":
+        return to_html(h)
+    if fmt == "text":
+        return to_text(h)
+    raise ValueError(f"unknown format {fmt!r}")
