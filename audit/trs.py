@@ -1,0 +1,505 @@
+"""Time Release Study (TRS): how long clearance takes, stage by stage, read from the event log.
+
+Following the WCO Time Release Study guide, a consignment's clearance is cut at milestones,
+each taken from one event of the consignment (the correlation id) at the event's
+`occurred_at` (the business time, not the recording time):
+
+=============  ======================  ==================================================
+milestone      event                   which one, when a consignment has several
+=============  ======================  ==================================================
+lodgement      DeclarationReceived     the earliest
+acceptance     DeclarationAccepted     the earliest
+risk decision  RiskAssessed            the earliest (the first selectivity decision)
+control        ControlCompleted        the latest (the control the release waited for);
+                                       none for a consignment that had no control
+assessment     DutyAssessed            the earliest
+payment        PaymentReceived         the earliest that left `balance_due` <= 0; when no
+                                       payment settled the debt, the latest payment
+release        GoodsReleased           the earliest (there is one per consignment)
+=============  ======================  ==================================================
+
+Every rule is a minimum or a maximum, so folding the events is order-independent and
+idempotent: events of a consignment may come in any order, and the same event seen twice
+changes nothing (no event-id set is kept, which keeps the reader small on a large log).
+
+**Intervals (stages).** The stages are the steps of the chain lodgement -> acceptance ->
+risk decision -> control -> assessment -> payment -> release, each named after the milestone
+that ends it (`STAGES`), plus `total` = lodgement -> release. They are measured on the
+critical path of a *released* consignment:
+
+* milestones after the release are dropped: they did not hold the goods (a payment against a
+  guarantee after release, a blue-lane audit after release);
+* an absent milestone has no stage (a green consignment has no `control` stage, a zero-duty
+  one no `payment` stage) and the next stage is measured from the last milestone present;
+* stages run in parallel in this platform (duty is assessed while an examination runs), so a
+  milestone's effective time is the latest of its own time and the effective time of the
+  milestone before it: a stage that ended before the stage before it adds 0 seconds.
+
+So the stages of a released consignment are never negative and add up exactly to its total.
+
+**Statistics** (per stage, overall and per group): `count`, `median`, `p90`, `p95`, `mean`,
+`max`, in seconds, over the released consignments lodged in the window (open consignments
+are censored: they count only in `lodged` and in the shares below). Percentiles use
+**linear interpolation between closest ranks** (Hyndman and Fan type 7, NumPy's default
+"linear", Excel's PERCENTILE.INC): for sorted values x[0..n-1] and p in [0, 100], h =
+(n - 1) * p / 100 and P = x[floor h] + (h - floor h) * (x[floor h + 1] - x[floor h]); the
+median is P at p = 50 (the mean of the two middle values when n is even).
+
+**Shares.** `released_within_10m` and `released_within_1h`: the released consignments whose
+total is <= 600 s (<= 3600 s), divided by *all* consignments lodged in the window (open ones
+count as not released). Rejected declarations (DeclarationRejected, never accepted) are not
+clearance requests and are counted apart (`rejected`). `time_share`: of the summed totals of
+the released consignments, the part spent in `customs` control (stages `risk` and `control`),
+waiting on the `trader` (stage `payment`: the debt due and unpaid) and `other` (stages
+`acceptance`, `assessment` and `release`: processing, the release decision and any hold by a
+partner agency, which the log does not yet tell apart).
+
+**Groups.** Dimensions `lane` (from RiskAssessed, the latest), `office` and `transport_mode`
+(from DeclarationAccepted, the latest); for a released consignment the values recorded on
+GoodsReleased win. A breakdown groups by one dimension or by a combination of them; a
+consignment without a value (no risk decision yet) falls in the group `None`.
+
+**Window.** `since` (inclusive) and `until` (exclusive) select consignments by lodgement time;
+consignments whose lodgement is not in the log (`without_lodgement`) are left out.
+
+Pure functions over `RecordedEvent`s (`Collector`, `critical_path`, `percentile`,
+`summarize`, `build_report`) and one streaming reader over the store (`read_store`): a single
+pass over `EventStore.iter_all`, keeping one small record per consignment.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from shared.events.catalog import registry
+from shared.events.envelope import RecordedEvent, as_utc, isoformat
+
+if TYPE_CHECKING:
+    from shared.eventstore import EventStore
+
+MILESTONES = ("lodgement", "acceptance", "risk", "control", "assessment", "payment", "release")
+STAGES = MILESTONES[1:]
+"""Stage names: each is the interval from the previous milestone present to this milestone."""
+TOTAL = "total"
+INTERVALS = (*STAGES, TOTAL)
+INTERVAL_LABELS = {
+    "acceptance": "lodgement -> acceptance",
+    "risk": "acceptance -> risk decision",
+    "control": "risk decision -> control completed",
+    "assessment": "control (or risk decision) -> duty assessed",
+    "payment": "duty assessed -> debt paid",
+    "release": "previous milestone -> release",
+    TOTAL: "lodgement -> release",
+}
+DIMENSIONS = ("lane", "office", "transport_mode")
+TIME_SHARE_BUCKETS = {
+    "customs": ("risk", "control"),
+    "trader": ("payment",),
+    "other": ("acceptance", "assessment", "release"),
+}
+WITHIN_10M = 600.0
+WITHIN_1H = 3600.0
+PERCENTILE_METHOD = "linear interpolation between closest ranks (Hyndman-Fan type 7)"
+CATEGORIES = ("declaration", "risk", "payment", "release")  # where the milestones live
+
+_TRACKED = frozenset({
+    "DeclarationReceived", "DeclarationAccepted", "DeclarationRejected", "RiskAssessed",
+    "ControlCompleted", "DutyAssessed", "PaymentReceived", "GoodsReleased",
+})
+
+
+# -- folding events into milestones -------------------------------------------------------
+_FIELDS = {"lodgement": "lodged", "acceptance": "accepted", "risk": "risk",
+           "control": "control", "assessment": "assessed", "release": "released"}
+
+
+@dataclass(slots=True)
+class Consignment:
+    """The milestones of one consignment (POSIX seconds, UTC) and its grouping values."""
+
+    consignment_id: str
+    lodged: float | None = None
+    accepted: float | None = None
+    risk: float | None = None
+    control: float | None = None
+    assessed: float | None = None
+    settled: float | None = None       # earliest payment leaving balance_due <= 0
+    last_payment: float | None = None  # latest payment of any kind
+    released: float | None = None
+    rejected: bool = False
+    # (occurred_at, position, value...) of the event the values were taken from
+    accepted_values: tuple[float, int, str, str] | None = None  # office, transport_mode
+    risk_values: tuple[float, int, str] | None = None           # lane
+    release_values: tuple[float, int, str, str, str] | None = None  # lane, office, mode
+
+    @property
+    def paid(self) -> float | None:
+        return self.settled if self.settled is not None else self.last_payment
+
+    def milestone(self, name: str) -> float | None:
+        if name == "payment":
+            return self.paid
+        value: float | None = getattr(self, _FIELDS[name])
+        return value
+
+    def value(self, dimension: str) -> str | None:
+        if self.release_values is not None:
+            _, _, lane, office, mode = self.release_values
+            return {"lane": lane, "office": office, "transport_mode": mode}[dimension]
+        if dimension == "lane":
+            return None if self.risk_values is None else self.risk_values[2]
+        if self.accepted_values is None:
+            return None
+        return self.accepted_values[2] if dimension == "office" else self.accepted_values[3]
+
+
+def _min(current: float | None, candidate: float) -> float:
+    return candidate if current is None or candidate < current else current
+
+
+def _max(current: float | None, candidate: float) -> float:
+    return candidate if current is None or candidate > current else current
+
+
+def _later(current: Any, candidate: Any) -> Any:
+    return candidate if current is None or candidate[:2] > current[:2] else current
+
+
+def _earlier(current: Any, candidate: Any) -> Any:
+    return candidate if current is None or candidate[:2] < current[:2] else current
+
+
+def _settles(data: Mapping[str, Any]) -> bool:
+    try:
+        return Decimal(str(data["balance_due"])) <= 0
+    except (KeyError, InvalidOperation):
+        return False
+
+
+class Collector:
+    """Folds events (any order, duplicates allowed) into one `Consignment` per correlation id."""
+
+    def __init__(self) -> None:
+        self.consignments: dict[str, Consignment] = {}
+        self._current = {t: registry().current_version(t) for t in _TRACKED}
+
+    def add_all(self, events: Iterable[RecordedEvent]) -> Collector:
+        for event in events:
+            self.add(event)
+        return self
+
+    def add(self, event: RecordedEvent) -> None:
+        kind = event.type
+        if kind not in _TRACKED:
+            return
+        data = event.data
+        if event.version != self._current[kind]:
+            data = registry().upcast(kind, event.version, data)
+        at = as_utc(event.occurred_at).timestamp()
+        key = event.correlation_id
+        record = self.consignments.get(key)
+        if record is None:
+            record = self.consignments[key] = Consignment(sys.intern(key))
+        if kind == "DeclarationReceived":
+            record.lodged = _min(record.lodged, at)
+        elif kind == "DeclarationAccepted":
+            record.accepted = _min(record.accepted, at)
+            record.accepted_values = _later(record.accepted_values, (
+                at, event.position, sys.intern(str(data["office"])),
+                sys.intern(str(data["transport_mode"]))))
+        elif kind == "DeclarationRejected":
+            record.rejected = True
+        elif kind == "RiskAssessed":
+            record.risk = _min(record.risk, at)
+            record.risk_values = _later(record.risk_values,
+                                        (at, event.position, sys.intern(str(data["lane"]))))
+        elif kind == "ControlCompleted":
+            record.control = _max(record.control, at)
+        elif kind == "DutyAssessed":
+            record.assessed = _min(record.assessed, at)
+        elif kind == "PaymentReceived":
+            record.last_payment = _max(record.last_payment, at)
+            if _settles(data):
+                record.settled = _min(record.settled, at)
+        elif kind == "GoodsReleased":
+            record.released = _min(record.released, at)
+            record.release_values = _earlier(record.release_values, (
+                at, event.position, sys.intern(str(data["lane"])),
+                sys.intern(str(data["office"])), sys.intern(str(data["transport_mode"]))))
+
+
+def collect(events: Iterable[RecordedEvent]) -> dict[str, Consignment]:
+    """The milestones of every consignment in `events`."""
+    return Collector().add_all(events).consignments
+
+
+def critical_path(consignment: Consignment) -> dict[str, float] | None:
+    """Seconds per stage (only the stages present) plus `total`, for a released consignment
+    with a lodgement; None otherwise. The stages add up to the total (see the module doc)."""
+    lodged, released = consignment.lodged, consignment.released
+    if lodged is None or released is None:
+        return None
+    stages: dict[str, float] = {}
+    previous = lodged
+    for name in STAGES:
+        at = consignment.milestone(name)
+        if at is None or (name != "release" and at > released):
+            continue
+        effective = max(at, previous)
+        stages[name] = effective - previous
+        previous = effective
+    stages[TOTAL] = previous - lodged
+    return stages
+
+
+# -- statistics ---------------------------------------------------------------------------
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0 <= p <= 100) of ascending values, by linear interpolation
+    between closest ranks (Hyndman-Fan type 7; NumPy's default)."""
+    if not sorted_values:
+        raise ValueError("percentile of no values")
+    if not 0 <= p <= 100:
+        raise ValueError(f"percentile {p} not in [0, 100]")
+    h = (len(sorted_values) - 1) * p / 100
+    low = math.floor(h)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (h - low) * (sorted_values[high] - sorted_values[low])
+
+
+@dataclass(frozen=True)
+class Stats:
+    count: int
+    median: float | None
+    p90: float | None
+    p95: float | None
+    mean: float | None
+    max: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "median": _round(self.median), "p90": _round(self.p90),
+                "p95": _round(self.p95), "mean": _round(self.mean), "max": _round(self.max)}
+
+
+def summarize(values: Iterable[float]) -> Stats:
+    ordered = sorted(values)
+    if not ordered:
+        return Stats(0, None, None, None, None, None)
+    return Stats(len(ordered), percentile(ordered, 50), percentile(ordered, 90),
+                 percentile(ordered, 95), math.fsum(ordered) / len(ordered), ordered[-1])
+
+
+# -- the report ---------------------------------------------------------------------------
+GroupKey = tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True)
+class Group:
+    """The statistics of one group of consignments (the overall one has an empty key)."""
+
+    key: GroupKey
+    lodged: int
+    released: int
+    released_within_10m: float | None  # share of `lodged`
+    released_within_1h: float | None
+    intervals: dict[str, Stats]        # STAGES and TOTAL
+    time_share: dict[str, float] | None
+    totals: tuple[float, ...] = field(repr=False)  # sorted totals of the released (for plots)
+
+    @property
+    def label(self) -> str:
+        return ", ".join("-" if v is None else v for _, v in self.key) or "all"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": dict(self.key),
+            "lodged": self.lodged,
+            "released": self.released,
+            "open": self.lodged - self.released,
+            "released_within_10m": _round(self.released_within_10m),
+            "released_within_1h": _round(self.released_within_1h),
+            "intervals": {name: stats.to_json() for name, stats in self.intervals.items()},
+            "time_share": None if self.time_share is None
+            else {k: _round(v) for k, v in self.time_share.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    by: tuple[str, ...]
+    groups: tuple[Group, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": list(self.by), "groups": [g.to_json() for g in self.groups]}
+
+
+@dataclass(frozen=True)
+class Report:
+    since: datetime | None
+    until: datetime | None
+    lodged: int
+    released: int
+    rejected: int
+    without_lodgement: int
+    first_lodgement: datetime | None
+    last_lodgement: datetime | None
+    overall: Group
+    breakdowns: tuple[Breakdown, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON shape (see `cli/commands/trs.py`)."""
+        return {
+            "window": {"since": _iso(self.since), "until": _iso(self.until),
+                       "on": "lodgement (DeclarationReceived occurred_at)",
+                       "first_lodgement": _iso(self.first_lodgement),
+                       "last_lodgement": _iso(self.last_lodgement)},
+            "units": "seconds",
+            "percentile_method": PERCENTILE_METHOD,
+            "intervals": [{"name": n, "label": INTERVAL_LABELS[n]} for n in INTERVALS],
+            "time_share_buckets": {k: list(v) for k, v in TIME_SHARE_BUCKETS.items()},
+            "consignments": {"lodged": self.lodged, "released": self.released,
+                             "open": self.lodged - self.released, "rejected": self.rejected,
+                             "without_lodgement": self.without_lodgement},
+            "overall": self.overall.to_json(),
+            "breakdowns": [b.to_json() for b in self.breakdowns],
+        }
+
+
+@dataclass(frozen=True)
+class _Row:
+    consignment: Consignment
+    path: dict[str, float] | None
+
+
+def _group(key: GroupKey, rows: Sequence[_Row]) -> Group:
+    paths = [r.path for r in rows if r.path is not None]
+    lodged, released = len(rows), len(paths)
+    totals = sorted(p[TOTAL] for p in paths)
+    intervals = {name: summarize(p[name] for p in paths if name in p) for name in INTERVALS}
+    time_share: dict[str, float] | None = None
+    grand = math.fsum(totals)
+    if grand > 0:
+        time_share = {bucket: math.fsum(p.get(s, 0.0) for p in paths for s in stages) / grand
+                      for bucket, stages in TIME_SHARE_BUCKETS.items()}
+    return Group(
+        key=key, lodged=lodged, released=released,
+        released_within_10m=_share(sum(1 for t in totals if t <= WITHIN_10M), lodged),
+        released_within_1h=_share(sum(1 for t in totals if t <= WITHIN_1H), lodged),
+        intervals=intervals, time_share=time_share, totals=tuple(totals),
+    )
+
+
+def parse_breakdown(text: str) -> tuple[str, ...]:
+    """`"lane"` -> ("lane",); `"office,lane"` -> ("office", "lane"). ValueError if unknown."""
+    dims = tuple(d.strip() for d in text.split(",") if d.strip())
+    unknown = [d for d in dims if d not in DIMENSIONS]
+    if not dims or unknown:
+        raise ValueError(f"unknown dimension {','.join(unknown) or text!r}; "
+                         f"choose from {', '.join(DIMENSIONS)} (comma-joined to combine)")
+    return dims
+
+
+def build_report(
+    consignments: Iterable[Consignment],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by: Sequence[Sequence[str]] = (("lane",),),
+) -> Report:
+    """The TRS report over the consignments lodged in [since, until) (see the module doc)."""
+    breakdowns = [tuple(dims) for dims in by]
+    for dims in breakdowns:
+        parse_breakdown(",".join(dims))
+    low = None if since is None else as_utc(since).timestamp()
+    high = None if until is None else as_utc(until).timestamp()
+    rows: list[_Row] = []
+    rejected = without_lodgement = 0
+    for consignment in consignments:
+        lodged = consignment.lodged
+        if lodged is None:
+            without_lodgement += 1
+            continue
+        if (low is not None and lodged < low) or (high is not None and lodged >= high):
+            continue
+        if consignment.rejected and consignment.accepted is None:
+            rejected += 1
+            continue
+        rows.append(_Row(consignment, critical_path(consignment)))
+
+    result: list[Breakdown] = []
+    for dims in breakdowns:
+        members: dict[GroupKey, list[_Row]] = {}
+        for row in rows:
+            key = tuple((d, row.consignment.value(d)) for d in dims)
+            members.setdefault(key, []).append(row)
+        ordered = sorted(members.items(),
+                         key=lambda item: [(v is None, v or "") for _, v in item[0]])
+        result.append(Breakdown(dims, tuple(_group(k, m) for k, m in ordered)))
+
+    lodgements = [r.consignment.lodged for r in rows if r.consignment.lodged is not None]
+    overall = _group((), rows)
+    return Report(
+        since=since, until=until, lodged=overall.lodged, released=overall.released,
+        rejected=rejected, without_lodgement=without_lodgement,
+        first_lodgement=_from_ts(min(lodgements)) if lodgements else None,
+        last_lodgement=_from_ts(max(lodgements)) if lodgements else None,
+        overall=overall, breakdowns=tuple(result),
+    )
+
+
+
+# -- the streaming reader -------------------------------------------------------------------
+def read_store(
+    store: EventStore,
+    *,
+    page: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Consignment]:
+    """One pass over the whole log (`iter_all`), folding the clearance events into one small
+    record per consignment; `progress(events_read, position)` after each page."""
+    collector = Collector()
+    read = 0
+    # No category filter: every event of the log is in CATEGORIES today, other types are
+    # skipped by `Collector.add`, and `position > after` alone walks the primary key (with a
+    # category filter SQLite prefers the category index and sorts each page: quadratic).
+    for batch in store.iter_all(0, page):
+        collector.add_all(batch)
+        read += len(batch)
+        if progress is not None:
+            progress(read, batch[-1].position)
+    return collector.consignments
+
+
+def trs_report(
+    store: EventStore,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by: Sequence[Sequence[str]] = (("lane",),),
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """`build_report` over `read_store`."""
+    return build_report(read_store(store, progress=progress).values(),
+                        since=since, until=until, by=by)
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _from_ts(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else isoformat(value)

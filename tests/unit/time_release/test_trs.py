@@ -1,0 +1,345 @@
+"""The Time Release Study's pure part: milestones, critical-path stages, statistics, groups.
+
+The synthetic set (`JOURNEYS`) has durations chosen by hand; every expected figure below is
+worked out in the comments from those durations, not from the code under test.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from audit.trs import (
+    INTERVALS,
+    STAGES,
+    Consignment,
+    build_report,
+    collect,
+    critical_path,
+    parse_breakdown,
+    percentile,
+    summarize,
+)
+from cli.commands.trs import duration
+from shared.events import declaration as d
+from shared.events import payment as p
+from shared.events import release as r
+from shared.events import risk as k
+from shared.events.catalog import registry
+from shared.events.envelope import RecordedEvent
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+_positions = iter(range(1, 10**9))
+
+
+def recorded(payload: Any, at: datetime, cid: str) -> RecordedEvent:
+    """A RecordedEvent as the store would give it, with valid data for its schema."""
+    return RecordedEvent(
+        position=next(_positions), event_id=str(uuid.uuid4()), type=payload.TYPE,
+        version=payload.VERSION, stream=f"{payload.CATEGORY}-{cid}", stream_version=1,
+        correlation_id=cid, causation_id=None, actor="test", occurred_at=at, recorded_at=at,
+        data=registry().encode(payload), hash="0" * 64,
+    )
+
+
+def journey(
+    cid: str,
+    lodged: datetime,
+    *,
+    lane: str | None = "green",
+    office: str = "GBLHR001",
+    mode: str = "air",
+    accepted: float | None = 0,
+    risk: float | None = None,
+    control: float | None = None,
+    assessed: float | None = None,
+    amount_due: str = "100.00",
+    payments: Sequence[tuple[float, str]] = (),
+    released: float | None = None,
+    release_lane: str | None = None,
+) -> list[RecordedEvent]:
+    """The events of one consignment; every time is seconds after `lodged`."""
+    mrn = f"26GB{cid:0>14}"[:18]
+    at = lambda s: lodged + timedelta(seconds=s)  # noqa: E731
+    out = [recorded(d.DeclarationReceived(cid, f"LRN-{cid}", "GB1", "f", {}), lodged, cid)]
+    if accepted is not None:
+        out.append(recorded(d.DeclarationAccepted(cid, mrn, f"LRN-{cid}", "GB1", office, mode,
+                                                  date(2026, 3, 2), 1, {}), at(accepted), cid))
+    if risk is not None and lane is not None:
+        out.append(recorded(k.RiskAssessed(cid, mrn, lane, 0, [], "v1", None, {}, {}),
+                            at(risk), cid))
+        if lane in ("yellow", "red"):
+            kind = "documentary" if lane == "yellow" else "examination"
+            out.append(recorded(k.ControlOrdered(cid, mrn, kind, lane), at(risk), cid))
+    if control is not None:
+        out.append(recorded(k.ControlCompleted(cid, mrn, "compliant", "officer 7", "",
+                                               Decimal("0")), at(control), cid))
+    if assessed is not None:
+        out.append(recorded(p.DutyAssessed(cid, mrn, "GBP", Decimal("0"), Decimal(amount_due),
+                                           Decimal(amount_due), "t1", "r1", "half-up", {}),
+                            at(assessed), cid))
+    for n, (offset, balance) in enumerate(payments):
+        out.append(recorded(p.PaymentReceived(cid, mrn, f"REF-{cid}-{n}", Decimal("1"), "GBP",
+                                              Decimal(balance), Decimal("0")), at(offset), cid))
+    if released is not None:
+        out.append(recorded(r.GoodsReleased(cid, mrn, office, release_lane or lane or "green",
+                                            mode, lodged, at(released)), at(released), cid))
+    return out
+
+
+def journeys() -> list[RecordedEvent]:
+    """Five consignments with hand-picked durations (seconds after each one's lodgement).
+
+    A green: risk 10, assessed 10, paid 130, released 131
+       -> acceptance 0, risk 10, assessment 0, payment 120, release 1; total 131
+    B green, duty assessed (5) before the risk decision (20): the stages run in parallel
+       -> acceptance 0, risk 20, assessment 0, payment 300 (paid 320), release 1; total 321
+    C red: risk 10, assessed 10, paid 130, control completed 1810, released 1811
+       -> acceptance 0, risk 10, control 1800, assessment 0, payment 0, release 1; total 1811
+    D yellow, by sea at GBFXT001: risk 15, assessed 15, still waiting for the document check
+       -> open (not released)
+    E green, zero duty: risk 5, assessed 5, no payment, released 6
+       -> acceptance 0, risk 5, assessment 0, release 1; total 6
+    """
+    return [
+        *journey("A", T0, risk=10, assessed=10, payments=[(130, "0")], released=131),
+        *journey("B", T0 + timedelta(minutes=1), risk=20, assessed=5,
+                 payments=[(320, "0")], released=321),
+        *journey("C", T0 + timedelta(minutes=2), lane="red", risk=10, assessed=10,
+                 payments=[(130, "0")], control=1810, released=1811),
+        *journey("D", T0 + timedelta(minutes=3), lane="yellow", office="GBFXT001", mode="sea",
+                 risk=15, assessed=15),
+        *journey("E", T0 + timedelta(minutes=4), risk=5, assessed=5, amount_due="0",
+                 released=6),
+    ]
+
+
+TOTALS = [6.0, 131.0, 321.0, 1811.0]  # released, sorted
+
+
+def as_json(events: Sequence[RecordedEvent], **kwargs: Any) -> dict[str, Any]:
+    return build_report(collect(events).values(), **kwargs).to_json()
+
+
+# -- percentiles --------------------------------------------------------------------------
+def test_percentile_is_linear_interpolation_between_closest_ranks() -> None:
+    assert percentile([15, 20, 35, 40, 50], 40) == pytest.approx(29)  # 20 + 0.6 * 15
+    assert percentile([1, 2, 3, 4], 50) == 2.5   # even n: the mean of the middle two
+    assert percentile([1, 2, 3, 4], 90) == pytest.approx(3.7)
+    assert percentile([7], 95) == 7
+    assert percentile([1, 3], 0) == 1 and percentile([1, 3], 100) == 3
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    with pytest.raises(ValueError):
+        percentile([1], 101)
+
+
+@given(st.lists(st.floats(0, 1e7, allow_nan=False), min_size=1, max_size=60),
+       st.floats(0, 100))
+def test_percentile_agrees_with_numpy_linear(values: list[float], p: float) -> None:
+    ordered = sorted(values)
+    assert percentile(ordered, p) == pytest.approx(float(numpy.percentile(ordered, p)),
+                                                   rel=1e-9, abs=1e-6)
+
+
+def test_summarize() -> None:
+    s = summarize(TOTALS)
+    assert s.count == 4
+    assert s.median == 226.0                        # (131 + 321) / 2
+    assert s.p90 == pytest.approx(1364.0)           # h = 3 * 0.9 = 2.7: 321 + 0.7 * 1490
+    assert s.p95 == pytest.approx(1587.5)           # h = 2.85: 321 + 0.85 * 1490
+    assert s.mean == 567.25                         # 2269 / 4
+    assert s.max == 1811.0
+    empty = summarize([])
+    assert (empty.count, empty.median, empty.p95, empty.mean, empty.max) == (0, None, None,
+                                                                             None, None)
+
+
+# -- milestones and stages ----------------------------------------------------------------
+def test_milestones_and_critical_path_of_each_consignment() -> None:
+    found = collect(journeys())
+    assert critical_path(found["A"]) == {"acceptance": 0, "risk": 10, "assessment": 0,
+                                         "payment": 120, "release": 1, "total": 131}
+    assert critical_path(found["B"]) == {"acceptance": 0, "risk": 20, "assessment": 0,
+                                         "payment": 300, "release": 1, "total": 321}
+    assert critical_path(found["C"]) == {"acceptance": 0, "risk": 10, "control": 1800,
+                                         "assessment": 0, "payment": 0, "release": 1,
+                                         "total": 1811}
+    assert critical_path(found["D"]) is None  # not released
+    # no control, no payment: those stages are absent, not zero
+    assert critical_path(found["E"]) == {"acceptance": 0, "risk": 5, "assessment": 0,
+                                         "release": 1, "total": 6}
+    assert found["C"].value("lane") == "red" and found["D"].value("office") == "GBFXT001"
+    assert found["D"].value("transport_mode") == "sea"
+
+
+def test_payment_milestone_is_the_payment_that_settled_the_debt() -> None:
+    events = journey("P", T0, risk=1, assessed=1,
+                     payments=[(100, "50.00"), (200, "0.00"), (300, "-5.00")], released=400)
+    c = collect(events)["P"]
+    assert c.paid == (T0 + timedelta(seconds=200)).timestamp()  # the one that left 0 due
+    assert critical_path(c) == {"acceptance": 0, "risk": 1, "assessment": 0, "payment": 199,
+                                "release": 200, "total": 400}
+    # never settled: the last payment
+    unsettled = collect(journey("Q", T0, risk=1, assessed=1,
+                                payments=[(100, "50.00"), (150, "20.00")]))["Q"]
+    assert unsettled.paid == (T0 + timedelta(seconds=150)).timestamp()
+
+
+def test_milestones_after_release_did_not_hold_the_goods() -> None:
+    # released against a guarantee at 60, the payment came at 900; a blue-lane audit after
+    events = journey("G", T0, lane="blue", risk=10, assessed=10, payments=[(900, "0")],
+                     control=1200, released=60)
+    assert critical_path(collect(events)["G"]) == {"acceptance": 0, "risk": 10,
+                                                   "assessment": 0, "release": 50, "total": 60}
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(-100, 5000)), min_size=5, max_size=5),
+       st.integers(0, 6000))
+def test_stages_are_never_negative_and_add_up_to_the_total(
+        offsets: list[int | None], released: int) -> None:
+    c = Consignment("X", lodged=1_000_000.0, released=1_000_000.0 + released)
+    for name, offset in zip(("accepted", "risk", "control", "assessed", "settled"), offsets,
+                            strict=True):
+        if offset is not None:
+            setattr(c, name, 1_000_000.0 + offset)
+    path = critical_path(c)
+    assert path is not None
+    assert all(v >= 0 for v in path.values())
+    assert sum(v for n, v in path.items() if n != "total") == pytest.approx(path["total"])
+    assert path["total"] == max(0, released)
+
+
+# -- the report ---------------------------------------------------------------------------
+def test_overall_statistics_and_shares() -> None:
+    report = as_json(journeys(), by=[])
+    assert report["consignments"] == {"lodged": 5, "released": 4, "open": 1, "rejected": 0,
+                                      "without_lodgement": 0}
+    overall = report["overall"]
+    assert overall["released_within_10m"] == 0.6    # A, B, E of 5 lodged (D counts as not)
+    assert overall["released_within_1h"] == 0.8     # and C
+    assert overall["intervals"]["total"] == {"count": 4, "median": 226.0, "p90": 1364.0,
+                                             "p95": 1587.5, "mean": 567.25, "max": 1811.0}
+    assert overall["intervals"]["control"] == {"count": 1, "median": 1800.0, "p90": 1800.0,
+                                               "p95": 1800.0, "mean": 1800.0, "max": 1800.0}
+    payment = overall["intervals"]["payment"]       # A 120, B 300, C 0; E has none
+    assert (payment["count"], payment["median"], payment["max"]) == (3, 120.0, 300.0)
+    assert payment["mean"] == 140.0
+    assert payment["p90"] == pytest.approx(264.0)   # h = 1.8: 120 + 0.8 * 180
+    risk = overall["intervals"]["risk"]             # 5, 10, 10, 20
+    assert (risk["count"], risk["median"], risk["mean"]) == (4, 10.0, 11.25)
+    assert overall["intervals"]["release"]["median"] == 1.0
+    # customs: risk + control = 10 + 20 + 1810 + 5; trader: payment = 120 + 300; other:
+    # acceptance + assessment + release = 4 x 1; of 2269 seconds in all
+    assert overall["time_share"] == {"customs": round(1845 / 2269, 6),
+                                     "trader": round(420 / 2269, 6),
+                                     "other": round(4 / 2269, 6)}
+    assert [i["name"] for i in report["intervals"]] == list(INTERVALS)
+    assert report["window"]["first_lodgement"] == "2026-03-02T08:00:00.000000+00:00"
+    assert report["window"]["last_lodgement"] == "2026-03-02T08:04:00.000000+00:00"
+
+
+def test_grouping_by_lane_and_by_a_combination() -> None:
+    report = as_json(journeys(), by=[("lane",), ("office", "transport_mode")])
+    lanes = {g["key"]["lane"]: g for g in report["breakdowns"][0]["groups"]}
+    assert list(lanes) == ["green", "red", "yellow"]
+    green = lanes["green"]                          # A 131, B 321, E 6
+    assert (green["lodged"], green["released"], green["open"]) == (3, 3, 0)
+    assert green["released_within_10m"] == 1.0
+    assert green["intervals"]["total"]["median"] == 131.0
+    assert green["intervals"]["total"]["p90"] == pytest.approx(283.0)  # 131 + 0.8 * 190
+    assert green["intervals"]["control"]["count"] == 0
+    assert green["intervals"]["control"]["median"] is None
+    red = lanes["red"]
+    assert (red["released_within_10m"], red["released_within_1h"]) == (0.0, 1.0)
+    assert red["intervals"]["control"]["median"] == 1800.0
+    yellow = lanes["yellow"]                        # D: lodged, never released
+    assert (yellow["lodged"], yellow["released"], yellow["released_within_1h"]) == (1, 0, 0.0)
+    assert yellow["intervals"]["total"]["count"] == 0 and yellow["time_share"] is None
+
+    combined = report["breakdowns"][1]
+    assert combined["by"] == ["office", "transport_mode"]
+    assert [(g["key"], g["lodged"]) for g in combined["groups"]] == [
+        ({"office": "GBFXT001", "transport_mode": "sea"}, 1),
+        ({"office": "GBLHR001", "transport_mode": "air"}, 4),
+    ]
+
+
+def test_the_same_events_twice_change_nothing() -> None:
+    events = journeys()
+    assert as_json(events + events) == as_json(events)
+    assert as_json([e for e in events for _ in range(3)]) == as_json(events)
+
+
+def test_events_out_of_order_within_a_consignment_change_nothing() -> None:
+    events = journeys()
+    expected = as_json(events, by=[("lane",), ("office",)])
+    assert as_json(events[::-1], by=[("lane",), ("office",)]) == expected
+    shuffled = list(events)
+    for seed in range(5):
+        random.Random(seed).shuffle(shuffled)
+        assert as_json(shuffled, by=[("lane",), ("office",)]) == expected
+
+
+def test_window_on_lodgement_time() -> None:
+    events = journeys()                              # lodged at 08:00, :01, :02, :03, :04
+    report = as_json(events, since=T0 + timedelta(minutes=1),
+                     until=T0 + timedelta(minutes=3))
+    assert report["consignments"]["lodged"] == 2    # B and C; until is exclusive
+    assert report["overall"]["intervals"]["total"]["max"] == 1811.0
+    assert report["window"]["since"] == "2026-03-02T08:01:00.000000+00:00"
+    naive = as_json(events, since=datetime(2026, 3, 2, 8, 4))  # naive means UTC
+    assert naive["consignments"]["lodged"] == 1
+
+
+def test_rejected_and_headless_consignments_are_counted_apart() -> None:
+    rejected = [recorded(d.DeclarationReceived("R", "LRN-R", "GB1", "f", {}), T0, "R"),
+                recorded(d.DeclarationRejected("R", "LRN-R", "GB1", []), T0, "R")]
+    headless = journey("H", T0, risk=1, released=2)[1:]  # its lodgement is not in the log
+    report = as_json(journeys() + rejected + headless)
+    assert report["consignments"] == {"lodged": 5, "released": 4, "open": 1, "rejected": 1,
+                                      "without_lodgement": 1}
+
+
+def test_lane_follows_the_latest_decision_and_the_release() -> None:
+    events = journey("L", T0, risk=10, assessed=10, released=100, amount_due="0")
+    events.insert(2, recorded(k.RiskAssessed("L", "M", "red", 0, [], "v1", None, {}, {}),
+                              T0 + timedelta(seconds=50), "L"))
+    c = collect(events)["L"]
+    assert c.risk == (T0 + timedelta(seconds=10)).timestamp()  # the first decision
+    assert c.value("lane") == "green"               # what the release recorded
+    unreleased = collect(events[:-1])["L"]
+    assert unreleased.value("lane") == "red"        # the latest decision
+
+
+def test_other_events_are_ignored_and_empty_input_is_a_report() -> None:
+    held = recorded(r.GoodsHeld("A", "M", "agency"), T0, "A")
+    assert as_json(journeys() + [held]) == as_json(journeys())
+    empty = as_json([])
+    assert empty["consignments"]["lodged"] == 0
+    assert empty["overall"]["released_within_10m"] is None
+    assert all(empty["overall"]["intervals"][n]["count"] == 0 for n in INTERVALS)
+    assert empty["breakdowns"] == [{"by": ["lane"], "groups": []}]
+
+
+def test_unknown_dimensions_are_refused() -> None:
+    assert parse_breakdown("office, lane") == ("office", "lane")
+    with pytest.raises(ValueError, match="colour"):
+        parse_breakdown("lane,colour")
+    with pytest.raises(ValueError):
+        build_report([], by=[("declarant",)])
+
+
+def test_stage_names_and_duration_text() -> None:
+    assert STAGES == ("acceptance", "risk", "control", "assessment", "payment", "release")
+    assert [duration(x) for x in (None, 0.24, 59.94, 61, 3599.6, 3661, 90061)] == [
+        "-", "0.2s", "59.9s", "1m01s", "1h00m00s", "1h01m01s", "1d01h01m"]
