@@ -2,7 +2,7 @@
 
 from marshmallow import ValidationError
 
-from shared.web.problems import ErrorTable, ProblemSpec
+from shared.web.problems import ErrorTable, ProblemSpec, schema_pointers
 
 from .application import UnknownDeclaration
 from .domain.errors import (
@@ -11,17 +11,8 @@ from .domain.errors import (
     PaymentReferenceConflict,
 )
 
-
-def _pointers(exc: BaseException) -> list[dict[str, str]]:
-    assert isinstance(exc, ValidationError)
-    messages = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
-    return [{"pointer": f"/{field}" if field else "",
-             "message": "; ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)}
-            for field, msgs in messages.items()]
-
-
 ERRORS = ErrorTable({
-    ValidationError: ProblemSpec(422, "validation", "The payment is not valid", _pointers,
+    ValidationError: ProblemSpec(422, "validation", "The payment is not valid", schema_pointers,
                                  lambda e: "see errors; nothing was recorded"),
     PaymentReferenceConflict: ProblemSpec(409, "payment-reference-conflict",
                                           "Payment reference already used"),

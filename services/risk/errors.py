@@ -3,22 +3,14 @@
 from marshmallow import ValidationError
 
 from shared.eventstore import WrongExpectedVersion
-from shared.web.problems import ErrorTable, ProblemSpec
+from shared.web.problems import ErrorTable, ProblemSpec, schema_pointers
 
 from .application import UnknownDeclaration
 from .domain import ControlConflict, InvalidControlResult
 
-
-def _pointers(exc: BaseException) -> list[dict[str, str]]:
-    assert isinstance(exc, ValidationError)
-    messages = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
-    return [{"pointer": f"/{field}" if field else "", "message": "; ".join(map(str, msgs))
-             if isinstance(msgs, list) else str(msgs)} for field, msgs in messages.items()]
-
-
 ERRORS = ErrorTable({
     ValidationError: ProblemSpec(422, "validation", "The control result is not valid",
-                                 _pointers, lambda e: "see errors; nothing was recorded"),
+                                 schema_pointers, lambda e: "see errors; nothing was recorded"),
     InvalidControlResult: ProblemSpec(422, "invalid-control-result",
                                       "The control result is not valid"),
     UnknownDeclaration: ProblemSpec(409, "no-open-control", "No control is open"),

@@ -81,3 +81,13 @@ class ErrorTable:
 def validation_problem(errors: Sequence[Mapping[str, str]], detail: str) -> Problem:
     return Problem(status=422, title="The document is not valid", detail=detail,
                    type=PROBLEM_TYPE_BASE + "validation", errors=errors)
+
+
+def schema_pointers(exc: BaseException) -> list[dict[str, str]]:
+    """Field pointers of a marshmallow ValidationError on a flat request body."""
+    messages = getattr(exc, "messages", None)
+    if not isinstance(messages, dict):
+        messages = {"": messages}
+    return [{"pointer": f"/{field}" if field else "",
+             "message": "; ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)}
+            for field, msgs in messages.items()]
