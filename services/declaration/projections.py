@@ -25,11 +25,9 @@ from sqlalchemy import (
     Table,
     Text,
     select,
-    update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
-from shared.events.envelope import RecordedEvent, isoformat
+from shared.events.envelope import RecordedEvent, as_utc, isoformat
 from shared.eventstore import EventStore, Transaction
 
 from .domain.status_view import derive, fact_of
@@ -66,45 +64,106 @@ CONSUMER = "declaration.status"
 
 
 def project(connection: Connection, events: Sequence[RecordedEvent], table: Table = STATUS) -> None:
-    """Apply events to the status rows of their consignments (inside the caller's transaction)."""
-    by_consignment: dict[str, list[RecordedEvent]] = {}
-    for event in events:
-        by_consignment.setdefault(event.correlation_id, []).append(event)
-    for consignment_id, consignment_events in by_consignment.items():
-        facts = {
-            e.event_id: fact
-            for e in consignment_events
-            if (fact := fact_of(e.type, e.position, isoformat(e.occurred_at), e.data)) is not None
-        }
-        if facts:
-            _merge(connection, table, consignment_id, facts)
+    """Apply events to the status rows of their consignments (inside the caller's transaction).
 
-
-def _merge(connection: Connection, table: Table, consignment_id: str,
-           new_facts: dict[str, Any]) -> None:
-    insert = (postgresql.insert(table) if connection.dialect.name == "postgresql"
-              else sqlite.insert(table))
-    connection.execute(insert.values(
-        consignment_id=consignment_id, lrn="", declarant_eori="", version=1,
-        status_name="received", status_code="02", facts="{}", last_position=0,
-    ).on_conflict_do_nothing(index_elements=["consignment_id"]))
-    current = connection.execute(
-        select(table.c.facts).where(table.c.consignment_id == consignment_id).with_for_update()
-    ).scalar_one()
-    facts = json.loads(current)
-    if all(event_id in facts for event_id in new_facts):
+    Batched: one placeholder INSERT for the batch's consignments, one SELECT ... FOR UPDATE of
+    their rows (in key order, so concurrent consumers lock in the same order), one UPDATE of
+    the rows whose facts grew: three statements per call whatever its size."""
+    new_facts: dict[str, dict[str, Any]] = {}
+    for e in events:
+        fact = fact_of(e.type, e.position, isoformat(e.occurred_at), e.data)
+        if fact is not None:
+            new_facts.setdefault(e.correlation_id, {})[e.event_id] = fact
+    if not new_facts:
         return
-    facts.update(new_facts)
-    view = derive(facts)
-    connection.execute(update(table).where(table.c.consignment_id == consignment_id).values(
-        mrn=view.mrn, lrn=view.lrn, declarant_eori=view.declarant_eori, office=view.office,
-        transport_mode=view.transport_mode, version=view.version,
-        status_name=view.status.label, status_code=view.status.code, lane=view.lane,
-        amount_due=view.amount_due, amount_paid=view.amount_paid, currency=view.currency,
-        lodged_at=_time(view.lodged_at), released_at=_time(view.released_at),
-        facts=json.dumps(facts, sort_keys=True, separators=(",", ":")),
-        last_position=view.last_position,
-    ))
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        if connection.dialect.name == "postgresql":
+            _merge_pg(cursor, table.name, new_facts)
+        else:
+            _merge_sqlite(cursor, table.name, new_facts)
+    finally:
+        cursor.close()
+
+
+_PLACEHOLDER = ("", "", 1, "received", "02", "{}", 0)
+_ROW_COLUMNS = ("mrn", "lrn", "declarant_eori", "office", "transport_mode", "version",
+                "status_name", "status_code", "lane", "amount_due", "amount_paid", "currency",
+                "lodged_at", "released_at", "facts", "last_position")
+
+
+def _changed_rows(current: dict[str, str], new_facts: dict[str, dict[str, Any]],
+                  time: Any) -> list[tuple[Any, ...]]:
+    """(consignment_id, *_ROW_COLUMNS) of every row whose set of facts grows."""
+    rows = []
+    for consignment_id in sorted(new_facts):
+        incoming = new_facts[consignment_id]
+        facts = json.loads(current[consignment_id])
+        if all(event_id in facts for event_id in incoming):
+            continue
+        facts.update(incoming)
+        view = derive(facts)
+        rows.append((
+            consignment_id, view.mrn, view.lrn, view.declarant_eori, view.office,
+            view.transport_mode, view.version, view.status.label, view.status.code, view.lane,
+            view.amount_due, view.amount_paid, view.currency, time(view.lodged_at),
+            time(view.released_at), json.dumps(facts, sort_keys=True, separators=(",", ":")),
+            view.last_position,
+        ))
+    return rows
+
+
+def _merge_pg(cursor: Any, name: str, new_facts: dict[str, dict[str, Any]]) -> None:
+    from psycopg2.extras import execute_values
+
+    ids = sorted(new_facts)
+    execute_values(
+        cursor,
+        f'INSERT INTO "{name}" (consignment_id, lrn, declarant_eori, version, status_name, '
+        "status_code, facts, last_position) VALUES %s ON CONFLICT (consignment_id) DO NOTHING",
+        [(i, *_PLACEHOLDER) for i in ids], page_size=len(ids))
+    cursor.execute(f'SELECT consignment_id, facts FROM "{name}" WHERE consignment_id = ANY(%s)'
+                   " ORDER BY consignment_id FOR UPDATE", (ids,))
+    current = dict(cursor.fetchall())
+    rows = _changed_rows(current, new_facts, _time)
+    if not rows:
+        return
+    sets = ", ".join(f"{c} = v.{c}" for c in _ROW_COLUMNS)
+    execute_values(
+        cursor,
+        f'UPDATE "{name}" AS t SET {sets} FROM (VALUES %s) AS v(consignment_id, '
+        f"{', '.join(_ROW_COLUMNS)}) WHERE t.consignment_id = v.consignment_id",
+        rows, page_size=len(rows),
+        template="(%s, %s, %s, %s, %s, %s, %s::integer, %s, %s, %s, %s, %s, %s, "
+                 "%s::timestamptz, %s::timestamptz, %s, %s::bigint)")
+
+
+def _merge_sqlite(cursor: Any, name: str, new_facts: dict[str, dict[str, Any]]) -> None:
+    ids = sorted(new_facts)
+    cursor.executemany(
+        f'INSERT INTO "{name}" (consignment_id, lrn, declarant_eori, version, status_name, '
+        "status_code, facts, last_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (consignment_id) DO NOTHING", [(i, *_PLACEHOLDER) for i in ids])
+    current: dict[str, str] = {}
+    for first in range(0, len(ids), 500):
+        chunk = ids[first:first + 500]
+        cursor.execute(f'SELECT consignment_id, facts FROM "{name}" WHERE consignment_id IN '
+                       f"({', '.join('?' * len(chunk))})", chunk)
+        current.update(cursor.fetchall())
+    rows = _changed_rows(current, new_facts, _sqlite_time)
+    if rows:
+        sets = ", ".join(f"{c} = ?" for c in _ROW_COLUMNS)
+        cursor.executemany(f'UPDATE "{name}" SET {sets} WHERE consignment_id = ?',
+                           [(*row[1:], row[0]) for row in rows])
+
+
+def _sqlite_time(text: str | None) -> str | None:
+    """As SQLAlchemy's SQLite DateTime stores it (UTC wall time, microseconds)."""
+    if text is None:
+        return None
+    return as_utc(datetime.fromisoformat(text)).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def project_in(tx: Transaction, events: Sequence[RecordedEvent]) -> None:

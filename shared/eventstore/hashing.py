@@ -74,3 +74,28 @@ def row_hash(previous_hash: str, row: Mapping[Any, Any]) -> str:
         recorded_at=row["recorded_at"],
         data_text=row["data"],
     )
+
+
+def header_pieces(
+    *,
+    event_id: str,
+    stream: str,
+    type: str,
+    version: int,
+    correlation_id: str,
+    causation_id: str | None,
+    actor: str,
+    occurred_at: datetime,
+    recorded_at: datetime,
+) -> tuple[str, str, str]:
+    """The canonical header of `chain_hash` cut around the two numbers only the database knows:
+    header = a + str(position) + b + str(stream_version) + c (keys sorted: actor, causation_id,
+    correlation_id, event_id, occurred_at, position, recorded_at, stream, stream_version, type,
+    version). Used by the PostgreSQL append function, which joins the pieces server-side."""
+    a = canonical_json({"actor": actor, "causation_id": causation_id,
+                        "correlation_id": correlation_id, "event_id": event_id,
+                        "occurred_at": isoformat(occurred_at)})[:-1] + ',"position":'
+    b = (',"recorded_at":' + canonical_json(isoformat(recorded_at)) + ',"stream":'
+         + canonical_json(stream) + ',"stream_version":')
+    c = ',"type":' + canonical_json(type) + ',"version":' + canonical_json(version) + "}"
+    return a, b, c

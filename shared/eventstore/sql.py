@@ -1,18 +1,22 @@
 """Driver-level SQL of the append hot path, written once per dialect.
 
-Appending is the store's hottest path: the statements below skip SQLAlchemy's compilation and
-cache-key work, and on PostgreSQL the events' INSERT and the log-head UPDATE travel together
-in one statement (a data-modifying CTE), so an append costs two round trips plus the commit.
-The shape of the tables is defined by the migrations; `tables.py` mirrors them for reads.
+Appending and reading are the store's hottest paths: the statements below skip SQLAlchemy's
+compilation, cache-key and result-processing work. On PostgreSQL a standalone append is one
+call of `clearance_append` (migration 0003, one round trip); the statements here serve
+SQLite and the log-head lock. Reads select whole event rows with `SELECT_EVENTS` and turn
+each driver row into a `RecordedEvent` with `row_reader` (one json.loads, cheap times).
+The shape of the tables is defined by the migrations; `tables.py` mirrors them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from shared.events.envelope import as_utc
+from shared.events.envelope import RecordedEvent, as_utc
 
 COLUMNS = (
     "position", "event_id", "stream", "category", "stream_version", "type", "version",
@@ -57,3 +61,36 @@ def append_sql(dialect: str) -> AppendSQL:
     if dialect not in _BY_DIALECT:
         _BY_DIALECT[dialect] = AppendSQL(dialect)
     return _BY_DIALECT[dialect]
+
+
+SELECT_EVENTS = f"SELECT {', '.join(COLUMNS)} FROM events"
+
+RowReader = Callable[[Sequence[Any]], RecordedEvent]
+
+
+def row_reader(dialect: str) -> RowReader:
+    """Driver row (in `COLUMNS` order) -> RecordedEvent, for one dialect."""
+    loads = json.loads
+    if dialect == "postgresql":
+        def time(value: Any) -> datetime:
+            moment: datetime = value
+            offset = moment.utcoffset()
+            if offset is not None and not offset:
+                return moment.replace(tzinfo=UTC)
+            return as_utc(moment)
+    else:
+        parse = datetime.fromisoformat
+
+        def time(value: Any) -> datetime:  # SQLAlchemy's text format, stored in UTC
+            return parse(value).replace(tzinfo=UTC)
+
+    def read(row: Sequence[Any]) -> RecordedEvent:
+        (position, event_id, stream, _category, stream_version, type_, version, correlation_id,
+         causation_id, actor, occurred_at, recorded_at, data, hash_) = row
+        return RecordedEvent(
+            position=position, event_id=event_id, type=type_, version=version, stream=stream,
+            stream_version=stream_version, correlation_id=correlation_id,
+            causation_id=causation_id, actor=actor, occurred_at=time(occurred_at),
+            recorded_at=time(recorded_at), data=loads(data), hash=hash_)
+
+    return read

@@ -18,22 +18,23 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from shared.events.envelope import NewEvent, RecordedEvent, as_utc, category_of, utcnow
 from shared.events.registry import EventRegistry
 from shared.observability.metrics import metrics
 
+from .direct import DirectPool
 from .engine import Engines, create_engines, url_from_env
 from .errors import EventsImmutable, EventStoreError, WrongExpectedVersion
-from .hashing import canonical_json, chain_hash
+from .hashing import canonical_json, chain_hash, header_pieces
 from .migrate import upgrade
-from .sql import COLUMNS, SQLITE_MAX_ROWS, AppendSQL, append_sql
+from .sql import SELECT_EVENTS, AppendSQL, append_sql, row_reader
 from .tables import checkpoints, events, inbox, leases
 
 AppendListener = Callable[[Sequence[RecordedEvent]], None]
@@ -56,6 +57,9 @@ class EventStore:
         self.registry = registry
         self.engines: Engines = create_engines(self.url, pool_size=pool_size)
         self._listeners: list[AppendListener] = []
+        self.direct = DirectPool(self.url, self.engines.dialect)
+        self._sql = append_sql(self.engines.dialect)
+        self._row = row_reader(self.engines.dialect)
         if migrate:
             upgrade(self.engines)
 
@@ -64,6 +68,7 @@ class EventStore:
         return self.engines.dialect
 
     def close(self) -> None:
+        self.direct.dispose()
         self.engines.dispose()
 
     def on_append(self, listener: AppendListener) -> None:
@@ -75,9 +80,23 @@ class EventStore:
         self, stream: str, new_events: Sequence[NewEvent], expected_version: int | None
     ) -> list[RecordedEvent]:
         """Append all of `new_events` or none. `expected_version` is the stream's current
-        version (0 for a new stream); None appends whatever the version is."""
-        with self.transaction() as tx:
-            return tx.append(stream, new_events, expected_version)
+        version (0 for a new stream); None appends whatever the version is.
+
+        One round trip on PostgreSQL (`clearance_append`, committed on its own); on SQLite one
+        `BEGIN IMMEDIATE` transaction on a driver connection."""
+        if not new_events:
+            return []
+        category, data_texts = _prepare(self.registry, stream, new_events)
+        if self.dialect == "postgresql":
+            recorded = self.direct.run(lambda connection: _append_pg(
+                connection.cursor(), stream, category, new_events, data_texts,
+                expected_version))
+        else:
+            with self.direct.connection() as connection:
+                recorded = _append_sqlite(connection, self._sql, stream, category, new_events,
+                                          data_texts, expected_version)
+        self._committed(recorded)
+        return recorded
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -106,14 +125,13 @@ class EventStore:
     def read_stream(
         self, stream: str, from_version: int = 1, limit: int | None = None
     ) -> list[RecordedEvent]:
-        query = (
-            select(events)
-            .where(events.c.stream == stream, events.c.stream_version >= from_version)
-            .order_by(events.c.stream_version)
-        )
+        m = self._sql.mark
+        sql = f"{SELECT_EVENTS} WHERE stream = {m} AND stream_version >= {m} ORDER BY stream_version"
+        params: tuple[Any, ...] = (stream, from_version)
         if limit is not None:
-            query = query.limit(limit)
-        return self._fetch(query)
+            sql += f" LIMIT {m}"
+            params += (limit,)
+        return self._select(sql, params)
 
     def read_all(
         self,
@@ -123,12 +141,16 @@ class EventStore:
         up_to: int | None = None,
     ) -> list[RecordedEvent]:
         """Events after global position `after`, in order, at most `limit` of them."""
-        query = select(events).where(events.c.position > after)
+        m = self._sql.mark
+        sql = f"{SELECT_EVENTS} WHERE position > {m}"
+        params: tuple[Any, ...] = (after,)
         if categories:
-            query = query.where(events.c.category.in_(list(categories)))
+            sql += f" AND category IN ({', '.join([m] * len(categories))})"
+            params += tuple(categories)
         if up_to is not None:
-            query = query.where(events.c.position <= up_to)
-        return self._fetch(query.order_by(events.c.position).limit(limit))
+            sql += f" AND position <= {m}"
+            params += (up_to,)
+        return self._select(sql + f" ORDER BY position LIMIT {m}", params + (limit,))
 
     def iter_all(
         self, after: int = 0, page: int = 1000, categories: Sequence[str] | None = None
@@ -144,11 +166,14 @@ class EventStore:
     def read_correlation(
         self, correlation_id: str, up_to: int | None = None
     ) -> list[RecordedEvent]:
-        """Every event of one consignment, from all services, in log order."""
+        """Every event of one consignment, from all services, in log order (through the
+        reader engine, so its statement can be observed: the audit checks its plan)."""
         query = select(events).where(events.c.correlation_id == correlation_id)
         if up_to is not None:
             query = query.where(events.c.position <= up_to)
-        return self._fetch(query.order_by(events.c.position))
+        with self.engines.reader.connect() as connection:
+            return [_recorded(row) for row in
+                    connection.execute(query.order_by(events.c.position)).mappings()]
 
     def stream_version(self, stream: str) -> int:
         query = select(func.coalesce(func.max(events.c.stream_version), 0)).where(
@@ -162,9 +187,19 @@ class EventStore:
             value = connection.execute(select(func.max(events.c.position))).scalar_one()
         return int(value or 0)
 
-    def _fetch(self, query: Any) -> list[RecordedEvent]:
-        with self.engines.reader.connect() as connection:
-            return [_recorded(row) for row in connection.execute(query).mappings()]
+    def _select(self, sql: str, params: tuple[Any, ...]) -> list[RecordedEvent]:
+        """A driver-level SELECT of whole event rows (see `sql.SELECT_EVENTS`)."""
+        row = self._row
+
+        def work(connection: Any) -> list[RecordedEvent]:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                return [row(r) for r in cursor.fetchall()]
+            finally:
+                cursor.close()
+
+        return self.direct.run(work)
 
     # -- inbox --------------------------------------------------------------------------
     def inbox_contains(self, consumer: str, event_id: str) -> bool:
@@ -245,74 +280,20 @@ class Transaction:
     ) -> list[RecordedEvent]:
         if not new_events:
             return []
-        category = category_of(stream)
-        registry = self.store.registry
-        prepared: list[tuple[NewEvent, str]] = []
-        for event in new_events:
-            if registry is not None:
-                registry.validate(event.type, event.version, event.data)
-                if registry.category(event.type) != category:
-                    raise EventStoreError(
-                        f"{event.type} belongs to category {registry.category(event.type)!r},"
-                        f" not to stream {stream!r}"
-                    )
-            prepared.append((event, canonical_json(dict(event.data))))
-
-        sql = append_sql(self.store.dialect)
-        head = self.connection.exec_driver_sql(sql.head, (stream,)).one()
-        position, previous_hash, actual_version = int(head[0]), str(head[1]), int(head[2])
-        if expected_version is not None and actual_version != expected_version:
-            raise WrongExpectedVersion(stream, expected_version, actual_version)
-
-        recorded_at = utcnow()
-        stored_recorded_at = sql.time(recorded_at)
-        params: list[Any] = []
-        recorded: list[RecordedEvent] = []
-        for offset, (event, data_text) in enumerate(prepared, start=1):
-            occurred_at = as_utc(event.occurred_at)
-            event_position = position + offset
-            stream_version = actual_version + offset
-            previous_hash = chain_hash(
-                previous_hash, position=event_position, event_id=event.event_id, stream=stream,
-                stream_version=stream_version, type=event.type, version=event.version,
-                correlation_id=event.correlation_id, causation_id=event.causation_id,
-                actor=event.actor, occurred_at=occurred_at, recorded_at=recorded_at,
-                data_text=data_text,
-            )
-            params.extend((
-                event_position, event.event_id, stream, category, stream_version, event.type,
-                event.version, event.correlation_id, event.causation_id, event.actor,
-                sql.time(occurred_at), stored_recorded_at, data_text, previous_hash,
-            ))
-            recorded.append(RecordedEvent(
-                position=event_position, event_id=event.event_id, type=event.type,
-                version=event.version, stream=stream, stream_version=stream_version,
-                correlation_id=event.correlation_id, causation_id=event.causation_id,
-                actor=event.actor, occurred_at=occurred_at, recorded_at=recorded_at,
-                data=dict(event.data), hash=previous_hash,
-            ))
-        try:
-            self._insert(sql, params, len(recorded), recorded[-1].position, previous_hash)
-        except IntegrityError as exc:
-            if "event_id" in str(exc.orig):
-                raise DuplicateEventId(str(exc.orig)) from exc
-            # A concurrent append to the same stream won the (stream, stream_version) key.
-            raise WrongExpectedVersion(stream, expected_version or actual_version, None) from exc
+        category, data_texts = _prepare(self.store.registry, stream, new_events)
+        if self.store.dialect == "postgresql":
+            cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                recorded = _append_pg(cursor, stream, category, new_events, data_texts,
+                                      expected_version)
+            finally:
+                cursor.close()
+        else:
+            recorded = _append_sqlite_core(
+                self.connection.connection.dbapi_connection, append_sql("sqlite"), stream,
+                category, new_events, data_texts, expected_version)
         self._appended.extend(recorded)
         return recorded
-
-    def _insert(self, sql: AppendSQL, params: list[Any], rows: int, last_position: int,
-                last_hash: str) -> None:
-        if sql.dialect == "postgresql":
-            self.connection.exec_driver_sql(
-                sql.insert(rows), tuple(params) + (last_position, last_hash))
-            return
-        width = len(COLUMNS)
-        for first in range(0, rows, SQLITE_MAX_ROWS):
-            chunk = min(SQLITE_MAX_ROWS, rows - first)
-            self.connection.exec_driver_sql(
-                sql.insert(chunk), tuple(params[first * width:(first + chunk) * width]))
-        self.connection.exec_driver_sql(sql.update_head, (last_position, last_hash))
 
     def lock_appends(self) -> None:
         """Hold back every append until this transaction ends (locks the log head; on SQLite
@@ -351,3 +332,141 @@ def _recorded(row: Mapping[Any, Any]) -> RecordedEvent:
         data=json.loads(row["data"]),
         hash=row["hash"],
     )
+
+
+# -- the append paths -----------------------------------------------------------------------
+def _prepare(registry: EventRegistry | None, stream: str,
+             new_events: Sequence[NewEvent]) -> tuple[str, list[str]]:
+    """Validate the events against the registry; the stream's category and each event's
+    canonical data text."""
+    category = category_of(stream)
+    data_texts: list[str] = []
+    for event in new_events:
+        if registry is not None:
+            registry.validate(event.type, event.version, event.data)
+            if registry.category(event.type) != category:
+                raise EventStoreError(
+                    f"{event.type} belongs to category {registry.category(event.type)!r},"
+                    f" not to stream {stream!r}"
+                )
+        data_texts.append(canonical_json(dict(event.data)))
+    return category, data_texts
+
+
+def _append_pg(cursor: Any, stream: str, category: str, new_events: Sequence[NewEvent],
+               data_texts: list[str], expected_version: int | None) -> list[RecordedEvent]:
+    """One `clearance_append` call (migration 0003) on a psycopg2 cursor."""
+    import psycopg2
+
+    recorded_at = utcnow()
+    occurred = [as_utc(e.occurred_at) for e in new_events]
+    heads_a: list[str] = []
+    heads_c: list[str] = []
+    head_b = ""
+    for event, occurred_at in zip(new_events, occurred, strict=True):
+        a, head_b, c = header_pieces(
+            event_id=event.event_id, stream=stream, type=event.type, version=event.version,
+            correlation_id=event.correlation_id, causation_id=event.causation_id,
+            actor=event.actor, occurred_at=occurred_at, recorded_at=recorded_at)
+        heads_a.append(a)
+        heads_c.append(c)
+    try:
+        cursor.execute(PG_APPEND, (
+            stream, category, -1 if expected_version is None else expected_version, recorded_at,
+            head_b, [e.event_id for e in new_events], [e.type for e in new_events],
+            [e.version for e in new_events], [e.correlation_id for e in new_events],
+            [e.causation_id for e in new_events], [e.actor for e in new_events], occurred,
+            data_texts, heads_a, heads_c))
+        first_position, first_version, hashes = cursor.fetchone()
+    except psycopg2.IntegrityError as exc:
+        _integrity(exc, stream, expected_version)
+    if first_position is None:
+        assert expected_version is not None
+        raise WrongExpectedVersion(stream, expected_version, int(first_version))
+    return [
+        RecordedEvent(
+            position=first_position + i, event_id=event.event_id, type=event.type,
+            version=event.version, stream=stream, stream_version=first_version + i,
+            correlation_id=event.correlation_id, causation_id=event.causation_id,
+            actor=event.actor, occurred_at=occurred_at, recorded_at=recorded_at,
+            data=dict(event.data), hash=hashes[i],
+        )
+        for i, (event, occurred_at) in enumerate(zip(new_events, occurred, strict=True))
+    ]
+
+
+PG_APPEND = (
+    "SELECT first_position, first_version, hashes FROM clearance_append("
+    "%s, %s, %s, %s, %s, %s::text[], %s::text[], %s::integer[], %s::text[], %s::text[], "
+    "%s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[])"
+)
+
+
+def _append_sqlite(connection: Any, sql: AppendSQL, stream: str, category: str,
+                   new_events: Sequence[NewEvent], data_texts: list[str],
+                   expected_version: int | None) -> list[RecordedEvent]:
+    """A whole append transaction on a driver-level sqlite3 connection (autocommit mode)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        recorded = _append_sqlite_core(connection, sql, stream, category, new_events,
+                                       data_texts, expected_version)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return recorded
+
+
+def _append_sqlite_core(connection: Any, sql: AppendSQL, stream: str, category: str,
+                        new_events: Sequence[NewEvent], data_texts: list[str],
+                        expected_version: int | None) -> list[RecordedEvent]:
+    """Read the head, chain, insert and move the head, inside the caller's write transaction."""
+    import sqlite3
+
+    head = connection.execute(sql.head, (stream,)).fetchone()
+    position, previous_hash, actual_version = int(head[0]), str(head[1]), int(head[2])
+    if expected_version is not None and actual_version != expected_version:
+        raise WrongExpectedVersion(stream, expected_version, actual_version)
+    recorded_at = utcnow()
+    stored_recorded_at = sql.time(recorded_at)
+    rows: list[tuple[Any, ...]] = []
+    recorded: list[RecordedEvent] = []
+    for offset, (event, data_text) in enumerate(zip(new_events, data_texts, strict=True),
+                                                start=1):
+        occurred_at = as_utc(event.occurred_at)
+        event_position = position + offset
+        stream_version = actual_version + offset
+        previous_hash = chain_hash(
+            previous_hash, position=event_position, event_id=event.event_id, stream=stream,
+            stream_version=stream_version, type=event.type, version=event.version,
+            correlation_id=event.correlation_id, causation_id=event.causation_id,
+            actor=event.actor, occurred_at=occurred_at, recorded_at=recorded_at,
+            data_text=data_text,
+        )
+        rows.append((
+            event_position, event.event_id, stream, category, stream_version, event.type,
+            event.version, event.correlation_id, event.causation_id, event.actor,
+            sql.time(occurred_at), stored_recorded_at, data_text, previous_hash,
+        ))
+        recorded.append(RecordedEvent(
+            position=event_position, event_id=event.event_id, type=event.type,
+            version=event.version, stream=stream, stream_version=stream_version,
+            correlation_id=event.correlation_id, causation_id=event.causation_id,
+            actor=event.actor, occurred_at=occurred_at, recorded_at=recorded_at,
+            data=dict(event.data), hash=previous_hash,
+        ))
+    try:
+        connection.executemany(sql.insert(1), rows)
+    except sqlite3.IntegrityError as exc:
+        _integrity(exc, stream, expected_version if expected_version is not None
+                   else actual_version)
+    connection.execute(sql.update_head, (recorded[-1].position, previous_hash))
+    return recorded
+
+
+def _integrity(exc: Exception, stream: str, expected_version: int | None) -> NoReturn:
+    if "event_id" in str(exc):
+        raise DuplicateEventId(str(exc)) from exc
+    # A concurrent append to the same stream won the (stream, stream_version) key.
+    raise WrongExpectedVersion(stream, expected_version or 0, None) from exc
