@@ -86,6 +86,9 @@ class Releases:
             release(state, fact_id=event.event_id, released_at=released_at)  # the guard
             accepted = state.accepted
             assert accepted is not None
+            # The outcome row first, the append last: the append serialises with every other
+            # append of the deployment until COMMIT, so nothing else runs after it.
+            record_outcome(tx.connection, consignment_id, "released")
             tx.append(stream, [registry().new_event(
                 events.GoodsReleased(consignment_id, decision.mrn, decision.office,
                                      decision.lane.value, accepted.transport_mode,
@@ -93,15 +96,16 @@ class Releases:
                 correlation_id=consignment_id, actor="release-service",
                 causation_id=event.event_id, occurred_at=released_at)],
                 expected_version=1 if outcome == "held" else 0)
-            outcome = "released"
-        elif isinstance(decision, Hold) and outcome != "held" and state.accepted:
+            return "released"
+        if isinstance(decision, Hold) and outcome != "held" and state.accepted:
             reasons = "; ".join(f"{r.kind.value}" + (f" by {r.agency}" if r.agency else "")
                                 for r in decision.reasons)
+            record_outcome(tx.connection, consignment_id, "held")
             tx.append(stream, [registry().new_event(
                 events.GoodsHeld(consignment_id, state.accepted.mrn, reasons),
                 correlation_id=consignment_id, actor="release-service",
                 causation_id=event.event_id)], expected_version=0)
-            outcome = "held"
+            return "held"
         record_outcome(tx.connection, consignment_id, outcome)
         return outcome
 
