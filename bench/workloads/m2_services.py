@@ -1,0 +1,67 @@
+"""The two consumer services of benchmark M2, run as real `nameko run` processes.
+
+* `OursService`: our `@event_handler` (inbox record + a trivial effect, one store transaction
+  per event) on the queue `BENCH_QUEUE` of the topology built from the environment.
+* `PeerService`: a bare nameko `@event_handler` on `bench_src.events` / `PingRecorded` doing one
+  INSERT (autocommit) per event into `bench_peer_seen` of the same PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from nameko.events import event_handler as nameko_event_handler
+from nameko.extensions import DependencyProvider
+
+from shared.events.envelope import RecordedEvent
+from shared.eventstore.store import Transaction
+from shared.messaging.consumer import event_handler
+from shared.messaging.store_provider import make_psycopg_green
+from shared.testing.messaging_app import make_topology
+
+EXCHANGE = os.environ.get("BENCH_EXCHANGE", "bench.events")
+QUEUE = os.environ.get("BENCH_QUEUE", "bench.pings")
+PEER_SOURCE = "bench_src"
+PEER_TABLE = "bench_peer_seen"
+TOPOLOGY = make_topology(EXCHANGE, QUEUE)
+
+
+def _nothing(tx: Transaction) -> None:
+    return None
+
+
+class OursService:
+    name = "bench_ours"
+
+    @event_handler(QUEUE, topology=TOPOLOGY)
+    def on_ping(self, event: RecordedEvent, payload: Any) -> Any:
+        return _nothing
+
+
+class Database(DependencyProvider):  # type: ignore[misc]
+    def setup(self) -> None:
+        from sqlalchemy import create_engine
+
+        make_psycopg_green()
+        self.engine = create_engine(self.container.config["EVENT_STORE_URL"], pool_size=10,
+                                    isolation_level="AUTOCOMMIT")
+
+    def stop(self) -> None:
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return self.engine
+
+
+class PeerService:
+    name = "bench_peer"
+    db = Database()
+
+    @nameko_event_handler(PEER_SOURCE, "PingRecorded")  # type: ignore[untyped-decorator]
+    def on_ping(self, payload: dict[str, Any]) -> None:
+        from sqlalchemy import text
+
+        with self.db.connect() as connection:
+            connection.execute(text(f"INSERT INTO {PEER_TABLE} (event_id) VALUES (:e)"),
+                               {"e": payload["event_id"]})
