@@ -85,11 +85,21 @@ def record_outcome(connection: Connection, consignment_id: str, outcome: str,
 
 
 def project(connection: Connection, events: Sequence[RecordedEvent], table: Table = CASES) -> None:
-    """Replay events into the table (the rebuild's path)."""
+    """Replay events into the table (the rebuild's path): one merge per consignment of the
+    batch, then its strongest outcome."""
+    facts: dict[str, dict[str, Any]] = {}
+    outcomes: dict[str, str] = {}
     for event in events:
         fact = stored_fact(event)
         if fact is not None:
-            merge(connection, event.correlation_id, {event.event_id: fact}, table)
+            facts.setdefault(event.correlation_id, {})[event.event_id] = fact
         elif event.type in OUTCOMES:
-            merge(connection, event.correlation_id, {}, table)
-            record_outcome(connection, event.correlation_id, OUTCOMES[event.type], table)
+            facts.setdefault(event.correlation_id, {})
+            outcome = OUTCOMES[event.type]
+            known = outcomes.get(event.correlation_id, "pending")
+            if OUTCOME_RANK[outcome] > OUTCOME_RANK[known]:
+                outcomes[event.correlation_id] = outcome
+    for consignment_id in sorted(facts):  # a fixed order: no lock cycles between writers
+        merge(connection, consignment_id, facts[consignment_id], table)
+        if consignment_id in outcomes:
+            record_outcome(connection, consignment_id, outcomes[consignment_id], table)
