@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, UniqueConstraint
-from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.events.envelope import RecordedEvent
+from shared.eventstore.sql import dialect_insert
 
 CASES_NAME, REFERENCES_NAME = "payment_cases", "payment_references"
 
@@ -53,8 +53,7 @@ def project_cases(connection: Connection, events: Sequence[RecordedEvent],
     rows = [{"mrn": e.data["mrn"], "consignment_id": e.correlation_id}
             for e in events if e.type == "DutyAssessed"]
     if rows:
-        insert = (postgresql.insert(table) if connection.dialect.name == "postgresql"
-                  else sqlite.insert(table))
+        insert = dialect_insert(connection.dialect.name, table)
         connection.execute(insert.on_conflict_do_nothing(index_elements=["mrn"]), rows)
 
 

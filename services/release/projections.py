@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.events.envelope import RecordedEvent, isoformat
+from shared.eventstore.sql import dialect_insert
 
 NAME = "release_cases"
 OUTCOME_RANK = {"pending": 0, "held": 1, "released": 2}  # an outcome never goes back
@@ -57,8 +57,7 @@ def merge(connection: Connection, consignment_id: str, new_facts: Mapping[str, A
           table: Table = CASES) -> tuple[dict[str, Any], str]:
     """Add facts to a consignment's row (created if missing, locked for the transaction);
     the whole set of facts and the outcome recorded so far."""
-    insert = (postgresql.insert(table) if connection.dialect.name == "postgresql"
-              else sqlite.insert(table))
+    insert = dialect_insert(connection.dialect.name, table)
     connection.execute(insert.values(
         consignment_id=consignment_id, facts="{}", outcome="pending", last_position=0,
     ).on_conflict_do_nothing(index_elements=["consignment_id"]))

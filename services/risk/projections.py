@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, UniqueConstraint
-from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.events.envelope import RecordedEvent
+from shared.eventstore.sql import dialect_insert
 
 NAME = "risk_cases"
 
@@ -33,6 +33,5 @@ def project(connection: Connection, events: Sequence[RecordedEvent], table: Tabl
     rows = [{"mrn": e.data["mrn"], "consignment_id": e.correlation_id, "lane": e.data["lane"]}
             for e in events if e.type == "RiskAssessed"]
     if rows:
-        insert = (postgresql.insert(table) if connection.dialect.name == "postgresql"
-                  else sqlite.insert(table))
+        insert = dialect_insert(connection.dialect.name, table)
         connection.execute(insert.on_conflict_do_nothing(index_elements=["mrn"]), rows)

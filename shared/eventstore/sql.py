@@ -94,3 +94,10 @@ def row_reader(dialect: str) -> RowReader:
             recorded_at=time(recorded_at), data=loads(data), hash=hash_)
 
     return read
+
+
+def dialect_insert(dialect: str, table: Any) -> Any:
+    """An INSERT of `table` with the dialect's ON CONFLICT clauses (PostgreSQL or SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)

@@ -21,8 +21,6 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import DBAPIError
 
 from shared.events.envelope import NewEvent, RecordedEvent, as_utc, category_of, utcnow
@@ -34,7 +32,7 @@ from .engine import Engines, create_engines, url_from_env
 from .errors import EventsImmutable, EventStoreError, WrongExpectedVersion
 from .hashing import canonical_json, chain_hash, header_pieces
 from .migrate import upgrade
-from .sql import SELECT_EVENTS, AppendSQL, append_sql, row_reader
+from .sql import SELECT_EVENTS, AppendSQL, append_sql, dialect_insert, row_reader
 from .tables import checkpoints, events, inbox, leases
 
 AppendListener = Callable[[Sequence[RecordedEvent]], None]
@@ -262,9 +260,7 @@ class EventStore:
             )
 
     def _upsert(self, table: Any) -> Any:
-        if self.dialect == "postgresql":
-            return pg_dialect.insert(table)
-        return sqlite_dialect.insert(table)
+        return dialect_insert(self.dialect, table)
 
 
 class Transaction:
