@@ -18,19 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
-
-import psycopg2
 
 from audit.history import history
 from shared.events import NewEvent
@@ -40,28 +34,11 @@ from shared.events.payment import DutyAssessed, PaymentReceived
 from shared.events.release import GoodsReleased
 from shared.events.risk import ControlCompleted, ControlOrdered, RiskAssessed
 from shared.eventstore import EventStore
+from shared.testing.databases import fresh_store_url
 
-PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BATCH = 1000
 TARGET = "bench0000-0000-4000-8000-000000000001"
 MRN = "26GBA7K2M9Q4R8T1X5"
-
-
-@contextmanager
-def fresh_url(backend: str) -> Iterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{folder}/bench.db"
-        return
-    name = f"clearance_bench_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def other_event(i: int) -> NewEvent:
@@ -148,7 +125,7 @@ def timed(action: Callable[[], Any], reads: int) -> tuple[float, float, Any]:
 
 
 def measure(backend: str, size: int, reads: int) -> dict[str, Any]:
-    with fresh_url(backend) as url:
+    with fresh_store_url(backend) as url:
         store = EventStore(url)
         last = [0.0]
 

@@ -12,37 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import psycopg2
 
 from shared.events import NewEvent
 from shared.eventstore import EventStore
+from shared.testing.databases import fresh_store_url
 
-PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PAYLOAD = {"mrn": "26GB0000000000000X", "amount": "1234.56", "note": "x" * 200}
-
-
-@contextmanager
-def fresh_url(backend: str) -> Iterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{folder}/bench.db"
-        return
-    name = f"clearance_bench_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def event(i: int) -> NewEvent:
@@ -50,7 +26,7 @@ def event(i: int) -> NewEvent:
 
 
 def measure(backend: str, count: int) -> dict[str, float]:
-    with fresh_url(backend) as url:
+    with fresh_store_url(backend) as url:
         store = EventStore(url)
         versions = [0] * 100
         started = time.perf_counter()

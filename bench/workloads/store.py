@@ -32,6 +32,7 @@ from bench.harness import Size, Workload
 from shared.events import NewEvent
 from shared.events.catalog import registry as catalog
 from shared.eventstore import EventStore
+from shared.testing import databases
 
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PEER = "eventsourcing 9.5.6"
@@ -54,15 +55,8 @@ def _pg_parts() -> tuple[str, str, str, str]:
 @contextmanager
 def pg_database() -> Iterator[tuple[str, str]]:
     """A fresh PostgreSQL database: (SQLAlchemy url, name); dropped afterwards."""
-    name = f"clearance_bench_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}", name
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with databases.postgres_database("clearance_bench") as url:
+        yield url, url.rsplit("/", 1)[1]
 
 
 @contextmanager

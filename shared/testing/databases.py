@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,3 +42,14 @@ def postgres_database(prefix: str = "clearance_test") -> Iterator[str]:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
         admin.close()
+
+
+@contextmanager
+def fresh_store_url(backend: str, prefix: str = "clearance_bench") -> Iterator[str]:
+    """The URL of an empty store on `backend` ("sqlite" or "postgresql"), removed afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield sqlite_url(Path(folder), "bench.db")
+        return
+    with postgres_database(prefix) as url:
+        yield url
