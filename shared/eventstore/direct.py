@@ -61,16 +61,27 @@ class DirectPool:
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
-        try:
-            connection = self._idle.pop()
-        except IndexError:
-            connection = self._connect()
+        connection = self.take()
         try:
             yield connection
         except BaseException:
             self._discard_if_broken(connection)
             raise
         self._put(connection)
+
+    # The same as `connection()` without the context manager, for the append hot path:
+    # take(); on an exception discard_if_broken(); otherwise give_back().
+    def take(self) -> Any:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self._connect()
+
+    def give_back(self, connection: Any) -> None:
+        self._put(connection)
+
+    def discard_if_broken(self, connection: Any) -> None:
+        self._discard_if_broken(connection)
 
     def run(self, work: Callable[[Any], T]) -> T:
         """`work(connection)`; on PostgreSQL retried once on a fresh connection when the

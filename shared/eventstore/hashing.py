@@ -1,20 +1,86 @@
-"""Canonical content and the hash chain: hash_n = sha256(hash_{n-1} | header_n | data_n)."""
+"""Canonical content and the hash chain: hash_n = sha256(hash_{n-1} | header_n | data_n).
+
+The header is the canonical JSON (`canonical_json`) of the event's envelope fields. The append
+path and the verifier both build it with `header_text`, which writes that same text directly
+(the keys in sorted order, each string escaped by the json module's own C escaper) instead of
+building a dict and sorting it per event; `tests/unit/events/test_chain_hash.py` checks it
+byte for byte against `canonical_json` of the dict.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.events.envelope import isoformat
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+_canonical = _CANONICAL.encode
+# What `json.dumps(..., ensure_ascii=False)` uses for every str: quotes and escapes it.
+_string: Any = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.encode_basestring
+_sha256 = hashlib.sha256
+
 
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, no spaces, UTF-8 kept. Floats are refused upstream."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return _canonical(value)
+
+
+def canonical_time(value: datetime) -> str:
+    """`isoformat(value)` (UTC, microseconds, `+00:00`), without a conversion when the value
+    is already in UTC."""
+    if value.tzinfo is UTC:
+        return value.isoformat(timespec="microseconds")
+    return isoformat(value)
+
+
+def _json_value(value: Any) -> str:
+    """canonical_json of one header value (str, int or None) without the encoder's set-up."""
+    kind = type(value)
+    if kind is str:
+        return str(_string(value))
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "null"
+    return canonical_json(value)
+
+
+def header_text(
+    position: int,
+    event_id: str,
+    stream: str,
+    stream_version: int,
+    type: str,
+    version: int,
+    correlation_id: str,
+    causation_id: str | None,
+    actor: str,
+    occurred_at: str,
+    recorded_at: str,
+) -> str:
+    """canonical_json of the header dict (times as `isoformat` text). Keys in sorted order:
+    actor, causation_id, correlation_id, event_id, occurred_at, position, recorded_at, stream,
+    stream_version, type, version."""
+    v = _json_value
+    return (
+        '{"actor":' + v(actor) + ',"causation_id":' + v(causation_id)
+        + ',"correlation_id":' + v(correlation_id) + ',"event_id":' + v(event_id)
+        + ',"occurred_at":' + v(occurred_at) + ',"position":' + v(position)
+        + ',"recorded_at":' + v(recorded_at) + ',"stream":' + v(stream)
+        + ',"stream_version":' + v(stream_version) + ',"type":' + v(type)
+        + ',"version":' + v(version) + "}"
+    )
+
+
+def link(previous_hash: str, header: str, data_text: str) -> str:
+    """sha256(previous hash | LF | header | LF | data), hex."""
+    previous_hash.encode("ascii")  # a hash is hex; anything else is refused, as before
+    return _sha256(f"{previous_hash}\n{header}\n{data_text}".encode()).hexdigest()
 
 
 def chain_hash(
@@ -33,28 +99,10 @@ def chain_hash(
     recorded_at: datetime,
     data_text: str,
 ) -> str:
-    header = canonical_json(
-        {
-            "position": position,
-            "event_id": event_id,
-            "stream": stream,
-            "stream_version": stream_version,
-            "type": type,
-            "version": version,
-            "correlation_id": correlation_id,
-            "causation_id": causation_id,
-            "actor": actor,
-            "occurred_at": isoformat(occurred_at),
-            "recorded_at": isoformat(recorded_at),
-        }
-    )
-    digest = hashlib.sha256()
-    digest.update(previous_hash.encode("ascii"))
-    digest.update(b"\n")
-    digest.update(header.encode("utf-8"))
-    digest.update(b"\n")
-    digest.update(data_text.encode("utf-8"))
-    return digest.hexdigest()
+    header = header_text(position, event_id, stream, stream_version, type, version,
+                         correlation_id, causation_id, actor, canonical_time(occurred_at),
+                         canonical_time(recorded_at))
+    return link(previous_hash, header, data_text)
 
 
 def row_hash(previous_hash: str, row: Mapping[Any, Any]) -> str:

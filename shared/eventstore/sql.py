@@ -51,7 +51,13 @@ class AppendSQL:
         value = as_utc(value)
         if self.dialect == "postgresql":
             return value
-        return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return stored_time(value.isoformat(timespec="microseconds"))
+
+
+def stored_time(iso: str) -> str:
+    """SQLite's stored text of a time (SQLAlchemy's `YYYY-MM-DD HH:MM:SS.ffffff`, in UTC) from
+    its canonical `isoformat` text (`YYYY-MM-DDTHH:MM:SS.ffffff+00:00`)."""
+    return iso[:10] + " " + iso[11:26]
 
 
 _BY_DIALECT: dict[str, AppendSQL] = {}

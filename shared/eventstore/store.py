@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, func, select
@@ -25,14 +25,21 @@ from sqlalchemy.exc import DBAPIError
 
 from shared.events.envelope import NewEvent, RecordedEvent, as_utc, category_of, utcnow
 from shared.events.registry import EventRegistry
-from shared.observability.metrics import metrics
+from shared.observability.metrics import Metrics, metrics
 
 from .direct import DirectPool
 from .engine import Engines, create_engines, url_from_env
 from .errors import EventsImmutable, EventStoreError, WrongExpectedVersion
-from .hashing import canonical_json, chain_hash, header_pieces
+from .hashing import canonical_json, header_pieces, header_text, link
 from .migrate import upgrade
-from .sql import SELECT_EVENTS, AppendSQL, append_sql, dialect_insert, row_reader
+from .sql import (
+    SELECT_EVENTS,
+    AppendSQL,
+    append_sql,
+    dialect_insert,
+    row_reader,
+    stored_time,
+)
 from .tables import checkpoints, events, inbox, leases
 
 AppendListener = Callable[[Sequence[RecordedEvent]], None]
@@ -55,6 +62,8 @@ class EventStore:
         self.registry = registry
         self.engines: Engines = create_engines(self.url, pool_size=pool_size)
         self._listeners: list[AppendListener] = []
+        self._metrics: Metrics | None = None
+        self._appended_counters: dict[str, Any] = {}  # category -> its labelled counter
         self.direct = DirectPool(self.url, self.engines.dialect)
         self._sql = append_sql(self.engines.dialect)
         self._row = row_reader(self.engines.dialect)
@@ -90,10 +99,16 @@ class EventStore:
                 connection.cursor(), stream, category, new_events, data_texts,
                 expected_version))
         else:
-            with self.direct.connection() as connection:
+            pool = self.direct
+            connection = pool.take()
+            try:
                 recorded = _append_sqlite(connection, self._sql, stream, category, new_events,
                                           data_texts, expected_version)
-        self._committed(recorded)
+            except BaseException:
+                pool.discard_if_broken(connection)
+                raise
+            pool.give_back(connection)
+        self._committed(recorded, category)
         return recorded
 
     @contextmanager
@@ -110,12 +125,24 @@ class EventStore:
         if appended:
             self._committed(appended)
 
-    def _committed(self, appended: Sequence[RecordedEvent]) -> None:
-        counts: dict[str, int] = {}
-        for event in appended:
-            counts[event.category] = counts.get(event.category, 0) + 1
-        for category, count in counts.items():
-            metrics().appended.labels(category).inc(count)
+    def _committed(self, appended: Sequence[RecordedEvent], category: str | None = None) -> None:
+        """Count the appended events (`category`: all of one append's stream) and tell the
+        listeners."""
+        current = metrics()
+        if current is not self._metrics:  # the process's metrics were replaced (tests do)
+            self._metrics, self._appended_counters = current, {}
+        if category is not None:
+            counts = {category: len(appended)}
+        else:
+            counts = {}
+            for event in appended:
+                counts[event.category] = counts.get(event.category, 0) + 1
+        counters = self._appended_counters
+        for name, count in counts.items():
+            counter = counters.get(name)
+            if counter is None:
+                counter = counters[name] = current.appended.labels(name)
+            counter.inc(count)
         for listener in self._listeners:
             listener(appended)
 
@@ -345,7 +372,8 @@ def _prepare(registry: EventRegistry | None, stream: str,
                     f"{event.type} belongs to category {registry.category(event.type)!r},"
                     f" not to stream {stream!r}"
                 )
-        data_texts.append(canonical_json(dict(event.data)))
+        data = event.data
+        data_texts.append(canonical_json(data if type(data) is dict else dict(data)))
     return category, data_texts
 
 
@@ -417,40 +445,42 @@ def _append_sqlite(connection: Any, sql: AppendSQL, stream: str, category: str,
 def _append_sqlite_core(connection: Any, sql: AppendSQL, stream: str, category: str,
                         new_events: Sequence[NewEvent], data_texts: list[str],
                         expected_version: int | None) -> list[RecordedEvent]:
-    """Read the head, chain, insert and move the head, inside the caller's write transaction."""
+    """Read the head, chain, insert and move the head, inside the caller's write transaction.
+
+    Per event this does the least Python it can: each time is formatted once (`isoformat`,
+    the stored text sliced from it), the hashed header is written directly (`header_text`),
+    and the rows go in with one executemany."""
     import sqlite3
 
-    head = connection.execute(sql.head, (stream,)).fetchone()
-    position, previous_hash, actual_version = int(head[0]), str(head[1]), int(head[2])
+    position, previous_hash, actual_version = connection.execute(sql.head, (stream,)).fetchone()
     if expected_version is not None and actual_version != expected_version:
         raise WrongExpectedVersion(stream, expected_version, actual_version)
     recorded_at = utcnow()
-    stored_recorded_at = sql.time(recorded_at)
+    recorded_text = recorded_at.isoformat(timespec="microseconds")
+    stored_recorded_at = stored_time(recorded_text)
     rows: list[tuple[Any, ...]] = []
     recorded: list[RecordedEvent] = []
     for offset, (event, data_text) in enumerate(zip(new_events, data_texts, strict=True),
                                                 start=1):
-        occurred_at = as_utc(event.occurred_at)
+        occurred_at = event.occurred_at
+        if occurred_at.tzinfo is not UTC:
+            occurred_at = as_utc(occurred_at)
+        occurred_text = occurred_at.isoformat(timespec="microseconds")
         event_position = position + offset
         stream_version = actual_version + offset
-        previous_hash = chain_hash(
-            previous_hash, position=event_position, event_id=event.event_id, stream=stream,
-            stream_version=stream_version, type=event.type, version=event.version,
-            correlation_id=event.correlation_id, causation_id=event.causation_id,
-            actor=event.actor, occurred_at=occurred_at, recorded_at=recorded_at,
-            data_text=data_text,
-        )
-        rows.append((
-            event_position, event.event_id, stream, category, stream_version, event.type,
-            event.version, event.correlation_id, event.causation_id, event.actor,
-            sql.time(occurred_at), stored_recorded_at, data_text, previous_hash,
-        ))
+        event_id, type_, version = event.event_id, event.type, event.version
+        correlation_id, causation_id, actor = event.correlation_id, event.causation_id, event.actor
+        previous_hash = link(previous_hash, header_text(
+            event_position, event_id, stream, stream_version, type_, version, correlation_id,
+            causation_id, actor, occurred_text, recorded_text), data_text)
+        rows.append((event_position, event_id, stream, category, stream_version, type_, version,
+                     correlation_id, causation_id, actor, stored_time(occurred_text),
+                     stored_recorded_at, data_text, previous_hash))
         recorded.append(RecordedEvent(
-            position=event_position, event_id=event.event_id, type=event.type,
-            version=event.version, stream=stream, stream_version=stream_version,
-            correlation_id=event.correlation_id, causation_id=event.causation_id,
-            actor=event.actor, occurred_at=occurred_at, recorded_at=recorded_at,
-            data=dict(event.data), hash=previous_hash,
+            position=event_position, event_id=event_id, type=type_, version=version,
+            stream=stream, stream_version=stream_version, correlation_id=correlation_id,
+            causation_id=causation_id, actor=actor, occurred_at=occurred_at,
+            recorded_at=recorded_at, data=dict(event.data), hash=previous_hash,
         ))
     try:
         connection.executemany(sql.insert(1), rows)
