@@ -1,7 +1,9 @@
 """The two consumer services of benchmark M2, run as real `nameko run` processes.
 
-* `OursService`: our `@event_handler` (inbox record + a trivial effect, one store transaction
-  per event) on the queue `BENCH_QUEUE` of the topology built from the environment.
+* `OursService`: our `@event_handler` (inbox record + a trivial effect in the service's group
+  commit) on the queue `BENCH_QUEUE` of the topology built from the environment, with its
+  logging configured as the clearance services configure theirs (JSON, `LOG_LEVEL`, default
+  INFO: the per-event debug line is filtered, as in production).
 * `PeerService`: a bare nameko `@event_handler` on `bench_src.events` / `PingRecorded` doing one
   INSERT (autocommit) per event into `bench_peer_seen` of the same PostgreSQL database.
 """
@@ -18,6 +20,7 @@ from shared.events.envelope import RecordedEvent
 from shared.eventstore.store import Transaction
 from shared.messaging.consumer import event_handler
 from shared.messaging.store_provider import make_psycopg_green
+from shared.observability.logging import configure
 from shared.testing.messaging_app import make_topology
 
 EXCHANGE = os.environ.get("BENCH_EXCHANGE", "bench.events")
@@ -31,8 +34,14 @@ def _nothing(tx: Transaction) -> None:
     return None
 
 
+class Logging(DependencyProvider):  # type: ignore[misc]
+    def setup(self) -> None:
+        configure(self.container.service_name)
+
+
 class OursService:
     name = "bench_ours"
+    logging = Logging()
 
     @event_handler(QUEUE, topology=TOPOLOGY)
     def on_ping(self, event: RecordedEvent, payload: Any) -> Any:

@@ -228,11 +228,20 @@ class EventStore:
 
     # -- inbox --------------------------------------------------------------------------
     def inbox_contains(self, consumer: str, event_id: str) -> bool:
-        query = select(inbox.c.event_id).where(
-            inbox.c.consumer == consumer, inbox.c.event_id == event_id
-        )
-        with self.engines.reader.connect() as connection:
-            return connection.execute(query).first() is not None
+        """Whether `consumer` has handled `event_id` (one driver-level statement: consumers
+        ask this for every delivery)."""
+        m = self._sql.mark
+        sql = f"SELECT 1 FROM inbox WHERE consumer = {m} AND event_id = {m}"
+
+        def work(connection: Any) -> bool:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, (consumer, event_id))
+                return cursor.fetchone() is not None
+            finally:
+                cursor.close()
+
+        return self.direct.run(work)
 
     # -- relay bookkeeping: checkpoints and leases ----------------------------------------
     def checkpoint(self, name: str) -> int:
@@ -337,6 +346,31 @@ class Transaction:
             .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
         )
         return bool(self.connection.execute(statement).rowcount == 1)
+
+    def record_inbox_many(self, handled: Sequence[tuple[str, str, int]]) -> set[tuple[str, str]]:
+        """Record many (consumer, event_id, position) at once, in one statement; the
+        (consumer, event_id) pairs that were new (the others are duplicates, as is a pair
+        repeated within `handled` after its first occurrence)."""
+        rows: dict[tuple[str, str], int] = {}
+        for consumer, event_id, position in handled:
+            rows.setdefault((consumer, event_id), position)
+        if not rows:
+            return set()
+        m = append_sql(self.store.dialect).mark
+        now = append_sql(self.store.dialect).time(utcnow())
+        values = ", ".join([f"({m}, {m}, {m}, {m})"] * len(rows))
+        params: list[Any] = []
+        for (consumer, event_id), position in rows.items():
+            params += (consumer, event_id, position, now)
+        cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
+                "INSERT INTO inbox (consumer, event_id, position, processed_at)"
+                f" VALUES {values} ON CONFLICT (consumer, event_id) DO NOTHING"
+                " RETURNING consumer, event_id", tuple(params))
+            return {(str(c), str(e)) for c, e in cursor.fetchall()}
+        finally:
+            cursor.close()
 
 
 def _recorded(row: Mapping[Any, Any]) -> RecordedEvent:

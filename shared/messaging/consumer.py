@@ -11,6 +11,9 @@ The handler gets the envelope and the typed payload (decoded and upcast by the r
 RETURNS what to write: None, an `Append`, a callable taking the store `Transaction` (e.g. a
 read-model update), or a list of those. The entrypoint then, in ONE store transaction, records
 the event id in the inbox of this queue and performs the writes; then it acks the message.
+That transaction is shared with the other events the service handled meanwhile (group commit,
+`commit.py`): one commit and one turn of the log-head lock for a batch of events, and a batch
+that fails is written again event by event, so a failure stays with its event.
 
 * A duplicate (the inbox already has the event id) has no effect: it is acked and counted in
   `duplicates` (checked before calling the handler, and again inside the transaction).
@@ -51,6 +54,7 @@ from shared.eventstore.store import Transaction
 from shared.observability.logging import bound, get_logger
 from shared.observability.metrics import metrics
 
+from .commit import GroupCommitter
 from .publisher import OutgoingMessage, Publisher
 from .store_provider import SharedEventStore
 from .topology import Topology
@@ -208,6 +212,7 @@ class EventHandler(Consumer):  # type: ignore[misc]
     queue_consumer = EventQueueConsumer()
     shared_store = SharedEventStore()
     retry_publisher = RetryPublisher()
+    committer = GroupCommitter()
 
     def __init__(self, queue_name: str, topology: Topology, **kwargs: Any) -> None:
         topology.routing_keys(queue_name)  # a subscription of the topology, or KeyError
@@ -270,16 +275,8 @@ class EventHandler(Consumer):  # type: ignore[misc]
 
     def _commit(self, event: RecordedEvent, result: object) -> bool:
         """The inbox record and the handler's writes in one transaction; True if duplicate."""
-        effects = effects_of(result)
-        with self.store.transaction() as tx:
-            if not tx.record_inbox(self.queue_name, event.event_id, event.position):
-                return True
-            for effect in effects:
-                if isinstance(effect, Append):
-                    tx.append(effect.stream, effect.events, effect.expected_version)
-                else:
-                    effect(tx)
-        return False
+        return self.committer.commit(self.queue_name, event,
+                                     [_write(effect) for effect in effects_of(result)])
 
     def _duplicate(self, message: Any, event: RecordedEvent) -> None:
         metrics().duplicates.labels(self.queue_name).inc()
@@ -376,6 +373,12 @@ def event_handler(queue: str, *, topology: Topology, **kwargs: Any) -> Callable[
         return handler  # type: ignore[return-value]
 
     return decorate
+
+
+def _write(effect: Append | Effect) -> Effect:
+    if isinstance(effect, Append):
+        return lambda tx: tx.append(effect.stream, effect.events, effect.expected_version)
+    return effect
 
 
 def _exc_info() -> ExcInfo:

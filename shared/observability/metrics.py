@@ -25,6 +25,7 @@ class Metrics:
     retried: Counter
     parked: Counter
     handler_seconds: Histogram
+    commit_batch: Histogram
     release_latency: Histogram
 
     @classmethod
@@ -55,6 +56,10 @@ class Metrics:
                            ["consumer"], registry=registry),
             handler_seconds=Histogram("clearance_handler_seconds", "Event handler duration",
                                       ["consumer"], registry=registry),
+            commit_batch=Histogram("clearance_commit_batch_events",
+                                   "Handled events written per store transaction (group commit)",
+                                   registry=registry,
+                                   buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256)),
             release_latency=Histogram(
                 "clearance_release_latency_seconds",
                 "Lodgement to release of each consignment, by risk lane",

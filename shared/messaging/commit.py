@@ -1,0 +1,152 @@
+"""Group commit: the handled events of one service written in few store transactions.
+
+Each `@event_handler` delivery ends with one store transaction: the inbox record and the
+handler's writes. One transaction per event means one commit (a WAL flush) per event and,
+for each appending handler, one turn of the deployment-wide log-head lock. Under load the
+per-event transactions of one service queue for the same lock and the same flush anyway, so
+the service gathers them: the workers hand their (consumer, event, effects) to the
+container's one `GroupCommitter` and wait; its committer greenthread takes everything waiting
+(up to `EVENT_HANDLER_BATCH`, default 64) and writes it in ONE transaction, in arrival order,
+then tells each worker its outcome. At low load a batch is one event: nothing waits for a
+batch to fill.
+
+A batch is all or nothing. When it fails (one handler's write raised, a concurrent append
+won a stream version), it is rolled back and its items are written again one transaction
+each, so a failure stays with the event that caused it (that one goes to its retry queue)
+and the others commit. A duplicate inside a batch (the same event id twice for one
+consumer) is caught by the inbox record, as across batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventlet.event import Event
+from eventlet.queue import LightQueue
+from nameko.extensions import SharedExtension
+
+from shared.events.envelope import RecordedEvent
+from shared.eventstore.store import EventStore, Transaction
+from shared.observability.logging import get_logger
+from shared.observability.metrics import metrics
+
+from .store_provider import SharedEventStore
+
+log = get_logger(__name__)
+
+BATCH_KEY = "EVENT_HANDLER_BATCH"
+DEFAULT_BATCH = 64
+
+Write = Callable[[Transaction], object]
+
+
+@dataclass
+class Item:
+    """One handled event waiting to be committed; `done` carries True for a duplicate."""
+
+    consumer: str
+    event: RecordedEvent
+    writes: Sequence[Write]
+    done: Event = field(default_factory=Event)
+
+
+def write(tx: Transaction, batch: Sequence[Item]) -> list[bool]:
+    """The inbox records of `batch` (one statement) and the writes of each item that is not
+    a duplicate, in `tx`; per item, True if it is a duplicate."""
+    new = tx.record_inbox_many([(i.consumer, i.event.event_id, i.event.position)
+                                for i in batch])
+    duplicates: list[bool] = []
+    for item in batch:
+        key = (item.consumer, item.event.event_id)
+        if key not in new:
+            duplicates.append(True)
+            continue
+        new.discard(key)  # the same event again later in the batch is a duplicate
+        for each in item.writes:
+            each(tx)
+        duplicates.append(False)
+    return duplicates
+
+
+def commit_batch(store: EventStore, batch: Sequence[Item]) -> None:
+    """Write `batch` in one transaction, or (when that fails) each item in its own; settle
+    every item's `done` with its outcome or its exception."""
+    if len(batch) > 1:
+        try:
+            with store.transaction() as tx:
+                outcomes = write(tx, batch)
+        except Exception as exc:  # noqa: BLE001 - isolate the failing item below
+            log.info("batch rolled back; writing its events one by one", size=len(batch),
+                     error=f"{type(exc).__name__}: {exc}")
+        else:
+            for item, duplicate in zip(batch, outcomes, strict=True):
+                item.done.send(duplicate)
+            return
+    for item in batch:
+        try:
+            with store.transaction() as tx:
+                [duplicate] = write(tx, [item])
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting worker
+            item.done.send_exception(exc)
+        else:
+            item.done.send(duplicate)
+
+
+class GroupCommitter(SharedExtension):  # type: ignore[misc]
+    """The container's committer of handled events (see the module docstring)."""
+
+    shared_store = SharedEventStore()
+
+    def __init__(self) -> None:
+        self.queue: LightQueue = LightQueue()
+        self.store: EventStore | None = None
+        self.batch = DEFAULT_BATCH
+        self._thread: Any = None
+
+    def setup(self) -> None:
+        self.store = self.shared_store.open()
+        self.batch = max(1, int(self.container.config.get(BATCH_KEY, DEFAULT_BATCH)))
+
+    def start(self) -> None:
+        self._thread = self.container.spawn_managed_thread(self._run,
+                                                           identifier="group-committer")
+
+    def commit(self, consumer: str, event: RecordedEvent, writes: Sequence[Write]) -> bool:
+        """Commit the inbox record of `event` for `consumer` with `writes` (called by a worker,
+        which waits); True if the event was a duplicate. Raises what the writes raised."""
+        item = Item(consumer, event, writes)
+        self.queue.put(item)
+        return bool(item.done.wait())
+
+    def _run(self) -> None:
+        assert self.store is not None
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < self.batch and not self.queue.empty():
+                more = self.queue.get_nowait()
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            metrics().commit_batch.observe(len(batch))
+            commit_batch(self.store, batch)
+            if stop:
+                return
+
+    def stop(self) -> None:
+        # The entrypoints have stopped and their workers finished: nothing more arrives.
+        if self._thread is not None:
+            self.queue.put(None)
+            self._thread.wait()
+            self._thread = None
+
+    def kill(self) -> None:
+        if self._thread is not None:
+            self._thread.kill()
+            self._thread = None
