@@ -27,6 +27,7 @@ from shared.events.envelope import NewEvent, RecordedEvent, as_utc, category_of,
 from shared.events.registry import EventRegistry
 from shared.observability.metrics import Metrics, metrics
 
+from . import holding
 from .direct import DirectPool
 from .engine import Engines, create_engines, url_from_env
 from .errors import EventsImmutable, EventStoreError, WrongExpectedVersion
@@ -115,13 +116,18 @@ class EventStore:
     def transaction(self) -> Iterator[Transaction]:
         """A write transaction: appends, inbox records and read-model updates commit together."""
         appended: list[RecordedEvent] = []
+        tx: Transaction | None = None
         try:
             with self.engines.writer.begin() as connection:
-                yield Transaction(self, connection, appended)
+                tx = Transaction(self, connection, appended)
+                yield tx
         except DBAPIError as exc:
             if "immutable" in str(exc.orig):
                 raise EventsImmutable(str(exc.orig)) from exc
             raise
+        finally:
+            if tx is not None and tx.holds_head:
+                holding.ended()
         if appended:
             self._committed(appended)
 
@@ -306,6 +312,7 @@ class Transaction:
         self.store = store
         self.connection = connection
         self._appended = appended
+        self.holds_head = False  # the log-head lock, taken by the first append (PostgreSQL)
 
     def append(
         self, stream: str, new_events: Sequence[NewEvent], expected_version: int | None
@@ -314,6 +321,7 @@ class Transaction:
             return []
         category, data_texts = _prepare(self.store.registry, stream, new_events)
         if self.store.dialect == "postgresql":
+            self._hold_head()
             cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 recorded = _append_pg(cursor, stream, category, new_events, data_texts,
@@ -327,9 +335,17 @@ class Transaction:
         self._appended.extend(recorded)
         return recorded
 
+    def _hold_head(self) -> None:
+        """This transaction is about to take the log-head lock, which it keeps to its end."""
+        if not self.holds_head:
+            self.holds_head = True
+            holding.started()
+
     def lock_appends(self) -> None:
         """Hold back every append until this transaction ends (locks the log head; on SQLite
         the transaction's write lock does it already). Used to swap rebuilt projections."""
+        if self.store.dialect == "postgresql":
+            self._hold_head()
         self.connection.exec_driver_sql(append_sql(self.store.dialect).head, ("",)).one()
 
     def read_all(self, after: int, limit: int = 1000) -> list[RecordedEvent]:

@@ -4,15 +4,21 @@
 `EventStoreProvider` of one service all get the same `EventStore` object, so an append made by
 any of them wakes the relay at once (`EventStore.on_append` is per object). Nothing is opened
 at import time. Under eventlet monkey patching a PostgreSQL store first makes psycopg2
-cooperative (psycogreen), otherwise every query would block the whole process.
+cooperative (our own wait callback, see `make_psycopg_green`), otherwise every query would
+block the whole process.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import greenlet
+import psycopg2
+from eventlet import patcher
+from eventlet.hubs import trampoline
 from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider, SharedExtension
+from psycopg2 import extensions
 
 from shared.events.registry import EventRegistry
 from shared.eventstore.engine import url_from_env
@@ -27,20 +33,56 @@ _green_psycopg = False
 
 
 def make_psycopg_green() -> bool:
-    """Apply psycogreen's eventlet wait callback when eventlet has monkey patched the socket
-    module (as `nameko run` does). Idempotent; True when psycopg2 is (now) green."""
+    """Make psycopg2 cooperative when eventlet has monkey patched the socket module (as
+    `nameko run` does): a query's wait lets the hub run other green threads, EXCEPT while the
+    waiting green thread's transaction holds the log-head lock (`shared.eventstore.holding`):
+    then it waits for the database without yielding, so the lock is released after the
+    transaction's own round trips and not after whatever other green threads run meanwhile.
+    Idempotent; True when psycopg2 is (now) green."""
     global _green_psycopg
     if _green_psycopg:
         return True
-    from eventlet import patcher
-
     if not patcher.is_monkey_patched("socket"):
         return False
-    from psycogreen.eventlet import patch_psycopg
+    from shared.eventstore import holding
 
-    patch_psycopg()
+    extensions.set_wait_callback(_wait)
+    holding.register(_hold, _release)
     _green_psycopg = True
     return True
+
+
+_blocking_select = patcher.original("select").select
+_holders: set[Any] = set()  # green threads whose transaction holds the log-head lock
+
+
+def _hold() -> None:
+    _holders.add(greenlet.getcurrent())
+
+
+def _release() -> None:
+    _holders.discard(greenlet.getcurrent())
+
+
+def _wait(connection: Any, timeout: float | None = None) -> None:
+    """psycopg2's wait callback: green (trampoline) unless this green thread holds the lock."""
+    select = _blocking_select if greenlet.getcurrent() in _holders else None
+    while True:
+        state = connection.poll()
+        if state == extensions.POLL_OK:
+            return
+        if state == extensions.POLL_READ:
+            if select is not None:
+                select([connection.fileno()], [], [])
+            else:
+                trampoline(connection.fileno(), read=True)
+        elif state == extensions.POLL_WRITE:
+            if select is not None:
+                select([], [connection.fileno()], [])
+            else:
+                trampoline(connection.fileno(), write=True)
+        else:
+            raise psycopg2.OperationalError(f"bad result from poll: {state!r}")
 
 
 def store_url(config: dict[str, Any]) -> str:

@@ -157,7 +157,10 @@ def test_refused_documents_get_a_problem_and_leave_nothing(http_env: Cluster) ->
                 assert reply.body.get("errors"), name
                 assert all(set(e) == {"pointer", "message"} for e in reply.body["errors"]), name
             time.sleep(0.05)
-            assert store.last_position() == before, f"{name} left events behind"
+            # Only a lodgement appends declaration events; the other services may still be
+            # finishing the consignments of earlier tests, so their events do not count.
+            assert store.read_all(before, categories=["declaration"]) == [], \
+                f"{name} left events behind"
     finally:
         store.close()
 
