@@ -6,17 +6,19 @@ takes the file's write lock before it reads the log head. Reads use a separate e
 deferred transactions, so readers never wait for writers (WAL).
 
 PostgreSQL: one pooled engine (psycopg2); position assignment is serialised by the log-head
-row lock taken in each append.
+row lock taken in each append. A connection idle in the pool for a while is pinged before use.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as exc_module
 from sqlalchemy.engine import make_url
 
 DEFAULT_URL = "sqlite:///var/clearance.db"
@@ -57,11 +59,39 @@ def create_engines(url: str, *, pool_size: int = 5) -> Engines:
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size * 2,
-            pool_pre_ping=True,
             connect_args={"application_name": os.environ.get("SERVICE_NAME", "clearance")},
         )
+        _ping_when_idle(engine)
         return Engines(engine, engine, "postgresql")
     raise ValueError(f"unsupported EVENT_STORE_URL backend {backend!r} (sqlite or postgresql)")
+
+
+PING_AFTER_IDLE_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling, but only for connections that sat idle in the pool
+    for `PING_AFTER_IDLE_S`: a server restart or an idle timeout is found before the
+    connection is used, while a busy service does not pay a round trip per checkout (which
+    `pool_pre_ping` would; it was 3-5% of a loaded service's samples, one round trip each)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+        except Exception as exc:  # the pool replaces the connection and tries again
+            raise exc_module.DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def _sqlite_engine(url: str, *, begin: str) -> Engine:

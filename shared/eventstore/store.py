@@ -41,7 +41,7 @@ from .sql import (
     row_reader,
     stored_time,
 )
-from .tables import checkpoints, events, inbox, leases
+from .tables import checkpoints, events, leases
 
 AppendListener = Callable[[Sequence[RecordedEvent]], None]
 
@@ -355,13 +355,7 @@ class Transaction:
 
     def record_inbox(self, consumer: str, event_id: str, position: int) -> bool:
         """Record that `consumer` handled `event_id`; False if it already had (a duplicate)."""
-        statement = (
-            self.store._upsert(inbox)
-            .values(consumer=consumer, event_id=event_id, position=position,
-                    processed_at=utcnow())
-            .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
-        )
-        return bool(self.connection.execute(statement).rowcount == 1)
+        return (consumer, event_id) in self.record_inbox_many([(consumer, event_id, position)])
 
     def record_inbox_many(self, handled: Sequence[tuple[str, str, int]]) -> set[tuple[str, str]]:
         """Record many (consumer, event_id, position) at once, in one statement; the
