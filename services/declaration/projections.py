@@ -10,7 +10,7 @@ and reordering change nothing and a rebuild from the log equals the live table.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +30,7 @@ from sqlalchemy import (
 from shared.events.envelope import RecordedEvent, as_utc, isoformat
 from shared.eventstore import EventStore, Transaction
 
-from .domain.status_view import derive, fact_of
+from .domain.status_view import KEPT_FIELDS, derive, fact_of
 
 metadata = MetaData()
 
@@ -109,8 +109,7 @@ def _changed_rows(current: dict[str, str], new_facts: dict[str, dict[str, Any]],
             consignment_id, view.mrn, view.lrn, view.declarant_eori, view.office,
             view.transport_mode, view.version, view.status.label, view.status.code, view.lane,
             view.amount_due, view.amount_paid, view.currency, time(view.lodged_at),
-            time(view.released_at), json.dumps(facts, sort_keys=True, separators=(",", ":")),
-            view.last_position,
+            time(view.released_at), _facts_text(facts), view.last_position,
         ))
     return rows
 
@@ -138,6 +137,184 @@ def _merge_pg(cursor: Any, name: str, new_facts: dict[str, dict[str, Any]]) -> N
         rows, page_size=len(rows),
         template="(%s, %s, %s, %s, %s, %s, %s::integer, %s, %s, %s, %s, %s, %s, "
                  "%s::timestamptz, %s::timestamptz, %s, %s::bigint)")
+
+
+_FACTS_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+def _facts_text(facts: dict[str, Any]) -> str:
+    """The stored `facts` column: json.dumps(facts, sort_keys=True, separators=(",", ":"))."""
+    return _FACTS_ENCODER.encode(facts)
+
+
+Write = Callable[[Connection], None]
+
+
+class StatusFold:
+    """The rebuild's way to fill a new, empty status table from the whole log, in log order:
+    the same facts (`fact_of`) and the same rows (`derive`, `_facts_text`) as `project`, which
+    the live path uses, but folded in memory from lean log rows (`EventStore.scan`).
+
+    `prepare(rows)` folds one page and returns its write, which the caller runs in one
+    transaction, in page order (possibly on another thread while the next page is prepared).
+    Each page's consignments get their row written once for the page: new consignments are
+    inserted whole (PostgreSQL: COPY), consignments met on an earlier page are updated. The
+    facts text of recently written consignments stays in memory (bounded; strings, which the
+    garbage collector does not scan); an older consignment's facts are read back from the
+    table by the write itself. Only for a table no one else writes while it fills."""
+
+    KEEP = 50_000  # consignments whose facts text stays in memory
+
+    def __init__(self, table: Table, dialect: str) -> None:
+        self.name = table.name
+        self.dialect = dialect
+        self._time = _time_text if dialect == "postgresql" else _sqlite_time
+        self._recent: dict[str, str] = {}  # consignment -> its facts text, oldest first
+        self._written: set[str] = set()
+
+    def apply_rows(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Fold one page of log rows into the table (`prepare`, then its write)."""
+        write = self.prepare(rows)
+        if write is not None:
+            write(connection)
+
+    def prepare(self, rows: Sequence[Sequence[Any]]) -> Write | None:
+        """Fold one page of log rows (position, event_id, type, correlation_id, occurred_at
+        isoformat text, data as JSON text or mapping); the page's write, or None."""
+        kept = KEPT_FIELDS
+        loads = json.loads
+        incoming: dict[str, dict[str, Any]] = {}
+        for position, event_id, type_, consignment_id, at, data in rows:
+            fields = kept.get(type_)
+            if fields is None:
+                continue
+            if isinstance(data, str):
+                data = loads(data)
+            incoming.setdefault(consignment_id, {})[event_id] = {
+                "type": type_, "position": position, "at": at,
+                "data": {k: data[k] for k in fields if k in data}}
+        if not incoming:
+            return None
+        recent, written = self._recent, self._written
+        new_rows: list[tuple[Any, ...]] = []
+        changed_rows: list[tuple[Any, ...]] = []
+        older: dict[str, dict[str, Any]] = {}  # written before, facts no longer in memory
+        for consignment_id in sorted(incoming):
+            facts = incoming[consignment_id]
+            known = recent.pop(consignment_id, None)
+            if known is None and consignment_id in written:
+                older[consignment_id] = facts
+                continue
+            if known is not None:
+                facts = {**json.loads(known), **facts}
+            row = self._row(consignment_id, facts)
+            recent[consignment_id] = row[15]  # its facts text; most recent last
+            (new_rows if known is None else changed_rows).append(row)
+        written.update(incoming)
+        while len(recent) > self.KEEP:
+            del recent[next(iter(recent))]
+
+        def write(connection: Connection) -> None:
+            dbapi = connection.connection.dbapi_connection
+            assert dbapi is not None
+            cursor = dbapi.cursor()
+            try:
+                if older:  # read back what earlier pages wrote (this write runs after theirs)
+                    stored = _read_facts(cursor, self.name, list(older), self.dialect)
+                    changed_rows.extend(
+                        self._row(c, {**json.loads(stored[c]), **facts})
+                        for c, facts in older.items())
+                self._store(cursor, new_rows, changed_rows)
+            finally:
+                cursor.close()
+
+        return write
+
+    def _row(self, consignment_id: str, facts: dict[str, Any]) -> tuple[Any, ...]:
+        """(consignment_id, *_ROW_COLUMNS) as `_changed_rows` makes it."""
+        view = derive(facts)
+        time = self._time
+        return (
+            consignment_id, view.mrn, view.lrn, view.declarant_eori, view.office,
+            view.transport_mode, view.version, view.status.label, view.status.code, view.lane,
+            view.amount_due, view.amount_paid, view.currency, time(view.lodged_at),
+            time(view.released_at), _facts_text(facts), view.last_position,
+        )
+
+    def _store(self, cursor: Any, new_rows: list[tuple[Any, ...]],
+               changed_rows: list[tuple[Any, ...]]) -> None:
+        if new_rows:
+            if self.dialect == "postgresql":
+                _copy_rows(cursor, self.name, new_rows)
+            else:
+                marks = ", ".join("?" * (1 + len(_ROW_COLUMNS)))
+                cursor.executemany(f'INSERT INTO "{self.name}" (consignment_id, '
+                                   f"{', '.join(_ROW_COLUMNS)}) VALUES ({marks})", new_rows)
+        if changed_rows:
+            if self.dialect == "postgresql":
+                _update_pg(cursor, self.name, changed_rows)
+            else:
+                sets = ", ".join(f"{c} = ?" for c in _ROW_COLUMNS)
+                cursor.executemany(f'UPDATE "{self.name}" SET {sets} WHERE consignment_id = ?',
+                                   [(*row[1:], row[0]) for row in changed_rows])
+
+
+def _read_facts(cursor: Any, name: str, ids: list[str], dialect: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for first in range(0, len(ids), 500):
+        chunk = ids[first:first + 500]
+        if dialect == "postgresql":
+            cursor.execute(f'SELECT consignment_id, facts FROM "{name}" '
+                           "WHERE consignment_id = ANY(%s)", (chunk,))
+        else:
+            cursor.execute(f'SELECT consignment_id, facts FROM "{name}" WHERE consignment_id '
+                           f"IN ({', '.join('?' * len(chunk))})", chunk)
+        found.update(cursor.fetchall())
+    return found
+
+
+def _copy_text(value: str) -> str:
+    """A text field in COPY's text format (backslash, tab, newline and carriage return
+    escaped); most values have none of them, and `in` finds that at C speed."""
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "\t" in value:
+        value = value.replace("\t", "\\t")
+    if "\n" in value:
+        value = value.replace("\n", "\\n")
+    if "\r" in value:
+        value = value.replace("\r", "\\r")
+    return value
+
+
+def _copy_rows(cursor: Any, name: str, rows: list[tuple[Any, ...]]) -> None:
+    """COPY rows (consignment_id, *_ROW_COLUMNS) into the table, in COPY's text format."""
+    import io
+
+    text = "".join(
+        "\t".join([_copy_text(v) if type(v) is str else "\\N" if v is None
+                   else _copy_text(str(v)) for v in row]) + "\n"
+        for row in rows)
+    cursor.copy_expert(f'COPY "{name}" (consignment_id, {", ".join(_ROW_COLUMNS)}) FROM STDIN',
+                       io.StringIO(text))
+
+
+def _update_pg(cursor: Any, name: str, rows: list[tuple[Any, ...]]) -> None:
+    from psycopg2.extras import execute_values
+
+    sets = ", ".join(f"{c} = v.{c}" for c in _ROW_COLUMNS)
+    execute_values(
+        cursor,
+        f'UPDATE "{name}" AS t SET {sets} FROM (VALUES %s) AS v(consignment_id, '
+        f"{', '.join(_ROW_COLUMNS)}) WHERE t.consignment_id = v.consignment_id",
+        rows, page_size=len(rows),
+        template="(%s, %s, %s, %s, %s, %s, %s::integer, %s, %s, %s, %s, %s, %s, "
+                 "%s::timestamptz, %s::timestamptz, %s, %s::bigint)")
+
+
+def _time_text(text: str | None) -> str | None:
+    """A time for PostgreSQL's timestamptz input: its isoformat text, as it is."""
+    return text
 
 
 def _merge_sqlite(cursor: Any, name: str, new_facts: dict[str, dict[str, Any]]) -> None:

@@ -17,13 +17,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError
 
-from shared.events.envelope import NewEvent, RecordedEvent, as_utc, category_of, utcnow
+from shared.events.envelope import (
+    NewEvent,
+    RecordedEvent,
+    as_utc,
+    category_of,
+    isoformat,
+    utcnow,
+)
 from shared.events.registry import EventRegistry
 from shared.observability.metrics import Metrics, metrics
 
@@ -44,6 +51,8 @@ from .sql import (
 from .tables import checkpoints, events, leases
 
 AppendListener = Callable[[Sequence[RecordedEvent]], None]
+# (position, event_id, type, correlation_id, occurred_at isoformat text, data JSON text)
+LogRow = tuple[int, str, str, str, str, str]
 
 
 class DuplicateEventId(EventStoreError):
@@ -193,6 +202,60 @@ class EventStore:
                 return
             yield batch
             after = batch[-1].position
+
+    def scan(self, after: int, up_to: int, page: int = 5000) -> Iterator[list[LogRow]]:
+        """The log after position `after` up to `up_to`, page by page, as lean rows
+        (position, event_id, type, correlation_id, occurred_at, data): occurred_at as its
+        canonical `isoformat` text and data as the stored JSON text, undecoded. What a
+        projection rebuild folds: no RecordedEvent, no datetime per event.
+
+        Each page is the position window (after, after + page]: positions are gap-free, so it
+        holds `page` events, and the statement stays one short primary-key range whatever
+        the planner knows of the table (with no statistics yet, `position > x ORDER BY
+        position LIMIT n` may sort everything after x for every page). On PostgreSQL the
+        next page is read (another connection, on a helper thread) while the caller works on
+        the current one."""
+        m = self._sql.mark
+        if self.dialect == "postgresql":
+            at = ("to_char(occurred_at AT TIME ZONE 'UTC', "
+                  "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')")
+        else:
+            at = "occurred_at"
+        sql = (f"SELECT position, event_id, type, correlation_id, {at}, data FROM events "
+               f"WHERE position > {m} AND position <= {m} ORDER BY position")
+        sqlite_at = self.dialect == "sqlite"
+        windows = [(start, min(start + page, up_to)) for start in range(after, up_to, page)]
+
+        def read(window: tuple[int, int]) -> list[LogRow]:
+            def work(connection: Any) -> list[LogRow]:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(sql, window)
+                    rows: list[LogRow] = cursor.fetchall()
+                finally:
+                    cursor.close()
+                if sqlite_at:  # stored as SQLAlchemy's UTC text: 'YYYY-MM-DD HH:MM:SS.ffffff'
+                    rows = [(p, e, t, c, _sqlite_isoformat(o), d) for p, e, t, c, o, d in rows]
+                return rows
+
+            return self.direct.run(work)
+
+        if self.dialect != "postgresql":
+            for window in windows:
+                rows = read(window)
+                if rows:
+                    yield rows
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="scan") as reader:
+            upcoming = reader.submit(read, windows[0]) if windows else None
+            for following in [*windows[1:], None]:
+                assert upcoming is not None
+                rows = upcoming.result()
+                upcoming = None if following is None else reader.submit(read, following)
+                if rows:
+                    yield rows
 
     def read_correlation(
         self, correlation_id: str, up_to: int | None = None
@@ -381,6 +444,13 @@ class Transaction:
             return {(str(c), str(e)) for c, e in cursor.fetchall()}
         finally:
             cursor.close()
+
+
+def _sqlite_isoformat(stored: str) -> str:
+    """`isoformat` text of a time SQLite stores as SQLAlchemy's UTC text."""
+    if len(stored) == 26:  # 'YYYY-MM-DD HH:MM:SS.ffffff'
+        return stored[:10] + "T" + stored[11:] + "+00:00"
+    return isoformat(datetime.fromisoformat(stored))
 
 
 def _recorded(row: Mapping[Any, Any]) -> RecordedEvent:
