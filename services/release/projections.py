@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, select, update
+from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, text
+from sqlalchemy.sql.elements import TextClause
 
 from shared.events.envelope import RecordedEvent, isoformat
-from shared.eventstore.sql import dialect_insert
 
 NAME = "release_cases"
 OUTCOME_RANK = {"pending": 0, "held": 1, "released": 2}  # an outcome never goes back
@@ -56,31 +58,49 @@ def stored_fact(event: RecordedEvent) -> dict[str, Any] | None:
 def merge(connection: Connection, consignment_id: str, new_facts: Mapping[str, Any],
           table: Table = CASES) -> tuple[dict[str, Any], str]:
     """Add facts to a consignment's row (created if missing, locked for the transaction);
-    the whole set of facts and the outcome recorded so far."""
-    insert = dialect_insert(connection.dialect.name, table)
-    connection.execute(insert.values(
-        consignment_id=consignment_id, facts="{}", outcome="pending", last_position=0,
-    ).on_conflict_do_nothing(index_elements=["consignment_id"]))
-    row = connection.execute(
-        select(table.c.facts, table.c.outcome)
-        .where(table.c.consignment_id == consignment_id).with_for_update()
-    ).one()
+    the whole set of facts and the outcome recorded so far. Two statements at most: an
+    upsert that locks the row and returns it, and the update when a fact is new."""
+    statements = _statements(table.name)
+    row = connection.execute(statements.lock, {"c": consignment_id}).one()
     facts: dict[str, Any] = json.loads(row.facts)
     if any(event_id not in facts for event_id in new_facts):
         facts.update(new_facts)
-        connection.execute(update(table).where(table.c.consignment_id == consignment_id).values(
-            facts=json.dumps(facts, sort_keys=True, separators=(",", ":")),
-            last_position=max((f["position"] for f in facts.values()), default=0)))
+        connection.execute(statements.facts, {
+            "c": consignment_id, "f": json.dumps(facts, sort_keys=True, separators=(",", ":")),
+            "p": max((f["position"] for f in facts.values()), default=0)})
     return facts, str(row.outcome)
 
 
 def record_outcome(connection: Connection, consignment_id: str, outcome: str,
                    table: Table = CASES) -> None:
     """Record an outcome unless a stronger one is recorded already (released > held)."""
-    stronger = [o for o, rank in OUTCOME_RANK.items() if rank >= OUTCOME_RANK[outcome]]
-    connection.execute(update(table).where(table.c.consignment_id == consignment_id,
-                                           table.c.outcome.not_in(stronger))
-                       .values(outcome=outcome))
+    connection.execute(_statements(table.name).outcome[outcome], {"c": consignment_id})
+
+
+@dataclass(frozen=True)
+class _Statements:
+    lock: TextClause
+    facts: TextClause
+    outcome: dict[str, TextClause]
+
+
+@lru_cache(maxsize=16)
+def _statements(name: str) -> _Statements:
+    """The live path's statements for one table (the table, or a rebuild's new copy), written
+    once as text: the same SQL on PostgreSQL and SQLite, no per-call compilation."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a table name: {name!r}")
+    stronger = {o: ", ".join(f"'{s}'" for s, rank in OUTCOME_RANK.items()
+                             if rank >= OUTCOME_RANK[o]) for o in OUTCOME_RANK}
+    return _Statements(
+        lock=text(f"INSERT INTO {name} (consignment_id, facts, outcome, last_position)"
+                  " VALUES (:c, '{}', 'pending', 0) ON CONFLICT (consignment_id)"
+                  f" DO UPDATE SET outcome = {name}.outcome RETURNING facts, outcome"),
+        facts=text(f"UPDATE {name} SET facts = :f, last_position = :p"
+                   " WHERE consignment_id = :c"),
+        outcome={o: text(f"UPDATE {name} SET outcome = '{o}' WHERE consignment_id = :c"
+                         f" AND outcome NOT IN ({stronger[o]})") for o in OUTCOME_RANK},
+    )
 
 
 def project(connection: Connection, events: Sequence[RecordedEvent], table: Table = CASES) -> None:

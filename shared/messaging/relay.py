@@ -5,7 +5,9 @@ lease `relay:<category>` in the store lets exactly one of them publish, and anot
 when the holder stops renewing it (crash, partition) within the lease TTL. Each pass:
 
 1. hold (take or renew) the lease;
-2. read the category's events after the checkpoint `relay:<category>`, in order;
+2. read the category's events after the checkpoint `relay:<category>`, in order (the
+   checkpoint is read from the store when the lease is taken, then kept in memory: only the
+   lease holder moves it);
 3. publish them as one pipelined batch with publisher confirms (persistent, mandatory; the
    topology is declared on every new connection before the first publish);
 4. move the checkpoint, fenced by the lease, to the last event such that it and every event
@@ -137,6 +139,7 @@ class Relay:
         self._renew_at = 0.0
         self._next_lease_attempt = 0.0
         self._failures = 0
+        self._checkpoint: int | None = None  # the saved checkpoint, known while leading
         store.on_append(self._on_append)
 
     # -- state --------------------------------------------------------------------------
@@ -159,7 +162,9 @@ class Relay:
         if not self._hold_lease():
             return 0
         metric_labels = (self.category,)
-        checkpoint = self.store.checkpoint(self.name)
+        if self._checkpoint is None:  # read once per lease: only the holder moves it
+            self._checkpoint = self.store.checkpoint(self.name)
+        checkpoint = self._checkpoint
         batch = self.store.read_all(
             after=checkpoint, limit=self.settings.batch_size, categories=[self.category]
         )
@@ -187,7 +192,9 @@ class Relay:
                 log.warning("relay lease lost; checkpoint not saved", relay=self.name,
                             owner=self.owner, position=last)
                 self._lease_until = 0.0
+                self._checkpoint = None
                 return 0
+            self._checkpoint = last
             self.published += done
             metrics().published.labels(*metric_labels).inc(done)
         returned = [d for d in result.deliveries if d.outcome is Outcome.RETURNED]
@@ -232,6 +239,8 @@ class Relay:
             return False
         ttl = self.settings.lease_ttl
         held = self.store.try_acquire_lease(self.name, self.owner, timedelta(seconds=ttl))
+        if held and (self._lease_until == 0.0 or now >= self._lease_until):
+            self._checkpoint = None  # (re)gained: another holder may have moved it meanwhile
         if held:
             if self._lease_until == 0.0:
                 log.info("relay lease acquired", relay=self.name, owner=self.owner)
@@ -260,6 +269,7 @@ class Relay:
                     done = self.run_once()
                 except Exception as exc:  # noqa: BLE001 - keep relaying after DB/broker trouble
                     self._failures += 1
+                    self._checkpoint = None
                     log.exception("relay pass failed", relay=self.name,
                                   error=f"{type(exc).__name__}: {exc}")
                     done = 0
