@@ -216,7 +216,8 @@ def _fill(store: EventStore, tables: dict[str, Table], page: int,
 
         with ThreadPoolExecutor(1, thread_name_prefix="rebuild-write") as writer:
             pending: Future[None] | None = None
-            for rows in store.scan(0, up_to, page):
+            wanted = _fields_wanted(folds.values())
+            for rows in store.scan(0, up_to, page, wanted):
                 writes = [w for w in (f.prepare(rows) for f in folds.values()) if w is not None]
                 if pending is not None:
                     pending.result()  # at most one page in flight; a failure stops the fill
@@ -247,6 +248,18 @@ def _fill(store: EventStore, tables: dict[str, Table], page: int,
         if progress is not None:
             progress(applied, reached)
     return applied, reached
+
+
+def _fields_wanted(folds: Any) -> dict[str, tuple[str, ...]] | None:
+    """The data fields the folds read, per event type (None: whole payloads)."""
+    wanted: dict[str, set[str]] = {}
+    for fold in folds:
+        fields = getattr(fold, "FIELDS", None)
+        if fields is None:
+            return None
+        for event_type, names in fields.items():
+            wanted.setdefault(event_type, set()).update(names)
+    return {t: tuple(sorted(names)) for t, names in wanted.items()}
 
 
 def _catch_up(tx: Any, tables: dict[str, Table], after: int, page: int) -> int:

@@ -164,6 +164,7 @@ class StatusFold:
     table by the write itself. Only for a table no one else writes while it fills."""
 
     KEEP = 50_000  # consignments whose facts text stays in memory
+    FIELDS = KEPT_FIELDS  # the data fields it reads, per event type (other types: none)
 
     def __init__(self, table: Table, dialect: str) -> None:
         self.name = table.name
@@ -188,7 +189,7 @@ class StatusFold:
             fields = kept.get(type_)
             if fields is None:
                 continue
-            if isinstance(data, str):
+            if type(data) is str:
                 data = loads(data)
             incoming.setdefault(consignment_id, {})[event_id] = {
                 "type": type_, "position": position, "at": at,

@@ -51,8 +51,9 @@ from .sql import (
 from .tables import checkpoints, events, leases
 
 AppendListener = Callable[[Sequence[RecordedEvent]], None]
-# (position, event_id, type, correlation_id, occurred_at isoformat text, data JSON text)
-LogRow = tuple[int, str, str, str, str, str]
+# (position, event_id, type, correlation_id, occurred_at isoformat text, data: JSON text, or
+# with picked fields JSON text, a dict or None); see EventStore.scan
+LogRow = tuple[int, str, str, str, str, Any]
 
 
 class DuplicateEventId(EventStoreError):
@@ -203,11 +204,19 @@ class EventStore:
             yield batch
             after = batch[-1].position
 
-    def scan(self, after: int, up_to: int, page: int = 5000) -> Iterator[list[LogRow]]:
+    def scan(self, after: int, up_to: int, page: int = 5000,
+             fields: Mapping[str, Sequence[str]] | None = None) -> Iterator[list[LogRow]]:
         """The log after position `after` up to `up_to`, page by page, as lean rows
         (position, event_id, type, correlation_id, occurred_at, data): occurred_at as its
-        canonical `isoformat` text and data as the stored JSON text, undecoded. What a
+        canonical `isoformat` text, data as the stored JSON text, undecoded. What a
         projection rebuild folds: no RecordedEvent, no datetime per event.
+
+        With `fields` (event type -> the top-level data fields wanted), data is only those
+        of the fields present, `{k: data[k] for k in fields[type] if k in data}` (JSON text
+        or a dict), and None for other types. On PostgreSQL the database picks them out
+        (jsonb), so the big payloads (whole documents) are never decoded here; a page the
+        database cannot convert to jsonb (a NUL character, an unpaired surrogate) is read
+        whole and picked here instead.
 
         Each page is the position window (after, after + page]: positions are gap-free, so it
         holds `page` events, and the statement stays one short primary-key range whatever
@@ -216,31 +225,45 @@ class EventStore:
         next page is read (another connection, on a helper thread) while the caller works on
         the current one."""
         m = self._sql.mark
-        if self.dialect == "postgresql":
+        postgresql = self.dialect == "postgresql"
+        if postgresql:
             at = ("to_char(occurred_at AT TIME ZONE 'UTC', "
                   "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')")
         else:
             at = "occurred_at"
-        sql = (f"SELECT position, event_id, type, correlation_id, {at}, data FROM events "
-               f"WHERE position > {m} AND position <= {m} ORDER BY position")
-        sqlite_at = self.dialect == "sqlite"
+        whole = (f"SELECT position, event_id, type, correlation_id, {at}, data FROM events "
+                 f"WHERE position > {m} AND position <= {m} ORDER BY position")
+        picked = _pg_pick_fields(fields, at) if postgresql and fields is not None else None
         windows = [(start, min(start + page, up_to)) for start in range(after, up_to, page)]
 
-        def read(window: tuple[int, int]) -> list[LogRow]:
-            def work(connection: Any) -> list[LogRow]:
-                cursor = connection.cursor()
-                try:
-                    cursor.execute(sql, window)
-                    rows: list[LogRow] = cursor.fetchall()
-                finally:
-                    cursor.close()
-                if sqlite_at:  # stored as SQLAlchemy's UTC text: 'YYYY-MM-DD HH:MM:SS.ffffff'
-                    rows = [(p, e, t, c, _sqlite_isoformat(o), d) for p, e, t, c, o, d in rows]
+        def select(connection: Any, sql: str, window: tuple[int, int]) -> list[LogRow]:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, window)
+                rows: list[LogRow] = cursor.fetchall()
                 return rows
+            finally:
+                cursor.close()
 
-            return self.direct.run(work)
+        def work(connection: Any, window: tuple[int, int]) -> list[LogRow]:
+            if picked is not None:
+                import psycopg2
 
-        if self.dialect != "postgresql":
+                try:
+                    return select(connection, picked, window)
+                except psycopg2.DataError:  # not convertible to jsonb: pick here instead
+                    pass
+            rows = select(connection, whole, window)
+            if not postgresql:  # stored as SQLAlchemy's UTC text: 'YYYY-MM-DD HH:MM:SS.ffffff'
+                rows = [(p, e, t, c, _sqlite_isoformat(o), d) for p, e, t, c, o, d in rows]
+            if fields is not None:
+                rows = [(p, e, t, c, o, _pick(fields.get(t), d)) for p, e, t, c, o, d in rows]
+            return rows
+
+        def read(window: tuple[int, int]) -> list[LogRow]:
+            return self.direct.run(lambda connection: work(connection, window))
+
+        if not postgresql:
             for window in windows:
                 rows = read(window)
                 if rows:
@@ -444,6 +467,38 @@ class Transaction:
             return {(str(c), str(e)) for c, e in cursor.fetchall()}
         finally:
             cursor.close()
+
+
+def _pick(wanted: Sequence[str] | None, data: str) -> dict[str, Any] | None:
+    if wanted is None:
+        return None
+    decoded = json.loads(data)
+    return {k: decoded[k] for k in wanted if k in decoded}
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _pg_pick_fields(fields: Mapping[str, Sequence[str]], at: str) -> str:
+    """The scan's statement with data reduced server-side to `fields` (see `scan`): per type,
+    jsonb_build_object of the wanted fields minus those the event does not have."""
+    cases = []
+    for event_type, wanted in fields.items():
+        if not wanted:
+            cases.append(f"WHEN {_sql_text(event_type)} THEN '{{}}'")
+            continue
+        build = ", ".join(f"{_sql_text(f)}, d -> {_sql_text(f)}" for f in wanted)
+        absent = ", ".join(f"CASE WHEN d ? {_sql_text(f)} THEN NULL ELSE {_sql_text(f)} END"
+                           for f in wanted)
+        cases.append(f"WHEN {_sql_text(event_type)} THEN (jsonb_build_object({build}) "
+                     f"- array_remove(ARRAY[{absent}]::text[], NULL))::text")
+    types = ", ".join(_sql_text(t) for t in fields) or "NULL"
+    data = f"CASE type {' '.join(cases)} END" if cases else "NULL"
+    return (f"SELECT position, event_id, type, correlation_id, {at}, {data} FROM ("
+            "SELECT position, event_id, type, correlation_id, occurred_at, "
+            f"CASE WHEN type IN ({types}) THEN data::jsonb END AS d FROM events "
+            "WHERE position > %s AND position <= %s OFFSET 0) e ORDER BY position")
 
 
 def _sqlite_isoformat(stored: str) -> str:
