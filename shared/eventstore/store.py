@@ -347,26 +347,46 @@ class EventStore:
         self, name: str, position: int, *, lease: str | None = None, owner: str | None = None
     ) -> bool:
         """Move a checkpoint forward (never back). With `lease`/`owner`, only while `owner`
-        still holds the lease (a fence against a replica whose lease was taken over)."""
-        with self.engines.writer.begin() as connection:
-            if lease is not None:
-                holder = connection.execute(
-                    select(leases.c.owner, leases.c.expires_at).where(leases.c.name == lease)
-                ).first()
-                if holder is None or holder.owner != owner:
-                    return False
-            statement = self._upsert(checkpoints).values(
-                name=name, position=position, updated_at=utcnow()
-            )
-            excluded = statement.excluded
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[checkpoints.c.name],
-                    set_={"position": excluded.position, "updated_at": excluded.updated_at},
-                    where=checkpoints.c.position < excluded.position,
-                )
-            )
-        return True
+        still holds the lease (a fence against a replica whose lease was taken over).
+        One driver-level statement (relays write a checkpoint per pass): the lease check is
+        part of the upsert, so the fence holds at the moment of the write."""
+        m = self._sql.mark
+        row = f"{m}, {m}, {m}"
+        params: tuple[Any, ...] = (name, position, self._sql.time(utcnow()))
+        source = f"VALUES ({row})"
+        if lease is not None:
+            source = (f"SELECT {row} WHERE EXISTS (SELECT 1 FROM leases"
+                      f" WHERE name = {m} AND owner = {m})")
+            params += (lease, owner)
+        sql = (f"INSERT INTO relay_checkpoints (name, position, updated_at) {source}"
+               " ON CONFLICT (name) DO UPDATE SET position = excluded.position,"
+               " updated_at = excluded.updated_at"
+               " WHERE relay_checkpoints.position < excluded.position")
+
+        def work(connection: Any) -> int:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                return int(cursor.rowcount)
+            finally:
+                cursor.close()
+
+        if self.direct.run(work) == 1 or lease is None:
+            return True
+        # Nothing written: the lease is not ours, or the checkpoint was already as far.
+        return self._select_one(f"SELECT 1 FROM leases WHERE name = {m} AND owner = {m}",
+                                (lease, owner))
+
+    def _select_one(self, sql: str, params: tuple[Any, ...]) -> bool:
+        def work(connection: Any) -> bool:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                return cursor.fetchone() is not None
+            finally:
+                cursor.close()
+
+        return self.direct.run(work)
 
     def try_acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
         """Take or renew the lease `name` for `owner`; False while someone else holds it."""

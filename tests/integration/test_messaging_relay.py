@@ -345,3 +345,28 @@ def test_definitions_json_describes_the_topology(topology: Topology) -> None:
         "source": topology.exchange, "vhost": "/", "destination": queue,
         "destination_type": "queue", "routing_key": "alpha.PingRecorded", "arguments": {}}]
     assert ping(1).type == "PingRecorded"
+
+
+def test_checkpoint_written_at_intervals_when_idle_and_on_stop(
+    sqlite_store: EventStore, amqp_uri: str, topology: Topology,
+) -> None:
+    queue = queue_of(topology)
+    first = append_pings(sqlite_store, 2)
+    relay = Relay(sqlite_store, amqp_uri, topology, "alpha",
+                  settings=RelaySettings(checkpoint_interval=3600.0, poll_interval=0.02))
+    try:
+        assert relay.run_once() == 2
+        assert sqlite_store.checkpoint(relay.name) == first[-1].position  # the first write
+        second = append_pings(sqlite_store, 3, start=2)
+        assert relay.run_once() == 3  # confirmed, kept in memory: not due yet
+        assert sqlite_store.checkpoint(relay.name) == first[-1].position
+        assert rabbit.message_count(amqp_uri, queue) == 5
+        relay.start()  # its loop finds nothing new: idle, so it writes what is confirmed
+        wait_until(lambda: sqlite_store.checkpoint(relay.name) == second[-1].position,
+                   timeout=10, message="the idle relay to write its checkpoint")
+        third = append_pings(sqlite_store, 1, start=5)
+        wait_until(lambda: rabbit.message_count(amqp_uri, queue) == 6, timeout=10,
+                   message="the woken relay to publish")
+    finally:
+        relay.stop()
+    assert sqlite_store.checkpoint(relay.name) == third[-1].position  # written on the way out
