@@ -83,7 +83,8 @@ class DeclarationService(ops.OpsEndpoints):
         """RPC twin of GET /declarations/{mrn}."""
         return self.app.status(mrn)
 
-    @event_handler("declaration.status", topology=TOPOLOGY)
+    # The work is done in the returned write, in the transaction: no inbox pre-check.
+    @event_handler("declaration.status", topology=TOPOLOGY, precheck=False)
     def on_any_event(self, event: RecordedEvent, payload: Any) -> Any:
         return lambda tx: _project(tx, event)
 

@@ -62,7 +62,8 @@ class PaymentService(ops.OpsEndpoints):
         result = self.app.pay(body["mrn"], body["reference"], body["amount"], body["currency"])
         return (201 if result.created else 200), result.body
 
-    @event_handler("payment.declarations", topology=TOPOLOGY)
+    # The work is done in the returned write, in the transaction: no inbox pre-check.
+    @event_handler("payment.declarations", topology=TOPOLOGY, precheck=False)
     def on_accepted(self, event: RecordedEvent, accepted: DeclarationAccepted) -> Any:
         app = self.app
         return lambda tx: app.assess_declaration(tx, accepted, event)

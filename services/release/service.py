@@ -60,7 +60,8 @@ class ReleaseService(ops.OpsEndpoints):
         return {"notifications": found,
                 "next_after": found[-1]["position"] if found else after}
 
-    @event_handler("release.facts", topology=TOPOLOGY)
+    # The work is done in the returned write, in the transaction: no inbox pre-check.
+    @event_handler("release.facts", topology=TOPOLOGY, precheck=False)
     def on_fact(self, event: RecordedEvent, payload: Any) -> Any:
         app = self.app
         return lambda tx: app.hear(tx, event)

@@ -62,7 +62,8 @@ class RiskService(ops.OpsEndpoints):
                                             body["findings"], body["category"],
                                             body["revenue_recovered"])
 
-    @event_handler("risk.declarations", topology=TOPOLOGY)
+    # The work is done in the returned write, in the transaction: no inbox pre-check.
+    @event_handler("risk.declarations", topology=TOPOLOGY, precheck=False)
     def on_accepted(self, event: RecordedEvent, accepted: DeclarationAccepted) -> Any:
         app = self.app
         return lambda tx: app.assess_declaration(tx, accepted, event)

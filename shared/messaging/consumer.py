@@ -16,7 +16,8 @@ That transaction is shared with the other events the service handled meanwhile (
 that fails is written again event by event, so a failure stays with its event.
 
 * A duplicate (the inbox already has the event id) has no effect: it is acked and counted in
-  `duplicates` (checked before calling the handler, and again inside the transaction).
+  `duplicates` (checked before calling the handler unless `precheck=False`, and always
+  inside the transaction).
 * An undecodable message (not JSON, bad envelope, unknown type, invalid data) goes straight to
   the parking queue `Q.parked` with the reason.
 * Any exception from the handler or the transaction (WrongExpectedVersion included) sends the
@@ -214,10 +215,12 @@ class EventHandler(Consumer):  # type: ignore[misc]
     retry_publisher = RetryPublisher()
     committer = GroupCommitter()
 
-    def __init__(self, queue_name: str, topology: Topology, **kwargs: Any) -> None:
+    def __init__(self, queue_name: str, topology: Topology, *, precheck: bool = True,
+                 **kwargs: Any) -> None:
         topology.routing_keys(queue_name)  # a subscription of the topology, or KeyError
         self.queue_name = queue_name
         self.topology = topology
+        self.precheck = precheck
         queue = Queue(queue_name, durable=True, no_declare=True)  # type: ignore[no-untyped-call]
         super().__init__(queue=queue, **kwargs)
 
@@ -239,7 +242,7 @@ class EventHandler(Consumer):  # type: ignore[misc]
             return
         with bound(**log_context(self.queue_name, event)):
             try:
-                if self.store.inbox_contains(self.queue_name, event.event_id):
+                if self.precheck and self.store.inbox_contains(self.queue_name, event.event_id):
                     self._duplicate(message, event)
                     return
                 self.container.spawn_worker(
@@ -350,9 +353,15 @@ class EventHandler(Consumer):  # type: ignore[misc]
                         attempts=attempts, reason=error)
 
 
-def event_handler(queue: str, *, topology: Topology, **kwargs: Any) -> Callable[[F], F]:
+def event_handler(queue: str, *, topology: Topology, precheck: bool = True,
+                  **kwargs: Any) -> Callable[[F], F]:
     """Decorate a service method `(self, event: RecordedEvent, payload) -> HandlerResult` to
     consume the subscription queue `queue` of `topology` idempotently (module docstring).
+
+    `precheck`: look the event up in the inbox before calling the method, so a redelivery
+    does not run it (one query per delivery). A method that only returns its writes (a
+    callable doing the work in the transaction) gains nothing from it: pass False, and the
+    inbox record made in the transaction alone stops a redelivery.
 
     While the method runs, the structlog context carries consignment_id (the correlation
     id), event_id, event_type and consumer; its duration goes to `handler_seconds`."""
@@ -369,7 +378,7 @@ def event_handler(queue: str, *, topology: Topology, **kwargs: Any) -> Callable[
                         time.perf_counter() - started
                     )
 
-        register_entrypoint(handler, EventHandler(queue, topology, **kwargs))
+        register_entrypoint(handler, EventHandler(queue, topology, precheck=precheck, **kwargs))
         return handler  # type: ignore[return-value]
 
     return decorate

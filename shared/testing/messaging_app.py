@@ -7,7 +7,8 @@ only) and a consuming service (one idempotent handler that appends one event per
 The services read their names from the environment, since nameko builds the service class
 at import time: `CLEARANCE_TEST_EXCHANGE`, `CLEARANCE_TEST_QUEUE`,
 `CLEARANCE_TEST_RETRY_DELAYS` (seconds, comma separated), and `CLEARANCE_TEST_FAIL_FLAG` (a
-file path: while it exists the handler raises). `METRICS_PORT` in the nameko config exposes
+file path: while it exists the handler raises), and `CLEARANCE_TEST_PRECHECK` ("0": the
+handler's inbox pre-check is off). `METRICS_PORT` in the nameko config exposes
 the process's metrics over HTTP.
 
 `python -m shared.testing.messaging_app append STORE_URL COUNT` appends COUNT PingRecorded
@@ -89,13 +90,15 @@ def make_topology(
                     retry_delays=retry_delays)
 
 
-def topology_env(topology: Topology, queue: str, fail_flag: str = "") -> dict[str, str]:
+def topology_env(topology: Topology, queue: str, fail_flag: str = "",
+                 precheck: bool = True) -> dict[str, str]:
     """The environment that makes a service process build `topology`."""
     return {
         "CLEARANCE_TEST_EXCHANGE": topology.exchange,
         "CLEARANCE_TEST_QUEUE": queue,
         "CLEARANCE_TEST_RETRY_DELAYS": ",".join(str(d) for d in topology.retry_delays),
         "CLEARANCE_TEST_FAIL_FLAG": fail_flag,
+        "CLEARANCE_TEST_PRECHECK": "1" if precheck else "0",
     }
 
 
@@ -172,7 +175,8 @@ class BetaService:
     name = "beta"
     metrics_server = MetricsServer()
 
-    @event_handler(QUEUE, topology=TOPOLOGY)
+    @event_handler(QUEUE, topology=TOPOLOGY,
+                   precheck=os.environ.get("CLEARANCE_TEST_PRECHECK", "1") != "0")
     def on_ping(self, event: RecordedEvent, payload: PingRecorded) -> Append:
         flag = os.environ.get("CLEARANCE_TEST_FAIL_FLAG")
         if flag and os.path.exists(flag):

@@ -81,11 +81,11 @@ def start_beta(
 ) -> Iterator[Callable[..., Beta]]:
     started: list[ServiceProcess] = []
 
-    def start(store: EventStore, fail_flag: str = "") -> Beta:
+    def start(store: EventStore, fail_flag: str = "", precheck: bool = True) -> Beta:
         port = free_port()
         process = ServiceProcess(
             [BETA], config(amqp_uri, store.url, METRICS_PORT=port), tmp_path,
-            name=f"beta{len(started)}", env=topology_env(topology, queue, fail_flag),
+            name=f"beta{len(started)}", env=topology_env(topology, queue, fail_flag, precheck),
         ).start()
         started.append(process)
         wait_until(lambda: process.check_alive() or rabbit.consumer_count(amqp_uri, queue) > 0,
@@ -135,6 +135,25 @@ def test_duplicate_deliveries_have_one_effect(
     # The two copies of the batch may have been handled concurrently (prefetch): then both
     # passed the inbox fast path and the transaction's inbox record stopped the second.
     assert beta.metric("clearance_handler_seconds_count") in (1, 2)
+    beta.process.check_alive()
+
+
+def test_without_the_precheck_the_transactions_inbox_record_stops_duplicates(
+    store: EventStore, amqp_uri: str, topology: Topology, queue: str,
+    start_beta: Callable[..., Beta],
+) -> None:
+    beta = start_beta(store, precheck=False)
+    [event] = append_pings(store, 1)
+    message = event_message(event, topology.exchange)
+    publish(amqp_uri, message)
+    wait_until(lambda: beta.metric("clearance_events_consumed_total") == 1, timeout=15,
+               message="the event to be handled")
+    publish(amqp_uri, message, message)  # two late redeliveries
+    wait_until(lambda: beta.metric("clearance_events_duplicates_ignored_total") == 2,
+               timeout=15, message="the duplicates to be recognised")
+    assert effects(store) == {event.event_id: 1}
+    assert beta.metric("clearance_handler_seconds_count") == 3  # the method ran each time
+    assert rabbit.message_count(amqp_uri, queue) == 0
     beta.process.check_alive()
 
 
