@@ -643,7 +643,7 @@ def _append_sqlite_core(connection: Any, sql: AppendSQL, stream: str, category: 
 
     Per event this does the least Python it can: each time is formatted once (`isoformat`,
     the stored text sliced from it), the hashed header is written directly (`header_text`),
-    and the rows go in with one executemany."""
+    and the rows go in with one execute (one row) or executemany."""
     import sqlite3
 
     position, previous_hash, actual_version = connection.execute(sql.head, (stream,)).fetchone()
@@ -677,7 +677,10 @@ def _append_sqlite_core(connection: Any, sql: AppendSQL, stream: str, category: 
             recorded_at=recorded_at, data=dict(event.data), hash=previous_hash,
         ))
     try:
-        connection.executemany(sql.insert(1), rows)
+        if len(rows) == 1:
+            connection.execute(sql.insert(1), rows[0])
+        else:
+            connection.executemany(sql.insert(1), rows)
     except sqlite3.IntegrityError as exc:
         _integrity(exc, stream, expected_version if expected_version is not None
                    else actual_version)
