@@ -21,6 +21,7 @@ from services.wiring import Application, reference_data
 from shared.events.catalog import registry
 from shared.events.envelope import RecordedEvent
 from shared.eventstore import EventStore, Transaction
+from shared.messaging.commit import Together
 from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
@@ -86,8 +87,10 @@ class DeclarationService(ops.OpsEndpoints):
     # The work is done in the returned write, in the transaction: no inbox pre-check.
     @event_handler("declaration.status", topology=TOPOLOGY, precheck=False)
     def on_any_event(self, event: RecordedEvent, payload: Any) -> Any:
-        return lambda tx: _project(tx, event)
+        # The status projection takes three statements per call whatever the number of
+        # events: one call for the whole batch the service commits together.
+        return Together(_project, event)
 
 
-def _project(tx: Transaction, event: RecordedEvent) -> None:
-    project(tx.connection, [event])
+def _project(tx: Transaction, events: list[RecordedEvent]) -> None:
+    project(tx.connection, events)

@@ -15,6 +15,11 @@ won a stream version), it is rolled back and its items are written again one tra
 each, so a failure stays with the event that caused it (that one goes to its retry queue)
 and the others commit. A duplicate inside a batch (the same event id twice for one
 consumer) is caught by the inbox record, as across batches.
+
+A handler whose writes combine well (a read model updated in a few statements whatever the
+number of events) returns `Together(apply, value)`: the committer calls `apply(tx, values)`
+ONCE per batch with the values of all the batch's events that returned the same `apply`, in
+arrival order, after the batch's other writes.
 """
 
 from __future__ import annotations
@@ -42,13 +47,21 @@ DEFAULT_BATCH = 64
 Write = Callable[[Transaction], object]
 
 
+@dataclass(frozen=True)
+class Together:
+    """A write applied together with the same kind of write of the batch's other events."""
+
+    apply: Callable[[Transaction, list[Any]], object]
+    value: Any
+
+
 @dataclass
 class Item:
     """One handled event waiting to be committed; `done` carries True for a duplicate."""
 
     consumer: str
     event: RecordedEvent
-    writes: Sequence[Write]
+    writes: Sequence[Write | Together]
     done: Event = field(default_factory=Event)
 
 
@@ -58,6 +71,7 @@ def write(tx: Transaction, batch: Sequence[Item]) -> list[bool]:
     new = tx.record_inbox_many([(i.consumer, i.event.event_id, i.event.position)
                                 for i in batch])
     duplicates: list[bool] = []
+    together: dict[Callable[[Transaction, list[Any]], object], list[Any]] = {}
     for item in batch:
         key = (item.consumer, item.event.event_id)
         if key not in new:
@@ -65,8 +79,13 @@ def write(tx: Transaction, batch: Sequence[Item]) -> list[bool]:
             continue
         new.discard(key)  # the same event again later in the batch is a duplicate
         for each in item.writes:
-            each(tx)
+            if isinstance(each, Together):
+                together.setdefault(each.apply, []).append(each.value)
+            else:
+                each(tx)
         duplicates.append(False)
+    for apply_all, values in together.items():
+        apply_all(tx, values)
     return duplicates
 
 
@@ -113,7 +132,8 @@ class GroupCommitter(SharedExtension):  # type: ignore[misc]
         self._thread = self.container.spawn_managed_thread(self._run,
                                                            identifier="group-committer")
 
-    def commit(self, consumer: str, event: RecordedEvent, writes: Sequence[Write]) -> bool:
+    def commit(self, consumer: str, event: RecordedEvent,
+               writes: Sequence[Write | Together]) -> bool:
         """Commit the inbox record of `event` for `consumer` with `writes` (called by a worker,
         which waits); True if the event was a duplicate. Raises what the writes raised."""
         item = Item(consumer, event, writes)

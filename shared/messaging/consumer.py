@@ -9,7 +9,8 @@
 
 The handler gets the envelope and the typed payload (decoded and upcast by the registry) and
 RETURNS what to write: None, an `Append`, a callable taking the store `Transaction` (e.g. a
-read-model update), or a list of those. The entrypoint then, in ONE store transaction, records
+read-model update), a `commit.Together` (a write combined with the same kind of write of the
+other events committed with it), or a list of those. The entrypoint then, in ONE store transaction, records
 the event id in the inbox of this queue and performs the writes; then it acks the message.
 That transaction is shared with the other events the service handled meanwhile (group commit,
 `commit.py`): one commit and one turn of the log-head lock for a batch of events, and a batch
@@ -55,7 +56,7 @@ from shared.eventstore.store import Transaction
 from shared.observability.logging import bound, get_logger
 from shared.observability.metrics import metrics
 
-from .commit import GroupCommitter
+from .commit import GroupCommitter, Together
 from .publisher import OutgoingMessage, Publisher
 from .store_provider import SharedEventStore
 from .topology import Topology
@@ -96,7 +97,7 @@ class Append:
     expected_version: int | None
 
 
-HandlerResult = Append | Effect | Iterable[Append | Effect] | None
+HandlerResult = Append | Effect | Together | Iterable[Append | Effect | Together] | None
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -108,16 +109,16 @@ class RepublishFailed(RuntimeError):
     """The retry or parking copy of a message was not confirmed by the broker."""
 
 
-def effects_of(result: object) -> list[Append | Effect]:
+def effects_of(result: object) -> list[Append | Effect | Together]:
     """The writes a handler asked for, validated."""
     if result is None:
         return []
-    if isinstance(result, Append) or callable(result):
+    if isinstance(result, Append | Together) or callable(result):
         return [result]
     if isinstance(result, Iterable) and not isinstance(result, str | bytes | Mapping):
         items = list(result)
         for item in items:
-            if not (isinstance(item, Append) or callable(item)):
+            if not (isinstance(item, Append | Together) or callable(item)):
                 raise TypeError(f"an event handler returned {item!r}: expected Append or a"
                                 " callable taking the store transaction")
         return items
@@ -384,7 +385,7 @@ def event_handler(queue: str, *, topology: Topology, precheck: bool = True,
     return decorate
 
 
-def _write(effect: Append | Effect) -> Effect:
+def _write(effect: Append | Effect | Together) -> Effect | Together:
     if isinstance(effect, Append):
         return lambda tx: tx.append(effect.stream, effect.events, effect.expected_version)
     return effect

@@ -9,7 +9,7 @@ import pytest
 
 from shared.eventstore import EventStore, WrongExpectedVersion
 from shared.eventstore.store import Transaction
-from shared.messaging.commit import Item, commit_batch
+from shared.messaging.commit import Item, Together, commit_batch
 from shared.testing.messaging_app import REGISTRY, PingHandled, append_pings, effects
 
 
@@ -67,3 +67,26 @@ def test_a_failing_item_is_isolated_and_the_others_commit(store: EventStore) -> 
     # the failed event left no inbox record: its retry will be handled
     assert not store.inbox_contains("q", pings[1].event_id)
     assert store.inbox_contains("q", pings[0].event_id)
+
+
+def test_together_writes_are_applied_once_per_batch_with_every_fresh_event(
+    store: EventStore,
+) -> None:
+    pings = append_pings(store, 3)
+    calls: list[list[str]] = []
+
+    def apply_all(tx: Transaction, values: list[str]) -> None:
+        calls.append(values)
+        for value in values:
+            tx.append(f"beta-{value}", [REGISTRY.new_event(
+                PingHandled(value, 0), correlation_id=value, actor="test")], 0)
+
+    commit_batch(store, [Item("q", pings[0], [Together(apply_all, "a")])])
+    batch = [Item("q", pings[0], [Together(apply_all, "again")]),  # a duplicate: not applied
+             Item("q", pings[1], [Together(apply_all, "b")]),
+             Item("q", pings[2], [Together(apply_all, "c")])]
+    commit_batch(store, batch)
+    assert [outcome(i) for i in batch] == [True, False, False]
+    assert calls == [["a"], ["b", "c"]]
+    assert [e.stream for e in store.read_all(categories=["beta"])] == [
+        "beta-a", "beta-b", "beta-c"]
