@@ -21,10 +21,10 @@ from services.wiring import Application, reference_data
 from shared.events.catalog import registry
 from shared.events.envelope import RecordedEvent
 from shared.eventstore import EventStore, Transaction
-from shared.messaging.commit import Together
 from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
+from shared.messaging.writes import Together
 from shared.web import api, ops
 from shared.web.entrypoint import read_body
 from shared.web.openapi import Operation

@@ -21,8 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from shared.events import payment as events
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted
-from shared.events.envelope import RecordedEvent, stream_name
+from shared.events.envelope import NewEvent, RecordedEvent, stream_name
 from shared.eventstore import EventStore, Transaction
+from shared.messaging.writes import AnyWrite, Append, Together, perform
 from shared.reference import ReferenceData
 from shared.reference.documents import PROOF_OF_ORIGIN_TYPES
 
@@ -76,6 +77,12 @@ class Payments:
 
     def assess_declaration(self, tx: Transaction, accepted: DeclarationAccepted,
                            cause: RecordedEvent) -> None:
+        """Assess the duty of an accepted declaration and record it in `tx`."""
+        perform(tx, self.assessment(accepted, cause))
+
+    def assessment(self, accepted: DeclarationAccepted, cause: RecordedEvent) -> list[AnyWrite]:
+        """Assess the duty of an accepted declaration: the writes that record it (computed
+        outside any transaction; the consumer commits them with its inbox record)."""
         assessment = assess(duty_declaration(accepted.document), accepted.acceptance_date,
                             self.reference.tariff, self.reference.rates,
                             minor_units=self.reference.currencies)
@@ -89,9 +96,9 @@ class Payments:
                 working=assessment_to_dict(assessment)),
             correlation_id=accepted.consignment_id, actor="payment-service",
             causation_id=cause.event_id)
-        recorded = tx.append(stream_name(CATEGORY, accepted.consignment_id), [event],
-                             expected_version=0)
-        project_cases(tx.connection, recorded)
+        return [Together(_project_cases, event),
+                Append(stream_name(CATEGORY, accepted.consignment_id), [event],
+                       expected_version=0)]
 
     def pay(self, mrn: str, reference: str, amount: Decimal, currency: str) -> PaymentResult:
         """Record a payment (idempotent on its reference)."""
@@ -114,8 +121,10 @@ class Payments:
                 correlation_id=consignment_id, actor=f"payer:{reference}")
             try:
                 with self.store.transaction() as tx:
+                    # The reference is claimed first: the append takes the log-head lock,
+                    # held to the COMMIT, so it comes last.
+                    project_references(tx.connection, [event])
                     recorded = tx.append(stream, [event], expected_version=len(history))
-                    project_references(tx.connection, recorded)
             except IntegrityError:
                 continue  # the same reference was recorded concurrently: answer as a repeat
             return PaymentResult(True, payment_body(recorded[0]))
@@ -165,3 +174,7 @@ def payment_body(event: RecordedEvent) -> dict[str, Any]:
     return {"mrn": data["mrn"], "reference": data["reference"], "amount": data["amount"],
             "currency": data["currency"], "balance_due": data["balance_due"],
             "credit": data["credit"], "recorded_at": event.recorded_at.isoformat()}
+
+
+def _project_cases(tx: Transaction, events: list[NewEvent]) -> None:
+    project_cases(tx.connection, events)

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, UniqueConstraint
 
-from shared.events.envelope import RecordedEvent
+from shared.events.envelope import NewEvent, RecordedEvent
 from shared.eventstore.sql import dialect_insert
 
 CASES_NAME, REFERENCES_NAME = "payment_cases", "payment_references"
@@ -48,7 +48,7 @@ def fingerprint(mrn: str, amount: Decimal, currency: str) -> str:
     return f"{mrn}|{amount.normalize()}|{currency}"
 
 
-def project_cases(connection: Connection, events: Sequence[RecordedEvent],
+def project_cases(connection: Connection, events: Sequence[RecordedEvent | NewEvent],
                   table: Table = CASES) -> None:
     rows = [{"mrn": e.data["mrn"], "consignment_id": e.correlation_id}
             for e in events if e.type == "DutyAssessed"]
@@ -57,7 +57,7 @@ def project_cases(connection: Connection, events: Sequence[RecordedEvent],
         connection.execute(insert.on_conflict_do_nothing(index_elements=["mrn"]), rows)
 
 
-def project_references(connection: Connection, events: Sequence[RecordedEvent],
+def project_references(connection: Connection, events: Sequence[RecordedEvent | NewEvent],
                        table: Table = REFERENCES) -> None:
     """Claim each payment's reference (raises IntegrityError when one is taken already)."""
     rows = [{"reference": e.data["reference"], "mrn": e.data["mrn"],

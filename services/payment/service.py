@@ -62,8 +62,9 @@ class PaymentService(ops.OpsEndpoints):
         result = self.app.pay(body["mrn"], body["reference"], body["amount"], body["currency"])
         return (201 if result.created else 200), result.body
 
-    # The work is done in the returned write, in the transaction: no inbox pre-check.
+    # The assessment is computed here, in the worker, outside any transaction; the group
+    # commit records it with the inbox record. A redelivery (rare) computes it again and is
+    # dropped by that inbox record: cheaper than an inbox query for every delivery.
     @event_handler("payment.declarations", topology=TOPOLOGY, precheck=False)
     def on_accepted(self, event: RecordedEvent, accepted: DeclarationAccepted) -> Any:
-        app = self.app
-        return lambda tx: app.assess_declaration(tx, accepted, event)
+        return self.app.assessment(accepted, event)

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from shared.events import risk as events
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted
-from shared.events.envelope import RecordedEvent, stream_name
+from shared.events.envelope import NewEvent, RecordedEvent, stream_name
 from shared.eventstore import EventStore, Transaction
+from shared.messaging.writes import AnyWrite, Append, Together, perform
 from shared.reference import ExchangeRates
 
 from .domain import (
@@ -100,7 +101,12 @@ class Risk:
 
     def assess_declaration(self, tx: Transaction, accepted: DeclarationAccepted,
                            cause: RecordedEvent) -> None:
-        """Decide the lane of an accepted declaration (inside the consumer's transaction)."""
+        """Decide the lane of an accepted declaration and record it in `tx`."""
+        perform(tx, self.assessment(accepted, cause))
+
+    def assessment(self, accepted: DeclarationAccepted, cause: RecordedEvent) -> list[AnyWrite]:
+        """Decide the lane of an accepted declaration: the writes that record it (computed
+        outside any transaction; the consumer commits them with its inbox record)."""
         ruleset = self.reference.ruleset
         facts = declaration_facts(accepted, self.reference.rates)
         decision = assess(facts, ruleset, self.reference.aeo, accepted.acceptance_date,
@@ -120,9 +126,8 @@ class Risk:
             new.append(self._new(events.ControlOrdered(
                 accepted.consignment_id, accepted.mrn, ordered.kind.value, decision.lane.value),
                 cause))
-        recorded = tx.append(stream_name(CATEGORY, accepted.consignment_id), new,
-                             expected_version=0)
-        project(tx.connection, recorded)
+        return [Together(_project, new),
+                Append(stream_name(CATEGORY, accepted.consignment_id), new, expected_version=0)]
 
     def record_control(self, mrn: str, result: str, officer: str, findings: str,
                        category: str | None, revenue_recovered: Decimal) -> dict[str, Any]:
@@ -181,3 +186,7 @@ def _control_events(history: list[RecordedEvent]) -> list[DomainOrdered | Domain
                 "result": data["result"], "findings": found,
                 "revenue_recovered": data["revenue_recovered"], "officer": data["officer"]}))
     return result
+
+
+def _project(tx: Transaction, batches: list[list[NewEvent]]) -> None:
+    project(tx.connection, [event for batch in batches for event in batch])

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, UniqueConstraint
 
-from shared.events.envelope import RecordedEvent
+from shared.events.envelope import NewEvent, RecordedEvent
 from shared.eventstore.sql import dialect_insert
 
 NAME = "risk_cases"
@@ -29,7 +29,7 @@ def cases_table(name: str = NAME) -> Table:
 CASES = cases_table()
 
 
-def project(connection: Connection, events: Sequence[RecordedEvent], table: Table = CASES) -> None:
+def project(connection: Connection, events: Sequence[RecordedEvent | NewEvent], table: Table = CASES) -> None:
     rows = [{"mrn": e.data["mrn"], "consignment_id": e.correlation_id, "lane": e.data["lane"]}
             for e in events if e.type == "RiskAssessed"]
     if rows:

@@ -62,8 +62,9 @@ class RiskService(ops.OpsEndpoints):
                                             body["findings"], body["category"],
                                             body["revenue_recovered"])
 
-    # The work is done in the returned write, in the transaction: no inbox pre-check.
+    # The assessment is computed here, in the worker, outside any transaction; the group
+    # commit records it with the inbox record. A redelivery (rare) computes it again and is
+    # dropped by that inbox record: cheaper than an inbox query for every delivery.
     @event_handler("risk.declarations", topology=TOPOLOGY, precheck=False)
     def on_accepted(self, event: RecordedEvent, accepted: DeclarationAccepted) -> Any:
-        app = self.app
-        return lambda tx: app.assess_declaration(tx, accepted, event)
+        return self.app.assessment(accepted, event)

@@ -16,15 +16,14 @@ each, so a failure stays with the event that caused it (that one goes to its ret
 and the others commit. A duplicate inside a batch (the same event id twice for one
 consumer) is caught by the inbox record, as across batches.
 
-A handler whose writes combine well (a read model updated in a few statements whatever the
-number of events) returns `Together(apply, value)`: the committer calls `apply(tx, values)`
-ONCE per batch with the values of all the batch's events that returned the same `apply`, in
-arrival order, after the batch's other writes.
+The writes (`writes.py`: callables, `Together`, `Append`) of the whole batch are made by
+`writes.perform`: appends last, so the deployment's log-head lock is held for the appends
+and the commit only, and each `Together` group in one call for the batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,22 +37,14 @@ from shared.observability.logging import get_logger
 from shared.observability.metrics import metrics
 
 from .store_provider import SharedEventStore
+from .writes import AnyWrite, Append, Together, perform
+
+__all__ = ["Append", "AnyWrite", "GroupCommitter", "Item", "Together", "commit_batch", "perform"]
 
 log = get_logger(__name__)
 
 BATCH_KEY = "EVENT_HANDLER_BATCH"
 DEFAULT_BATCH = 64
-
-Write = Callable[[Transaction], object]
-
-
-@dataclass(frozen=True)
-class Together:
-    """A write applied together with the same kind of write of the batch's other events."""
-
-    apply: Callable[[Transaction, list[Any]], object]
-    value: Any
-
 
 @dataclass
 class Item:
@@ -61,7 +52,7 @@ class Item:
 
     consumer: str
     event: RecordedEvent
-    writes: Sequence[Write | Together]
+    writes: Sequence[AnyWrite]
     done: Event = field(default_factory=Event)
 
 
@@ -71,21 +62,16 @@ def write(tx: Transaction, batch: Sequence[Item]) -> list[bool]:
     new = tx.record_inbox_many([(i.consumer, i.event.event_id, i.event.position)
                                 for i in batch])
     duplicates: list[bool] = []
-    together: dict[Callable[[Transaction, list[Any]], object], list[Any]] = {}
+    writes: list[AnyWrite] = []
     for item in batch:
         key = (item.consumer, item.event.event_id)
         if key not in new:
             duplicates.append(True)
             continue
         new.discard(key)  # the same event again later in the batch is a duplicate
-        for each in item.writes:
-            if isinstance(each, Together):
-                together.setdefault(each.apply, []).append(each.value)
-            else:
-                each(tx)
+        writes.extend(item.writes)
         duplicates.append(False)
-    for apply_all, values in together.items():
-        apply_all(tx, values)
+    perform(tx, writes)
     return duplicates
 
 
@@ -133,7 +119,7 @@ class GroupCommitter(SharedExtension):  # type: ignore[misc]
                                                            identifier="group-committer")
 
     def commit(self, consumer: str, event: RecordedEvent,
-               writes: Sequence[Write | Together]) -> bool:
+               writes: Sequence[AnyWrite]) -> bool:
         """Commit the inbox record of `event` for `consumer` with `writes` (called by a worker,
         which waits); True if the event was a duplicate. Raises what the writes raised."""
         item = Item(consumer, event, writes)

@@ -8,13 +8,14 @@
             return Append(f"risk-{payload.mrn}", [new_event], expected_version=0)
 
 The handler gets the envelope and the typed payload (decoded and upcast by the registry) and
-RETURNS what to write: None, an `Append`, a callable taking the store `Transaction` (e.g. a
-read-model update), a `commit.Together` (a write combined with the same kind of write of the
-other events committed with it), or a list of those. The entrypoint then, in ONE store transaction, records
-the event id in the inbox of this queue and performs the writes; then it acks the message.
-That transaction is shared with the other events the service handled meanwhile (group commit,
-`commit.py`): one commit and one turn of the log-head lock for a batch of events, and a batch
-that fails is written again event by event, so a failure stays with its event.
+RETURNS what to write (`commit.py`): None, an `Append`, a callable taking the store
+`Transaction` (e.g. a read-model update), a `Together` (a write combined with the same kind of
+write of the other events committed with it), or a list of those. The entrypoint then, in ONE
+store transaction, records the event id in the inbox of this queue and performs the writes
+(appends last); then it acks the message. That transaction is shared with the other events
+the service handled meanwhile (group commit, `commit.py`): one commit and one turn of the
+log-head lock for a batch of events, and a batch that fails is written again event by event,
+so a failure stays with its event.
 
 * A duplicate (the inbox already has the event id) has no effect: it is acked and counted in
   `duplicates` (checked before calling the handler unless `precheck=False`, and always
@@ -40,8 +41,7 @@ import json
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -51,15 +51,16 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import SharedExtension, register_entrypoint
 from nameko.messaging import Consumer, QueueConsumer
 
-from shared.events.envelope import NewEvent, RecordedEvent
+from shared.events.envelope import RecordedEvent
 from shared.eventstore.store import Transaction
 from shared.observability.logging import bound, get_logger
 from shared.observability.metrics import metrics
 
-from .commit import GroupCommitter, Together
+from .commit import GroupCommitter
 from .publisher import OutgoingMessage, Publisher
 from .store_provider import SharedEventStore
 from .topology import Topology
+from .writes import Append, Together
 
 log = get_logger(__name__)
 
@@ -86,15 +87,6 @@ REQUEUE_PAUSE = 1.0  # seconds before requeueing a message whose retry could not
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 Effect = Callable[[Transaction], object]
-
-
-@dataclass(frozen=True)
-class Append:
-    """Append `events` to `stream` (expected_version as in `EventStore.append`)."""
-
-    stream: str
-    events: Sequence[NewEvent]
-    expected_version: int | None
 
 
 HandlerResult = Append | Effect | Together | Iterable[Append | Effect | Together] | None
@@ -279,8 +271,7 @@ class EventHandler(Consumer):  # type: ignore[misc]
 
     def _commit(self, event: RecordedEvent, result: object) -> bool:
         """The inbox record and the handler's writes in one transaction; True if duplicate."""
-        return self.committer.commit(self.queue_name, event,
-                                     [_write(effect) for effect in effects_of(result)])
+        return self.committer.commit(self.queue_name, event, effects_of(result))
 
     def _duplicate(self, message: Any, event: RecordedEvent) -> None:
         metrics().duplicates.labels(self.queue_name).inc()
@@ -383,12 +374,6 @@ def event_handler(queue: str, *, topology: Topology, precheck: bool = True,
         return handler  # type: ignore[return-value]
 
     return decorate
-
-
-def _write(effect: Append | Effect | Together) -> Effect | Together:
-    if isinstance(effect, Append):
-        return lambda tx: tx.append(effect.stream, effect.events, effect.expected_version)
-    return effect
 
 
 def _exc_info() -> ExcInfo:

@@ -37,9 +37,10 @@ from nameko.extensions import DependencyProvider
 from shared.events.envelope import NewEvent, RecordedEvent
 from shared.events.registry import EventRegistry
 from shared.eventstore.store import EventStore
-from shared.messaging.consumer import Append, event_handler
+from shared.messaging.consumer import event_handler
 from shared.messaging.relay import Relay, RelayProvider, RelaySettings
 from shared.messaging.topology import Topology
+from shared.messaging.writes import Append
 from shared.observability.logging import configure
 from shared.observability.metrics import metrics
 

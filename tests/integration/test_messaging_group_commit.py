@@ -9,7 +9,8 @@ import pytest
 
 from shared.eventstore import EventStore, WrongExpectedVersion
 from shared.eventstore.store import Transaction
-from shared.messaging.commit import Item, Together, commit_batch
+from shared.messaging.commit import Item, commit_batch
+from shared.messaging.writes import Together
 from shared.testing.messaging_app import REGISTRY, PingHandled, append_pings, effects
 
 
