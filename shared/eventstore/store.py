@@ -51,6 +51,7 @@ from .sql import (
 from .tables import checkpoints, events, leases
 
 AppendListener = Callable[[Sequence[RecordedEvent]], None]
+SCAN_READERS = 2  # PostgreSQL pages a scan reads ahead, each on its own connection
 # (position, event_id, type, correlation_id, occurred_at isoformat text, data: JSON text, or
 # with picked fields a dict or None); a tuple or a list of those six; see EventStore.scan
 LogRow = tuple[int, str, str, str, str, Any]
@@ -222,8 +223,8 @@ class EventStore:
         holds `page` events, and the statement stays one short primary-key range whatever
         the planner knows of the table (with no statistics yet, `position > x ORDER BY
         position LIMIT n` may sort everything after x for every page). On PostgreSQL the
-        next page is read (another connection, on a helper thread) while the caller works on
-        the current one."""
+        next `SCAN_READERS` pages are read (each on its own connection, on helper threads)
+        while the caller works on the current one."""
         m = self._sql.mark
         postgresql = self.dialect == "postgresql"
         if postgresql:
@@ -271,14 +272,19 @@ class EventStore:
                 if rows:
                     yield rows
             return
-        from concurrent.futures import ThreadPoolExecutor
+        from collections import deque
+        from concurrent.futures import Future, ThreadPoolExecutor
 
-        with ThreadPoolExecutor(1, thread_name_prefix="scan") as reader:
-            upcoming = reader.submit(read, windows[0]) if windows else None
-            for following in [*windows[1:], None]:
-                assert upcoming is not None
-                rows = upcoming.result()
-                upcoming = None if following is None else reader.submit(read, following)
+        ahead = SCAN_READERS
+        with ThreadPoolExecutor(ahead, thread_name_prefix="scan") as reader:
+            upcoming: deque[Future[list[LogRow]]] = deque(
+                reader.submit(read, w) for w in windows[:ahead])
+            following = iter(windows[ahead:])
+            while upcoming:
+                rows = upcoming.popleft().result()
+                next_window = next(following, None)
+                if next_window is not None:
+                    upcoming.append(reader.submit(read, next_window))
                 if rows:
                     yield rows
 
