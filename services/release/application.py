@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.events import release as events
 from shared.events.catalog import registry
-from shared.events.envelope import RecordedEvent, isoformat, stream_name
+from shared.events.envelope import NewEvent, RecordedEvent, isoformat, stream_name
 from shared.eventstore import EventStore, Transaction
 from shared.observability.metrics import metrics
 
@@ -25,7 +25,7 @@ from .domain import facts as f
 from .domain.decision import Hold, ReleaseDecision, decide, release
 from .domain.notification import SCHEMA_VERSION, notification_id
 from .domain.state import ConsignmentState, build_state
-from .projections import merge, record_outcome, stored_fact
+from .projections import lock_cases, save_cases, stored_fact
 
 CATEGORY = "release"
 CONTROL = "control"  # one control per declaration version: ordered and completed refer to it
@@ -68,46 +68,76 @@ class Releases:
         store.on_append(observe_releases)
 
     def hear(self, tx: Transaction, event: RecordedEvent, *, now: datetime | None = None) -> str:
-        """Merge one fact, decide again from the whole set, record a release or a hold once.
-        Returns the outcome. A fact already known (a redelivery, or a rebuild that ran ahead)
-        is not merged twice, but the decision is still taken again."""
-        fact = stored_fact(event)
-        if fact is None:
-            return "ignored"
-        consignment_id = event.correlation_id
-        facts, outcome = merge(tx.connection, consignment_id, {event.event_id: fact})
-        if outcome == "released":
-            return outcome
+        """Hear one fact (see `hear_all`); its consignment's outcome, or "ignored" when the
+        event is not a release fact."""
+        return self.hear_all(tx, [event], now=now).get(event.correlation_id, "ignored")
+
+    def hear_all(self, tx: Transaction, heard: Sequence[RecordedEvent], *,
+                 now: datetime | None = None) -> dict[str, str]:
+        """Merge facts, decide again from each consignment's whole set, record a release or a
+        hold once. Returns the outcome per consignment heard. A fact already known (a
+        redelivery, or a rebuild that ran ahead) is not merged twice, but the decision is
+        still taken again. Whatever the number of facts: one statement locks the rows, one
+        writes those that changed, then the releases and holds are appended."""
+        incoming: dict[str, dict[str, Any]] = {}
+        cause: dict[str, str] = {}
+        for event in heard:
+            fact = stored_fact(event)
+            if fact is not None:
+                incoming.setdefault(event.correlation_id, {})[event.event_id] = fact
+                cause[event.correlation_id] = event.event_id  # the last one heard
+        if not incoming:
+            return {}
+        current = lock_cases(tx.connection, list(incoming))
+        outcomes: dict[str, str] = {}
+        changes: list[tuple[str, Mapping[str, Any], str]] = []
+        appends: list[tuple[str, NewEvent, int]] = []
+        for consignment_id in sorted(incoming):
+            facts, outcome = current[consignment_id]
+            grown = any(event_id not in facts for event_id in incoming[consignment_id])
+            facts.update({k: v for k, v in incoming[consignment_id].items() if k not in facts})
+            decided = outcome
+            if outcome != "released":
+                decided, append = self._decide(consignment_id, facts, outcome,
+                                               cause[consignment_id], now)
+                if append is not None:
+                    appends.append(append)
+            if grown or decided != outcome:
+                changes.append((consignment_id, facts, decided))
+            outcomes[consignment_id] = decided
+        save_cases(tx.connection, changes)
+        # The appends last: each serialises with every other append of the deployment until
+        # COMMIT, so nothing else runs after them.
+        for stream, new_event, expected_version in appends:
+            tx.append(stream, [new_event], expected_version=expected_version)
+        return outcomes
+
+    def _decide(self, consignment_id: str, facts: Mapping[str, Mapping[str, Any]],
+                outcome: str, cause: str, now: datetime | None,
+                ) -> tuple[str, tuple[str, NewEvent, int] | None]:
+        """The outcome of one consignment's facts, and the event to append for it if any."""
         state = state_of(consignment_id, facts)
         decision = decide(state)
         stream = stream_name(CATEGORY, consignment_id)
         if isinstance(decision, ReleaseDecision):
             released_at = now or datetime.now(UTC)
-            release(state, fact_id=event.event_id, released_at=released_at)  # the guard
+            release(state, fact_id=cause, released_at=released_at)  # the guard
             accepted = state.accepted
             assert accepted is not None
-            # The outcome row first, the append last: the append serialises with every other
-            # append of the deployment until COMMIT, so nothing else runs after it.
-            record_outcome(tx.connection, consignment_id, "released")
-            tx.append(stream, [registry().new_event(
+            return "released", (stream, registry().new_event(
                 events.GoodsReleased(consignment_id, decision.mrn, decision.office,
                                      decision.lane.value, accepted.transport_mode,
                                      accepted.lodged_at, released_at),
                 correlation_id=consignment_id, actor="release-service",
-                causation_id=event.event_id, occurred_at=released_at)],
-                expected_version=1 if outcome == "held" else 0)
-            return "released"
+                causation_id=cause, occurred_at=released_at), 1 if outcome == "held" else 0)
         if isinstance(decision, Hold) and outcome != "held" and state.accepted:
             reasons = "; ".join(f"{r.kind.value}" + (f" by {r.agency}" if r.agency else "")
                                 for r in decision.reasons)
-            record_outcome(tx.connection, consignment_id, "held")
-            tx.append(stream, [registry().new_event(
+            return "held", (stream, registry().new_event(
                 events.GoodsHeld(consignment_id, state.accepted.mrn, reasons),
                 correlation_id=consignment_id, actor="release-service",
-                causation_id=event.event_id)], expected_version=0)
-            return "held"
-        record_outcome(tx.connection, consignment_id, outcome)
-        return outcome
+                causation_id=cause), 0)
+        return outcome, None
 
     def notifications(self, after: int, limit: int) -> list[dict[str, Any]]:
         """Release notifications after a log position (for agencies that were offline)."""

@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, 
 from sqlalchemy.sql.elements import TextClause
 
 from shared.events.envelope import RecordedEvent, isoformat
+from shared.eventstore.sql import append_sql
 
 NAME = "release_cases"
 OUTCOME_RANK = {"pending": 0, "held": 1, "released": 2}  # an outcome never goes back
@@ -77,8 +78,50 @@ def record_outcome(connection: Connection, consignment_id: str, outcome: str,
     connection.execute(_statements(table.name).outcome[outcome], {"c": consignment_id})
 
 
+def lock_cases(connection: Connection, consignment_ids: Sequence[str],
+               table: Table = CASES) -> dict[str, tuple[dict[str, Any], str]]:
+    """Lock the rows of many consignments (created if missing), in key order, in one
+    statement: per consignment, its facts and the outcome recorded so far."""
+    ids = sorted(set(consignment_ids))
+    if not ids:
+        return {}
+    m = append_sql(connection.dialect.name).mark
+    name = _statements(table.name).name
+    values = ", ".join([f"({m}, '{{}}', 'pending', 0)"] * len(ids))
+    rows = connection.exec_driver_sql(
+        f"INSERT INTO {name} (consignment_id, facts, outcome, last_position) VALUES {values}"
+        f" ON CONFLICT (consignment_id) DO UPDATE SET outcome = {name}.outcome"
+        " RETURNING consignment_id, facts, outcome", tuple(ids)).all()
+    return {str(c): (json.loads(f), str(o)) for c, f, o in rows}
+
+
+def save_cases(connection: Connection, changes: Sequence[tuple[str, Mapping[str, Any], str]],
+               table: Table = CASES) -> None:
+    """Write (consignment_id, facts, outcome) of rows locked by `lock_cases` (the outcome is
+    already the stronger of the recorded and the new one): one round trip."""
+    if not changes:
+        return
+    m = append_sql(connection.dialect.name).mark
+    sql = (f"UPDATE {_statements(table.name).name} SET facts = {m}, last_position = {m},"
+           f" outcome = {m} WHERE consignment_id = {m}")
+    params = [(json.dumps(facts, sort_keys=True, separators=(",", ":")),
+               max((fact["position"] for fact in facts.values()), default=0), outcome, cid)
+              for cid, facts, outcome in changes]
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if connection.dialect.name == "postgresql":
+            from psycopg2.extras import execute_batch
+
+            execute_batch(cursor, sql, params, page_size=len(params))
+        else:
+            cursor.executemany(sql, params)
+    finally:
+        cursor.close()
+
+
 @dataclass(frozen=True)
 class _Statements:
+    name: str
     lock: TextClause
     facts: TextClause
     outcome: dict[str, TextClause]
@@ -93,6 +136,7 @@ def _statements(name: str) -> _Statements:
     stronger = {o: ", ".join(f"'{s}'" for s, rank in OUTCOME_RANK.items()
                              if rank >= OUTCOME_RANK[o]) for o in OUTCOME_RANK}
     return _Statements(
+        name=name,
         lock=text(f"INSERT INTO {name} (consignment_id, facts, outcome, last_position)"
                   " VALUES (:c, '{}', 'pending', 0) ON CONFLICT (consignment_id)"
                   f" DO UPDATE SET outcome = {name}.outcome RETURNING facts, outcome"),

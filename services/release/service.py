@@ -23,6 +23,7 @@ from shared.eventstore import EventStore
 from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
+from shared.messaging.writes import Together
 from shared.web import Problem, api, ops
 from shared.web.openapi import Operation
 
@@ -63,5 +64,5 @@ class ReleaseService(ops.OpsEndpoints):
     # The work is done in the returned write, in the transaction: no inbox pre-check.
     @event_handler("release.facts", topology=TOPOLOGY, precheck=False)
     def on_fact(self, event: RecordedEvent, payload: Any) -> Any:
-        app = self.app
-        return lambda tx: app.hear(tx, event)
+        # One call for all the facts the service commits together (see Releases.hear_all).
+        return Together(self.app.hear_all, event)
