@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from shared.events import payment as events
@@ -68,6 +68,12 @@ def duty_declaration(document: Mapping[str, Any]) -> DutyDeclaration:
                            freight=Decimal(document.get("freight") or "0"),
                            insurance=Decimal(document.get("insurance") or "0"),
                            items=tuple(items))
+
+
+# Built once (SQLAlchemy then reuses their compiled form): asked on every payment.
+EARLIER = select(REFERENCES.c.mrn, REFERENCES.c.event_id).where(
+    REFERENCES.c.reference == bindparam("reference"))
+CONSIGNMENT = select(CASES.c.consignment_id).where(CASES.c.mrn == bindparam("mrn"))
 
 
 class Payments:
@@ -132,8 +138,7 @@ class Payments:
 
     def _earlier(self, reference: str) -> tuple[Payment, dict[str, Any]] | None:
         with self.store.engines.reader.connect() as connection:
-            row = connection.execute(select(REFERENCES).where(
-                REFERENCES.c.reference == reference)).first()
+            row = connection.execute(EARLIER, {"reference": reference}).first()
         if row is None:
             return None
         consignment_id = self._consignment(row.mrn)
@@ -145,8 +150,7 @@ class Payments:
 
     def _consignment(self, mrn: str) -> str:
         with self.store.engines.reader.connect() as connection:
-            found = connection.execute(select(CASES.c.consignment_id).where(
-                CASES.c.mrn == mrn)).scalar_one_or_none()
+            found = connection.execute(CONSIGNMENT, {"mrn": mrn}).scalar_one_or_none()
         if found is None:
             raise UnknownDeclaration(f"no duty assessment for MRN {mrn} (unknown, or not "
                                      "assessed yet)")

@@ -29,6 +29,7 @@ from .application import Payments
 from .errors import ERRORS
 from .schemas import PaymentRecordedSchema, PaymentSchema
 
+PAYMENT = PaymentSchema()  # built once: a schema is reusable across requests
 
 def build(store: EventStore, config: Mapping[str, Any]) -> Payments:
     return Payments(store, reference_data(config))
@@ -58,7 +59,7 @@ class PaymentService(ops.OpsEndpoints):
 
     @api("POST", "/payments", errors=ERRORS)
     def post_payment(self, request: Request) -> Any:
-        body = PaymentSchema().load(json_body(request))
+        body = PAYMENT.load(json_body(request))
         result = self.app.pay(body["mrn"], body["reference"], body["amount"], body["currency"])
         return (201 if result.created else 200), result.body
 

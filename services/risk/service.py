@@ -29,6 +29,7 @@ from .application import Risk, RiskReference
 from .errors import ERRORS
 from .schemas import ControlRecordedSchema, ControlResultSchema
 
+CONTROL_RESULT = ControlResultSchema()  # built once: a schema is reusable across requests
 
 def build(store: EventStore, config: Mapping[str, Any]) -> Risk:
     return Risk(store, RiskReference.load(config, reference_data(config).rates))
@@ -57,7 +58,7 @@ class RiskService(ops.OpsEndpoints):
 
     @api("POST", "/controls/<string:mrn>", errors=ERRORS)
     def post_control(self, request: Request, mrn: str) -> Any:
-        body = ControlResultSchema().load(json_body(request))
+        body = CONTROL_RESULT.load(json_body(request))
         return 201, self.app.record_control(mrn, body["result"], body["officer"],
                                             body["findings"], body["category"],
                                             body["revenue_recovered"])
