@@ -79,9 +79,8 @@ class Declarations:
         fingerprint = payload_fingerprint(declaration)
         consignment_id = consignment_id_for(declaration.declarant.eori, declaration.lrn)
         stream = stream_name(CATEGORY, consignment_id)
-        existing = self.store.read_stream(stream)
-        if existing:
-            return self._repeat(existing, fingerprint)
+        # A repeated lodgement (same declarant and LRN) is found by the append itself: the
+        # stream exists, so appending at version 0 fails and the stored one is answered.
         document = to_document(declaration)
         for _ in range(MRN_ATTEMPTS):
             mrn = self.allocator.allocate(declaration.office, now.date())
