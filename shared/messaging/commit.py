@@ -10,6 +10,10 @@ container's one `GroupCommitter` and wait; its committer greenthread takes every
 then tells each worker its outcome. At low load a batch is one event: nothing waits for a
 batch to fill.
 
+Under load (the previous commit ended less than 50 ms ago) the committer lingers
+`EVENT_HANDLER_LINGER` (default 5 ms) before taking the batch, so more events share one
+commit; an event arriving on a quiet service is committed at once.
+
 A batch is all or nothing. When it fails (one handler's write raised, a concurrent append
 won a stream version), it is rolled back and its items are written again one transaction
 each, so a failure stays with the event that caused it (that one goes to its retry queue)
@@ -23,10 +27,12 @@ and the commit only, and each `Together` group in one call for the batch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import eventlet
 from eventlet.event import Event
 from eventlet.queue import LightQueue
 from nameko.extensions import SharedExtension
@@ -37,14 +43,15 @@ from shared.observability.logging import get_logger
 from shared.observability.metrics import metrics
 
 from .store_provider import SharedEventStore
-from .writes import AnyWrite, Append, Together, perform
-
-__all__ = ["Append", "AnyWrite", "GroupCommitter", "Item", "Together", "commit_batch", "perform"]
+from .writes import AnyWrite, perform
 
 log = get_logger(__name__)
 
 BATCH_KEY = "EVENT_HANDLER_BATCH"
 DEFAULT_BATCH = 64
+LINGER_KEY = "EVENT_HANDLER_LINGER"
+DEFAULT_LINGER = 0.005  # seconds
+LINGER_WINDOW = 0.05  # lingers only when the previous commit ended less than this ago
 
 @dataclass
 class Item:
@@ -108,11 +115,14 @@ class GroupCommitter(SharedExtension):  # type: ignore[misc]
         self.queue: LightQueue = LightQueue()
         self.store: EventStore | None = None
         self.batch = DEFAULT_BATCH
+        self.linger = DEFAULT_LINGER
+        self._last_commit = float("-inf")
         self._thread: Any = None
 
     def setup(self) -> None:
         self.store = self.shared_store.open()
         self.batch = max(1, int(self.container.config.get(BATCH_KEY, DEFAULT_BATCH)))
+        self.linger = max(0.0, float(self.container.config.get(LINGER_KEY, DEFAULT_LINGER)))
 
     def start(self) -> None:
         self._thread = self.container.spawn_managed_thread(self._run,
@@ -132,6 +142,8 @@ class GroupCommitter(SharedExtension):  # type: ignore[misc]
             item = self.queue.get()
             if item is None:
                 return
+            if time.monotonic() - self._last_commit < LINGER_WINDOW:
+                eventlet.sleep(self.linger)  # busy: let the batch fill a little
             batch = [item]
             stop = False
             while len(batch) < self.batch and not self.queue.empty():
@@ -142,6 +154,7 @@ class GroupCommitter(SharedExtension):  # type: ignore[misc]
                 batch.append(more)
             metrics().commit_batch.observe(len(batch))
             commit_batch(self.store, batch)
+            self._last_commit = time.monotonic()
             if stop:
                 return
 

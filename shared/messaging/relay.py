@@ -62,6 +62,11 @@ class RelaySettings:
     # the relay goes idle and when it stops; a crash republishes at most this much (the
     # consumers' inboxes drop the repeats). Saves one committed write per pass under load.
     checkpoint_interval: float = 0.0
+    # Seconds a pass waits, when the previous pass was less than `linger_window` ago, before
+    # reading (0: never): under load, events appended meanwhile join its batch; a quiet
+    # relay publishes at once.
+    linger: float = 0.0
+    linger_window: float = 0.05
     # The lease holder's identity. Default: host:pid:random. A stable replica name (the pod
     # name) lets a restarted replica take its own lease back at once instead of after the
     # TTL; it must be unique among the live replicas.
@@ -147,6 +152,7 @@ class Relay:
         self._checkpoint: int | None = None  # the confirmed position, known while leading
         self._saved = 0  # the last position this relay wrote as the checkpoint
         self._saved_at = float("-inf")  # the first confirmed pass is written at once
+        self._last_pass = float("-inf")
         store.on_append(self._on_append)
 
     # -- state --------------------------------------------------------------------------
@@ -286,7 +292,11 @@ class Relay:
         try:
             while not (stopping.is_set() or self._stopping.is_set()):
                 self._wake.clear()
+                if (self.settings.linger
+                        and time.monotonic() - self._last_pass < self.settings.linger_window):
+                    stopping.wait(self.settings.linger)
                 try:
+                    self._last_pass = time.monotonic()
                     done = self.run_once()
                 except Exception as exc:  # noqa: BLE001 - keep relaying after DB/broker trouble
                     self._failures += 1
@@ -346,6 +356,7 @@ class Relay:
 
 
 SERVICE_CHECKPOINT_INTERVAL = 0.25
+SERVICE_LINGER = 0.005
 
 
 class RelayProvider(DependencyProvider):  # type: ignore[misc]
@@ -353,9 +364,9 @@ class RelayProvider(DependencyProvider):  # type: ignore[misc]
 
     Config: `AMQP_URI`, `EVENT_STORE_URL`, and optionally a `RELAY` section with the fields of
     `RelaySettings` (batch_size, poll_interval, lease_ttl, max_backoff, confirm_timeout,
-    checkpoint_interval, owner). In a service the checkpoint is written at most every
-    `SERVICE_CHECKPOINT_INTERVAL` seconds while events keep coming (and whenever the relay
-    goes idle or stops). The store is the container's shared one, so appends by this service
+    checkpoint_interval, linger, linger_window, owner). In a service the checkpoint is
+    written at most every `SERVICE_CHECKPOINT_INTERVAL` seconds while events keep coming (and
+    whenever the relay goes idle or stops), and a busy relay lingers `SERVICE_LINGER`. The store is the container's shared one, so appends by this service
     wake the relay at once. The dependency injected into workers is the `Relay` itself.
     """
 
@@ -386,7 +397,7 @@ class RelayProvider(DependencyProvider):  # type: ignore[misc]
             self.category or self.container.service_name,
             settings=RelaySettings.from_config(
                 config, self.settings or RelaySettings(
-                    checkpoint_interval=SERVICE_CHECKPOINT_INTERVAL)),
+                    checkpoint_interval=SERVICE_CHECKPOINT_INTERVAL, linger=SERVICE_LINGER)),
         )
 
     def start(self) -> None:
