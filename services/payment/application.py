@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from shared.events import payment as events
@@ -68,12 +67,6 @@ def duty_declaration(document: Mapping[str, Any]) -> DutyDeclaration:
                            freight=Decimal(document.get("freight") or "0"),
                            insurance=Decimal(document.get("insurance") or "0"),
                            items=tuple(items))
-
-
-# Built once (SQLAlchemy then reuses their compiled form): asked on every payment.
-EARLIER = select(REFERENCES.c.mrn, REFERENCES.c.event_id).where(
-    REFERENCES.c.reference == bindparam("reference"))
-CONSIGNMENT = select(CASES.c.consignment_id).where(CASES.c.mrn == bindparam("mrn"))
 
 
 class Payments:
@@ -137,20 +130,24 @@ class Payments:
         raise PaymentReferenceConflict(reference)
 
     def _earlier(self, reference: str) -> tuple[Payment, dict[str, Any]] | None:
-        with self.store.engines.reader.connect() as connection:
-            row = connection.execute(EARLIER, {"reference": reference}).first()
-        if row is None:
+        m = self.store.mark
+        rows = self.store.query(
+            f"SELECT mrn, event_id FROM {REFERENCES.name} WHERE reference = {m}", (reference,))
+        if not rows:
             return None
-        consignment_id = self._consignment(row.mrn)
+        mrn, event_id = rows[0]
+        consignment_id = self._consignment(mrn)
         event = next(e for e in self.store.read_stream(stream_name(CATEGORY, consignment_id))
-                     if e.event_id == row.event_id)
+                     if e.event_id == event_id)
         data = event.data
         return (Payment(data["mrn"], data["reference"], Decimal(data["amount"]),
                         data["currency"]), payment_body(event))
 
     def _consignment(self, mrn: str) -> str:
-        with self.store.engines.reader.connect() as connection:
-            found = connection.execute(CONSIGNMENT, {"mrn": mrn}).scalar_one_or_none()
+        m = self.store.mark
+        rows = self.store.query(
+            f"SELECT consignment_id FROM {CASES.name} WHERE mrn = {m}", (mrn,))
+        found = rows[0][0] if rows else None
         if found is None:
             raise UnknownDeclaration(f"no duty assessment for MRN {mrn} (unknown, or not "
                                      "assessed yet)")

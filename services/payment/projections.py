@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import Column, Connection, MetaData, String, Table, UniqueConstraint
 
 from shared.events.envelope import NewEvent, RecordedEvent
-from shared.eventstore.sql import dialect_insert
+from shared.eventstore.sql import insert_rows
 
 CASES_NAME, REFERENCES_NAME = "payment_cases", "payment_references"
 
@@ -52,9 +52,7 @@ def project_cases(connection: Connection, events: Sequence[RecordedEvent | NewEv
                   table: Table = CASES) -> None:
     rows = [{"mrn": e.data["mrn"], "consignment_id": e.correlation_id}
             for e in events if e.type == "DutyAssessed"]
-    if rows:
-        insert = dialect_insert(connection.dialect.name, table)
-        connection.execute(insert.on_conflict_do_nothing(index_elements=["mrn"]), rows)
+    insert_rows(connection, table, rows, conflict="mrn")
 
 
 def project_references(connection: Connection, events: Sequence[RecordedEvent | NewEvent],
@@ -65,5 +63,4 @@ def project_references(connection: Connection, events: Sequence[RecordedEvent | 
                                         e.data["currency"]),
              "event_id": e.event_id}
             for e in events if e.type == "PaymentReceived"]
-    if rows:
-        connection.execute(table.insert(), rows)
+    insert_rows(connection, table, rows)

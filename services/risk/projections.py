@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy import Column, Connection, MetaData, String, Table, UniqueConstraint
 
 from shared.events.envelope import NewEvent, RecordedEvent
-from shared.eventstore.sql import dialect_insert
+from shared.eventstore.sql import insert_rows
 
 NAME = "risk_cases"
 
@@ -32,6 +32,4 @@ CASES = cases_table()
 def project(connection: Connection, events: Sequence[RecordedEvent | NewEvent], table: Table = CASES) -> None:
     rows = [{"mrn": e.data["mrn"], "consignment_id": e.correlation_id, "lane": e.data["lane"]}
             for e in events if e.type == "RiskAssessed"]
-    if rows:
-        insert = dialect_insert(connection.dialect.name, table)
-        connection.execute(insert.on_conflict_do_nothing(index_elements=["mrn"]), rows)
+    insert_rows(connection, table, rows, conflict="mrn")

@@ -312,6 +312,25 @@ class EventStore:
             value = connection.execute(select(func.max(events.c.position))).scalar_one()
         return int(value or 0)
 
+    @property
+    def mark(self) -> str:
+        """The driver's parameter mark (`%s` on PostgreSQL, `?` on SQLite), for `query`."""
+        return self._sql.mark
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one driver-level read (a read model lookup on a hot path: no
+        SQLAlchemy compilation or pool checkout). Parameters use `mark`."""
+
+        def work(connection: Any) -> list[tuple[Any, ...]]:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                return [tuple(r) for r in cursor.fetchall()]
+            finally:
+                cursor.close()
+
+        return self.direct.run(work)
+
     def _select(self, sql: str, params: tuple[Any, ...]) -> list[RecordedEvent]:
         """A driver-level SELECT of whole event rows (see `sql.SELECT_EVENTS`)."""
         row = self._row
