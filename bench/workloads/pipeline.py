@@ -9,7 +9,7 @@ with `payment.DutyAssessed`: each amount due is paid at once with POST /payments
 the release notifications on a queue bound to `clearance.releases`. Latency: from the
 lodgement's scheduled time to the release notification's arrival.
 
-The rate steps up (full: 25, 50, 100, 150, 200, 300/s, 15 s each; it stops after the first
+The rate steps up (full: 25, 50, 75, 100, 150, 200, 300/s, 15 s each; it stops after the first
 step whose p99 exceeds 2 s). One ramp feeds the three ids: P1-throughput (the highest step
 whose p99 stays under 2 s with every declaration released and the offered rate achieved),
 P1-p99-at-50 (p99 at 50/s, ms) and P1-rss (peak VmHWM of each service, MB).
@@ -253,7 +253,7 @@ class PipelineBench:
     def __init__(self, size: Size) -> None:
         self.size = size
         if size == "full":
-            self.rates = [25.0, 50.0, 100.0, 150.0, 200.0, 300.0]
+            self.rates = [25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0]
             self.seconds, self.drain = 15.0, 6.0
         else:
             self.rates = [5.0, 50.0]
