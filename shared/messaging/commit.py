@@ -10,9 +10,10 @@ container's one `GroupCommitter` and wait; its committer greenthread takes every
 then tells each worker its outcome. At low load a batch is one event: nothing waits for a
 batch to fill.
 
-Under load (the previous commit ended less than 50 ms ago) the committer lingers
+Under load (the previous commit ended less than 50 ms ago) the committer lingers up to
 `EVENT_HANDLER_LINGER` (default 5 ms) before taking the batch, so more events share one
-commit; an event arriving on a quiet service is committed at once.
+commit; it stops lingering as soon as every worker of the container is waiting for it, and
+an event arriving on a quiet service is committed at once.
 
 A batch is all or nothing. When it fails (one handler's write raised, a concurrent append
 won a stream version), it is rolled back and its items are written again one transaction
@@ -52,6 +53,7 @@ DEFAULT_BATCH = 64
 LINGER_KEY = "EVENT_HANDLER_LINGER"
 DEFAULT_LINGER = 0.005  # seconds
 LINGER_WINDOW = 0.05  # lingers only when the previous commit ended less than this ago
+LINGER_STEP = 0.0005
 
 @dataclass
 class Item:
@@ -116,6 +118,7 @@ class GroupCommitter(SharedExtension):  # type: ignore[misc]
         self.store: EventStore | None = None
         self.batch = DEFAULT_BATCH
         self.linger = DEFAULT_LINGER
+        self.full = 10  # the container's max_workers: no more can wait for one commit
         self._last_commit = float("-inf")
         self._thread: Any = None
 
@@ -123,6 +126,7 @@ class GroupCommitter(SharedExtension):  # type: ignore[misc]
         self.store = self.shared_store.open()
         self.batch = max(1, int(self.container.config.get(BATCH_KEY, DEFAULT_BATCH)))
         self.linger = max(0.0, float(self.container.config.get(LINGER_KEY, DEFAULT_LINGER)))
+        self.full = max(1, int(self.container.max_workers))
 
     def start(self) -> None:
         self._thread = self.container.spawn_managed_thread(self._run,
@@ -143,7 +147,7 @@ class GroupCommitter(SharedExtension):  # type: ignore[misc]
             if item is None:
                 return
             if time.monotonic() - self._last_commit < LINGER_WINDOW:
-                eventlet.sleep(self.linger)  # busy: let the batch fill a little
+                self._linger()
             batch = [item]
             stop = False
             while len(batch) < self.batch and not self.queue.empty():
@@ -157,6 +161,13 @@ class GroupCommitter(SharedExtension):  # type: ignore[misc]
             self._last_commit = time.monotonic()
             if stop:
                 return
+
+    def _linger(self) -> None:
+        """Busy: let the batch fill a little, but not past the point where every worker of
+        the container waits for this commit (nothing more could join it)."""
+        deadline = time.monotonic() + self.linger
+        while self.queue.qsize() + 1 < self.full and time.monotonic() < deadline:
+            eventlet.sleep(LINGER_STEP)
 
     def stop(self) -> None:
         # The entrypoints have stopped and their workers finished: nothing more arrives.
