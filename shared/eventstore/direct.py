@@ -54,8 +54,11 @@ class DirectPool:
             return connection
         import psycopg2
 
+        # Session time zone UTC: timestamptz values come back in UTC (tzinfo is datetime.UTC),
+        # so reads convert nothing.
         connection = psycopg2.connect(
-            self._dsn, application_name=os.environ.get("SERVICE_NAME", "clearance"))
+            self._dsn, application_name=os.environ.get("SERVICE_NAME", "clearance"),
+            options="-c timezone=UTC")
         connection.autocommit = True
         return connection
 

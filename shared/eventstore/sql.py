@@ -4,7 +4,7 @@ Appending and reading are the store's hottest paths: the statements below skip S
 compilation, cache-key and result-processing work. On PostgreSQL a standalone append is one
 call of `clearance_append` (migration 0003, one round trip); the statements here serve
 SQLite and the log-head lock. Reads select whole event rows with `SELECT_EVENTS` and turn
-each driver row into a `RecordedEvent` with `row_reader` (one json.loads, cheap times).
+driver rows into `RecordedEvent`s with `row_reader` (one json.loads per page, cheap times).
 The shape of the tables is defined by the migrations; `tables.py` mirrors them.
 """
 
@@ -71,18 +71,18 @@ def append_sql(dialect: str) -> AppendSQL:
 
 SELECT_EVENTS = f"SELECT {', '.join(COLUMNS)} FROM events"
 
-RowReader = Callable[[Sequence[Any]], RecordedEvent]
+RowReader = Callable[[Sequence[Sequence[Any]]], list[RecordedEvent]]
 
 
 def row_reader(dialect: str) -> RowReader:
-    """Driver row (in `COLUMNS` order) -> RecordedEvent, for one dialect."""
+    """Driver rows (in `COLUMNS` order) -> RecordedEvents, for one dialect. The rows' data
+    texts are decoded with one json.loads of them all, as one JSON array."""
     loads = json.loads
     if dialect == "postgresql":
         def time(value: Any) -> datetime:
             moment: datetime = value
-            offset = moment.utcoffset()
-            if offset is not None and not offset:
-                return moment.replace(tzinfo=UTC)
+            if moment.tzinfo is UTC:  # the direct pool's sessions run in UTC
+                return moment
             return as_utc(moment)
     else:
         parse = datetime.fromisoformat
@@ -90,14 +90,19 @@ def row_reader(dialect: str) -> RowReader:
         def time(value: Any) -> datetime:  # SQLAlchemy's text format, stored in UTC
             return parse(value).replace(tzinfo=UTC)
 
-    def read(row: Sequence[Any]) -> RecordedEvent:
-        (position, event_id, stream, _category, stream_version, type_, version, correlation_id,
-         causation_id, actor, occurred_at, recorded_at, data, hash_) = row
-        return RecordedEvent(
-            position=position, event_id=event_id, type=type_, version=version, stream=stream,
-            stream_version=stream_version, correlation_id=correlation_id,
-            causation_id=causation_id, actor=actor, occurred_at=time(occurred_at),
-            recorded_at=time(recorded_at), data=loads(data), hash=hash_)
+    def read(rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
+        if not rows:
+            return []
+        datas = loads("[" + ",".join([row[12] for row in rows]) + "]")
+        return [
+            RecordedEvent(
+                position=position, event_id=event_id, type=type_, version=version,
+                stream=stream, stream_version=stream_version, correlation_id=correlation_id,
+                causation_id=causation_id, actor=actor, occurred_at=time(occurred_at),
+                recorded_at=time(recorded_at), data=data, hash=hash_)
+            for (position, event_id, stream, _category, stream_version, type_, version,
+                 correlation_id, causation_id, actor, occurred_at, recorded_at, _text, hash_),
+            data in zip(rows, datas, strict=True)]
 
     return read
 

@@ -78,7 +78,7 @@ class EventStore:
         self._appended_counters: dict[str, Any] = {}  # category -> its labelled counter
         self.direct = DirectPool(self.url, self.engines.dialect)
         self._sql = append_sql(self.engines.dialect)
-        self._row = row_reader(self.engines.dialect)
+        self._rows = row_reader(self.engines.dialect)
         if migrate:
             upgrade(self.engines)
 
@@ -333,13 +333,13 @@ class EventStore:
 
     def _select(self, sql: str, params: tuple[Any, ...]) -> list[RecordedEvent]:
         """A driver-level SELECT of whole event rows (see `sql.SELECT_EVENTS`)."""
-        row = self._row
+        rows = self._rows
 
         def work(connection: Any) -> list[RecordedEvent]:
             cursor = connection.cursor()
             try:
                 cursor.execute(sql, params)
-                return [row(r) for r in cursor.fetchall()]
+                return rows(cursor.fetchall())
             finally:
                 cursor.close()
 
