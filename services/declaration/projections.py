@@ -127,16 +127,8 @@ def _merge_pg(cursor: Any, name: str, new_facts: dict[str, dict[str, Any]]) -> N
                    " ORDER BY consignment_id FOR UPDATE", (ids,))
     current = dict(cursor.fetchall())
     rows = _changed_rows(current, new_facts, _time)
-    if not rows:
-        return
-    sets = ", ".join(f"{c} = v.{c}" for c in _ROW_COLUMNS)
-    execute_values(
-        cursor,
-        f'UPDATE "{name}" AS t SET {sets} FROM (VALUES %s) AS v(consignment_id, '
-        f"{', '.join(_ROW_COLUMNS)}) WHERE t.consignment_id = v.consignment_id",
-        rows, page_size=len(rows),
-        template="(%s, %s, %s, %s, %s, %s, %s::integer, %s, %s, %s, %s, %s, %s, "
-                 "%s::timestamptz, %s::timestamptz, %s, %s::bigint)")
+    if rows:
+        _update_pg(cursor, name, rows)
 
 
 _FACTS_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
