@@ -339,8 +339,7 @@ def _sqlite_time(text: str | None) -> str | None:
 def project_in(tx: Transaction, events: Sequence[RecordedEvent]) -> None:
     """Apply events now and record them in the status consumer's inbox (so the broker's later
     delivery of the same events is recognised as a duplicate)."""
-    for event in events:
-        tx.record_inbox(CONSUMER, event.event_id, event.position)
+    tx.record_inbox_many([(CONSUMER, event.event_id, event.position) for event in events])
     project(tx.connection, events)
 
 
