@@ -55,6 +55,7 @@ DEFAULT_LINGER = 0.005  # seconds
 LINGER_WINDOW = 0.05  # lingers only when the previous commit ended less than this ago
 LINGER_STEP = 0.0005
 
+
 @dataclass
 class Item:
     """One handled event waiting to be committed; `done` carries True for a duplicate."""
