@@ -174,7 +174,7 @@ class Relay:
         Raises on database errors; broker trouble is reported by a short count (and logged)."""
         if not self._hold_lease():
             return 0
-        metric_labels = (self.category,)
+        metric_labels = (self.category, self.name)
         if self._checkpoint is None:  # read once per lease: only the holder moves it
             self._checkpoint = self._saved = self.store.checkpoint(self.name)
         checkpoint = self._checkpoint

@@ -121,9 +121,9 @@ def test_relay_publishes_appended_events_in_order_persistent(
         assert REGISTRY.decode(RecordedEvent.from_message(message.payload)).seq == \
             event.data["seq"]
     assert relay.published == len(recorded)
-    assert sample("clearance_relay_published_total", {"category": "alpha"}) == len(recorded)
-    assert sample("clearance_relay_lag_events", {"category": "alpha"}) == 0
-    assert sample("clearance_relay_batch_seconds_count", {"category": "alpha"}) >= 3
+    assert sample("clearance_relay_published_total", {"category": "alpha", "relay": "relay:alpha"}) == len(recorded)
+    assert sample("clearance_relay_lag_events", {"category": "alpha", "relay": "relay:alpha"}) == 0
+    assert sample("clearance_relay_batch_seconds_count", {"category": "alpha", "relay": "relay:alpha"}) >= 3
 
 
 def test_relay_is_woken_by_an_append_in_its_process(
@@ -157,8 +157,8 @@ def test_checkpoint_stops_before_a_returned_unroutable_event(
     try:
         assert relay.run_once() == 1
         assert sqlite_store.checkpoint(relay.name) == first.position
-        assert sample("clearance_relay_unroutable_total", {"category": "alpha"}) == 1
-        assert sample("clearance_relay_lag_events", {"category": "alpha"}) == 2
+        assert sample("clearance_relay_unroutable_total", {"category": "alpha", "relay": "relay:alpha"}) == 1
+        assert sample("clearance_relay_lag_events", {"category": "alpha", "relay": "relay:alpha"}) == 2
         # Nothing changes while PingUnrouted has no queue: the relay retries, never skips.
         assert relay.run_once() == 0
         assert sqlite_store.checkpoint(relay.name) == first.position
@@ -207,7 +207,7 @@ def test_checkpoint_stops_before_a_nacked_event(
     try:
         assert relay.run_once() == 2
         assert sqlite_store.checkpoint(relay.name) == accepted.position
-        assert sample("clearance_relay_published_total", {"category": "alpha"}) == 2
+        assert sample("clearance_relay_published_total", {"category": "alpha", "relay": "relay:alpha"}) == 2
 
         assert [m.properties["message_id"] for m in rabbit.drain(amqp_uri, full)] == \
             [accepted.event_id]
@@ -230,7 +230,7 @@ def test_checkpoint_stays_while_the_broker_is_unreachable(
     try:
         assert unreachable.run_once() == 0
         assert sqlite_store.checkpoint(unreachable.name) == 0
-        assert sample("clearance_relay_published_total", {"category": "alpha"}) == 0
+        assert sample("clearance_relay_published_total", {"category": "alpha", "relay": "relay:alpha"}) == 0
     finally:
         unreachable.stop()
     # The same replica, once the broker is back, publishes everything.

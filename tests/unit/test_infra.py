@@ -9,6 +9,7 @@ import hashlib
 import importlib.util
 import json
 import re
+import subprocess
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
@@ -302,3 +303,19 @@ def test_build_context_holds_every_package_the_wheel_needs() -> None:
     for path in needed:
         assert (ROOT / path).exists(), path
         assert path == "." or not dockerignored(path, patterns), f"{path} is in .dockerignore"
+
+
+PROMTOOL = "/usr/bin/promtool"
+
+
+def test_alert_rules_pass_promtool_and_their_unit_tests() -> None:
+    """The rules load in Prometheus (`promtool check rules`) and fire as
+    `alerts.test.yml` expects (`promtool test rules`): CI's .ci/run installs promtool."""
+    if not Path(PROMTOOL).exists():
+        pytest.fail(f"promtool is required at {PROMTOOL}: `apt-get install prometheus`"
+                    " (CI's .ci/run installs it)")
+    folder = INFRA / "prometheus"
+    for command in (["check", "rules", "alerts.yml"], ["test", "rules", "alerts.test.yml"]):
+        run = subprocess.run([PROMTOOL, *command], cwd=folder, capture_output=True, text=True,
+                             timeout=120, check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
