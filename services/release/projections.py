@@ -1,21 +1,18 @@
 """The release service's read model `release_cases`: per consignment, the set of facts heard
 (keyed by event id) and the outcome recorded (pending, held, released).
 
-The live path (`application.Releases.hear`) merges each fact with `merge` and records the
-outcome of its decision with `record_outcome`; `clearance rebuild` replays the log through
-`project`, which takes the outcome from the GoodsReleased / GoodsHeld events themselves.
+Both paths lock the rows with `lock_cases` and write them with `save_cases`: the live path
+(`application.Releases.hear_all`) with the outcome of its decision, `clearance rebuild`
+through `project`, which takes the outcome from the GoodsReleased / GoodsHeld events.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, text
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text
 
 from shared.events.envelope import RecordedEvent, isoformat
 from shared.eventstore.sql import append_sql
@@ -56,28 +53,6 @@ def stored_fact(event: RecordedEvent) -> dict[str, Any] | None:
             "data": {k: event.data[k] for k in fields if k in event.data}}
 
 
-def merge(connection: Connection, consignment_id: str, new_facts: Mapping[str, Any],
-          table: Table = CASES) -> tuple[dict[str, Any], str]:
-    """Add facts to a consignment's row (created if missing, locked for the transaction);
-    the whole set of facts and the outcome recorded so far. Two statements at most: an
-    upsert that locks the row and returns it, and the update when a fact is new."""
-    statements = _statements(table.name)
-    row = connection.execute(statements.lock, {"c": consignment_id}).one()
-    facts: dict[str, Any] = json.loads(row.facts)
-    if any(event_id not in facts for event_id in new_facts):
-        facts.update(new_facts)
-        connection.execute(statements.facts, {
-            "c": consignment_id, "f": json.dumps(facts, sort_keys=True, separators=(",", ":")),
-            "p": max((f["position"] for f in facts.values()), default=0)})
-    return facts, str(row.outcome)
-
-
-def record_outcome(connection: Connection, consignment_id: str, outcome: str,
-                   table: Table = CASES) -> None:
-    """Record an outcome unless a stronger one is recorded already (released > held)."""
-    connection.execute(_statements(table.name).outcome[outcome], {"c": consignment_id})
-
-
 def lock_cases(connection: Connection, consignment_ids: Sequence[str],
                table: Table = CASES) -> dict[str, tuple[dict[str, Any], str]]:
     """Lock the rows of many consignments (created if missing), in key order, in one
@@ -86,7 +61,7 @@ def lock_cases(connection: Connection, consignment_ids: Sequence[str],
     if not ids:
         return {}
     m = append_sql(connection.dialect.name).mark
-    name = _statements(table.name).name
+    name = _name(table)
     values = ", ".join([f"({m}, '{{}}', 'pending', 0)"] * len(ids))
     rows = connection.exec_driver_sql(
         f"INSERT INTO {name} (consignment_id, facts, outcome, last_position) VALUES {values}"
@@ -102,7 +77,7 @@ def save_cases(connection: Connection, changes: Sequence[tuple[str, Mapping[str,
     if not changes:
         return
     m = append_sql(connection.dialect.name).mark
-    sql = (f"UPDATE {_statements(table.name).name} SET facts = {m}, last_position = {m},"
+    sql = (f"UPDATE {_name(table)} SET facts = {m}, last_position = {m},"
            f" outcome = {m} WHERE consignment_id = {m}")
     params = [(json.dumps(facts, sort_keys=True, separators=(",", ":")),
                max((fact["position"] for fact in facts.values()), default=0), outcome, cid)
@@ -119,32 +94,16 @@ def save_cases(connection: Connection, changes: Sequence[tuple[str, Mapping[str,
         cursor.close()
 
 
-@dataclass(frozen=True)
-class _Statements:
-    name: str
-    lock: TextClause
-    facts: TextClause
-    outcome: dict[str, TextClause]
+def _name(table: Table) -> str:
+    """The table's name, checked to be a plain identifier (it is written into the SQL)."""
+    if not table.name.replace("_", "").isalnum():
+        raise ValueError(f"not a table name: {table.name!r}")
+    return str(table.name)
 
 
-@lru_cache(maxsize=16)
-def _statements(name: str) -> _Statements:
-    """The live path's statements for one table (the table, or a rebuild's new copy), written
-    once as text: the same SQL on PostgreSQL and SQLite, no per-call compilation."""
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"not a table name: {name!r}")
-    stronger = {o: ", ".join(f"'{s}'" for s, rank in OUTCOME_RANK.items()
-                             if rank >= OUTCOME_RANK[o]) for o in OUTCOME_RANK}
-    return _Statements(
-        name=name,
-        lock=text(f"INSERT INTO {name} (consignment_id, facts, outcome, last_position)"
-                  " VALUES (:c, '{}', 'pending', 0) ON CONFLICT (consignment_id)"
-                  f" DO UPDATE SET outcome = {name}.outcome RETURNING facts, outcome"),
-        facts=text(f"UPDATE {name} SET facts = :f, last_position = :p"
-                   " WHERE consignment_id = :c"),
-        outcome={o: text(f"UPDATE {name} SET outcome = '{o}' WHERE consignment_id = :c"
-                         f" AND outcome NOT IN ({stronger[o]})") for o in OUTCOME_RANK},
-    )
+def stronger(recorded: str, new: str) -> str:
+    """The outcome to keep: an outcome never goes back (released > held > pending)."""
+    return new if OUTCOME_RANK[new] > OUTCOME_RANK[recorded] else recorded
 
 
 def project(connection: Connection, events: Sequence[RecordedEvent], table: Table = CASES) -> None:
@@ -162,7 +121,13 @@ def project(connection: Connection, events: Sequence[RecordedEvent], table: Tabl
             known = outcomes.get(event.correlation_id, "pending")
             if OUTCOME_RANK[outcome] > OUTCOME_RANK[known]:
                 outcomes[event.correlation_id] = outcome
-    for consignment_id in sorted(facts):  # a fixed order: no lock cycles between writers
-        merge(connection, consignment_id, facts[consignment_id], table)
-        if consignment_id in outcomes:
-            record_outcome(connection, consignment_id, outcomes[consignment_id], table)
+    current = lock_cases(connection, list(facts), table)  # in key order: no lock cycles
+    changes: list[tuple[str, Mapping[str, Any], str]] = []
+    for consignment_id in sorted(facts):
+        stored, outcome = current[consignment_id]
+        new = {k: v for k, v in facts[consignment_id].items() if k not in stored}
+        stored.update(new)
+        kept = stronger(outcome, outcomes.get(consignment_id, "pending"))
+        if new or kept != outcome:
+            changes.append((consignment_id, stored, kept))
+    save_cases(connection, changes, table)

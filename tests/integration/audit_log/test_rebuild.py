@@ -89,10 +89,8 @@ def append_all(store: EventStore, plans: list[list[Any]], order: list[int]) -> l
             risk.project(tx.connection, new)
             payment.project_cases(tx.connection, new)
             payment.project_references(tx.connection, new)
-            for event in new:  # the release service records its outcome with its event
-                if event.type in release.OUTCOMES:
-                    release.merge(tx.connection, cid, {})
-                    release.record_outcome(tx.connection, cid, release.OUTCOMES[event.type])
+            # the release service records its outcome with its event
+            release.project(tx.connection, [e for e in new if e.type in release.OUTCOMES])
         recorded.extend(new)
     for i, plan in enumerate(plans):  # whatever `order` left out
         for cid, category, payload in plan[cursors[i]:]:
@@ -102,10 +100,7 @@ def append_all(store: EventStore, plans: list[list[Any]], order: list[int]) -> l
                 risk.project(tx.connection, new)
                 payment.project_cases(tx.connection, new)
                 payment.project_references(tx.connection, new)
-                for event in new:
-                    if event.type in release.OUTCOMES:
-                        release.merge(tx.connection, cid, {})
-                        release.record_outcome(tx.connection, cid, release.OUTCOMES[event.type])
+                release.project(tx.connection, [e for e in new if e.type in release.OUTCOMES])
             recorded.extend(new)
     return recorded
 
@@ -115,9 +110,8 @@ def deliver(store: EventStore, deliveries: list[RecordedEvent]) -> None:
     for event in deliveries:
         with store.transaction() as tx:
             declaration.project(tx.connection, [event])
-            fact = release.stored_fact(event)
-            if fact is not None:
-                release.merge(tx.connection, event.correlation_id, {event.event_id: fact})
+            if release.stored_fact(event) is not None:
+                release.project(tx.connection, [event])
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
@@ -157,13 +151,7 @@ def test_rebuild_swaps_in_while_writers_append(store_url: str) -> None:
                     risk.project(tx.connection, new)
                     payment.project_cases(tx.connection, new)
                     payment.project_references(tx.connection, new)
-                    for event in new:
-                        fact = release.stored_fact(event)
-                        if fact is not None:
-                            release.merge(tx.connection, cid, {event.event_id: fact})
-                        if event.type in release.OUTCOMES:
-                            release.merge(tx.connection, cid, {})
-                            release.record_outcome(tx.connection, cid, release.OUTCOMES[event.type])
+                    release.project(tx.connection, new)  # its facts and its outcomes
             written.append(cid)
 
     for _ in range(30):  # a log to rebuild from
