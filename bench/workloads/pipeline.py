@@ -314,6 +314,7 @@ class PipelineBench:
         from shared.events.catalog import registry
         from shared.events.envelope import stream_name
         from shared.eventstore import EventStore
+        from shared.messaging.writes import perform
         from shared.reference import load_reference_data
 
         count = 150 if self.size == "full" else 10
@@ -336,9 +337,9 @@ class PipelineBench:
                 with store.transaction() as tx:
                     releases.hear(tx, accepted)
                 with store.transaction() as tx:
-                    risk.assess_declaration(tx, payload, accepted)
+                    perform(tx, risk.assessment(payload, accepted))
                 with store.transaction() as tx:
-                    payments.assess_declaration(tx, payload, accepted)
+                    perform(tx, payments.assessment(payload, accepted))
                 for event in (store.read_stream(stream_name("risk", cid))
                               + store.read_stream(stream_name("payment", cid))):
                     with store.transaction() as tx:

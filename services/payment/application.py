@@ -22,7 +22,7 @@ from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted
 from shared.events.envelope import NewEvent, RecordedEvent, stream_name
 from shared.eventstore import EventStore, Transaction
-from shared.messaging.writes import AnyWrite, Append, Together, perform
+from shared.messaging.writes import AnyWrite, Append, Together
 from shared.reference import ReferenceData
 from shared.reference.documents import PROOF_OF_ORIGIN_TYPES
 
@@ -73,11 +73,6 @@ class Payments:
     def __init__(self, store: EventStore, reference: ReferenceData) -> None:
         self.store = store
         self.reference = reference
-
-    def assess_declaration(self, tx: Transaction, accepted: DeclarationAccepted,
-                           cause: RecordedEvent) -> None:
-        """Assess the duty of an accepted declaration and record it in `tx`."""
-        perform(tx, self.assessment(accepted, cause))
 
     def assessment(self, accepted: DeclarationAccepted, cause: RecordedEvent) -> list[AnyWrite]:
         """Assess the duty of an accepted declaration: the writes that record it (computed

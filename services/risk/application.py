@@ -22,7 +22,7 @@ from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted
 from shared.events.envelope import NewEvent, RecordedEvent, stream_name
 from shared.eventstore import EventStore, Transaction
-from shared.messaging.writes import AnyWrite, Append, Together, perform
+from shared.messaging.writes import AnyWrite, Append, Together
 from shared.reference import ExchangeRates
 
 from .domain import (
@@ -98,11 +98,6 @@ class Risk:
     def __init__(self, store: EventStore, reference: RiskReference) -> None:
         self.store = store
         self.reference = reference
-
-    def assess_declaration(self, tx: Transaction, accepted: DeclarationAccepted,
-                           cause: RecordedEvent) -> None:
-        """Decide the lane of an accepted declaration and record it in `tx`."""
-        perform(tx, self.assessment(accepted, cause))
 
     def assessment(self, accepted: DeclarationAccepted, cause: RecordedEvent) -> list[AnyWrite]:
         """Decide the lane of an accepted declaration: the writes that record it (computed

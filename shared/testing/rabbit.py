@@ -66,28 +66,22 @@ def queue_state(uri: str, queue: str) -> tuple[int, int]:
 
 def drain(uri: str, queue: str, limit: int = 100_000) -> list[Any]:
     """Take (and ack) every ready message of `queue`: py-amqp messages, in queue order."""
-    connection = connect(uri)
-    try:
-        channel = connection.channel()
-        messages: list[Any] = []
-        while len(messages) < limit:
-            message = channel.basic_get(queue, no_ack=True)
-            if message is None:
-                break
-            messages.append(message)
-        return messages
-    finally:
-        close_quietly(connection)
+    return _get_all(uri, queue, limit, consume=True)
 
 
 def peek(uri: str, queue: str, limit: int = 100_000) -> list[Any]:
     """Read ready messages of `queue` without consuming them (they are requeued)."""
+    return _get_all(uri, queue, limit, consume=False)
+
+
+def _get_all(uri: str, queue: str, limit: int, *, consume: bool) -> list[Any]:
+    """basic_get until the queue is empty; unacked gets go back when the connection closes."""
     connection = connect(uri)
     try:
         channel = connection.channel()
         messages: list[Any] = []
         while len(messages) < limit:
-            message = channel.basic_get(queue, no_ack=False)
+            message = channel.basic_get(queue, no_ack=consume)
             if message is None:
                 break
             messages.append(message)

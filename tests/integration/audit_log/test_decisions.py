@@ -24,6 +24,7 @@ from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted
 from shared.events.envelope import stream_name
 from shared.eventstore import EventStore
+from shared.messaging.writes import perform
 from shared.reference import PACKAGED_DATA_DIR, load_reference_data
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,9 +46,9 @@ def build_log(store: EventStore) -> dict[str, int]:
         cause = store.append(stream_name("declaration", cid), [registry().new_event(
             accepted, correlation_id=cid, actor="test")], 0)[0]
         with store.transaction() as tx:
-            risk.assess_declaration(tx, accepted, cause)
+            perform(tx, risk.assessment(accepted, cause))
         with store.transaction() as tx:
-            payments.assess_declaration(tx, accepted, cause)
+            perform(tx, payments.assessment(accepted, cause))
         positions[name] = store.read_stream(stream_name("payment", cid))[0].position
     return positions
 
