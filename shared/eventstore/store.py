@@ -350,17 +350,8 @@ class EventStore:
         """Whether `consumer` has handled `event_id` (one driver-level statement: consumers
         ask this for every delivery)."""
         m = self._sql.mark
-        sql = f"SELECT 1 FROM inbox WHERE consumer = {m} AND event_id = {m}"
-
-        def work(connection: Any) -> bool:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(sql, (consumer, event_id))
-                return cursor.fetchone() is not None
-            finally:
-                cursor.close()
-
-        return self.direct.run(work)
+        return bool(self.query(f"SELECT 1 FROM inbox WHERE consumer = {m} AND event_id = {m}",
+                               (consumer, event_id)))
 
     # -- relay bookkeeping: checkpoints and leases ----------------------------------------
     def checkpoint(self, name: str) -> int:
@@ -401,19 +392,8 @@ class EventStore:
         if self.direct.run(work) == 1 or lease is None:
             return True
         # Nothing written: the lease is not ours, or the checkpoint was already as far.
-        return self._select_one(f"SELECT 1 FROM leases WHERE name = {m} AND owner = {m}",
-                                (lease, owner))
-
-    def _select_one(self, sql: str, params: tuple[Any, ...]) -> bool:
-        def work(connection: Any) -> bool:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(sql, params)
-                return cursor.fetchone() is not None
-            finally:
-                cursor.close()
-
-        return self.direct.run(work)
+        return bool(self.query(f"SELECT 1 FROM leases WHERE name = {m} AND owner = {m}",
+                               (lease, owner)))
 
     def try_acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
         """Take or renew the lease `name` for `owner`; False while someone else holds it."""
