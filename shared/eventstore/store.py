@@ -18,9 +18,11 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn, cast
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from shared.events.envelope import (
@@ -39,7 +41,7 @@ from .direct import DirectPool
 from .engine import Engines, create_engines, url_from_env
 from .errors import EventsImmutable, EventStoreError, WrongExpectedVersion
 from .hashing import canonical_json, header_pieces, header_text, link
-from .migrate import upgrade
+from .migrate import current_revision, upgrade
 from .sql import (
     SELECT_EVENTS,
     AppendSQL,
@@ -59,6 +61,10 @@ LogRow = tuple[int, str, str, str, str, Any]
 
 class DuplicateEventId(EventStoreError):
     """An event id that is already in the log."""
+
+
+class StoreMissing(EventStoreError):
+    """No event log at the URL a reader was given (it is not created for a reader)."""
 
 
 class EventStore:
@@ -81,6 +87,31 @@ class EventStore:
         self._rows = row_reader(self.engines.dialect)
         if migrate:
             upgrade(self.engines)
+
+    @classmethod
+    def open_existing(cls, url: str | None = None,
+                      registry: EventRegistry | None = None) -> EventStore:
+        """The store at `url` (default EVENT_STORE_URL) for reading: never created, never
+        migrated. StoreMissing (naming the URL) when there is no database there or it holds
+        no event log."""
+        url = url or url_from_env()
+        shown = make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and (
+                not parsed.database or not Path(parsed.database).is_file()):
+            raise StoreMissing(f"no event store at {shown}: the file does not exist "
+                               "(set EVENT_STORE_URL)")
+        store = cls(url, registry, migrate=False)
+        try:
+            revision = current_revision(store.engines)
+        except DBAPIError as exc:
+            store.close()
+            raise StoreMissing(f"no event store at {shown}: {str(exc.orig).strip()}") from None
+        if revision is None:
+            store.close()
+            raise StoreMissing(f"no event store at {shown}: the database holds no event log "
+                               "(set EVENT_STORE_URL)")
+        return store
 
     @property
     def dialect(self) -> str:

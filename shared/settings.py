@@ -1,0 +1,44 @@
+"""The deployment's environment variables and their defaults, in one table.
+
+Services read them through their `config.yaml` (`${VARIABLE:default}`, the same defaults);
+the command line, the local runner and the tests read them here with `setting(name)`.
+`tests/unit/test_settings.py` keeps each `config.yaml` default equal to this table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+SERVICES = ("declaration", "risk", "payment", "release")
+
+DEFAULTS: Mapping[str, str] = {
+    "AMQP_URI": "amqp://guest:guest@localhost:5672/",
+    "EVENT_STORE_URL": "sqlite:///var/clearance.db",
+    "DECLARATION_HTTP": "127.0.0.1:8001",
+    "RISK_HTTP": "127.0.0.1:8002",
+    "PAYMENT_HTTP": "127.0.0.1:8003",
+    "RELEASE_HTTP": "127.0.0.1:8004",
+    "REFERENCE_DATA_DIR": "",
+    "RISK_RULESET_DIR": "",
+    "RISK_RULESET_VERSION": "2026.1",
+    "RISK_AEO_DIR": "",
+    "RISK_AEO_VERSION": "2026.1",
+    "RETRY_DELAYS": "1,5,30",
+    "MAX_WORKERS": "10",
+    "EVENT_HANDLER_BATCH": "64",
+    "EVENT_HANDLER_LINGER": "0.005",
+    "LOG_LEVEL": "INFO",
+}
+
+
+def setting(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """The variable's value from the environment, or its default (KeyError: not a setting)."""
+    default = DEFAULTS[name]
+    value = (os.environ if environ is None else environ).get(name, "")
+    return value if value.strip() else default
+
+
+def http_address(service: str, environ: Mapping[str, str] | None = None) -> str:
+    """`host:port` of a service's HTTP server (`<SERVICE>_HTTP`)."""
+    return setting(f"{service.upper()}_HTTP", environ)
