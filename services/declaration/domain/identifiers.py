@@ -1,4 +1,7 @@
-"""Identifiers: the MRN, the consignment id, and the payload fingerprint for idempotent lodgement.
+"""Identifiers: the MRN, and the payload fingerprint for idempotent lodgement.
+
+(The consignment id is not drawn here: the application derives it from the declarant's EORI
+and the LRN, `services.declaration.application.consignment_id_for`.)
 
 MRN
 ---
@@ -37,11 +40,6 @@ The bound is small, not zero, so the application must still claim each MRN with 
 (e.g. its own stream at version 0, or a unique index) and allocate again on the rare
 conflict.
 
-Consignment id
---------------
-A random UUID (version 4, 122 random bits) as lower-case text: the correlation id of every
-event about the consignment. Collisions need about 2**61 ids to become likely.
-
 Payload fingerprint
 -------------------
 `payload_fingerprint(declaration)` is the SHA-256 of the canonical JSON of the validated
@@ -59,7 +57,6 @@ import os
 import re
 import secrets
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import date
 
@@ -148,21 +145,6 @@ class MrnAllocator:
             serial = self._next
             self._next = (serial + 1) % SERIAL_SPACE
         return format_mrn(on_date.year, office[:2], scramble(serial))
-
-
-def new_consignment_id() -> str:
-    """A new consignment id: a random UUID as lower-case text."""
-    return str(uuid.uuid4())
-
-
-def is_consignment_id(value: object) -> bool:
-    """Whether `value` is a consignment id in canonical form."""
-    if not isinstance(value, str):
-        return False
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
 
 
 def canonical_json(value: object) -> str:

@@ -1,4 +1,4 @@
-"""MRN allocation and checking, consignment ids, and the payload fingerprint.
+"""MRN allocation and checking, and the payload fingerprint.
 
 Strategy: property tests (hypothesis) for the MRN: every allocated or formatted MRN matches
 the DOMAIN.md pattern and validates, and every single-character change of a valid MRN is
@@ -29,9 +29,7 @@ from services.declaration.domain.identifiers import (
     check_character,
     encode_serial,
     format_mrn,
-    is_consignment_id,
     is_valid_mrn,
-    new_consignment_id,
     payload_fingerprint,
     scramble,
 )
@@ -169,18 +167,6 @@ def test_an_allocator_is_safe_across_threads() -> None:
     for thread in threads:
         thread.join()
     assert len(set(results)) == 16_000
-
-
-# --- consignment ids --------------------------------------------------------------------------
-
-
-def test_consignment_ids_are_canonical_uuids_and_distinct() -> None:
-    ids = {new_consignment_id() for _ in range(1000)}
-    assert len(ids) == 1000
-    assert all(is_consignment_id(i) for i in ids)
-    assert not is_consignment_id("not-a-uuid")
-    assert not is_consignment_id(next(iter(ids)).upper())
-    assert not is_consignment_id(None)
 
 
 # --- fingerprint ------------------------------------------------------------------------------
