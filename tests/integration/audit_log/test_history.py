@@ -518,7 +518,59 @@ def explain(store: EventStore, statement: str, parameters: Any) -> str:
 
 
 def test_history_object_round_trips_to_html_and_json(sqlite_store: EventStore) -> None:
+    """Every field of every event, as appended, comes back in the JSON and in the HTML."""
+    import html
+
     built = build(sqlite_store)
     h: History = history(sqlite_store, built.consignment_id)
-    assert json.loads(json.dumps(to_json(h)))["events"][0]["type"] == "DeclarationReceived"
-    assert to_html(h).startswith("<!DOCTYPE html>")
+    log = sqlite_store.read_all(limit=1000)
+    previous = {e.position: p.hash for p, e in zip(log, log[1:], strict=False)}
+    previous[log[0].position] = "0" * 64  # the chain's genesis
+    assert all(r.correlation_id == built.consignment_id for r in built.mine)
+
+    body = json.loads(json.dumps(to_json(h)))
+    assert body["consignment_id"] == built.consignment_id and body["mrn"] == MRN
+    assert body["as_of"] is None and body["generated_at"] == isoformat(h.generated_at)
+    assert body["status"] == {"name": "released", "code": "08"}
+    assert body["positions"] == {"first": built.mine[0].position,
+                                 "last": built.mine[-1].position,
+                                 "log_head": sqlite_store.last_position()}
+    assert len(body["events"]) == len(built.mine) == len(h.events)
+    for got, appended, shown in zip(body["events"], built.mine, h.events, strict=True):
+        assert isinstance(shown.summary, str) and shown.summary
+        assert got == {
+            "position": appended.position,
+            "recorded_at": isoformat(appended.recorded_at),
+            "occurred_at": isoformat(appended.occurred_at),
+            "service": appended.category,
+            "stream": appended.stream,
+            "stream_version": appended.stream_version,
+            "type": appended.type,
+            "version": appended.version,
+            "actor": appended.actor,
+            "causation_id": appended.causation_id,
+            "event_id": appended.event_id,
+            "previous_hash": previous[appended.position],
+            "hash": appended.hash,
+            "hash_verified": True,
+            "summary": shown.summary,
+            "data": dict(appended.data),
+        }, appended.type
+
+    page = to_html(h)
+    assert page.startswith("<!DOCTYPE html>")
+    blocks = re.findall(r'<li class="event" id="event-(\d+)".*?</li>', page, re.S)
+    assert [int(b) for b in blocks] == [r.position for r in built.mine]
+    for appended, shown in zip(built.mine, h.events, strict=True):
+        block = re.search(rf'<li class="event" id="event-{appended.position}".*?</li>', page,
+                          re.S)
+        assert block is not None
+        text = block.group(0)
+        data = json.dumps(dict(appended.data), indent=2, sort_keys=True, ensure_ascii=False)
+        for value in (appended.position, isoformat(appended.recorded_at),
+                      isoformat(appended.occurred_at), appended.category, appended.stream,
+                      f"version {appended.stream_version}", appended.type,
+                      f"v{appended.version}", appended.actor, appended.causation_id or "-",
+                      appended.event_id, previous[appended.position], appended.hash,
+                      shown.summary, data):
+            assert html.escape(str(value), quote=True) in text, (appended.type, value)
