@@ -1,18 +1,37 @@
-"""Immutability and tamper evidence, on both backends.
+"""Immutability and tamper evidence, on both backends: what the store promises, and what not.
 
-The database itself refuses UPDATE and DELETE of events (triggers). To prove the hash chain,
-the tests then drop the triggers, as an attacker with database access would, tamper with the
-rows directly, and check that the verifier names the first bad position.
+Promised, and tested here:
+
+* The database itself refuses UPDATE and DELETE of events (and TRUNCATE on PostgreSQL), by
+  triggers. That stops the application and anyone writing through it; it does not stop the
+  database owner, who can drop or disable triggers. The tests below then play that owner.
+* An owner who drops the triggers and edits, deletes, inserts or swaps event rows without
+  recomputing the hash chain: `verify_log` names the first bad position.
+* An owner who edits an event AND recomputes every hash from there on with the project's own
+  hashing code (`shared/eventstore/hashing.py`), but leaves the log-head row alone: the head
+  no longer matches the end of the chain, and `verify_log` reports the head.
+* A missing immutability trigger is reported.
+
+NOT promised today: an owner who rewrites the chain AND the log-head row (and puts the
+triggers back) leaves a log that verifies. The chain has no key and no anchor outside the
+database, so a consistent rewrite cannot be told from the original. Sealing the log against
+insiders (a keyed hash, or the head published outside the database) is issue 11;
+`test_a_full_rewrite_with_the_head_fixed_is_not_detected_without_a_seal_issue_11` pins this
+limit down and must be flipped when issue 11 lands.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from shared.eventstore import EventStore
-from shared.eventstore.hashing import chain_hash
+from shared.eventstore.hashing import chain_hash, row_hash
+from shared.eventstore.tables import GENESIS_HASH, events, log_head
 from shared.eventstore.verify import verify_log
 
 from .conftest import thing
@@ -130,3 +149,76 @@ def test_missing_trigger_is_reported(store: EventStore) -> None:
     assert not result.ok
     assert {p.kind for p in result.problems} == {"trigger"}
     assert result.first_bad_position is None
+
+
+# -- an owner who recomputes the chain --------------------------------------------------------
+
+FORGED = '{"amount":"1000000.00","name":"forged"}'
+
+
+@contextmanager
+def triggers_put_back_afterwards(store: EventStore) -> Iterator[None]:
+    """The triggers out of the way for the edit, then restored as they were, as an owner
+    covering their tracks would (so the verifier's trigger check has nothing to say)."""
+    if store.dialect == "postgresql":
+        execute(store, "ALTER TABLE events DISABLE TRIGGER USER")
+        yield
+        execute(store, "ALTER TABLE events ENABLE TRIGGER USER")
+        return
+    with store.engines.writer.connect() as connection:
+        saved = connection.execute(text(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
+        )).scalars().all()
+    assert len(saved) == 2
+    drop_triggers(store)
+    yield
+    execute(store, *saved)
+
+
+def rechain(store: EventStore, start: int) -> str:
+    """Recompute the stored hash of every event from `start` on, with the project's own
+    hashing code, over the rows as they now stand; the new last hash."""
+    with store.engines.writer.begin() as connection:
+        rows = connection.execute(select(events).order_by(events.c.position)).mappings().all()
+        previous = GENESIS_HASH
+        for row in rows:
+            digest = row["hash"]
+            if row["position"] >= start:
+                digest = row_hash(previous, row)
+                connection.execute(update(events).where(events.c.position == row["position"])
+                                   .values(hash=digest))
+            previous = digest
+    return previous
+
+
+def test_a_recomputed_chain_is_found_by_the_log_head(store: EventStore) -> None:
+    fill(store)
+    before = store.read_all(limit=100)
+    with triggers_put_back_afterwards(store):
+        execute(store, f"UPDATE events SET data = '{FORGED}' WHERE position = 5")
+        new_last = rechain(store, 5)
+    after = store.read_all(limit=100)
+    assert after[4].data["name"] == "forged" and new_last != before[-1].hash
+    assert [e.hash for e in after[:4]] == [e.hash for e in before[:4]]  # untouched before 5
+    assert all(a.hash != b.hash for a, b in zip(after[4:], before[4:], strict=True))
+
+    result = verify_log(store)
+    # The chain itself now links (no hash problem): only the head row gives it away.
+    assert not result.ok and result.events_checked == 8
+    assert [(p.position, p.kind) for p in result.problems] == [(8, "head")]
+
+
+def test_a_full_rewrite_with_the_head_fixed_is_not_detected_without_a_seal_issue_11(
+    store: EventStore,
+) -> None:
+    """The current limit, executable: issue 11 ("seal the log against insiders") must turn
+    this into a detection (and this test around)."""
+    fill(store)
+    with triggers_put_back_afterwards(store):
+        execute(store, f"UPDATE events SET data = '{FORGED}' WHERE position = 5")
+        new_last = rechain(store, 5)
+        with store.engines.writer.begin() as connection:
+            connection.execute(update(log_head).where(log_head.c.id == 1).values(hash=new_last))
+    assert store.read_all(limit=100)[4].data["name"] == "forged"
+    result = verify_log(store)
+    assert result.ok and result.events_checked == 8, result.problems  # undetected today
