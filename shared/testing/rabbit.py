@@ -1,4 +1,5 @@
-"""RabbitMQ for tests: a private vhost (rabbitmqctl), and small queue inspection helpers."""
+"""RabbitMQ for tests: a private vhost (rabbitmqctl), small queue inspection helpers, and a plain
+publisher (a client outside the platform, e.g. one delivering a message a second time)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,23 @@ def _get_all(uri: str, queue: str, limit: int, *, consume: bool) -> list[Any]:
         return messages
     finally:
         close_quietly(connection)
+
+
+def publish(uri: str, exchange: str, routing_key: str, body: bytes, *,
+            message_id: str | None = None, headers: dict[str, Any] | None = None) -> None:
+    """Publish one persistent JSON message as a plain pika client would, and wait for the
+    broker's confirm; mandatory, so an unroutable message raises instead of vanishing."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(uri))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(
+            exchange, routing_key, body,
+            pika.BasicProperties(content_type="application/json", delivery_mode=2,
+                                 message_id=message_id, headers=headers),
+            mandatory=True,
+        )
+    finally:
+        connection.close()

@@ -12,17 +12,20 @@ from decimal import Decimal
 from typing import Any
 
 import pika
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.payment.application import duty_declaration
 from services.payment.domain.duty import assess, verify_assessment
+from services.release.notifications import NAME as NOTIFICATIONS
 from shared.events.catalog import registry
 from shared.events.envelope import stream_name
 from shared.events.payment import DutyAssessed, PaymentReceived
 from shared.events.risk import RiskAssessed
 from shared.reference import load_reference_data
+from shared.testing import rabbit
 from shared.testing.waiting import wait_until
 
-from .conftest import Running, sample
+from .conftest import TEST_TOPOLOGY, Running, sample
 
 
 def post(http: str, path: str, body: Any) -> tuple[int, Any]:
@@ -163,9 +166,49 @@ def test_release_service_releases_once_whatever_the_order_and_tells_agencies(
 
     properties, body = wait_until(notification, timeout=20, message="notification heard")
     assert properties.delivery_mode == 2 and body["mrn"] == mrn and body["schema_version"] == 1
-    # a duplicated fact changes nothing, and nothing more is heard
-    running.publish("payment")
+
+    # A duplicated fact: the payment delivered a second time (the same wire message, routing
+    # key and message id, from a plain client, as a broker redelivery or a replayed publish
+    # would bring it). The release service must hear it and do nothing with it.
+    def handled() -> float:
+        return metric(running.http, "clearance_events_consumed_total", consumer="release.facts")
+
+    def duplicates() -> float:
+        return metric(running.http, "clearance_events_duplicates_ignored_total",
+                      consumer="release.facts")
+
+    wait_until(lambda: handled() == 4, timeout=20, message=lambda: f"4 facts handled, not "
+               f"{handled()}")  # the four facts above, each with effect
+    assert duplicates() == 0
+    [paid] = [e for e in running.store.read_stream(stream_name("payment", consignment))
+              if e.type == "PaymentReceived"]
+    rabbit.publish(running.amqp_uri, TEST_TOPOLOGY.exchange,
+                   TEST_TOPOLOGY.routing_key(paid.type),
+                   json.dumps(paid.to_message()).encode(), message_id=paid.event_id)
+    wait_until(lambda: duplicates() == 1, timeout=20,
+               message=lambda: f"the release service to recognise the duplicate (duplicates "
+               f"{duplicates()}, handled {handled()})")
+    assert handled() == 4  # heard, and ignored
+    # ...and it changed nothing: still one release, one notification listed
+    released = running.store.read_stream(stream_name("release", consignment))
+    assert [e.type for e in released] == ["GoodsReleased"]
     status, listing = get(running.http, "/notifications?after=0")
     assert status == 200 and [n["mrn"] for n in listing["notifications"]] == [mrn]
+    # Nothing more is heard: once the notification relay's checkpoint is at the last release
+    # event of the log, whatever it would publish for it is already in the agency's queue.
+    last_release = running.store.read_all(categories=["release"])[-1].position
+    wait_until(lambda: running.store.checkpoint(NOTIFICATIONS) == last_release,
+               timeout=20, message="the notification relay to be past the last release")
     assert channel.basic_get("agency", auto_ack=True)[0] is None
     connection.close()
+
+
+def metric(http: str, name: str, **labels: str) -> float:
+    """One sample of a service's /metrics (0 when the service has not recorded it yet)."""
+    with urllib.request.urlopen(f"http://{http}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and found.labels == labels:
+                return float(found.value)
+    return 0.0
