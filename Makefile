@@ -51,13 +51,16 @@ demo: $(STAMP)
 	@$(BIN)/python -m services.runner start
 	@code=0; $(BIN)/python -m cli.demo || code=$$?; $(BIN)/python -m services.runner stop; exit $$code
 
-# The main job: start, send the samples through, then keep serving until Ctrl-C.
+# The main job: start, send the samples through, then keep serving until Ctrl-C. One shell, so
+# Ctrl-C (or SIGTERM) at any point stops the four services at once (services.runner stop);
+# `sleep 1 & wait` lets the trap run as soon as the signal arrives.
 run: $(STAMP)
-	@$(BIN)/python -m services.runner start
-	@$(BIN)/python -m cli.demo || true
-	@echo; echo "Serving: declaration http://$${DECLARATION_HTTP:-127.0.0.1:8001}  risk http://$${RISK_HTTP:-127.0.0.1:8002}  payment http://$${PAYMENT_HTTP:-127.0.0.1:8003}  release http://$${RELEASE_HTTP:-127.0.0.1:8004}"
-	@echo "Try: $(BIN)/clearance status MRN   |   $(BIN)/clearance listen   |   Ctrl-C to stop."
-	@trap '$(BIN)/python -m services.runner stop; exit 0' INT TERM; while true; do sleep 1; done
+	@trap '$(BIN)/python -m services.runner stop; exit 0' INT TERM; \
+	$(BIN)/python -m services.runner start || exit $$?; \
+	$(BIN)/python -m cli.demo || true; \
+	echo; echo "Serving: declaration http://$${DECLARATION_HTTP:-127.0.0.1:8001}  risk http://$${RISK_HTTP:-127.0.0.1:8002}  payment http://$${PAYMENT_HTTP:-127.0.0.1:8003}  release http://$${RELEASE_HTTP:-127.0.0.1:8004}"; \
+	echo "Try: $(BIN)/clearance status MRN   |   $(BIN)/clearance listen   |   Ctrl-C to stop."; \
+	while true; do sleep 1 & wait $$!; done
 
 # Every workload side by side with its peer (about 15 minutes on 2 cores); writes
 # bench/results/latest.json and regenerates docs/performance.md.

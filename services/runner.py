@@ -1,12 +1,17 @@
 """Run the four services locally as background processes: `make start` / `make stop`.
 
     python -m services.runner start     # broker check, then the four services; waits until ready
-    python -m services.runner stop
+    python -m services.runner stop      # all four at once: SIGTERM, a grace period, then SIGKILL
     python -m services.runner status
 
 Each service is its own `nameko run --config services/<name>/config.yaml services.<name>.service`
-process; logs go to `var/log/<name>.log`, pid files to `var/run/<name>.pid`. The environment
-(AMQP_URI, EVENT_STORE_URL, *_HTTP, ...) is passed through unchanged.
+process, leader of its own process group; logs go to `var/log/<name>.log`, pid files to
+`var/run/<name>.pid`. The environment (AMQP_URI, EVENT_STORE_URL, *_HTTP, ...) is passed
+through unchanged; the defaults are those of `shared.settings`.
+
+A pid file is trusted only while its process is alive (not a zombie) and is that service's
+`nameko run`: a service that was killed, or a pid the system has since given to another
+program, counts as stopped.
 """
 
 from __future__ import annotations
@@ -15,25 +20,28 @@ import argparse
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
-from kombu.connection import Connection
+from shared.settings import SERVICES, http_address, setting
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = Path(os.environ.get("CLEARANCE_VAR", ROOT / "var"))
-SERVICES = ("declaration", "risk", "payment", "release")
-DEFAULT_HTTP = {"declaration": "127.0.0.1:8001", "risk": "127.0.0.1:8002",
-                "payment": "127.0.0.1:8003", "release": "127.0.0.1:8004"}
-DEFAULT_AMQP = "amqp://guest:guest@localhost:5672/"
+PROC = Path("/proc")
 
-
-def http_address(service: str) -> str:
-    return os.environ.get(f"{service.upper()}_HTTP", DEFAULT_HTTP[service])
+# `stop`: a service that has not exited this long after SIGTERM is killed. nameko's graceful
+# stop (in-flight workers finish, the relay saves its checkpoint and releases its lease) takes
+# about 1.5 s when the four stop together on two cores; a killed relay's events are published
+# again by the next holder of its lease and dropped as repeats by the inboxes.
+GRACE = 2.0
+# ... and then this long for the kernel to take the killed processes and their ports away.
+KILL_WAIT = 0.8
 
 
 def pid_file(service: str) -> Path:
@@ -44,19 +52,99 @@ def log_file(service: str) -> Path:
     return VAR / "log" / f"{service}.log"
 
 
+# -- processes ----------------------------------------------------------------------------------
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, ...)."""
+    try:
+        text = (PROC / str(pid) / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a live process: not gone, not a zombie. A zombie child of this process
+    is reaped on the way."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    if not PROC.is_dir():  # no procfs: a zombie would count as alive here
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X", "x")
+
+
+def _is_service(pid: int, service: str) -> bool:
+    """Whether `pid` runs `nameko run ... services.<service>.service` (pids are reused)."""
+    try:
+        arguments = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no procfs: trust the pid file
+        return True
+    return f"services.{service}.service".encode() in arguments
+
+
 def running_pid(service: str) -> int | None:
+    """The pid of the service's live process, from its pid file; None when it is not running."""
     try:
         pid = int(pid_file(service).read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if pid <= 0 or not alive(pid) or not _is_service(pid, service):
         return None
     return pid
 
 
+def group_members(pgid: int) -> list[int]:
+    """The live processes of process group `pgid` (each service leads its own group)."""
+    if not PROC.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return []
+        return [pgid]
+    members = []
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None and fields[2] == str(pgid) and alive(int(entry.name)):
+                members.append(int(entry.name))
+    return members
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def listening(address: str) -> bool:
+    """Whether something accepts TCP connections at `host:port`."""
+    host, _, port = address.rpartition(":")
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+# -- broker -------------------------------------------------------------------------------------
+
 def broker_reachable(uri: str) -> bool:
+    from kombu.connection import Connection
+
     try:
         with Connection(uri, connect_timeout=3) as connection:  # type: ignore[no-untyped-call]
             connection.ensure_connection(max_retries=1)
@@ -67,7 +155,7 @@ def broker_reachable(uri: str) -> bool:
 
 def ensure_broker() -> None:
     """Reach the broker; start a local rabbitmq-server if one is installed and stopped."""
-    uri = os.environ.get("AMQP_URI", DEFAULT_AMQP)
+    uri = setting("AMQP_URI")
     if broker_reachable(uri):
         return
     server = shutil.which("rabbitmq-server")
@@ -87,6 +175,8 @@ def ensure_broker() -> None:
     sys.exit(f"RabbitMQ was started but {uri} is still not reachable; see its logs.")
 
 
+# -- commands -----------------------------------------------------------------------------------
+
 def is_ready(service: str) -> bool:
     try:
         with urllib.request.urlopen(f"http://{http_address(service)}/ready", timeout=2) as r:
@@ -95,15 +185,19 @@ def is_ready(service: str) -> bool:
         return False
 
 
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def start(timeout: float = 90.0) -> int:
     ensure_broker()
     (VAR / "run").mkdir(parents=True, exist_ok=True)
     (VAR / "log").mkdir(parents=True, exist_ok=True)
     nameko = Path(sys.executable).with_name("nameko")
-    started = []
     for service in SERVICES:
-        if running_pid(service):
-            print(f"{service}: already running (pid {running_pid(service)})")
+        pid = running_pid(service)
+        if pid is not None:
+            print(f"{service}: already running (pid {pid})")
             continue
         with open(log_file(service), "ab") as log:
             process = subprocess.Popen(
@@ -113,7 +207,6 @@ def start(timeout: float = 90.0) -> int:
                 start_new_session=True, env={**os.environ, "SERVICE_NAME": service},
             )
         pid_file(service).write_text(str(process.pid))
-        started.append(service)
     deadline = time.monotonic() + timeout
     pending = list(SERVICES)
     while pending and time.monotonic() < deadline:
@@ -132,25 +225,58 @@ def start(timeout: float = 90.0) -> int:
         return 1
     for service in SERVICES:
         print(f"{service:12} ready  http://{http_address(service)}  pid {running_pid(service)}"
-              f"  log {log_file(service).relative_to(ROOT) if log_file(service).is_relative_to(ROOT) else log_file(service)}")
+              f"  log {_shown(log_file(service))}")
     return 0
 
 
-def stop(timeout: float = 20.0) -> int:
+def _wait(groups: Iterable[int], until: float) -> set[int]:
+    """Wait until every group is empty or `until` passes; the groups still populated."""
+    left = set(groups)
+    while True:
+        left = {pgid for pgid in left if group_members(pgid)}
+        if not left or time.monotonic() >= until:
+            return left
+        time.sleep(0.05)
+
+
+def stop(grace: float = GRACE) -> int:
+    """Stop the four services at once: SIGTERM to every process group, SIGKILL to those still
+    there after `grace` seconds; then check that their HTTP ports are free. Exit 1 if a
+    process or a listening port is left."""
+    # A second Ctrl-C on `make run` must not cut the stop short: it takes a few seconds at most.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    groups = {service: pid for service in SERVICES if (pid := running_pid(service)) is not None}
+    for pgid in groups.values():
+        _signal_group(pgid, signal.SIGTERM)
+    started = time.monotonic()
+    hung = _wait(groups.values(), started + grace)
+    for pgid in hung:
+        _signal_group(pgid, signal.SIGKILL)
+    left = _wait(hung, time.monotonic() + KILL_WAIT)
+    code = 0
     for service in SERVICES:
-        pid = running_pid(service)
-        if pid is None:
+        if service not in groups:
             pid_file(service).unlink(missing_ok=True)
-            continue
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while running_pid(service) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if running_pid(service):
-            os.killpg(pid, signal.SIGKILL)
-        pid_file(service).unlink(missing_ok=True)
-        print(f"{service}: stopped")
-    return 0
+        elif groups[service] in left:
+            print(f"{service}: process group {groups[service]} still there after SIGKILL",
+                  file=sys.stderr)
+            code = 1
+        else:
+            pid_file(service).unlink(missing_ok=True)
+            how = f"killed after {grace:g}s" if groups[service] in hung else "stopped"
+            print(f"{service}: {how}")
+    ports = {service: http_address(service) for service, pgid in groups.items()
+             if pgid not in left}
+    until = time.monotonic() + KILL_WAIT
+    while (busy := [s for s, a in ports.items() if listening(a)]) and time.monotonic() < until:
+        time.sleep(0.05)
+    for service in busy:
+        print(f"{service}: {ports[service]} still accepts connections after the service stopped"
+              " (another program listens there)", file=sys.stderr)
+        code = 1
+    if groups:
+        print(f"stopped in {time.monotonic() - started:.1f}s")
+    return code
 
 
 def status() -> int:
@@ -163,11 +289,15 @@ def status() -> int:
     return code
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the four services locally.")
     parser.add_argument("action", choices=["start", "stop", "status"])
-    args = parser.parse_args()
-    return {"start": start, "stop": stop, "status": status}[args.action]()
+    parser.add_argument("--grace", type=float, default=GRACE,
+                        help=f"stop: seconds before SIGKILL (default {GRACE:g})")
+    args = parser.parse_args(argv)
+    if args.action == "stop":
+        return stop(args.grace)
+    return {"start": start, "status": status}[args.action]()
 
 
 if __name__ == "__main__":
