@@ -131,13 +131,20 @@ def test_relay_is_woken_by_an_append_in_its_process(
 ) -> None:
     relay = Relay(sqlite_store, amqp_uri, topology, "alpha",
                   settings=RelaySettings(poll_interval=30.0))
+    lag = {"category": "alpha", "relay": "relay:alpha"}
+    assert fresh_metrics.registry.get_sample_value("clearance_relay_lag_events", lag) is None
     relay.start()
     try:
-        wait_until(lambda: relay.is_leader, message="the relay to take its lease")
-        time.sleep(0.2)  # the first pass is over: the relay now sleeps up to 30 s
+        # The first pass found nothing (it set the lag to 0 after reading): from here on the
+        # relay only reads again when woken, or after 30 s.
+        wait_until(lambda: fresh_metrics.registry.get_sample_value(
+            "clearance_relay_lag_events", lag) == 0,
+            message="the relay's first pass to find nothing to publish")
+        assert relay.is_leader
         started = time.monotonic()
         [event] = append_pings(sqlite_store, 1)
-        wait_until(lambda: sqlite_store.checkpoint(relay.name) == event.position, timeout=5)
+        wait_until(lambda: sqlite_store.checkpoint(relay.name) == event.position, timeout=5,
+                   message="the relay, woken by the append, to publish it")
         assert time.monotonic() - started < 2.0
     finally:
         relay.stop()
@@ -289,11 +296,10 @@ def test_two_relay_replicas_publish_every_event_in_order(
         owners = wait_until(lambda: all(r.owner for r in replicas) and [r.owner for r in replicas],
                             timeout=30, message="both relay replicas to start")
         first = append_pings(store, 100)
-        wait_until(lambda: rabbit.message_count(amqp_uri, queue) >= 100, timeout=15,
-                   message="the first 100 events")
-        time.sleep(0.3)  # a second publisher, if there were one, would show up now
-        before = rabbit.drain(amqp_uri, queue)
-        assert [m.properties["message_id"] for m in before] == [e.event_id for e in first]
+        wait_until(lambda: store.checkpoint("relay:alpha") == first[-1].position, timeout=15,
+                   message="the lease holder to publish the first 100 events")
+        before = [m.properties["message_id"] for m in rabbit.drain(amqp_uri, queue)]
+        assert before == [e.event_id for e in first]
 
         holder = wait_until(lambda: _lease_owner(store), message="a lease holder")
         assert holder in owners
@@ -313,6 +319,10 @@ def test_two_relay_replicas_publish_every_event_in_order(
         assert _lease_owner(store) == standby.owner
         first_seen = list(dict.fromkeys(seen))  # duplicates are allowed (at least once)...
         assert first_seen == expected  # ...but nothing is lost and the order holds
+        # Only the lease holder published the first wave: the standby has now published the
+        # third wave, and on its one channel any copy of the first wave it had sent would have
+        # come before that, so it would be in `seen` already. None is.
+        assert not set(seen) & set(before)
         assert store.checkpoint("relay:alpha") == third[-1].position
     finally:
         for replica in replicas:
