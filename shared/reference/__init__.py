@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from .errors import (
     CommodityCodeNotFound,
     ExchangeRateNotFound,
+    NotATariffLine,
     ReferenceDataError,
     ReferenceDataInvalid,
     TariffLookupError,
@@ -31,7 +32,7 @@ from .errors import (
 )
 from .files import ENV_VAR, PACKAGED_DATA_DIR, data_dir
 from .iso import countries, country_names, currencies
-from .nomenclature import hs_headings, hs_subheadings
+from .nomenclature import hs_headings, hs_subheadings, statistical_aggregate
 from .rates import ExchangeRate, ExchangeRates, load_exchange_rates, parse_rates
 from .tariff import (
     UNITS,
@@ -77,6 +78,7 @@ __all__ = [
     "ExchangeRateNotFound",
     "ExchangeRates",
     "Measure",
+    "NotATariffLine",
     "Preference",
     "ReferenceData",
     "ReferenceDataError",
@@ -100,4 +102,5 @@ __all__ = [
     "parse_rates",
     "parse_tariff_version",
     "read_tariff_version",
+    "statistical_aggregate",
 ]

@@ -1,9 +1,10 @@
 """Generate the SAMPLE tariff files `data/tariff/tariff-<version>.csv` from HS 2022.
 
 The rates are INVENTED for testing and demonstration; they are not the tariff of any
-administration. Every HS 2022 level-6 code of `data/hs2022/harmonized-system.csv` (5,613) gets
-a third-country measure and a VAT rate; lines with a non-zero duty also get preferential
-measures under three sample schemes. How a rate is chosen:
+administration. Every HS 2022 subheading of `data/hs2022/harmonized-system.csv` (its 5,613
+level-6 rows less Comtrade's statistical `999999`: 5,612) gets a third-country measure and a
+VAT rate; lines with a non-zero duty also get preferential measures under three sample
+schemes. How a rate is chosen:
 
 - a few "showcase" subheadings have fixed measures (`SHOWCASE`), so examples stay readable;
 - otherwise a rule per chapter picks from a small pool with a hash of the code (`_pick`):
@@ -37,6 +38,7 @@ from pathlib import Path
 
 from .build_rates import _write_or_check
 from .files import PACKAGED_DATA_DIR
+from .nomenclature import statistical_aggregate
 from .tariff import COLUMNS
 
 NATIONAL_CURRENCY = "GBP"
@@ -318,8 +320,13 @@ def _reduce(spec: Spec, factor: Decimal, points: Decimal) -> Spec:
 
 
 def subheadings(hs_csv: Path = HS_CSV) -> list[str]:
+    """The level-6 codes of the nomenclature that are tariff lines (not `999999`)."""
     with hs_csv.open(encoding="utf-8", newline="") as handle:
-        return sorted(row["hscode"] for row in csv.DictReader(handle) if row["level"] == "6")
+        return sorted(
+            row["hscode"]
+            for row in csv.DictReader(handle)
+            if row["level"] == "6" and statistical_aggregate(row["hscode"]) is None
+        )
 
 
 def render(spec: VersionSpec, codes: Sequence[str]) -> str:

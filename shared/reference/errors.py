@@ -43,6 +43,18 @@ class CommodityCodeNotFound(TariffLookupError):
         self.version = version
 
 
+class NotATariffLine(CommodityCodeNotFound):
+    """The code is a statistical aggregate (e.g. Comtrade's 999999), never a tariff line,
+    whatever a tariff file lists."""
+
+    def __init__(self, hs_code: str, on_date: date, version: str | None, reason: str) -> None:
+        super().__init__(hs_code, on_date, version)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"commodity code {self.hs_code!r} is not a tariff line: {self.reason}"
+
+
 class ExchangeRateNotFound(ReferenceDataError):
     """No exchange rate for the currency is valid on the date asked for."""
 

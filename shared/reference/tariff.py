@@ -25,6 +25,12 @@ A row with an empty `scheme` is the third-country ("erga omnes") measure and car
 rate; a row naming a scheme is that scheme's preferential measure, open to the origins the
 preamble lists for the scheme. Percentages are percent (``12.8`` is 12.8 %); specific, MIN and
 MAX amounts are in the tariff's currency per unit (see `UNITS`).
+
+Statistical aggregates are never tariff lines, whatever a file says: UN Comtrade's `999999`
+("commodities not specified according to kind"), any code of the reserved chapters 98 and 99,
+`TOTAL` and the like (`nomenclature.statistical_aggregate`). A file's rows for them are left
+out when it is loaded (named in `TariffVersion.left_out`), a `TariffVersion` cannot hold one,
+and `Tariff.lookup` raises `NotATariffLine` for them.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from types import MappingProxyType
 
 from .errors import (
     CommodityCodeNotFound,
+    NotATariffLine,
     ReferenceDataInvalid,
     TariffVersionNotFound,
 )
@@ -53,6 +60,7 @@ from .files import (
     parse_decimal,
     read_annotated_csv,
 )
+from .nomenclature import statistical_aggregate
 
 #: Units a specific, MIN or MAX amount may be expressed per. `kg` is always the item's net
 #: mass; any other unit is the item's declared quantity, which must then be in that unit.
@@ -87,8 +95,9 @@ _FILE = re.compile(r"^tariff-(.+)\.csv$")
 
 
 def is_commodity_code(text: str) -> bool:
-    """True for a code of 6, 8 or 10 digits (an HS subheading or a national code under one)."""
-    return bool(_CODE.match(text))
+    """True for a code of 6, 8 or 10 digits (an HS subheading or a national code under one)
+    that is no statistical aggregate (`999999` and the rest of chapters 98 and 99 are not)."""
+    return bool(_CODE.match(text)) and statistical_aggregate(text) is None
 
 
 @dataclass(frozen=True)
@@ -204,6 +213,7 @@ class TariffVersion:
     preferential: Mapping[str, Mapping[str, Measure]]  # scheme -> code -> measure
     notes: tuple[str, ...] = ()
     notice: str = ""  # e.g. "SAMPLE RATES - not the customs tariff of any administration"
+    left_out: tuple[str, ...] = ()  # statistical aggregates the file listed, not loaded
 
     def __post_init__(self) -> None:
         if self.valid_to is not None and self.valid_to < self.valid_from:
@@ -212,6 +222,9 @@ class TariffVersion:
         if unknown:
             raise ValueError(f"tariff {self.version}: undeclared scheme(s) {sorted(unknown)}")
         for code in self.third_country:
+            aggregate = statistical_aggregate(code)
+            if aggregate is not None:
+                raise ValueError(f"tariff {self.version}: {code} is no tariff line: {aggregate}")
             if not is_commodity_code(code):
                 raise ValueError(f"tariff {self.version}: bad code {code!r}")
         for scheme, rows in self.preferential.items():
@@ -317,9 +330,13 @@ class Tariff:
     def lookup(self, hs_code: str, on_date: date) -> TariffLine:
         """The line for a code in the version valid on `on_date`.
 
-        Raises `TariffVersionNotFound` or `CommodityCodeNotFound` (both `TariffLookupError`).
+        Raises `TariffVersionNotFound` or `CommodityCodeNotFound` (both `TariffLookupError`);
+        `NotATariffLine` (a `CommodityCodeNotFound`) for a statistical aggregate.
         """
         version = self.version_on(on_date)
+        aggregate = statistical_aggregate(hs_code)
+        if aggregate is not None:
+            raise NotATariffLine(hs_code, on_date, version.version, aggregate)
         line = version.find(hs_code)
         if line is None:
             raise CommodityCodeNotFound(hs_code, on_date, version.version)
@@ -404,9 +421,13 @@ def _build_version(table: AnnotatedCsv) -> TariffVersion:
     measures: dict[tuple[str, ...], Measure] = {}  # identical measures share one object
     third_country: dict[str, tuple[Measure, Decimal]] = {}
     preferential: dict[str, dict[str, Measure]] = {scheme: {} for scheme in schemes}
+    left_out: set[str] = set()
     for line, row in table.rows:
         where = f"line {line}"
         code = row["code"]
+        if statistical_aggregate(code) is not None:
+            left_out.add(code)  # never a tariff line, whatever the file says
+            continue
         if not is_commodity_code(code):
             raise ReferenceDataInvalid(source, f"{where}: bad commodity code {code!r}")
         cells = tuple(row[column] for column in COLUMNS[2:9])
@@ -441,6 +462,7 @@ def _build_version(table: AnnotatedCsv) -> TariffVersion:
             ),
             notes=table.notes,
             notice=table.metadata.get("notice", ""),
+            left_out=tuple(sorted(left_out)),
         )
     except ValueError as error:
         raise ReferenceDataInvalid(source, str(error)) from None

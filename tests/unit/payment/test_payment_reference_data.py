@@ -12,6 +12,7 @@ generators produce. Malformed files are written to a temporary folder (also how
 from __future__ import annotations
 
 import csv
+import dataclasses
 import shutil
 from datetime import date, timedelta
 from decimal import Decimal as D
@@ -46,7 +47,7 @@ def test_the_copied_nomenclature_has_all_5613_subheadings() -> None:
     six = [row["hscode"] for row in rows if row["level"] == "6"]
     assert len(six) == len(set(six)) == 5613
     assert all(len(code) == 6 and code.isdigit() for code in six)
-    assert set(reference.hs_subheadings()) == set(six)
+    assert set(reference.hs_subheadings()) == set(six) - {"999999"}  # not an HS code
     assert (DATA / "hs2022" / "README.md").read_text().count("PDDL 1.0") >= 1
 
 
@@ -144,6 +145,77 @@ def test_the_sample_files_are_labelled_and_reproducible() -> None:
         assert (DATA / "rates" / name).read_text(encoding="utf-8") == text, name
     assert build_tariff.main(["--check"]) == 0
     assert build_rates.main(["--check"]) == 0
+
+
+# --- statistical aggregates are no tariff lines ---------------------------------------------
+
+#: Comtrade's rows of its own (section TOTAL: 99, 9999, 999999, TOTAL) and its aggregation
+#: levels, and codes of chapters 99 and 98 (left by the HS to national and statistical use).
+AGGREGATES = ("999999", "9999990000", "99050000", "990500", "9880000000", "980000",
+              "TOTAL", "total", "AG2", "AG4", "AG6", "99", "9999")
+
+
+def _real_subheadings() -> set[str]:
+    """Level-6 rows of the copied nomenclature, less Comtrade's own section TOTAL."""
+    with (DATA / "hs2022" / "harmonized-system.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {row["hscode"] for row in rows if row["level"] == "6" and row["section"] != "TOTAL"}
+
+
+def test_no_statistical_aggregate_is_among_the_tariffs_commodity_codes() -> None:
+    real = _real_subheadings()
+    assert len(real) == 5612 and "999999" not in real
+    tariff = load_tariff()
+    for version in tariff.versions:
+        day = version.valid_from
+        outside = sorted(code for code in version.codes if code[:6] not in real)
+        assert outside == [], f"{version.version}: {outside[:5]}"
+        assert version.left_out == ()  # the packaged files list none
+        for code in AGGREGATES:
+            assert code not in version.codes
+            assert version.find(code) is None
+            assert not tariff.has_code(code, day), code
+            with pytest.raises(CommodityCodeNotFound, match="not a tariff line"):
+                tariff.lookup(code, day)
+    assert set(reference.hs_subheadings()) == real
+    assert not {"99", "9999"} & set(reference.hs_headings())
+    for code in AGGREGATES:
+        assert reference.statistical_aggregate(code), code
+        assert not reference.is_commodity_code(code), code
+    assert not [code for code in real if reference.statistical_aggregate(code)]
+    assert reference.statistical_aggregate("8517") is None  # a heading: no aggregate, no code
+    assert not reference.is_commodity_code("8517")
+
+
+def test_a_tariff_file_that_lists_an_aggregate_loads_without_it(tmp_path: Path) -> None:
+    """The rule is the loader's, whatever a file says: an old copy of the sample files (which
+    listed 999999) or an administration's file with chapter 99 codes still loads, every other
+    line as before, and the aggregates are left out, named on the version."""
+    folder = _copy(tmp_path)
+    path = folder / "tariff" / "tariff-2026-07.csv"
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + "999999,,0,,,,,,,20\n999999,LDC,0,,,,,,,\n9905000000,,0,,,,,,,20\nTOTAL,,0,,,,,,,20\n",
+        encoding="utf-8",
+    )
+    tariff = load_tariff(folder)
+    packaged = load_tariff()
+    day = date(2026, 7, 1)
+    assert tariff.version_on(day).left_out == ("9905000000", "999999", "TOTAL")
+    assert tariff.version_on(day).third_country == packaged.version_on(day).third_country
+    for code in ("999999", "9999990000", "9905000000", "TOTAL"):
+        assert not tariff.has_code(code, day), code
+        with pytest.raises(CommodityCodeNotFound, match="not a tariff line") as caught:
+            tariff.lookup(code, day)
+        assert caught.value.version == "2026-07"
+    assert tariff.lookup("8517130000", day) == packaged.lookup("8517130000", day)
+
+
+def test_a_tariff_version_cannot_hold_an_aggregate() -> None:
+    version = load_tariff().versions[0]
+    line = version.third_country["851713"]
+    with pytest.raises(ValueError, match="999999"):
+        dataclasses.replace(version, third_country={**version.third_country, "999999": line})
 
 
 def test_loading_is_cached_per_process() -> None:
