@@ -19,7 +19,8 @@ Rules (DOMAIN.md, "Declaration data and validation"):
 - no negative amounts; quantities and masses greater than zero;
 - amounts with no more decimal places than the invoice currency has;
 - net mass <= gross mass per item; sum of item gross masses <= header gross mass;
-- the commodity code exists in the tariff valid on the acceptance date (`on_date`);
+- the commodity code exists in the tariff valid on the acceptance date (`on_date`), and is no
+  statistical aggregate (UN Comtrade's 999999, chapters 98 and 99), whatever the tariff says;
 - a claimed preference needs a proof-of-origin document on the same item;
 - no vague or too short descriptions;
 - dates not after `on_date`;
@@ -39,6 +40,7 @@ from decimal import Decimal
 from typing import NamedTuple, Protocol
 
 from shared.reference.documents import PROOF_OF_ORIGIN_TYPES
+from shared.reference.nomenclature import statistical_aggregate
 
 from .declaration import MAX_ITEMS, SUPPORTED_TYPES, Declaration, Item
 
@@ -272,7 +274,16 @@ def _item_problems(
     def at(*tokens: str | int) -> str:
         return pointer("items", index, *tokens)
 
-    if not tariff.has_code(item.hs_code, on_date):
+    aggregate = statistical_aggregate(item.hs_code)
+    if aggregate is not None:
+        yield Problem(
+            at("hs_code"),
+            f"The commodity code {item.hs_code} is not in the tariff valid on "
+            f"{on_date.isoformat()} nor in any other: it is a statistical code, not a tariff "
+            f"line; {aggregate}. Declare the goods under the subheading that describes them, "
+            "e.g. 8517130000 for smartphones.",
+        )
+    elif not tariff.has_code(item.hs_code, on_date):
         yield Problem(
             at("hs_code"),
             f"The commodity code {item.hs_code} is not in the tariff valid on "

@@ -153,6 +153,37 @@ def test_six_eight_and_ten_digit_codes_are_looked_up(
     assert validate(doc).items[0].hs_code == code
 
 
+#: Statistical aggregates: UN Comtrade's 999999 ("commodities not specified according to
+#: kind") and a national code under it, and codes of chapters 99 and 98, which the HS leaves
+#: to national and statistical use (special codes, complete industrial plant).
+STATISTICAL_AGGREGATES = ["999999", "9999990000", "99050000", "9880000000"]
+
+
+@pytest.mark.parametrize("code", STATISTICAL_AGGREGATES)
+def test_a_statistical_aggregate_is_refused_as_a_commodity_code(
+    validate: Any, doc: dict[str, Any], tariff: Any, code: str
+) -> None:
+    """Refused whatever the tariff says: this one still lists the code."""
+    tariff.codes[code] = (date(2000, 1, 1), date(2099, 12, 31))
+    doc["items"][0]["hs_code"] = code
+    problem = only_problem(lambda: validate(doc))
+    assert problem.pointer == "/items/0/hs_code"
+    assert f"The commodity code {code} is not in the tariff valid on 2026-03-01" in problem.message
+    assert "it is a statistical code, not a tariff line" in problem.message
+    assert "Declare the goods under the subheading that describes them" in problem.message
+
+
+def test_999999_is_refused_on_the_item_that_carries_it(
+    validate: Any, doc: dict[str, Any], tariff: Any
+) -> None:
+    tariff.codes["999999"] = (date(2000, 1, 1), date(2099, 12, 31))
+    doc["items"].append({**doc["items"][0], "hs_code": "999999"})
+    doc["gross_mass_kg"] = "50.0"
+    problem = only_problem(lambda: validate(doc))
+    assert problem.pointer == "/items/1/hs_code"
+    assert "999999" in problem.message and "Comtrade" in problem.message
+
+
 # --- preference and proof of origin -----------------------------------------------------------
 
 
