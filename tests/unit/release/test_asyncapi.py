@@ -72,7 +72,7 @@ def node() -> str:
         # Exactly what package-lock.json pins; no install scripts (none is needed).
         run = subprocess.run([tool("npm"), "ci", "--prefix", str(TOOL), "--ignore-scripts",
                               "--no-audit", "--no-fund"],
-                             capture_output=True, text=True, timeout=600, check=False)
+                             capture_output=True, text=True, timeout=240, check=False)
         assert run.returncode == 0, f"npm ci in {TOOL} failed:\n{run.stdout}{run.stderr}"
     return node
 
