@@ -503,7 +503,8 @@ class OnlyAllowed(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, OnlyAllowed())
 import cli.commands
 
-modules = [f"services.{s}.service" for s in ("declaration", "risk", "payment", "release")]
+modules = ["nameko.cli.main"]  # `nameko run`, which runs each service
+modules += [f"services.{s}.service" for s in ("declaration", "risk", "payment", "release")]
 modules += ["cli.main"] + [f"cli.commands.{m.name}" for m in pkgutil.iter_modules(cli.commands.__path__)]
 for module in modules:
     importlib.import_module(module)
@@ -512,10 +513,10 @@ print(json.dumps(sorted(hidden)))
 
 
 def test_the_services_and_the_cli_import_with_only_base_lock_installed() -> None:
-    """The four services, the `clearance` command and every subcommand import in a fresh
-    interpreter that finds no distribution outside base.lock (as in the image): what they
-    import is locked there (a package tried only if present, as mako tries pygments, may be
-    missing)."""
+    """`nameko run`, the four services, the `clearance` command and its subcommands import
+    in a fresh interpreter that finds no distribution outside base.lock (as in the image): what
+    they import is locked there (a package tried only if present, as mako tries pygments, may
+    be missing)."""
     allowed = sorted({*read_lock("base.lock"), "open-clearance"})
     run = subprocess.run([sys.executable, "-c", HIDE_ALL_BUT, json.dumps(allowed)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120, check=False)
