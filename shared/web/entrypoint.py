@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer
+from nameko.web.server import HttpOnlyProtocol, WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
@@ -25,6 +26,10 @@ from .problems import PROBLEM_TYPE_BASE, ErrorTable, Problem
 
 MAX_BODY_BYTES = 1024 * 1024
 _log = logging.getLogger(__name__)
+# One record per request ("http request", with method, path, status, bytes, seconds, client),
+# in place of eventlet's access line of text.
+_access_log = logging.getLogger("shared.web.access")
+_wsgi_log = logging.getLogger("eventlet.wsgi")
 
 
 class _FloatRefused(ValueError):
@@ -77,8 +82,26 @@ def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     return value
 
 
+class _LoggingProtocol(HttpOnlyProtocol):  # type: ignore[misc]
+    """nameko's HTTP protocol, whose `http.server` messages (a malformed request's 400) go to
+    the `eventlet.wsgi` logger rather than straight to stderr."""
+
+    def log_error(self, format: str, *args: Any) -> None:
+        _wsgi_log.warning("%s " + format, self.address_string(), *args)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _wsgi_log.info("%s " + format, self.address_string(), *args)
+
+
 class ProblemWebServer(WebServer):  # type: ignore[misc]
-    """nameko's web server, answering routing errors (404, 405) as problem+json."""
+    """nameko's web server, answering routing errors (404, 405) as problem+json, and logging
+    each request as one structured record."""
+
+    def get_wsgi_server(self, sock: Any, wsgi_app: Callable[..., Any],
+                        protocol: type = _LoggingProtocol, debug: bool = False) -> Any:
+        server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
+        server.log_output = False  # the access log is written by the app below
+        return server
 
     def get_wsgi_app(self) -> Callable[..., Any]:
         app = super().get_wsgi_app()
@@ -96,7 +119,34 @@ class ProblemWebServer(WebServer):  # type: ignore[misc]
             response = provider.handle_request(request)
             return response(environ, start_response)
 
-        return wsgi
+        return _access_logged(wsgi)
+
+
+def _access_logged(wsgi: Callable[..., Any]) -> Callable[..., Any]:
+    """`wsgi`, writing one access record per request when `shared.web.access` logs INFO."""
+
+    def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not _access_log.isEnabledFor(logging.INFO):
+            return wsgi(environ, start_response)
+        started = time.perf_counter()
+        answer: list[Any] = []
+
+        def starting(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            answer[:] = [status, headers]
+            return start_response(status, headers, *exc_info)
+
+        result = wsgi(environ, starting)
+        status, headers = answer
+        length = next((v for k, v in headers if k.lower() == "content-length"), None)
+        _access_log.info("http request", extra={
+            "method": environ.get("REQUEST_METHOD"), "path": environ.get("PATH_INFO"),
+            "status": int(status[:3]), "bytes": int(length) if length else None,
+            "seconds": round(time.perf_counter() - started, 6),
+            "client": environ.get("REMOTE_ADDR"),
+        })
+        return result
+
+    return logged
 
 
 class ApiHandler(HttpRequestHandler):  # type: ignore[misc]
