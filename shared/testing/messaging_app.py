@@ -11,6 +11,8 @@ file path: while it exists the handler raises), and `CLEARANCE_TEST_PRECHECK` ("
 handler's inbox pre-check is off). `METRICS_PORT` in the nameko config exposes
 the process's metrics over HTTP.
 
+`FaultService` (name `faults`): HTTP endpoints that misbehave on purpose, for the logging tests.
+
 `python -m shared.testing.messaging_app append STORE_URL COUNT` appends COUNT PingRecorded
 events with no relay running, prints `APPENDED <last position>`, and then waits to be killed.
 
@@ -26,10 +28,12 @@ import signal
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import eventlet
 import marshmallow
 from marshmallow import fields
 from nameko.extensions import DependencyProvider
@@ -43,6 +47,7 @@ from shared.messaging.topology import Topology
 from shared.messaging.writes import Append
 from shared.observability.logging import configure
 from shared.observability.metrics import metrics
+from shared.web.entrypoint import api
 
 REGISTRY = EventRegistry()
 
@@ -191,6 +196,47 @@ class BetaService:
         # expected_version None: a second effect of the same event would show up as a second
         # event here (it must never happen: the inbox prevents it).
         return Append(f"beta-{payload.ping_id}", [handled], expected_version=None)
+
+
+class LoggingSetup(DependencyProvider):  # type: ignore[misc]
+    """Configures logging as the clearance services do (`configure(service name)`)."""
+
+    def setup(self) -> None:
+        configure(self.container.service_name)
+
+
+def _greenthread_dies() -> None:
+    raise RuntimeError("a greenthread died on purpose")
+
+
+class FaultService:
+    """HTTP endpoints that misbehave on purpose, for the logging tests: `GET /ping` answers
+    200; `GET /boom` raises an unhandled error (a 500); `GET /warn` issues a Python warning;
+    `GET /stray` prints a line to stdout and lets a greenthread die of an unhandled error
+    (eventlet's hub prints its traceback on stderr)."""
+
+    name = "faults"
+    logging_setup = LoggingSetup()
+
+    @api("GET", "/ping")
+    def ping(self, request: Any) -> tuple[int, dict[str, Any]]:
+        return 200, {"pong": True}
+
+    @api("GET", "/boom")
+    def boom(self, request: Any) -> tuple[int, dict[str, Any]]:
+        raise RuntimeError("failing on purpose in GET /boom")
+
+    @api("GET", "/warn")
+    def warn(self, request: Any) -> tuple[int, dict[str, Any]]:
+        warnings.warn("a warning issued on purpose by GET /warn", UserWarning, stacklevel=1)
+        return 200, {"warned": True}
+
+    @api("GET", "/stray")
+    def stray(self, request: Any) -> tuple[int, dict[str, Any]]:
+        print("a line printed on purpose by GET /stray")
+        eventlet.spawn(_greenthread_dies)
+        eventlet.sleep(0.05)  # the greenthread runs, dies, and the hub prints its traceback
+        return 200, {"strayed": True}
 
 
 def _main(argv: list[str]) -> int:

@@ -1,4 +1,6 @@
-"""Real service processes for tests: `python -m nameko run --config <file> module:Service`."""
+"""Real service processes for tests: `python -m nameko run --config <file> module:Service`
+(or, with `module=JSON_LOGGING_RUN`, the same through `shared.observability.logging`, which
+makes every line of the process JSON from its first)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+JSON_LOGGING_RUN = "shared.observability.logging"
 
 
 def free_port() -> int:
@@ -35,6 +38,8 @@ class ServiceProcess:
         *,
         name: str = "service",
         env: Mapping[str, str] | None = None,
+        module: str = "nameko",
+        config_file: Path | None = None,
     ) -> None:
         self.services = list(services)
         self.config = dict(config)
@@ -42,18 +47,22 @@ class ServiceProcess:
         self.name = name
         self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
-        self.config_path = directory / f"{name}.yaml"
+        self.module = module  # run as `python -m <module> run ...`
+        # an existing nameko config (e.g. a service's own config.yaml) instead of `config`
+        self.config_path = config_file or directory / f"{name}.yaml"
+        self.config_file = config_file
         self.log_path = directory / f"{name}.log"
         self._log: IO[bytes] | None = None
 
     def start(self) -> ServiceProcess:
         if self.process is not None and self.process.poll() is None:
             raise RuntimeError(f"{self.name} is already running")
-        self.config_path.write_text(yaml.safe_dump(self.config))
+        if self.config_file is None:
+            self.config_path.write_text(yaml.safe_dump(self.config))
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in _reap
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "nameko", "run", "--config", str(self.config_path),
+            [sys.executable, "-m", self.module, "run", "--config", str(self.config_path),
              *self.services],
             cwd=REPO_ROOT,
             env=env,
