@@ -8,8 +8,13 @@
 
 `--as-of TIME` keeps the events recorded at or before TIME (ISO 8601; without a timezone it
 is UTC) and shows the status and key facts as they stood then. Exit 1 when the consignment or
-MRN is unknown; a known consignment with nothing recorded yet at TIME is answered (status
-null) with exit 0. Reads the store named by EVENT_STORE_URL.
+MRN is unknown, or when there is no store or no event at EVENT_STORE_URL (nothing is
+created); a known consignment with nothing recorded yet at TIME is answered (status null) with
+exit 0; a malformed TIME exits 2. Reads the store named by EVENT_STORE_URL.
+
+No progress bar: a history is read by index, its cost the consignment's rather than the log's.
+Only the MRN fallback (no status projection row for it) scans the log's acceptances, and
+`audit.history.resolve` takes no progress callback.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.history import history, render, resolve, to_json
-from shared.eventstore import EventStore
 
 from ..output import emit_json, error
+from ..store import open_store
 
 
 def parse_time(text: str) -> datetime:
@@ -58,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
-    store = EventStore()
+    store = open_store()
     try:
         consignment_id = resolve(store, args.consignment)
         if consignment_id is None:

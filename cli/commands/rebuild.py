@@ -1,16 +1,20 @@
 """`clearance rebuild [--check]`: rebuild every read model from the log (swapped in while the
 services run), or compare a fresh rebuild with the live tables (`--check`, nothing replaced).
-Prints counts and a digest per table; with `--check`, exit 1 when they differ."""
+Prints counts and a digest per table; with `--check`, exit 1 when they differ.
+
+Reads an existing store only: a missing store exits 1 naming the URL, and so does an empty
+log (nothing to rebuild: an empty log at EVENT_STORE_URL is far more often the wrong URL than
+read models that should be emptied). On a terminal the pass over the log shows a progress bar
+on stderr (not with `--json`, nor when piped)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from audit.rebuild import check, rebuild
-from shared.eventstore import EventStore
 
-from ..output import emit_json
+from ..output import Progress, emit_json
+from ..store import open_store
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,16 +25,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.set_defaults(run=run)
 
 
-def progress(applied: int, position: int) -> None:
-    print(f"rebuild: {applied:,} events applied (position {position:,})", file=sys.stderr,
-          flush=True)
-
-
 def run(args: argparse.Namespace) -> int:
-    store = EventStore()
+    store = open_store(empty_means="nothing to rebuild")
     try:
+        total = store.last_position()
         if args.check:
-            report = check(store, progress=None if args.json else progress)
+            with Progress("check", total, show=not args.json) as bar:
+                report = check(store, progress=bar.callback)
+                bar.complete()
             if args.json:
                 emit_json(report.to_json())
             else:
@@ -41,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
                 print("identical" if report.identical else "the live read models differ from "
                       "the log (a consumer may still be catching up: run again)")
             return 0 if report.identical else 1
-        result = rebuild(store, progress=None if args.json else progress)
+        with Progress("rebuild", total, show=not args.json) as bar:
+            result = rebuild(store, progress=bar.callback)
+            bar.complete()
     finally:
         store.close()
     if args.json:

@@ -78,15 +78,17 @@ Group keys hold one entry per dimension of the breakdown (`{"office": "GBFXT001"
 "transport_mode": "sea"}` for `--by office,transport_mode`); a value is null when the log
 does not tell it yet (no risk decision: no lane). Groups are sorted by key, null last.
 
-Exit 0 with the report (also when the window holds no consignment), 1 when the store cannot
-be read or the plot cannot be written, 2 on bad usage.
+Exit 0 with the report (also when the window holds no consignment), 1 when there is no store
+or no event at EVENT_STORE_URL (nothing is created) or the plot cannot be drawn (`--plot`
+needs matplotlib, the `plot` extra) or written, 2 on bad usage (`--since` not before
+`--until` among it). On a terminal the pass over the log shows a progress bar on stderr (not
+with `--json`, nor when piped).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
+import importlib.util
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,9 +106,9 @@ from audit.trs import (
     parse_breakdown,
     trs_report,
 )
-from shared.eventstore import EventStore
 
-from ..output import emit_json, error
+from ..output import Failed, Progress, UsageError, emit_json, error
+from ..store import open_store
 
 
 def when(text: str) -> datetime:
@@ -145,17 +147,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run(args: argparse.Namespace) -> int:
     if args.since is not None and args.until is not None and args.since >= args.until:
-        error("--since must be before --until")
-        return 2
+        raise UsageError("--since must be before --until")
     by: list[tuple[str, ...]] = list(dict.fromkeys(args.by or [("lane",)]))
-    store = EventStore()
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # before the long pass
+        raise Failed("--plot needs matplotlib, which is not installed: it is the `plot` extra "
+                     "(pip install 'open-clearance[plot]')")
+    store = open_store()
     try:
-        report = trs_report(store, since=args.since, until=args.until, by=by,
-                            progress=None if args.json else _progress())
+        with Progress("trs", store.last_position(), show=not args.json) as bar:
+            report = trs_report(store, since=args.since, until=args.until, by=by,
+                                progress=bar.callback)
+            bar.complete()
     finally:
         store.close()
     if args.plot:
-        plot(report, args.plot)
+        try:
+            plot(report, args.plot)
+        except OSError as exc:
+            error(f"cannot write {args.plot}: {exc.strerror or exc}")
+            return 1
     if args.json:
         emit_json(report.to_json())
     else:
@@ -163,18 +173,6 @@ def run(args: argparse.Namespace) -> int:
         if args.plot:
             print(f"\nplot written to {args.plot}")
     return 0
-
-
-def _progress() -> Any:
-    last = [time.monotonic()]
-
-    def show(read: int, position: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 1.0:
-            last[0] = now
-            print(f"trs: {read:,} events read (position {position:,})",
-                  file=sys.stderr, flush=True)
-    return show
 
 
 # -- text ---------------------------------------------------------------------------------

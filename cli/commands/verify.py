@@ -1,7 +1,10 @@
 """`clearance verify [--decisions]`: the whole log's hash chain, positions, stream versions and
 immutability triggers; with `--decisions`, every risk decision and duty assessment re-derived
 from its recorded inputs (reference data from REFERENCE_DATA_DIR, RISK_RULESET_DIR and
-RISK_AEO_DIR, as the services read them)."""
+RISK_AEO_DIR, as the services read them).
+
+Reads an existing store only: a missing or empty one exits 1 naming the URL. On a terminal
+each pass over the log shows a progress bar on stderr (not with `--json`, nor when piped)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,10 @@ import argparse
 import os
 
 from audit.decisions import ReplayReference, replay_decisions
-from shared.eventstore import EventStore
 from shared.eventstore.verify import verify_log
 
 from ..output import Progress, emit_json
+from ..store import open_store
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,15 +30,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
-    store = EventStore()
+    store = open_store()
     decisions = None
     try:
-        result = verify_log(store, progress=None if args.json else Progress("verify"),
-                            stop_at_first=not args.all_problems)
+        total = store.last_position()
+        with Progress("verify", total, show=not args.json) as bar:
+            result = verify_log(store, progress=bar.callback,
+                                stop_at_first=not args.all_problems)
+            if result.ok:
+                bar.complete()
         if args.decisions:
             reference = ReplayReference.from_settings(os.environ)
-            decisions = replay_decisions(store, reference,
-                                         progress=None if args.json else Progress("decisions"))
+            with Progress("decisions", total, show=not args.json) as bar:
+                decisions = replay_decisions(store, reference, progress=bar.callback)
+                bar.complete()
     finally:
         store.close()
     ok = result.ok and (decisions is None or decisions.ok)
