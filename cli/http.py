@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULTS = {"declaration": "127.0.0.1:8001", "risk": "127.0.0.1:8002",
-            "payment": "127.0.0.1:8003", "release": "127.0.0.1:8004"}
+from shared.settings import http_address
 
 
 def base_url(service: str) -> str:
-    address = os.environ.get(f"{service.upper()}_HTTP", DEFAULTS[service])
+    """`http://host:port` of a service, from `<SERVICE>_HTTP` (see shared/settings.py)."""
+    address = http_address(service)
     return address if address.startswith("http") else f"http://{address}"
+
+
+def shown_uri(uri: str) -> str:
+    """A URI as it may be printed: its password, if any, as ***."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None:
+        return uri
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port is not None else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass(frozen=True)
@@ -29,7 +40,7 @@ class Reply:
 
 
 class ServiceUnreachable(Exception):
-    pass
+    """A service or the broker cannot be reached (exit 1; the message says which and where)."""
 
 
 def call(service: str, method: str, path: str, body: Any = None, *, raw: bytes | None = None,

@@ -5,34 +5,42 @@ pattern such as `GBLHR001.#`), then, with `--from-position N`, first re-reads th
 after log position N from the release service (`GET /notifications?after=N`) so nothing is
 missed while the agency was offline; live messages already printed are skipped by
 `notification_id`. Stops after `--count` notifications or `--idle` seconds without one.
+
+The broker is AMQP_URI and the release service RELEASE_HTTP (shared/settings.py). Exit 2 on
+bad usage (a negative `--from-position`, a `--count` or `--idle` that is not positive), 1 when
+the broker or the release service cannot be reached or answers an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from typing import Any
 
 import pika
+import pika.exceptions
 
-from ..http import call, describe_problem
+from shared.settings import setting
+
+from ..http import ServiceUnreachable, call, describe_problem, shown_uri
+from ..output import natural, positive_float, positive_int
 
 EXCHANGE = "clearance.releases"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("listen", help="print release notifications as they come")
-    parser.add_argument("--from-position", type=int, default=None, metavar="N",
+    parser.add_argument("--from-position", type=natural, default=None, metavar="N",
                         help="first re-read the notifications after log position N")
     parser.add_argument("--bind", action="append", default=None, metavar="PATTERN",
                         help="routing-key pattern <office>.<transport_mode>.<lane> (default #)")
     parser.add_argument("--queue", default="",
                         help="a durable queue name of the agency's own (default: a temporary one)")
-    parser.add_argument("--count", type=int, default=None, help="stop after N notifications")
-    parser.add_argument("--idle", type=float, default=None,
+    parser.add_argument("--count", type=positive_int, default=None, metavar="N",
+                        help="stop after N notifications")
+    parser.add_argument("--idle", type=positive_float, default=None, metavar="SECONDS",
                         help="stop after this many seconds without a notification")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(run=run)
@@ -49,8 +57,12 @@ def show(notification: dict[str, Any], as_json: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    uri = os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
-    connection = pika.BlockingConnection(pika.URLParameters(uri))
+    uri = setting("AMQP_URI")
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(uri))
+    except pika.exceptions.AMQPConnectionError as exc:
+        raise ServiceUnreachable(f"the broker at {shown_uri(uri)} is not reachable "
+                                 f"({exc!r}); is RabbitMQ running?") from None
     channel = connection.channel()
     channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
     durable = bool(args.queue)

@@ -1,4 +1,8 @@
-"""`clearance lodge FILE`: lodge a declaration document; prints the MRN and status."""
+"""`clearance lodge FILE`: lodge a declaration document; prints the MRN and status.
+
+Exit 1 when FILE cannot be read (a missing file is a missing thing, not bad usage), when the
+service refuses the document (the problem and its field pointers on stderr) or cannot be
+reached."""
 
 from __future__ import annotations
 

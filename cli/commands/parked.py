@@ -5,37 +5,74 @@ decode it), with the reason. Once the cause is fixed, `replay` moves them back t
 (confirmed by the broker before the parked copy is removed); the consumer's inbox makes a
 message that was in fact handled already a no-op. QUEUE is a subscription queue, e.g.
 `risk.declarations`; without one, `list` shows every queue of the deployment's topology.
+
+The broker is AMQP_URI (shared/settings.py). Exit 2 on bad usage (`replay` without QUEUE, a
+QUEUE that is not a subscription queue of the topology, `--event-id` without `replay`, a
+`--limit` below 1); 1 when the broker cannot be reached, a parking queue does not exist yet
+(no service has declared it), or a replay failed.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+from collections.abc import Callable
+from typing import TypeVar
 
+import amqp.exceptions
+
+from services.topology import SUBSCRIPTIONS
 from shared.messaging.parking import list_parked, replay_parked
+from shared.settings import setting
 
-from ..output import emit_json
+from ..http import ServiceUnreachable, shown_uri
+from ..output import Failed, UsageError, emit_json, positive_int
 
-DEFAULT_AMQP = "amqp://guest:guest@localhost:5672/"
+T = TypeVar("T")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("parked", help="list parked messages, or replay them")
     parser.add_argument("action", choices=["list", "replay"])
     parser.add_argument("queue", nargs="?", help="subscription queue, e.g. risk.declarations")
-    parser.add_argument("--limit", type=int, default=None, help="at most this many")
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                        help="at most this many")
     parser.add_argument("--event-id", action="append", default=None,
                         help="replay only these events (repeatable)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(run=run)
 
 
+def check_usage(args: argparse.Namespace) -> None:
+    if args.action == "replay" and not args.queue:
+        raise UsageError("name the QUEUE to replay into")
+    if args.event_id and args.action != "replay":
+        raise UsageError("--event-id selects messages to replay: use it with replay")
+    if args.queue and args.queue not in SUBSCRIPTIONS:
+        hint = (f"the subscription queue is {args.queue.removesuffix('.parked')!r}; "
+                if args.queue.removesuffix(".parked") in SUBSCRIPTIONS else "")
+        raise UsageError(f"{args.queue!r} is not a subscription queue ({hint}one of "
+                         f"{', '.join(SUBSCRIPTIONS)})")
+
+
+def on_broker(uri: str, work: Callable[[], T]) -> T:
+    """`work()`, its broker failures told as such (exit 1)."""
+    try:
+        return work()
+    except amqp.exceptions.NotFound as exc:
+        raise Failed(f"{exc.reply_text or exc}: no service has declared it yet "
+                     "(make start)") from None
+    except OSError as exc:
+        raise ServiceUnreachable(f"the broker at {shown_uri(uri)} is not reachable ({exc}); "
+                                 "is RabbitMQ running?") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    uri = os.environ.get("AMQP_URI", DEFAULT_AMQP)
+    check_usage(args)
+    uri = setting("AMQP_URI")
     if args.action == "replay":
-        if not args.queue:
-            raise SystemExit("clearance parked replay: name the QUEUE to replay into")
-        result = replay_parked(uri, args.queue, limit=args.limit, event_ids=args.event_id)
+        queue: str = args.queue
+        result = on_broker(uri, lambda: replay_parked(uri, queue, limit=args.limit,
+                                                      event_ids=args.event_id))
         if args.json:
             emit_json({"queue": result.queue, "replayed": result.replayed,
                        "failed": result.failed, "skipped": result.skipped,
@@ -44,10 +81,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{result.queue}: {result.replayed} replayed, {result.failed} failed, "
                   f"{result.remaining} still parked")
         return 0 if result.failed == 0 else 1
-    from services.topology import SUBSCRIPTIONS
-
     queues = [args.queue] if args.queue else list(SUBSCRIPTIONS)
-    listings = [list_parked(uri, queue, limit=args.limit or 100) for queue in queues]
+    listings = on_broker(uri, lambda: [list_parked(uri, queue, limit=args.limit or 100)
+                                       for queue in queues])
     if args.json:
         emit_json([{"queue": x.queue, "count": x.count, "reasons": dict(x.reasons),
                     "messages": [{"event_id": m.message_id, "type": m.event_type,

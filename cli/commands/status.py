@@ -1,23 +1,32 @@
-"""`clearance status MRN`: the current status of a declaration."""
+"""`clearance status MRN`: the current status of a declaration.
+
+Exit 2 when MRN is not an MRN (its format or its check character: a mistyped MRN can name no
+declaration), 1 when the declaration service does not know it or cannot be reached."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from services.declaration.domain.identifiers import is_valid_mrn
+
 from ..http import call, describe_problem
-from ..output import emit_json
+from ..output import UsageError, emit_json
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("status", help="the current status of a declaration")
-    parser.add_argument("mrn")
+    parser.add_argument("mrn", metavar="MRN")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    reply = call("declaration", "GET", f"/declarations/{args.mrn}")
+    mrn = args.mrn.strip().upper()
+    if not is_valid_mrn(mrn):
+        raise UsageError(f"{args.mrn!r} is not an MRN (18 characters, e.g. 26GB0K3ZP7Q2M9XABE, "
+                         "the last a check character)")
+    reply = call("declaration", "GET", f"/declarations/{mrn}")
     if args.json:
         emit_json(reply.body)
     elif reply.ok:
