@@ -22,6 +22,7 @@ import pytest
 from cli import demo
 from cli.http import call
 from shared.eventstore import EventStore
+from shared.testing.waiting import wait_until
 
 from .conftest import ROOT, Cluster
 
@@ -48,25 +49,43 @@ def agency_queue(amqp_uri: str) -> str:
     return name
 
 
-def heard(amqp_uri: str, queue: str, expected: int, timeout: float = 60) -> list[dict]:  # type: ignore[type-arg]
+def heard_until(amqp_uri: str, queue: str, last_mrn: str, timeout: float = 60) -> list[dict]:  # type: ignore[type-arg]
+    """Every notification on `queue` up to the one for `last_mrn`, and whatever is already
+    behind it. `last_mrn` is released after everything else: the notification relay publishes
+    in log order, so by the time its notification is here every notification (and every
+    repeat) published for an earlier release has arrived too."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
     channel = connection.channel()
     messages: list[dict] = []  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    quiet_until = None
-    while time.monotonic() < deadline:
-        method, properties, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            if len(messages) >= expected:
-                quiet_until = quiet_until or time.monotonic() + 2.0  # any duplicates late?
-                if time.monotonic() > quiet_until:
-                    break
-            time.sleep(0.1)
-            continue
-        assert properties.delivery_mode == 2 and properties.content_type == "application/json"
-        messages.append(json.loads(body))
-    connection.close()
+
+    def take_ready() -> bool:
+        while True:
+            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return any(m["mrn"] == last_mrn for m in messages)
+            assert properties.delivery_mode == 2
+            assert properties.content_type == "application/json"
+            messages.append(json.loads(body))
+
+    try:
+        wait_until(take_ready, timeout=timeout,
+                   message=lambda: f"the release notification of {last_mrn} (heard "
+                   f"{len(messages)} notifications)")
+    finally:
+        connection.close()
     return messages
+
+
+def released_last(http_env: Cluster) -> str:
+    """The MRN of one more consignment, lodged, paid and released after all the others."""
+    template = next(t for t in TEMPLATES if t.plan["final"] == "released")
+    document = copy.deepcopy(template.document)
+    assert document is not None
+    document["lrn"] = f"E2E-LAST-{uuid.uuid4().hex[:8]}"
+    [journey] = demo.run_plan([demo.Entry("last", template.plan, document=document)],
+                              run_id="", timeout=120, workers=1, poll=0.3)
+    assert journey.ok and journey.final == "released" and journey.mrn, journey.problem
+    return journey.mrn
 
 
 def test_200_consignments_reach_their_final_states_and_each_release_is_heard_once(
@@ -89,13 +108,17 @@ def test_200_consignments_reach_their_final_states_and_each_release_is_heard_onc
     released = {j.mrn for j in journeys if j.final == "released"}
     expected_released = sum(1 for e in entries if e.plan["final"] == "released")
     assert len(released) == expected_released
-    notifications = heard(http_env.amqp_uri, queue, len(released))
+    # One more release, after all of them: once its notification is heard, so is every
+    # notification (and any repeat) of the releases before it.
+    last = released_last(http_env)
+    notifications = heard_until(http_env.amqp_uri, queue, last)
     counts = collections.Counter(n["mrn"] for n in notifications)
-    assert set(counts) == released, "every release heard, nothing else"
+    assert set(counts) == released | {last}, "every release heard, nothing else"
     assert set(counts.values()) == {1}, "each release heard exactly once"
     print(f"\n{CONSIGNMENTS} consignments on {http_env.store_url.split(':')[0]}: "
           f"{len(released)} released in {elapsed:.1f}s "
           f"({CONSIGNMENTS / elapsed:.1f} declarations/s lodged to final state)")
+    released.add(last)
 
     # The release service measured each lodgement-to-release latency, by lane.
     from prometheus_client.parser import text_string_to_metric_families
@@ -156,11 +179,19 @@ def test_refused_documents_get_a_problem_and_leave_nothing(http_env: Cluster) ->
             if status == 422:
                 assert reply.body.get("errors"), name
                 assert all(set(e) == {"pointer", "message"} for e in reply.body["errors"]), name
-            time.sleep(0.05)
-            # Only a lodgement appends declaration events; the other services may still be
-            # finishing the consignments of earlier tests, so their events do not count.
-            assert store.read_all(before, categories=["declaration"]) == [], \
+            # A valid lodgement after it: its events are in the log when it is answered, so
+            # anything the refused document appended would be there too, before them. Only a
+            # lodgement appends declaration events; the other services may still be finishing
+            # the consignments of earlier tests, so their events do not count.
+            after = copy.deepcopy(TEMPLATES[0].document)
+            assert after is not None
+            after["lrn"] = f"AFTER-{uuid.uuid4().hex[:8]}"
+            lodged = call("declaration", "POST", "/declarations", after)
+            assert lodged.status == 201, (name, lodged.body)
+            appended = store.read_all(before, categories=["declaration"])
+            assert {e.correlation_id for e in appended} == {lodged.body["consignment_id"]}, \
                 f"{name} left events behind"
+            assert [e.type for e in appended] == ["DeclarationReceived", "DeclarationAccepted"]
     finally:
         store.close()
 
@@ -205,10 +236,8 @@ def test_idempotent_lodgement_and_payment(http_env: Cluster) -> None:
     changed["items"][0]["value"] = "15001.00"
     assert call("declaration", "POST", "/declarations", changed).status == 409
     mrn = first.body["mrn"]
-    deadline = time.monotonic() + 30
-    while call("declaration", "GET", f"/declarations/{mrn}").body["amount_due"] is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until(lambda: call("declaration", "GET", f"/declarations/{mrn}").body["amount_due"]
+               is not None, timeout=30, message=f"the duty of {mrn} in its status")
     pay = {"mrn": mrn, "reference": f"REF-{mrn}", "amount": "10.00", "currency": "GBP"}
     paid = call("payment", "POST", "/payments", pay)
     repeat = call("payment", "POST", "/payments", pay)
