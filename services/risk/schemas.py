@@ -1,5 +1,7 @@
 """HTTP request and response schemas of the risk service (not events)."""
 
+from decimal import Decimal
+
 from marshmallow import Schema, fields, validate
 
 from .domain import FindingCategory
@@ -17,7 +19,8 @@ class ControlResultSchema(Schema):
     findings = fields.String(load_default="", validate=validate.Length(max=2000))
     category = fields.String(load_default=None, allow_none=True,
                              validate=validate.OneOf([c.value for c in FindingCategory]))
-    revenue_recovered = fields.Decimal(load_default="0", as_string=True, allow_nan=False,
+    # A default is not deserialised: it must already be the loaded type.
+    revenue_recovered = fields.Decimal(load_default=Decimal("0"), as_string=True, allow_nan=False,
                                        validate=validate.Range(min=0))
 
 
