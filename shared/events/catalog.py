@@ -12,6 +12,7 @@ from .registry import EventRegistry
 def registry() -> EventRegistry:
     catalogue = EventRegistry()
     for module in (declaration, risk, payment, release):
-        for cls, schema in module.EVENTS:
-            catalogue.register(cls, schema)
+        old = getattr(module, "OLD_VERSIONS", {})
+        for cls in module.EVENTS:
+            catalogue.register(cls, old=old.get(cls))
     return catalogue

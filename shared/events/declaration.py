@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
 
@@ -12,6 +12,8 @@ CATEGORY = "declaration"
 
 
 class Problem(Schema):
+    """One rule a refused document broke: where (a JSON pointer) and why."""
+
     pointer = fields.String(required=True)
     message = fields.String(required=True)
 
@@ -30,14 +32,6 @@ class DeclarationReceived:
     document: dict[str, Any]
 
 
-class DeclarationReceivedV1(Schema):
-    consignment_id = fields.String(required=True)
-    lrn = fields.String(required=True)
-    declarant_eori = fields.String(required=True)
-    fingerprint = fields.String(required=True)
-    document = fields.Dict(required=True)
-
-
 @dataclass(frozen=True)
 class DeclarationAccepted:
     """The declaration was accepted and given its MRN (status 01). Carries the whole document:
@@ -53,20 +47,8 @@ class DeclarationAccepted:
     office: str
     transport_mode: str
     acceptance_date: date
-    declaration_version: int
+    declaration_version: int = field(metadata={"validate": validate.Range(min=1)})
     document: dict[str, Any]
-
-
-class DeclarationAcceptedV1(Schema):
-    consignment_id = fields.String(required=True)
-    mrn = fields.String(required=True)
-    lrn = fields.String(required=True)
-    declarant_eori = fields.String(required=True)
-    office = fields.String(required=True)
-    transport_mode = fields.String(required=True)
-    acceptance_date = fields.Date(required=True)
-    declaration_version = fields.Integer(required=True, validate=validate.Range(min=1))
-    document = fields.Dict(required=True)
 
 
 @dataclass(frozen=True)
@@ -79,18 +61,7 @@ class DeclarationRejected:
     consignment_id: str
     lrn: str
     declarant_eori: str
-    problems: list[dict[str, str]]
+    problems: list[dict[str, str]] = field(metadata={"items": Problem})
 
 
-class DeclarationRejectedV1(Schema):
-    consignment_id = fields.String(required=True)
-    lrn = fields.String(required=True)
-    declarant_eori = fields.String(required=True)
-    problems = fields.List(fields.Nested(Problem), required=True)
-
-
-EVENTS = [
-    (DeclarationReceived, DeclarationReceivedV1),
-    (DeclarationAccepted, DeclarationAcceptedV1),
-    (DeclarationRejected, DeclarationRejectedV1),
-]
+EVENTS = [DeclarationReceived, DeclarationAccepted, DeclarationRejected]

@@ -2,16 +2,18 @@
 
 `NewEvent` is what a service hands to the store; `RecordedEvent` is what the store gives back
 (with the stream version, the global position, the recording time and the chain hash).
-`data` is always the JSON-ready payload as encoded by the event's schema; turning it into a
-typed payload is the registry's job (`EventRegistry.decode`).
+`data` is the JSON-ready payload exactly as stored (what the hash chain covers and an auditor
+reads); readers that act on an event use `payload`: the typed event, upcast to the current
+version by the registry that read it (`EventRegistry.decode`), decoded once on first use.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 
@@ -47,6 +49,8 @@ class NewEvent:
     causation_id: str | None = None
     event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=utcnow)
+    # The typed event `data` was encoded from (set by `EventRegistry.new_event`).
+    payload: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,25 @@ class RecordedEvent:
     recorded_at: datetime
     data: Mapping[str, Any]
     hash: str
+    # How `payload` is made (the reading registry's `decode`); not part of the event.
+    decoder: Callable[[RecordedEvent], Any] | None = field(default=None, compare=False,
+                                                           repr=False)
 
     @property
     def category(self) -> str:
         return category_of(self.stream)
+
+    @cached_property
+    def payload(self) -> Any:
+        """The typed event (its registered dataclass, current version)."""
+        if self.decoder is None:
+            raise LookupError(f"event {self.event_id} was read without a registry")
+        return self.decoder(self)
+
+    def with_payload(self, payload: Any) -> RecordedEvent:
+        """This event with its payload already decoded (e.g. validated off the wire)."""
+        self.__dict__["payload"] = payload
+        return self
 
     def to_message(self) -> dict[str, Any]:
         """The wire form published to the broker (JSON-ready)."""
@@ -90,7 +109,8 @@ class RecordedEvent:
         }
 
     @classmethod
-    def from_message(cls, body: Mapping[str, Any]) -> RecordedEvent:
+    def from_message(cls, body: Mapping[str, Any],
+                     decoder: Callable[[RecordedEvent], Any] | None = None) -> RecordedEvent:
         """Inverse of `to_message`; raises KeyError/ValueError/TypeError on a malformed body."""
         data = body["data"]
         if not isinstance(data, Mapping):
@@ -109,6 +129,7 @@ class RecordedEvent:
             recorded_at=as_utc(datetime.fromisoformat(str(body["recorded_at"]))),
             data=dict(data),
             hash=str(body["hash"]),
+            decoder=decoder,
         )
 
 

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from marshmallow import Schema, fields
-
 CATEGORY = "payment"
 
 
@@ -31,19 +29,6 @@ class DutyAssessed:
     working: dict[str, Any]
 
 
-class DutyAssessedV1(Schema):
-    consignment_id = fields.String(required=True)
-    mrn = fields.String(required=True)
-    currency = fields.String(required=True)
-    duty_total = fields.Decimal(required=True, as_string=True)
-    vat_total = fields.Decimal(required=True, as_string=True)
-    amount_due = fields.Decimal(required=True, as_string=True)
-    tariff_version = fields.String(required=True)
-    rates_version = fields.String(required=True)
-    rounding = fields.String(required=True)
-    working = fields.Dict(required=True)
-
-
 @dataclass(frozen=True)
 class PaymentReceived:
     """A payment (idempotent on its reference). The balance after it is recorded: a positive
@@ -61,17 +46,4 @@ class PaymentReceived:
     credit: Decimal
 
 
-class PaymentReceivedV1(Schema):
-    consignment_id = fields.String(required=True)
-    mrn = fields.String(required=True)
-    reference = fields.String(required=True)
-    amount = fields.Decimal(required=True, as_string=True)
-    currency = fields.String(required=True)
-    balance_due = fields.Decimal(required=True, as_string=True)
-    credit = fields.Decimal(required=True, as_string=True)
-
-
-EVENTS = [
-    (DutyAssessed, DutyAssessedV1),
-    (PaymentReceived, PaymentReceivedV1),
-]
+EVENTS = [DutyAssessed, PaymentReceived]

@@ -1,9 +1,9 @@
-"""The registry: every event type, each version's schema, and the upcasters between versions.
+"""The registry: every event type, each version's definition, and the upcasters between versions.
 
 Used alike by the store (to refuse unknown or malformed events before they are appended), the
-relay (routing keys by category) and the consumers (decode and upcast to the current version).
-
-An event type is a frozen dataclass with three class attributes::
+relay (routing keys by category) and every reader (typed payloads, upcast to the current
+version). An event version is a frozen dataclass with three class attributes; its fields are
+the one field list of that version (`codec.py` derives the schema and the codec)::
 
     @dataclass(frozen=True)
     class ControlCompleted:
@@ -13,18 +13,21 @@ An event type is a frozen dataclass with three class attributes::
         mrn: str
         result: str
 
-and one marshmallow schema per version. Version N-1 is registered with an upcaster that turns
-its data into version N's data; stored events are never rewritten, they are upcast when read.
+    registry.register(ControlCompleted, old={1: (ControlCompletedV1, v1_to_v2)})
+
+Version N-1 is registered with an upcaster that turns its data into version N's data; stored
+events are never rewritten, they are upcast when read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, is_dataclass
-from typing import Any, ClassVar, Protocol, TypeVar
+from dataclasses import dataclass, is_dataclass
+from typing import Any, ClassVar, Protocol
 
 import marshmallow
 
+from .codec import Codec, schema_for
 from .envelope import NewEvent, RecordedEvent
 
 Data = dict[str, Any]
@@ -37,15 +40,12 @@ class EventPayload(Protocol):
     CATEGORY: ClassVar[str]
 
 
-P = TypeVar("P")
-
-
 class UnknownEventType(LookupError):
     """An event type or version the registry does not know."""
 
 
 class InvalidEventData(ValueError):
-    """Event data that does not match its (type, version) schema."""
+    """Event data that does not match its (type, version) definition."""
 
     def __init__(self, event_type: str, version: int, messages: Any) -> None:
         super().__init__(f"{event_type} v{version}: {messages}")
@@ -56,7 +56,9 @@ class InvalidEventData(ValueError):
 
 @dataclass(frozen=True)
 class _Version:
+    cls: type[Any]
     schema: marshmallow.Schema
+    codec: Codec
     upcaster: Upcaster | None  # to version + 1; None for the current version
 
 
@@ -68,32 +70,34 @@ class _Definition:
     versions: dict[int, _Version]
 
 
+def _version(cls: type[Any], upcaster: Upcaster | None) -> _Version:
+    if not is_dataclass(cls):
+        raise TypeError(f"{cls!r} must be a dataclass")
+    return _Version(cls, schema_for(cls), Codec(cls), upcaster)
+
+
 class EventRegistry:
     def __init__(self) -> None:
         self._types: dict[str, _Definition] = {}
 
     # -- registration -------------------------------------------------------------------
-    def register(
-        self,
-        cls: type[Any],
-        schema: marshmallow.Schema | type[marshmallow.Schema],
-        *,
-        old: Mapping[int, tuple[marshmallow.Schema | type[marshmallow.Schema], Upcaster]]
-        | None = None,
-    ) -> type[Any]:
-        """Register `cls` (current version) with its schema, and older versions with upcasters."""
-        if not is_dataclass(cls):
-            raise TypeError(f"{cls!r} must be a dataclass")
+    def register(self, cls: type[Any], *,
+                 old: Mapping[int, tuple[type[Any], Upcaster]] | None = None) -> type[Any]:
+        """Register `cls` (the current version) and older versions (their dataclass and the
+        upcaster from each to the next)."""
         event_cls: Any = cls
         type_name: str = event_cls.TYPE
         if type_name in self._types:
             raise ValueError(f"event type {type_name} registered twice")
         current: int = event_cls.VERSION
-        versions = {current: _Version(_instance(schema), None)}
-        for version, (old_schema, upcaster) in (old or {}).items():
+        versions = {current: _version(cls, None)}
+        for version, (old_cls, upcaster) in (old or {}).items():
             if version >= current:
                 raise ValueError(f"{type_name}: old version {version} >= current {current}")
-            versions[version] = _Version(_instance(old_schema), upcaster)
+            if getattr(old_cls, "TYPE", type_name) != type_name or getattr(
+                    old_cls, "VERSION", version) != version:
+                raise ValueError(f"{type_name}: {old_cls!r} is not version {version}")
+            versions[version] = _version(old_cls, upcaster)
         missing = [v for v in range(min(versions), current) if v not in versions]
         if missing:
             raise ValueError(f"{type_name}: no upcaster chain for versions {missing}")
@@ -125,19 +129,22 @@ class EventRegistry:
     def payload_class(self, event_type: str) -> type[Any]:
         return self._definition(event_type).cls
 
+    def field_names(self, event_type: str) -> tuple[str, ...]:
+        """The fields of the current version."""
+        definition = self._definition(event_type)
+        return definition.versions[definition.current].codec.names
+
     def routing_key(self, event_type: str) -> str:
         return f"{self.category(event_type)}.{event_type}"
 
     # -- encode / validate / decode -----------------------------------------------------
     def encode(self, payload: Any) -> Data:
-        """The JSON-ready data of a payload, through its current schema."""
+        """The JSON-ready data of a payload of the current version (validated by the store
+        when it is appended)."""
         definition = self._definition(type(payload).TYPE)
         if type(payload) is not definition.cls:
             raise UnknownEventType(f"{type(payload)!r} is not the registered class")
-        schema = definition.versions[definition.current].schema
-        data: Data = schema.dump(asdict(payload))
-        self.validate(definition.cls.TYPE, definition.current, data)
-        return data
+        return definition.versions[definition.current].codec.encode(payload)
 
     def new_event(
         self,
@@ -155,6 +162,7 @@ class EventRegistry:
             correlation_id=correlation_id,
             actor=actor,
             causation_id=causation_id,
+            payload=payload,
             **envelope,
         )
 
@@ -165,7 +173,8 @@ class EventRegistry:
             raise InvalidEventData(event_type, version, errors)
 
     def upcast(self, event_type: str, version: int, data: Mapping[str, Any]) -> Data:
-        """Data of (type, version) brought to the current version, one step at a time."""
+        """Data of (type, version) brought to the current version, one step at a time (each
+        step's result is checked against the next version's definition)."""
         definition = self._definition(event_type)
         self._version(event_type, version)
         result = dict(data)
@@ -173,22 +182,35 @@ class EventRegistry:
             upcaster = definition.versions[v].upcaster
             assert upcaster is not None
             result = upcaster(result)
+            self.validate(event_type, v + 1, result)
         return result
 
     def decode(self, event: RecordedEvent) -> Any:
-        """The typed payload (current version) of a recorded event."""
-        return self.load(event.type, event.version, event.data)
+        """The typed payload (current version) of an event read from the log, whose data was
+        validated when it was appended."""
+        definition = self._definition(event.type)
+        data = event.data
+        if event.version != definition.current:
+            data = self.upcast(event.type, event.version, data)
+        return definition.versions[definition.current].codec.decode(data)
 
     def load(self, event_type: str, version: int, data: Mapping[str, Any]) -> Any:
+        """The typed payload (current version) of data from outside the log (a message, a
+        fixture): validated against its version's definition first."""
+        self.validate(event_type, version, data)
         definition = self._definition(event_type)
         current = self.upcast(event_type, version, data)
-        schema = definition.versions[definition.current].schema
-        try:
-            loaded = schema.load(current)
-        except marshmallow.ValidationError as exc:
-            raise InvalidEventData(event_type, definition.current, exc.messages) from exc
-        names = {f.name for f in fields(definition.cls)}
-        return definition.cls(**{k: v for k, v in loaded.items() if k in names})
+        return definition.versions[definition.current].codec.decode(current)
+
+    def decode_partial(self, event_type: str, data: Mapping[str, Any]) -> Any:
+        """A payload of the current version holding only the fields in `data` (already of
+        the current version; see `Codec.decode_partial`)."""
+        definition = self._definition(event_type)
+        return definition.versions[definition.current].codec.decode_partial(data)
+
+    def reader(self) -> Callable[[RecordedEvent], Any]:
+        """What a store sets as each read event's `decoder`."""
+        return self.decode
 
     # -- internals ----------------------------------------------------------------------
     def _definition(self, event_type: str) -> _Definition:
@@ -203,7 +225,3 @@ class EventRegistry:
             return definition.versions[version]
         except KeyError:
             raise UnknownEventType(f"unknown version {version} of {event_type}") from None
-
-
-def _instance(schema: marshmallow.Schema | type[marshmallow.Schema]) -> marshmallow.Schema:
-    return schema() if isinstance(schema, type) else schema

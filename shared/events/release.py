@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from marshmallow import Schema, fields
+from marshmallow import validate
 
 CATEGORY = "release"
 
@@ -14,7 +14,25 @@ CATEGORY = "release"
 @dataclass(frozen=True)
 class GoodsReleased:
     """The goods were released (status 08). Exactly one per consignment; the public release
-    notification for partner agencies is published from this event."""
+    notification for partner agencies is published from this event. Version 2 names the
+    declaration version released."""
+
+    TYPE: ClassVar[str] = "GoodsReleased"
+    VERSION: ClassVar[int] = 2
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    declaration_version: int = field(metadata={"validate": validate.Range(min=1)})
+    office: str
+    lane: str
+    transport_mode: str
+    lodged_at: datetime
+    released_at: datetime
+
+
+@dataclass(frozen=True)
+class GoodsReleasedV1:
+    """Version 1 of GoodsReleased (stored until version 2 was deployed)."""
 
     TYPE: ClassVar[str] = "GoodsReleased"
     VERSION: ClassVar[int] = 1
@@ -28,14 +46,9 @@ class GoodsReleased:
     released_at: datetime
 
 
-class GoodsReleasedV1(Schema):
-    consignment_id = fields.String(required=True)
-    mrn = fields.String(required=True)
-    office = fields.String(required=True)
-    lane = fields.String(required=True)
-    transport_mode = fields.String(required=True)
-    lodged_at = fields.AwareDateTime(required=True, format="iso")
-    released_at = fields.AwareDateTime(required=True, format="iso")
+def goods_released_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Before version 2 a declaration could not be amended: what was released was version 1."""
+    return {**data, "declaration_version": 1}
 
 
 @dataclass(frozen=True)
@@ -50,13 +63,5 @@ class GoodsHeld:
     reason: str
 
 
-class GoodsHeldV1(Schema):
-    consignment_id = fields.String(required=True)
-    mrn = fields.String(required=True)
-    reason = fields.String(required=True)
-
-
-EVENTS = [
-    (GoodsReleased, GoodsReleasedV1),
-    (GoodsHeld, GoodsHeldV1),
-]
+EVENTS = [GoodsReleased, GoodsHeld]
+OLD_VERSIONS = {GoodsReleased: {1: (GoodsReleasedV1, goods_released_v1_to_v2)}}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -10,9 +10,13 @@ from marshmallow import Schema, fields, validate
 
 CATEGORY = "risk"
 LANES = ("green", "yellow", "red", "blue")
+CONTROL_KINDS = ("documentary", "examination")
+CONTROL_RESULTS = ("compliant", "non_compliant")
 
 
 class RuleHit(Schema):
+    """A rule that selected the consignment, with the officer-facing rationale."""
+
     rule_id = fields.String(required=True)
     lane = fields.String(required=True)
     score = fields.Integer(required=True)
@@ -29,25 +33,13 @@ class RiskAssessed:
     CATEGORY: ClassVar[str] = CATEGORY
     consignment_id: str
     mrn: str
-    lane: str
+    lane: str = field(metadata={"validate": validate.OneOf(LANES)})
     score: int
-    rules_hit: list[dict[str, Any]]
+    rules_hit: list[dict[str, Any]] = field(metadata={"items": RuleHit})
     ruleset_version: str
     aeo_status: str | None
     draw: dict[str, Any]
     decision: dict[str, Any]
-
-
-class RiskAssessedV1(Schema):
-    consignment_id = fields.String(required=True)
-    mrn = fields.String(required=True)
-    lane = fields.String(required=True, validate=validate.OneOf(LANES))
-    score = fields.Integer(required=True)
-    rules_hit = fields.List(fields.Nested(RuleHit), required=True)
-    ruleset_version = fields.String(required=True)
-    aeo_status = fields.String(required=True, allow_none=True)
-    draw = fields.Dict(required=True)
-    decision = fields.Dict(required=True)
 
 
 @dataclass(frozen=True)
@@ -59,15 +51,8 @@ class ControlOrdered:
     CATEGORY: ClassVar[str] = CATEGORY
     consignment_id: str
     mrn: str
-    kind: str
-    lane: str
-
-
-class ControlOrderedV1(Schema):
-    consignment_id = fields.String(required=True)
-    mrn = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(["documentary", "examination"]))
-    lane = fields.String(required=True, validate=validate.OneOf(LANES))
+    kind: str = field(metadata={"validate": validate.OneOf(CONTROL_KINDS)})
+    lane: str = field(metadata={"validate": validate.OneOf(LANES)})
 
 
 @dataclass(frozen=True)
@@ -79,24 +64,10 @@ class ControlCompleted:
     CATEGORY: ClassVar[str] = CATEGORY
     consignment_id: str
     mrn: str
-    result: str
+    result: str = field(metadata={"validate": validate.OneOf(CONTROL_RESULTS)})
     officer: str
     findings: str
     revenue_recovered: Decimal
 
 
-class ControlCompletedV1(Schema):
-    consignment_id = fields.String(required=True)
-    mrn = fields.String(required=True)
-    result = fields.String(required=True,
-                           validate=validate.OneOf(["compliant", "non_compliant"]))
-    officer = fields.String(required=True)
-    findings = fields.String(required=True)
-    revenue_recovered = fields.Decimal(required=True, as_string=True)
-
-
-EVENTS = [
-    (RiskAssessed, RiskAssessedV1),
-    (ControlOrdered, ControlOrderedV1),
-    (ControlCompleted, ControlCompletedV1),
-]
+EVENTS = [RiskAssessed, ControlOrdered, ControlCompleted]

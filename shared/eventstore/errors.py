@@ -18,3 +18,19 @@ class WrongExpectedVersion(EventStoreError):
 
 class EventsImmutable(EventStoreError):
     """An UPDATE or DELETE of a stored event was attempted (rejected by the database)."""
+
+
+class DuplicateEventId(EventStoreError):
+    """An event id that is already in the log."""
+
+
+class StoreMissing(EventStoreError):
+    """No event log at the URL a reader was given (it is not created for a reader)."""
+
+
+class KeyTaken(EventStoreError):
+    """A read-model row's unique key (or another unique column) is already taken."""
+
+    def __init__(self, table: str, detail: str) -> None:
+        super().__init__(f"{table}: {detail}")
+        self.table = table

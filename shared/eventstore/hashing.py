@@ -51,10 +51,10 @@ def _json_value(value: Any) -> str:
 
 
 def header_text(
-    position: int,
+    position: int | str,
     event_id: str,
     stream: str,
-    stream_version: int,
+    stream_version: int | str,
     type: str,
     version: int,
     correlation_id: str,
@@ -63,18 +63,24 @@ def header_text(
     occurred_at: str,
     recorded_at: str,
 ) -> str:
-    """canonical_json of the header dict (times as `isoformat` text). Keys in sorted order:
-    actor, causation_id, correlation_id, event_id, occurred_at, position, recorded_at, stream,
-    stream_version, type, version."""
+    """canonical_json of the header dict (times as `isoformat` text), written directly: the
+    one place the header's text is made. Keys in sorted order: actor, causation_id,
+    correlation_id, event_id, occurred_at, position, recorded_at, stream, stream_version,
+    type, version. (`header_pieces` passes markers for the two numbers only the database
+    knows; they are written as they are.)"""
     v = _json_value
     return (
         '{"actor":' + v(actor) + ',"causation_id":' + v(causation_id)
         + ',"correlation_id":' + v(correlation_id) + ',"event_id":' + v(event_id)
-        + ',"occurred_at":' + v(occurred_at) + ',"position":' + v(position)
+        + ',"occurred_at":' + v(occurred_at) + ',"position":' + _number(position)
         + ',"recorded_at":' + v(recorded_at) + ',"stream":' + v(stream)
-        + ',"stream_version":' + v(stream_version) + ',"type":' + v(type)
+        + ',"stream_version":' + _number(stream_version) + ',"type":' + v(type)
         + ',"version":' + v(version) + "}"
     )
+
+
+def _number(value: int | str) -> str:
+    return value if type(value) is str else str(value)
 
 
 def link(previous_hash: str, header: str, data_text: str) -> str:
@@ -124,6 +130,9 @@ def row_hash(previous_hash: str, row: Mapping[Any, Any]) -> str:
     )
 
 
+_POSITION, _STREAM_VERSION = "\x00position\x00", "\x00stream_version\x00"
+
+
 def header_pieces(
     *,
     event_id: str,
@@ -136,14 +145,12 @@ def header_pieces(
     occurred_at: datetime,
     recorded_at: datetime,
 ) -> tuple[str, str, str]:
-    """The canonical header of `chain_hash` cut around the two numbers only the database knows:
-    header = a + str(position) + b + str(stream_version) + c (keys sorted: actor, causation_id,
-    correlation_id, event_id, occurred_at, position, recorded_at, stream, stream_version, type,
-    version). Used by the PostgreSQL append function, which joins the pieces server-side."""
-    a = canonical_json({"actor": actor, "causation_id": causation_id,
-                        "correlation_id": correlation_id, "event_id": event_id,
-                        "occurred_at": isoformat(occurred_at)})[:-1] + ',"position":'
-    b = (',"recorded_at":' + canonical_json(isoformat(recorded_at)) + ',"stream":'
-         + canonical_json(stream) + ',"stream_version":')
-    c = ',"type":' + canonical_json(type) + ',"version":' + canonical_json(version) + "}"
+    """`header_text` cut around the two numbers only the database knows, for the PostgreSQL
+    append function (migration 0003), which joins them server-side:
+    header = a + str(position) + b + str(stream_version) + c."""
+    whole = header_text(_POSITION, event_id, stream, _STREAM_VERSION, type, version,
+                        correlation_id, causation_id, actor, canonical_time(occurred_at),
+                        canonical_time(recorded_at))
+    a, rest = whole.split(_POSITION)
+    b, c = rest.split(_STREAM_VERSION)
     return a, b, c

@@ -12,9 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
-
-from .engine import Engines
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x434C5200  # "CLR\0"
@@ -32,18 +30,18 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(engines: Engines) -> str | None:
-    with engines.reader.connect() as connection:
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engines: Engines) -> None:
+def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (no-op when it is already there)."""
-    if current_revision(engines) == head_revision():
+    if current_revision(engine) == head_revision():
         return
     config = alembic_config()
-    with engines.writer.begin() as connection:
-        if engines.dialect == "postgresql":
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -148,8 +148,10 @@ def decode_message(message: Any, topology: Topology) -> tuple[RecordedEvent, Any
         body = json.loads(_body_bytes(message))
         if not isinstance(body, Mapping):
             raise TypeError("the body is not a JSON object")
-        event = RecordedEvent.from_message(body)
-        payload = topology.registry.decode(event)
+        registry = topology.registry
+        event = RecordedEvent.from_message(body, registry.decode)
+        payload = registry.load(event.type, event.version, event.data)
+        event.with_payload(payload)
     except Exception as exc:
         raise UndecodableMessage(f"{type(exc).__name__}: {exc}") from exc
     return event, payload

@@ -35,11 +35,9 @@ from datetime import timedelta
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import func, select
 
 from shared.events.envelope import RecordedEvent
 from shared.eventstore.store import EventStore
-from shared.eventstore.tables import events as events_table
 from shared.observability.logging import bound, get_logger
 from shared.observability.metrics import metrics
 
@@ -251,12 +249,7 @@ class Relay:
 
     def pending(self) -> int:
         """Events of the category after the checkpoint (not yet confirmed by the broker)."""
-        query = select(func.count()).where(
-            events_table.c.category == self.category,
-            events_table.c.position > self.store.checkpoint(self.name),
-        )
-        with self.store.engines.reader.connect() as connection:
-            return int(connection.execute(query).scalar_one())
+        return self.store.count(self.store.checkpoint(self.name), [self.category])
 
     def _hold_lease(self) -> bool:
         now = time.monotonic()

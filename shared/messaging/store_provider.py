@@ -21,7 +21,7 @@ from nameko.extensions import DependencyProvider, SharedExtension
 from psycopg2 import extensions
 
 from shared.events.registry import EventRegistry
-from shared.eventstore.engine import url_from_env
+from shared.eventstore.connections import url_from_env
 from shared.eventstore.store import EventStore
 from shared.observability.logging import get_logger
 

@@ -34,8 +34,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import eventlet
-import marshmallow
-from marshmallow import fields
 from nameko.extensions import DependencyProvider
 
 from shared.events.envelope import NewEvent, RecordedEvent
@@ -50,11 +48,6 @@ from shared.observability.metrics import metrics
 from shared.web.entrypoint import api
 
 REGISTRY = EventRegistry()
-
-
-class PingSchema(marshmallow.Schema):
-    ping_id = fields.String(required=True)
-    seq = fields.Integer(required=True)
 
 
 @dataclass(frozen=True)
@@ -84,9 +77,9 @@ class PingHandled:
     seq: int
 
 
-REGISTRY.register(PingRecorded, PingSchema)
-REGISTRY.register(PingUnrouted, PingSchema)
-REGISTRY.register(PingHandled, PingSchema)
+REGISTRY.register(PingRecorded)
+REGISTRY.register(PingUnrouted)
+REGISTRY.register(PingHandled)
 
 
 def make_topology(

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 
 from kombu.connection import Connection
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from werkzeug.wrappers import Request, Response
 
 from shared.observability.metrics import metrics
@@ -42,8 +41,7 @@ class OpsEndpoints:
     def ready(self, request: Request) -> Any:
         checks: dict[str, str] = {}
         try:
-            with self.store.engines.reader.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            self.store.ping()
             checks["store"] = "ok"
         except Exception as exc:  # reported, not raised: this endpoint's job is to say so
             checks["store"] = f"unreachable: {type(exc).__name__}"

@@ -330,15 +330,12 @@ def test_two_relay_replicas_publish_every_event_in_order(
 
 
 def _lease_owner(store: EventStore) -> str | None:
-    from sqlalchemy import select
+    from shared.eventstore.dialects import mark
+    from shared.eventstore.reader import fetch
 
-    from shared.eventstore.tables import leases
-
-    with store.engines.reader.connect() as connection:
-        row = connection.execute(
-            select(leases.c.owner).where(leases.c.name == "relay:alpha")
-        ).first()
-    return None if row is None else str(row[0])
+    rows = store.run(lambda c: fetch(
+        c, f"SELECT owner FROM leases WHERE name = {mark(store.dialect)}", ("relay:alpha",)))
+    return str(rows[0][0]) if rows else None
 
 
 def test_definitions_json_describes_the_topology(topology: Topology) -> None:

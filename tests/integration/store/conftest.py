@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-import marshmallow
 import pytest
 
 from shared.events import EventRegistry, NewEvent
@@ -22,11 +21,6 @@ class ThingHappened:
     amount: str
 
 
-class ThingHappenedV1(marshmallow.Schema):
-    name = marshmallow.fields.String(required=True)
-    amount = marshmallow.fields.String(required=True)
-
-
 @dataclass(frozen=True)
 class OtherNoted:
     TYPE: ClassVar[str] = "OtherNoted"
@@ -35,20 +29,19 @@ class OtherNoted:
     note: str
 
 
-class OtherNotedV1(marshmallow.Schema):
-    note = marshmallow.fields.String(required=True)
-
-
 def make_registry() -> EventRegistry:
     registry = EventRegistry()
-    registry.register(ThingHappened, ThingHappenedV1)
-    registry.register(OtherNoted, OtherNotedV1)
+    registry.register(ThingHappened)
+    registry.register(OtherNoted)
     return registry
 
 
 def thing(name: str = "x", amount: str = "1.00", correlation: str = "C1") -> NewEvent:
     return make_registry().new_event(ThingHappened(name, amount), correlation_id=correlation,
                                      actor="test")
+
+
+REGISTRY = make_registry()
 
 
 @pytest.fixture

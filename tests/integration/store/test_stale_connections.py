@@ -1,18 +1,17 @@
 """Pooled PostgreSQL connections that the server dropped (a restart, an idle timeout) are
-found and replaced before use once they sat idle in the pool (engine.PING_AFTER_IDLE_S);
-the direct pool retries once on a fresh connection. Real server: the backends are killed
-with pg_terminate_backend."""
+replaced: a read or an append is retried once on a fresh connection, a transaction that
+finds its connection broken at BEGIN starts again on a fresh one. Real server: the backends
+are killed with pg_terminate_backend."""
 
 from __future__ import annotations
 
 import psycopg2
 import pytest
-from sqlalchemy import text
 
-from shared.eventstore import EventStore, engine
+from shared.eventstore import EventStore
 from shared.testing.databases import POSTGRES_ADMIN_DSN
 
-from .conftest import thing
+from .conftest import REGISTRY, thing
 
 pytestmark = pytest.mark.postgres
 
@@ -29,20 +28,20 @@ def terminate_backends(database: str) -> int:
         admin.close()
 
 
-def test_connections_dropped_by_the_server_are_replaced(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = EventStore(pg_url)
+def test_connections_dropped_by_the_server_are_replaced(pg_url: str) -> None:
+    store = EventStore(pg_url, REGISTRY)
+    database = pg_url.rsplit("/", 1)[1]
     try:
         store.append("thing-A", [thing()], expected_version=0)
-        with store.engines.reader.connect() as connection:
-            assert connection.execute(text("SELECT 1")).scalar_one() == 1
-        assert terminate_backends(pg_url.rsplit("/", 1)[1]) >= 1
-        monkeypatch.setattr(engine, "PING_AFTER_IDLE_S", 0.0)  # every pooled one is "idle"
-        with store.engines.reader.connect() as connection:  # pinged, replaced
-            assert connection.execute(text("SELECT 1")).scalar_one() == 1
-        with store.transaction() as tx:
+        assert terminate_backends(database) >= 1
+        assert [e.stream for e in store.read_all()] == ["thing-A"]  # read: retried
+        assert terminate_backends(database) >= 1
+        with store.transaction() as tx:  # BEGIN on a dead connection: a fresh one
             tx.append("thing-B", [thing()], expected_version=0)
-        assert [e.stream for e in store.read_all()] == ["thing-A", "thing-B"]
+        assert terminate_backends(database) >= 1
+        store.append("thing-C", [thing()], expected_version=0)  # append: retried
+        assert terminate_backends(database) >= 1
+        store.ping()
+        assert [e.stream for e in store.read_all()] == ["thing-A", "thing-B", "thing-C"]
     finally:
         store.close()

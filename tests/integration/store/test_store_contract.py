@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
 
 from shared.events import InvalidEventData, NewEvent, UnknownEventType
 from shared.eventstore import DuplicateEventId, EventStore, EventStoreError, WrongExpectedVersion
 from shared.eventstore.migrate import current_revision, head_revision
+from shared.eventstore.reader import fetch
 from shared.observability.metrics import sample
 
 from .conftest import OtherNoted, thing
@@ -138,12 +138,11 @@ def test_expired_lease_is_taken_over(store: EventStore) -> None:
 
 def test_schema_is_migrated_on_first_use_and_only_once(store_url: str, registry) -> None:  # type: ignore[no-untyped-def]
     first = EventStore(store_url, registry)
-    assert current_revision(first.engines) == head_revision()
+    assert current_revision(first.schema_engine) == head_revision()
     first.append("thing-A", [thing()], 0)
     second = EventStore(store_url, registry)  # a second process starting later
     assert second.read_stream("thing-A") == first.read_stream("thing-A")
-    with second.engines.reader.connect() as connection:
-        versions = connection.execute(text("SELECT count(*) FROM alembic_version")).scalar()
+    [(versions,)] = second.run(lambda c: fetch(c, "SELECT count(*) FROM alembic_version"))
     assert versions == 1
     first.close()
     second.close()

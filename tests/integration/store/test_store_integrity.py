@@ -43,7 +43,7 @@ def fill(store: EventStore, n: int = 8) -> None:
 
 
 def execute(store: EventStore, *statements: str) -> None:
-    with store.engines.writer.begin() as connection:
+    with store.schema_engine.begin() as connection:
         for statement in statements:
             connection.execute(text(statement))
 
@@ -165,7 +165,7 @@ def triggers_put_back_afterwards(store: EventStore) -> Iterator[None]:
         yield
         execute(store, "ALTER TABLE events ENABLE TRIGGER USER")
         return
-    with store.engines.writer.connect() as connection:
+    with store.schema_engine.connect() as connection:
         saved = connection.execute(text(
             "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
         )).scalars().all()
@@ -178,7 +178,7 @@ def triggers_put_back_afterwards(store: EventStore) -> Iterator[None]:
 def rechain(store: EventStore, start: int) -> str:
     """Recompute the stored hash of every event from `start` on, with the project's own
     hashing code, over the rows as they now stand; the new last hash."""
-    with store.engines.writer.begin() as connection:
+    with store.schema_engine.begin() as connection:
         rows = connection.execute(select(events).order_by(events.c.position)).mappings().all()
         previous = GENESIS_HASH
         for row in rows:
@@ -217,7 +217,7 @@ def test_a_full_rewrite_with_the_head_fixed_is_not_detected_without_a_seal_issue
     with triggers_put_back_afterwards(store):
         execute(store, f"UPDATE events SET data = '{FORGED}' WHERE position = 5")
         new_last = rechain(store, 5)
-        with store.engines.writer.begin() as connection:
+        with store.schema_engine.begin() as connection:
             connection.execute(update(log_head).where(log_head.c.id == 1).values(hash=new_last))
     assert store.read_all(limit=100)[4].data["name"] == "forged"
     result = verify_log(store)

@@ -12,8 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.events.envelope import isoformat
-from shared.eventstore.hashing import canonical_json, canonical_time, chain_hash
-from shared.eventstore.sql import stored_time
+from shared.eventstore.dialects import stored_time
+from shared.eventstore.hashing import (
+    canonical_json,
+    canonical_time,
+    chain_hash,
+    header_pieces,
+    header_text,
+)
 
 
 def reference_hash(previous: str, *, occurred_at: datetime, recorded_at: datetime,
@@ -75,3 +81,19 @@ def test_canonical_json_is_json_dumps_sorted_compact() -> None:
     value = {"b": [1, "é\"\\\n"], "a": {"z": None, "y": True}}
     assert canonical_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"),
                                                ensure_ascii=False)
+
+
+@given(position=numbers, stream_version=numbers, event_id=texts, stream=texts, type_=texts,
+       correlation_id=texts, causation_id=st.none() | texts, actor=texts, occurred_at=times,
+       recorded_at=times)
+def test_the_pieces_for_the_database_are_the_header_cut_around_the_two_numbers(
+    position: int, stream_version: int, event_id: str, stream: str, type_: str,
+    correlation_id: str, causation_id: str | None, actor: str, occurred_at: datetime,
+    recorded_at: datetime,
+) -> None:
+    a, b, c = header_pieces(event_id=event_id, stream=stream, type=type_, version=3,
+                            correlation_id=correlation_id, causation_id=causation_id,
+                            actor=actor, occurred_at=occurred_at, recorded_at=recorded_at)
+    assert a + str(position) + b + str(stream_version) + c == header_text(
+        position, event_id, stream, stream_version, type_, 3, correlation_id, causation_id,
+        actor, canonical_time(occurred_at), canonical_time(recorded_at))

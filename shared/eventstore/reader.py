@@ -1,0 +1,262 @@
+"""The log reader: streams, the global order (gap-free), one consignment, and the lean scan a
+rebuild folds. Every event read carries its registry's decoder, so `event.payload` is the
+typed event, upcast to the current version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar, cast
+
+from shared.events.envelope import RecordedEvent
+from shared.events.registry import EventRegistry
+
+from .dialects import iso_from_stored, mark, read_time
+
+T = TypeVar("T")
+Run = Callable[[Callable[[Any], T]], T]
+
+SELECT_EVENTS = ("SELECT position, event_id, stream, stream_version, type, version, "
+                 "correlation_id, causation_id, actor, occurred_at, recorded_at, data, hash "
+                 "FROM events")
+SCAN_READERS = 2  # PostgreSQL pages a scan reads ahead, each on its own connection
+# (position, event_id, type, correlation_id, occurred_at as isoformat text, payload): the
+# payload holds only the fields the scan was asked for (None for other types).
+ScannedEvent = tuple[int, str, str, str, str, Any]
+
+
+def fetch(connection: Any, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        rows: list[Any] = cursor.fetchall()
+        return rows
+    finally:
+        cursor.close()
+
+
+class LogReader:
+    """Reads of the log on connections given by `run` (a pool's or one transaction's)."""
+
+    def __init__(self, run: Run[Any], dialect: str, registry: EventRegistry | None) -> None:
+        self.run = run
+        self.dialect = dialect
+        self.registry = registry
+        self._m = mark(dialect)
+
+    def events(self, rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
+        """Driver rows (in `SELECT_EVENTS` order) as events; their data decoded with one
+        json.loads of the page."""
+        if not rows:
+            return []
+        decoder = None if self.registry is None else self.registry.decode
+        datas = json.loads("[" + ",".join([row[11] for row in rows]) + "]")
+        time = read_time
+        return [
+            RecordedEvent(
+                position=position, event_id=event_id, type=type_, version=version,
+                stream=stream, stream_version=stream_version, correlation_id=correlation_id,
+                causation_id=causation_id, actor=actor, occurred_at=time(occurred_at),
+                recorded_at=time(recorded_at), data=data, hash=hash_, decoder=decoder)
+            for (position, event_id, stream, stream_version, type_, version, correlation_id,
+                 causation_id, actor, occurred_at, recorded_at, _text, hash_),
+            data in zip(rows, datas, strict=True)]
+
+    def select(self, where: str, params: Sequence[Any]) -> list[RecordedEvent]:
+        sql = f"{SELECT_EVENTS} {where}"
+        found: list[RecordedEvent] = self.run(
+            lambda connection: self.events(fetch(connection, sql, params)))
+        return found
+
+    def read_stream(self, stream: str, from_version: int = 1,
+                    limit: int | None = None) -> list[RecordedEvent]:
+        m = self._m
+        where = f"WHERE stream = {m} AND stream_version >= {m} ORDER BY stream_version"
+        params: list[Any] = [stream, from_version]
+        if limit is not None:
+            where += f" LIMIT {m}"
+            params.append(limit)
+        return self.select(where, params)
+
+    def read_all(self, after: int = 0, limit: int = 1000,
+                 categories: Sequence[str] | None = None,
+                 up_to: int | None = None) -> list[RecordedEvent]:
+        """Events after global position `after`, in order, at most `limit` of them."""
+        m = self._m
+        where = f"WHERE position > {m}"
+        params: list[Any] = [after]
+        if categories:
+            where += f" AND category IN ({', '.join([m] * len(categories))})"
+            params += categories
+        if up_to is not None:
+            where += f" AND position <= {m}"
+            params.append(up_to)
+        return self.select(where + f" ORDER BY position LIMIT {m}", [*params, limit])
+
+    def iter_all(self, after: int = 0, page: int = 1000,
+                 categories: Sequence[str] | None = None) -> Iterator[list[RecordedEvent]]:
+        """The whole log after `after`, page by page."""
+        while True:
+            batch = self.read_all(after, page, categories)
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].position
+
+    def read_correlation(self, correlation_id: str,
+                         up_to: int | None = None) -> list[RecordedEvent]:
+        """Every event of one consignment, from all services, in log order (the index
+        `ix_events_correlation` answers it)."""
+        m = self._m
+        where = f"WHERE correlation_id = {m}"
+        params: list[Any] = [correlation_id]
+        if up_to is not None:
+            where += f" AND position <= {m}"
+            params.append(up_to)
+        return self.select(where + " ORDER BY position", params)
+
+    def stream_version(self, stream: str) -> int:
+        rows = self.run(lambda c: fetch(
+            c, f"SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream = {self._m}",
+            (stream,)))
+        return int(rows[0][0])
+
+    def count(self, after: int = 0, categories: Sequence[str] | None = None) -> int:
+        """How many events come after position `after` (of `categories`, if given)."""
+        m = self._m
+        sql = f"SELECT COUNT(*) FROM events WHERE position > {m}"
+        params: list[Any] = [after]
+        if categories:
+            sql += f" AND category IN ({', '.join([m] * len(categories))})"
+            params += categories
+        rows = self.run(lambda c: fetch(c, sql, params))
+        return int(rows[0][0])
+
+    def last_position(self) -> int:
+        rows = self.run(lambda c: fetch(c, "SELECT MAX(position) FROM events"))
+        return int(rows[0][0] or 0)
+
+    # -- the lean scan --------------------------------------------------------------------
+    def scan(self, after: int, up_to: int, page: int,
+             fields: Mapping[str, Sequence[str]],
+             run_ahead: Run[Any] | None = None) -> Iterator[list[ScannedEvent]]:
+        """The log after `after` up to `up_to`, page by page, as lean rows whose payload holds
+        only `fields[type]` (typed, upcast; see `EventRegistry.decode_partial`), None for the
+        types not in `fields`. What a rebuild folds: no RecordedEvent, no decoding of the
+        fields it does not read.
+
+        On PostgreSQL the database picks the fields out (jsonb) of events already at their
+        current version and sends the page as one JSON array (one json.loads per page); a
+        page it cannot convert to jsonb (a NUL character, an unpaired surrogate) is read whole
+        and picked here instead. Each page is the position window (after, after + page]:
+        positions are gap-free, so it holds `page` events and stays one primary-key range
+        whatever the planner knows of the table. On PostgreSQL the next `SCAN_READERS` pages
+        are read (`run_ahead`: each on its own connection, on helper threads) while the
+        caller works on the current one."""
+        registry = self.registry
+        if registry is None:
+            raise ValueError("a scan needs the store's registry (typed payloads)")
+        for event_type, names in fields.items():
+            unknown = set(names) - set(registry.field_names(event_type))
+            if unknown:
+                raise ValueError(f"{event_type} has no field {sorted(unknown)}")
+        current = {t: registry.current_version(t) for t in fields}
+        postgresql = self.dialect == "postgresql"
+        at = ("to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+              if postgresql else "occurred_at")
+        m = self._m
+        whole = (f"SELECT position, event_id, type, version, correlation_id, {at}, data "
+                 f"FROM events WHERE position > {m} AND position <= {m} ORDER BY position")
+        picked = _pg_pick_fields(fields, current, at) if postgresql else None
+        windows = [(start, min(start + page, up_to)) for start in range(after, up_to, page)]
+
+        def typed(rows: list[Any], picked_already: bool) -> list[ScannedEvent]:
+            out: list[ScannedEvent] = []
+            partial = registry.decode_partial
+            for position, event_id, type_, version, consignment, occurred, data in rows:
+                wanted = fields.get(type_)
+                payload = None
+                if wanted is not None:
+                    if type(data) is str:
+                        data = json.loads(data)
+                    if version != current[type_]:
+                        data = registry.upcast(type_, version, data)
+                        data = {k: data[k] for k in wanted if k in data}
+                    elif not picked_already:
+                        data = {k: data[k] for k in wanted if k in data}
+                    payload = partial(type_, data)
+                out.append((position, event_id, type_, consignment,
+                            occurred if postgresql else cast(str, iso_from_stored(occurred)),
+                            payload))
+            return out
+
+        def work(connection: Any, window: tuple[int, int]) -> list[ScannedEvent]:
+            if picked is not None:
+                import psycopg2
+
+                try:
+                    page_json: str | None = fetch(connection, picked, window)[0][0]
+                except psycopg2.DataError:  # not convertible to jsonb: pick here instead
+                    pass
+                else:
+                    return [] if page_json is None else typed(json.loads(page_json), True)
+            return typed(fetch(connection, whole, window), False)
+
+        def read(window: tuple[int, int]) -> list[ScannedEvent]:
+            rows: list[ScannedEvent] = (run_ahead or self.run)(
+                lambda connection: work(connection, window))
+            return rows
+
+        if not postgresql:
+            for window in windows:
+                rows = read(window)
+                if rows:
+                    yield rows
+            return
+        with ThreadPoolExecutor(SCAN_READERS, thread_name_prefix="scan") as reader:
+            upcoming: deque[Future[list[ScannedEvent]]] = deque(
+                reader.submit(read, w) for w in windows[:SCAN_READERS])
+            following = iter(windows[SCAN_READERS:])
+            while upcoming:
+                rows = upcoming.popleft().result()
+                next_window = next(following, None)
+                if next_window is not None:
+                    upcoming.append(reader.submit(read, next_window))
+                if rows:
+                    yield rows
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _pg_pick_fields(fields: Mapping[str, Sequence[str]], current: Mapping[str, int],
+                    at: str) -> str:
+    """The scan's statement with data reduced server-side to `fields` for events at their
+    current version (older versions come whole, to be upcast first): per type,
+    jsonb_build_object of the wanted fields minus those the event does not have. The page
+    comes back as one JSON array of [position, event_id, type, version, correlation_id,
+    occurred_at, data] rows."""
+    cases = []
+    for event_type, wanted in fields.items():
+        version = int(current[event_type])
+        if not wanted:
+            build = "'{}'::jsonb"
+        else:
+            pairs = ", ".join(f"{_sql_text(f)}, d -> {_sql_text(f)}" for f in wanted)
+            absent = ", ".join(f"CASE WHEN d ? {_sql_text(f)} THEN NULL ELSE {_sql_text(f)} END"
+                               for f in wanted)
+            build = (f"jsonb_build_object({pairs}) "
+                     f"- array_remove(ARRAY[{absent}]::text[], NULL)")
+        cases.append(f"WHEN {_sql_text(event_type)} THEN "
+                     f"CASE WHEN version = {version} THEN {build} ELSE d END")
+    types = ", ".join(_sql_text(t) for t in fields) or "NULL"
+    data = f"CASE type {' '.join(cases)} END" if cases else "NULL::jsonb"
+    return ("SELECT json_agg(json_build_array(position, event_id, type, version, "
+            f"correlation_id, {at}, {data}) ORDER BY position)::text FROM ("
+            "SELECT position, event_id, type, version, correlation_id, occurred_at, "
+            f"CASE WHEN type IN ({types}) THEN data::jsonb END AS d FROM events "
+            "WHERE position > %s AND position <= %s OFFSET 0) e")
