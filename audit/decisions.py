@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ from services.risk.domain import (
 )
 from services.risk.domain import reassess as reassess_risk
 from shared.events.envelope import RecordedEvent
+from shared.events.payment import DutyAssessed
+from shared.events.risk import RiskAssessed
 from shared.eventstore import EventStore
 from shared.reference import ReferenceData, ReferenceDataError, load_reference_data
 
@@ -74,6 +75,9 @@ class ReplayReference:
                    Path(settings.get("RISK_AEO_DIR") or SAMPLE_AEO_DIR))
 
 
+CHECKED = (RiskAssessed.TYPE, DutyAssessed.TYPE)
+
+
 def replay_decisions(store: EventStore, reference: ReplayReference, *,
                      progress: Progress | None = None) -> DecisionReport:
     report = DecisionReport()
@@ -82,22 +86,23 @@ def replay_decisions(store: EventStore, reference: ReplayReference, *,
     seen = 0
     for page in store.iter_all(page=2000, categories=["risk", "payment"]):
         for event in page:
-            if event.type == "RiskAssessed":
-                report.risk_checked += 1
-                _check_risk(event, rulesets, registers, report)
-            elif event.type == "DutyAssessed":
-                report.duty_checked += 1
-                _check_duty(event, reference.data, report)
+            match event.payload if event.type in CHECKED else None:
+                case RiskAssessed() as assessed:
+                    report.risk_checked += 1
+                    _check_risk(event, assessed, rulesets, registers, report)
+                case DutyAssessed() as duty:
+                    report.duty_checked += 1
+                    _check_duty(event, duty, reference.data, report)
         seen += len(page)
         if progress is not None:
             progress(seen, page[-1].position)
     return report
 
 
-def _check_risk(event: RecordedEvent, rulesets: Any, registers: Any,
+def _check_risk(event: RecordedEvent, assessed: RiskAssessed, rulesets: Any, registers: Any,
                 report: DecisionReport) -> None:
     try:
-        recorded = RiskDecision.from_dict(event.data["decision"])
+        recorded = RiskDecision.from_dict(assessed.decision)
         again = reassess_risk(recorded, rulesets(recorded.ruleset_version),
                               registers(recorded.aeo_register_version))
     except (RiskDomainError, KeyError, ValueError) as error:
@@ -107,13 +112,14 @@ def _check_risk(event: RecordedEvent, rulesets: Any, registers: Any,
         report.mismatches.append(_mismatch(
             event, f"re-derived lane {again.lane.value} (score {again.score}) differs from the "
                    f"recorded {recorded.lane.value} (score {recorded.score})"))
-    elif event.data["lane"] != recorded.lane.value:
+    elif assessed.lane != recorded.lane.value:
         report.mismatches.append(_mismatch(
-            event, f"event says lane {event.data['lane']}, its working says {recorded.lane.value}"))
+            event, f"event says lane {assessed.lane}, its working says {recorded.lane.value}"))
 
 
-def _check_duty(event: RecordedEvent, data: ReferenceData, report: DecisionReport) -> None:
-    working = event.data["working"]
+def _check_duty(event: RecordedEvent, duty: DutyAssessed, data: ReferenceData,
+                report: DecisionReport) -> None:
+    working = duty.working
     try:
         recorded = assessment_from_dict(working)
         again = reassess_duty(working, data.tariff, data.rates)
@@ -125,9 +131,9 @@ def _check_duty(event: RecordedEvent, data: ReferenceData, report: DecisionRepor
             event, f"tariff {recorded.tariff_version} / rates {recorded.rates_version} now give "
                    f"{again.total_due} {again.national_currency}; recorded "
                    f"{recorded.total_due}"))
-    elif Decimal(event.data["amount_due"]) != recorded.total_due:
+    elif duty.amount_due != recorded.total_due:
         report.mismatches.append(_mismatch(
-            event, f"event says {event.data['amount_due']} due, its working says "
+            event, f"event says {duty.amount_due} due, its working says "
                    f"{recorded.total_due}"))
 
 

@@ -32,21 +32,26 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from string import Template
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
-
-from services.declaration.domain.status_view import StatusView, derive, fact_of
+from services.declaration.domain.status_view import KEPT_FIELDS, StatusView, derive, fact_of
 from services.declaration.projections import STATUS
-from shared.events.catalog import registry
+from shared.events.declaration import (
+    DeclarationAccepted,
+    DeclarationReceived,
+    DeclarationRejected,
+)
 from shared.events.envelope import RecordedEvent, as_utc, isoformat, utcnow
-from shared.eventstore import EventStore
+from shared.events.payment import DutyAssessed, PaymentReceived
+from shared.events.release import GoodsHeld, GoodsReleased
+from shared.events.risk import ControlCompleted, ControlOrdered, RiskAssessed
+from shared.eventstore import EventStore, EventStoreError
+from shared.eventstore.dialects import mark
 from shared.eventstore.hashing import canonical_json, chain_hash
-from shared.eventstore.tables import GENESIS_HASH, events
+from shared.eventstore.reader import fetch
+from shared.eventstore.tables import GENESIS_HASH
 
 MRN_PATTERN = re.compile(r"^\d{2}[A-Z]{2}[A-Z0-9]{14}$")
 
@@ -85,35 +90,31 @@ def resolve(store: EventStore, consignment_or_mrn: str) -> str | None:
     if is_mrn(value.upper()):
         mrn = value.upper()
         return _consignment_of_mrn(store, mrn) or _scan_acceptances(store, mrn)
-    query = select(events.c.position).where(events.c.correlation_id == value).limit(1)
-    with store.engines.reader.connect() as connection:
-        found = connection.execute(query).first()
-    return value if found is not None else None
+    m = mark(store.dialect)
+    found = store.run(lambda c: fetch(
+        c, f"SELECT position FROM events WHERE correlation_id = {m} LIMIT 1", (value,)))
+    return value if found else None
 
 
 def _consignment_of_mrn(store: EventStore, mrn: str) -> str | None:
-    query = select(STATUS.c.consignment_id).where(STATUS.c.mrn == mrn)
     try:
-        with store.engines.reader.connect() as connection:
-            value = connection.execute(query).scalar_one_or_none()
-    except DBAPIError:  # no projection table (a store without the read models): use the log
+        row = STATUS.find(store, mrn=mrn)
+    except Exception:  # noqa: BLE001 - no projection table (a store without read models)
         return None
-    return None if value is None else str(value)
+    return None if row is None else str(row["consignment_id"])
 
 
 def _scan_acceptances(store: EventStore, mrn: str) -> str | None:
     # Stored data is canonical JSON (no spaces), so the MRN appears as `"mrn":"<MRN>"`; the
-    # MRN is [A-Z0-9] only, so it holds no LIKE wildcard. Each candidate is parsed to confirm.
-    query = (
-        select(events.c.correlation_id, events.c.data)
-        .where(events.c.category == "declaration", events.c.type == "DeclarationAccepted",
-               events.c.data.like(f'%"mrn":"{mrn}"%'))
-        .order_by(events.c.position)
-    )
-    with store.engines.reader.connect() as connection:
-        for row in connection.execute(query):
-            if json.loads(row.data).get("mrn") == mrn:
-                return str(row.correlation_id)
+    # MRN is [A-Z0-9] only, so it holds no LIKE wildcard. Each candidate is read, typed and
+    # upcast, to confirm.
+    m = mark(store.dialect)
+    candidates = store.log.select(
+        f"WHERE category = 'declaration' AND type = 'DeclarationAccepted' AND data LIKE {m} "
+        "ORDER BY position", (f'%"mrn":"{mrn}"%',))
+    for event in candidates:
+        if event.payload.mrn == mrn:
+            return event.correlation_id
     return None
 
 
@@ -139,7 +140,8 @@ class HistoryEvent:
     hash: str
     hash_verified: bool  # the stored hash re-computes from the previous hash and this event
     summary: str
-    data: Mapping[str, Any]
+    data: Mapping[str, Any]  # as stored (what the hash covers)
+    payload: Any  # the typed event, current version (None: a type this code does not know)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -199,7 +201,7 @@ class History:
         if self.view is not None and self.view.mrn:
             return self.view.mrn
         for event in self.events:
-            mrn = event.data.get("mrn")
+            mrn = getattr(event.payload, "mrn", None)
             if isinstance(mrn, str):
                 return mrn
         return None
@@ -241,8 +243,10 @@ def history(store: EventStore, consignment_id: str, as_of: datetime | None = Non
     items = [_history_event(e, previous[e.position]) for e in recorded]
     facts = {
         e.event_id: fact
-        for e in recorded
-        if (fact := fact_of(e.type, e.position, isoformat(e.occurred_at), e.data)) is not None
+        for e, item in zip(recorded, items, strict=True)
+        if e.type in KEPT_FIELDS and item.payload is not None
+        and (fact := fact_of(e.type, e.position, isoformat(e.occurred_at), item.payload))
+        is not None
     }
     return History(
         consignment_id=consignment_id,
@@ -260,9 +264,11 @@ def _previous_hashes(store: EventStore, positions: Sequence[int]) -> dict[int, s
     wanted = sorted({p - 1 for p in positions if p > 1})
     found: dict[int, str] = {}
     if wanted:
-        query = select(events.c.position, events.c.hash).where(events.c.position.in_(wanted))
-        with store.engines.reader.connect() as connection:
-            found = {int(row.position): str(row.hash) for row in connection.execute(query)}
+        m = mark(store.dialect)
+        rows = store.run(lambda c: fetch(
+            c, f"SELECT position, hash FROM events WHERE position IN "
+               f"({', '.join([m] * len(wanted))})", wanted))
+        found = {int(position): str(hash_) for position, hash_ in rows}
     return {p: GENESIS_HASH if p == 1 else found.get(p - 1, "") for p in positions}
 
 
@@ -274,6 +280,7 @@ def _history_event(event: RecordedEvent, previous_hash: str) -> HistoryEvent:
         actor=event.actor, occurred_at=event.occurred_at, recorded_at=event.recorded_at,
         data_text=canonical_json(dict(event.data)),
     )
+    payload = _payload(event)
     return HistoryEvent(
         position=event.position, recorded_at=as_utc(event.recorded_at),
         occurred_at=as_utc(event.occurred_at), service=event.category, stream=event.stream,
@@ -281,28 +288,99 @@ def _history_event(event: RecordedEvent, previous_hash: str) -> HistoryEvent:
         actor=event.actor, causation_id=event.causation_id, event_id=event.event_id,
         previous_hash=previous_hash, hash=event.hash,
         hash_verified=bool(previous_hash) and recomputed == event.hash,
-        summary=summarise(event.type, event.version, event.data), data=dict(event.data),
+        summary=summarise(event, payload), data=dict(event.data), payload=payload,
     )
+
+
+def _payload(event: RecordedEvent) -> Any:
+    """The typed event, or None when this code does not know its type or cannot read it (the
+    history still shows it, with its stored data)."""
+    try:
+        return event.payload
+    except (LookupError, ValueError, TypeError, KeyError, EventStoreError):
+        return None
 
 
 # -- summaries ---------------------------------------------------------------------------------
 
 
-def summarise(event_type: str, version: int, data: Mapping[str, Any]) -> str:
-    """One line of the key facts of an event (its data brought to the current version first;
-    an event type this code does not know is summarised by its field names)."""
-    try:
-        current: Mapping[str, Any] = registry().upcast(event_type, version, data)
-    except (LookupError, ValueError, TypeError, KeyError):
-        current = data
-    summariser = _SUMMARIES.get(event_type)
-    if summariser is not None:
-        try:
-            return summariser(current)
-        except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation):
-            pass  # unexpected shape: fall through to the generic line
-    fields = ", ".join(sorted(str(k) for k in data)) or "no data"
-    return f"{event_type} v{version} ({fields})"
+def summarise(event: RecordedEvent, payload: Any) -> str:
+    """One line of the key facts of an event, from its typed payload (current version); an
+    event this code cannot read is summarised by its stored field names."""
+    line = None if payload is None else _summary(payload)
+    if line is not None:
+        return line
+    fields = ", ".join(sorted(str(key) for key in event.data)) or "no data"
+    return f"{event.type} v{event.version} ({fields})"
+
+
+def _summary(payload: Any) -> str | None:
+    match payload:
+        case DeclarationReceived():
+            document = payload.document
+            items = document.get("items") or []
+            mode = _get(document, "transport", "mode", default="?")
+            return (f"Declaration LRN {payload.lrn} received from declarant "
+                    f"{payload.declarant_eori}: {document.get('type', '?')} at office "
+                    f"{document.get('office', '?')}, {len(items)} item(s), {mode} transport, "
+                    f"invoice currency {document.get('currency', '?')}")
+        case DeclarationAccepted():
+            return (f"Accepted as MRN {payload.mrn} (LRN {payload.lrn}, declaration version "
+                    f"{payload.declaration_version}) at office {payload.office}, "
+                    f"{payload.transport_mode}, acceptance date "
+                    f"{payload.acceptance_date.isoformat()}")
+        case DeclarationRejected():
+            reasons = "; ".join(f"{problem.get('pointer', '')}: {problem.get('message', '')}"
+                                for problem in payload.problems)
+            return (f"Rejected LRN {payload.lrn}: {len(payload.problems)} problem(s): "
+                    f"{reasons or 'none given'}")
+        case RiskAssessed():
+            rules = "; ".join(f"{h.get('rule_id')} ({h.get('lane')}, score {h.get('score')}): "
+                              f"{h.get('rationale')}" for h in payload.rules_hit)
+            drawn = ""
+            if "value" in payload.draw:
+                drawn = (f"; random draw {payload.draw['value']}"
+                         f"{' selected' if payload.draw.get('selected') else ' not selected'}")
+            aeo = f"; AEO {payload.aeo_status}" if payload.aeo_status else ""
+            return (f"Lane {payload.lane.upper()} (score {payload.score}, rule set "
+                    f"{payload.ruleset_version}): "
+                    + (f"rules hit: {rules}" if payload.rules_hit else "no rule hit")
+                    + drawn + aeo)
+        case ControlOrdered():
+            kind = ("Physical examination" if payload.kind == "examination"
+                    else "Documentary check")
+            return f"{kind} ordered ({payload.lane} lane)"
+        case ControlCompleted():
+            result = payload.result.replace("_", "-")
+            extra = (f"; revenue recovered {payload.revenue_recovered}"
+                     if payload.revenue_recovered != 0 else "")
+            return (f"Control result {result.upper()} by {payload.officer}: findings "
+                    f"{payload.findings or 'none'}{extra}")
+        case DutyAssessed():
+            working = payload.working
+            rate = _get(working, "exchange_rate", "rate")
+            rate_currency = _get(working, "exchange_rate", "currency")
+            rate_text = (f", rate 1 {rate_currency} = {rate} {payload.currency}"
+                         if rate is not None and rate_currency else "")
+            rounding = _get(working, "rounding", "rule") or payload.rounding
+            return (f"Duty {payload.duty_total} + VAT {payload.vat_total} = "
+                    f"{payload.amount_due} {payload.currency} due (tariff "
+                    f"{payload.tariff_version}, rates {payload.rates_version}{rate_text}, "
+                    f"rounding {rounding})")
+        case PaymentReceived():
+            balance = f"balance due {payload.balance_due} {payload.currency}"
+            if payload.credit != 0:
+                balance += f", credit {payload.credit} {payload.currency}"
+            return (f"Payment {payload.reference} of {payload.amount} {payload.currency} "
+                    f"received; {balance}")
+        case GoodsReleased():
+            seconds = (payload.released_at - payload.lodged_at).total_seconds()
+            return (f"Released at {payload.released_at.isoformat()} ({payload.lane} lane, "
+                    f"office {payload.office}, {payload.transport_mode}), "
+                    f"{_duration(seconds)} after lodgement")
+        case GoodsHeld():
+            return f"Goods held: {payload.reason}"
+    return None
 
 
 def _get(data: Mapping[str, Any], *path: str, default: Any = None) -> Any:
@@ -312,95 +390,6 @@ def _get(data: Mapping[str, Any], *path: str, default: Any = None) -> Any:
             return default
         value = value[key]
     return value
-
-
-def _received(d: Mapping[str, Any]) -> str:
-    document = d.get("document") or {}
-    items = document.get("items") or []
-    mode = _get(document, "transport", "mode", default="?")
-    return (f"Declaration LRN {d['lrn']} received from declarant {d['declarant_eori']}: "
-            f"{document.get('type', '?')} at office {document.get('office', '?')}, "
-            f"{len(items)} item(s), {mode} transport, invoice currency "
-            f"{document.get('currency', '?')}")
-
-
-def _accepted(d: Mapping[str, Any]) -> str:
-    return (f"Accepted as MRN {d['mrn']} (LRN {d['lrn']}, declaration version "
-            f"{d['declaration_version']}) at office {d['office']}, {d['transport_mode']}, "
-            f"acceptance date {d['acceptance_date']}")
-
-
-def _rejected(d: Mapping[str, Any]) -> str:
-    problems = d.get("problems") or []
-    reasons = "; ".join(f"{p.get('pointer', '')}: {p.get('message', '')}" for p in problems)
-    return f"Rejected LRN {d['lrn']}: {len(problems)} problem(s): {reasons or 'none given'}"
-
-
-def _risk(d: Mapping[str, Any]) -> str:
-    hits = d.get("rules_hit") or []
-    rules = "; ".join(
-        f"{h.get('rule_id')} ({h.get('lane')}, score {h.get('score')}): {h.get('rationale')}"
-        for h in hits
-    )
-    draw = d.get("draw") or {}
-    drawn = ""
-    if "value" in draw:
-        drawn = (f"; random draw {draw['value']}"
-                 f"{' selected' if draw.get('selected') else ' not selected'}")
-    aeo = f"; AEO {d['aeo_status']}" if d.get("aeo_status") else ""
-    return (f"Lane {str(d['lane']).upper()} (score {d['score']}, rule set "
-            f"{d['ruleset_version']}): " + (f"rules hit: {rules}" if hits else "no rule hit")
-            + drawn + aeo)
-
-
-def _control_ordered(d: Mapping[str, Any]) -> str:
-    kind = "Physical examination" if d["kind"] == "examination" else "Documentary check"
-    return f"{kind} ordered ({d['lane']} lane)"
-
-
-def _control_completed(d: Mapping[str, Any]) -> str:
-    result = str(d["result"]).replace("_", "-")
-    recovered = d.get("revenue_recovered")
-    extra = (f"; revenue recovered {recovered}"
-             if recovered is not None and Decimal(str(recovered)) != 0 else "")
-    return (f"Control result {result.upper()} by {d['officer']}: findings "
-            f"{d['findings'] or 'none'}{extra}")
-
-
-def _duty(d: Mapping[str, Any]) -> str:
-    working = d.get("working") or {}
-    rate = _get(working, "exchange_rate", "rate")
-    rate_currency = _get(working, "exchange_rate", "currency")
-    rate_text = (f", rate 1 {rate_currency} = {rate} {d['currency']}"
-                 if rate is not None and rate_currency else "")
-    rounding = _get(working, "rounding", "rule") or d["rounding"]
-    return (f"Duty {d['duty_total']} + VAT {d['vat_total']} = {d['amount_due']} "
-            f"{d['currency']} due (tariff {d['tariff_version']}, rates {d['rates_version']}"
-            f"{rate_text}, rounding {rounding})")
-
-
-def _payment(d: Mapping[str, Any]) -> str:
-    balance = f"balance due {d['balance_due']} {d['currency']}"
-    if Decimal(str(d.get("credit") or "0")) != 0:
-        balance += f", credit {d['credit']} {d['currency']}"
-    return f"Payment {d['reference']} of {d['amount']} {d['currency']} received; {balance}"
-
-
-def _released(d: Mapping[str, Any]) -> str:
-    released_at, lodged_at = str(d["released_at"]), str(d["lodged_at"])
-    elapsed = ""
-    try:
-        seconds = (datetime.fromisoformat(released_at)
-                   - datetime.fromisoformat(lodged_at)).total_seconds()
-        elapsed = f", {_duration(seconds)} after lodgement"
-    except ValueError:
-        pass
-    return (f"Released at {released_at} ({d['lane']} lane, office {d['office']}, "
-            f"{d['transport_mode']}){elapsed}")
-
-
-def _held(d: Mapping[str, Any]) -> str:
-    return f"Goods held: {d['reason']}"
 
 
 def _duration(seconds: float) -> str:
@@ -416,20 +405,6 @@ def _duration(seconds: float) -> str:
     if not days and not hours:
         parts.append(f"{secs} s")
     return " ".join(parts)
-
-
-_SUMMARIES = {
-    "DeclarationReceived": _received,
-    "DeclarationAccepted": _accepted,
-    "DeclarationRejected": _rejected,
-    "RiskAssessed": _risk,
-    "ControlOrdered": _control_ordered,
-    "ControlCompleted": _control_completed,
-    "DutyAssessed": _duty,
-    "PaymentReceived": _payment,
-    "GoodsReleased": _released,
-    "GoodsHeld": _held,
-}
 
 
 # -- output: JSON, CSV, text ------------------------------------------------------------------

@@ -33,49 +33,49 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
-
-from sqlalchemy import Connection, Table, select, text
 
 from services.declaration import projections as declaration
 from services.payment import projections as payment
 from services.release import projections as release
 from services.risk import projections as risk
-from shared.events.envelope import RecordedEvent, isoformat
-from shared.eventstore import EventStore
+from shared.events.envelope import RecordedEvent
+from shared.eventstore import EventStore, ReadModel, Transaction
+from shared.eventstore.reader import ScannedEvent
+from shared.eventstore.readmodels import Db
 
-Apply = Callable[[Connection, Sequence[RecordedEvent], Table], None]
+Apply = Callable[[Transaction, Sequence[RecordedEvent], ReadModel], None]
 Progress = Callable[[int, int], None]  # (events applied, position reached)
 
 
 class Fold(Protocol):
     """A projection's own way to fill its new, empty table from the log in order (optional):
-    fed pages of lean rows (see `EventStore.scan`). `prepare` folds a page and returns its
-    write (or None); writes run in page order, each in one transaction."""
+    fed pages of the lean scan (`EventStore.scan`, typed payloads holding `FIELDS`).
+    `prepare` folds a page and returns its write (or None); writes run in page order, each in
+    one transaction."""
 
-    def apply_rows(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None: ...
+    FIELDS: dict[str, tuple[str, ...]]
 
-    def prepare(self, rows: Sequence[Sequence[Any]]) -> Callable[[Connection], None] | None: ...
+    def prepare(self, rows: Sequence[ScannedEvent]) -> Callable[[Db], None] | None: ...
 
 
 @dataclass(frozen=True)
 class Projection:
-    name: str  # the live table
-    make_table: Callable[[str], Table]
+    model: ReadModel  # the live table
     apply: Apply
-    key: tuple[str, ...]
-    fold: Callable[[Table, str], Fold] | None = None  # (new table, dialect) -> Fold
+    fold: Callable[[ReadModel], Fold] | None = None  # (new table) -> Fold
+
+    @property
+    def name(self) -> str:
+        return self.model.table.name
 
 
 PROJECTIONS = (
-    Projection("declaration_status", declaration.status_table, declaration.project,
-               ("consignment_id",), declaration.StatusFold),
-    Projection("risk_cases", risk.cases_table, risk.project, ("mrn",)),
-    Projection("payment_cases", payment.cases_table, payment.project_cases, ("mrn",)),
-    Projection("payment_references", payment.references_table, payment.project_references,
-               ("reference",)),
-    Projection("release_cases", release.cases_table, release.project, ("consignment_id",)),
+    Projection(declaration.STATUS, declaration.project, declaration.StatusFold),
+    Projection(risk.CASES, risk.project),
+    Projection(payment.CASES, payment.project_cases),
+    Projection(payment.REFERENCES, payment.project_references),
+    Projection(release.CASES, release.project),
 )
 
 
@@ -133,48 +133,48 @@ def rebuild(store: EventStore, *, page: int = 2000, progress: Progress | None = 
     """Rebuild every projection into new tables and swap them in (see the module docstring)."""
     token = uuid.uuid4().hex[:8]
     started = time.perf_counter()
-    tables = {p.name: p.make_table(f"{p.name}__{token}") for p in PROJECTIONS}
+    models = {p.name: p.model.renamed(f"{p.name}__{token}") for p in PROJECTIONS}
     try:
-        applied, reached = _fill(store, tables, page, progress)
+        applied, reached = _fill(store, models, page, progress)
         with store.transaction() as tx:
-            _hold_everything(tx, store.dialect)
-            applied += _catch_up(tx, tables, reached, page)
-            reached = max(reached, _head(tx.connection))
+            _hold_everything(tx)
+            applied += _catch_up(tx, models, reached, page)
+            reached = max(reached, tx.last_position())
             for projection in PROJECTIONS:
                 old = f"{projection.name}__old_{token}"
-                tx.connection.execute(text(f'ALTER TABLE "{projection.name}" RENAME TO "{old}"'))
-                tx.connection.execute(text(
-                    f'ALTER TABLE "{tables[projection.name].name}" RENAME TO "{projection.name}"'))
-                tx.connection.execute(text(f'DROP TABLE "{old}"'))
+                tx.execute(f'ALTER TABLE "{projection.name}" RENAME TO "{old}"')
+                tx.execute(f'ALTER TABLE "{models[projection.name].table.name}" '
+                           f'RENAME TO "{projection.name}"')
+                tx.execute(f'DROP TABLE "{old}"')
     except BaseException:
-        _drop(store, tables.values())
+        _drop(store, models.values())
         raise
     result = RebuildResult(applied, reached, time.perf_counter() - started)
-    with store.engines.reader.connect() as connection:
-        for projection in PROJECTIONS:
-            rows = _rows(connection, projection.make_table(projection.name), projection.key)
-            result.tables.append(TableSummary(projection.name, len(rows), _digest(rows)))
+    for projection in PROJECTIONS:
+        rows = projection.model.all(store)
+        result.tables.append(TableSummary(projection.name, len(rows), _digest(rows)))
     return result
 
 
 def check(store: EventStore, *, page: int = 2000, progress: Progress | None = None) -> CheckResult:
     """Rebuild into scratch tables and compare them with the live ones (nothing replaced)."""
     token = uuid.uuid4().hex[:8]
-    tables = {p.name: p.make_table(f"{p.name}__check_{token}") for p in PROJECTIONS}
+    models = {p.name: p.model.renamed(f"{p.name}__check_{token}") for p in PROJECTIONS}
     try:
-        applied, reached = _fill(store, tables, page, progress)
+        applied, reached = _fill(store, models, page, progress)
         comparisons = []
         with store.transaction() as tx:
-            _hold_everything(tx, store.dialect)
-            applied += _catch_up(tx, tables, reached, page)
+            _hold_everything(tx)
+            applied += _catch_up(tx, models, reached, page)
             for projection in PROJECTIONS:
-                live = _rows(tx.connection, projection.make_table(projection.name), projection.key)
-                rebuilt = _rows(tx.connection, tables[projection.name], projection.key)
+                live = projection.model.all(tx)
+                rebuilt = models[projection.name].all(tx)
+                key = projection.model.key
                 comparisons.append(Comparison(
                     projection.name, len(live), len(rebuilt), _digest(live), _digest(rebuilt),
-                    _differences(live, rebuilt, projection.key)))
+                    _differences(live, rebuilt, key)))
     finally:
-        _drop(store, tables.values())
+        _drop(store, models.values())
     return CheckResult(applied, comparisons)
 
 
@@ -184,40 +184,39 @@ def rebuild_projection(store: EventStore, name: str, *, page: int = 2000,
     table, as `rebuild` does for it; the scratch table is dropped unless `keep`. Returns the
     number of events applied (the benchmark of the status projection, S4)."""
     projection = next(p for p in PROJECTIONS if p.name == name)
-    table = projection.make_table(f"{name}__scratch_{uuid.uuid4().hex[:8]}")
-    only = Projection(table.name, projection.make_table, projection.apply, projection.key,
-                      projection.fold)
+    model = projection.model.renamed(f"{name}__scratch_{uuid.uuid4().hex[:8]}")
+    only = Projection(model, projection.apply, projection.fold)
     try:
-        applied, _ = _fill(store, {table.name: table}, page, None, (only,))
+        applied, _ = _fill(store, {model.table.name: model}, page, None, (only,))
     finally:
         if not keep:
-            _drop(store, [table])
+            _drop(store, [model])
     return applied
 
 
 # -- internals --------------------------------------------------------------------------------
-def _fill(store: EventStore, tables: dict[str, Table], page: int,
+def _fill(store: EventStore, models: dict[str, ReadModel], page: int,
           progress: Progress | None,
           projections: Sequence[Projection] = PROJECTIONS) -> tuple[int, int]:
     """Fill the new tables from the log up to the head read now, one transaction per page.
-    Projections with a `fold` get lean rows; when every one has, the log is read as lean rows
-    only (`EventStore.scan`, the next page read while this one is applied).
+    Projections with a `fold` get the lean scan; when every one has, the log is read as the
+    lean scan only (the next page read while this one is applied).
 
     While it runs, the objects the process already had are frozen for the garbage collector
     (gc.freeze): each page allocates ~10,000 containers that live for the page, and without
     it every other page set off a full collection of everything else in the process
     (~35 ms each, ~18% of the fill's CPU). They are unfrozen after; nothing is kept."""
-    with store.engines.writer.begin() as connection:
-        for table in tables.values():
-            table.create(connection)
-    folds = {p.name: p.fold(tables[p.name], store.dialect) for p in projections if p.fold}
+    with store.schema_engine.begin() as connection:
+        for model in models.values():
+            model.table.create(connection)
+    folds = {p.name: p.fold(models[p.name]) for p in projections if p.fold}
     paged = [p for p in projections if p.fold is None]
     up_to = store.last_position()
     gc.freeze()
     try:
         if not paged:
             return _fill_folded(store, folds, up_to, page, progress)
-        return _fill_paged(store, tables, paged, folds, up_to, page, progress)
+        return _fill_paged(store, models, paged, folds, up_to, page, progress)
     finally:
         gc.unfreeze()
 
@@ -225,16 +224,15 @@ def _fill(store: EventStore, tables: dict[str, Table], page: int,
 def _fill_folded(store: EventStore, folds: dict[str, Fold], up_to: int, page: int,
                  progress: Progress | None) -> tuple[int, int]:
     """Read, fold and write overlap: three threads, one page each."""
-    def write(writes: list[Callable[[Connection], None]]) -> None:
-        with store.engines.writer.begin() as connection:
+    def write(writes: list[Callable[[Db], None]]) -> None:
+        with store.transaction() as tx:
             for page_write in writes:
-                page_write(connection)
+                page_write(tx)
 
     applied = reached = 0
     with ThreadPoolExecutor(1, thread_name_prefix="rebuild-write") as writer:
         pending: Future[None] | None = None
-        wanted = _fields_wanted(folds.values())
-        for rows in store.scan(0, up_to, page, wanted):
+        for rows in store.scan(0, up_to, page, _fields_wanted(folds.values())):
             writes = [w for w in (f.prepare(rows) for f in folds.values()) if w is not None]
             if pending is not None:
                 pending.result()  # at most one page in flight; a failure stops the fill
@@ -250,11 +248,12 @@ def _fill_folded(store: EventStore, folds: dict[str, Fold], up_to: int, page: in
     return applied, reached
 
 
-def _fill_paged(store: EventStore, tables: dict[str, Table], paged: Sequence[Projection],
+def _fill_paged(store: EventStore, models: dict[str, ReadModel], paged: Sequence[Projection],
                 folds: dict[str, Fold], up_to: int, page: int,
                 progress: Progress | None) -> tuple[int, int]:
     """Page by page as RecordedEvents, each page the position window (after, after + page]
-    (positions are gap-free; see `EventStore.scan` for why a window and not a LIMIT)."""
+    (positions are gap-free; see `EventStore.scan` for why a window and not a LIMIT). Folds
+    get the same page as lean rows with whole payloads."""
     applied = reached = 0
     after = 0
     while after < up_to:
@@ -263,13 +262,16 @@ def _fill_paged(store: EventStore, tables: dict[str, Table], paged: Sequence[Pro
         after = end
         if not batch:
             continue
-        with store.engines.writer.begin() as connection:
-            _apply(connection, tables, batch, paged)
+        with store.transaction() as tx:
+            _apply(tx, models, batch, paged)
             if folds:
                 lean = [(e.position, e.event_id, e.type, e.correlation_id,
-                         isoformat(e.occurred_at), e.data) for e in batch]
+                         e.occurred_at.isoformat(timespec="microseconds"), e.payload)
+                        for e in batch]
                 for fold in folds.values():
-                    fold.apply_rows(connection, lean)
+                    page_write = fold.prepare(lean)
+                    if page_write is not None:
+                        page_write(tx)
         applied += len(batch)
         reached = batch[-1].position
         if progress is not None:
@@ -277,63 +279,46 @@ def _fill_paged(store: EventStore, tables: dict[str, Table], paged: Sequence[Pro
     return applied, reached
 
 
-def _fields_wanted(folds: Any) -> dict[str, tuple[str, ...]] | None:
-    """The data fields the folds read, per event type (None: whole payloads)."""
+def _fields_wanted(folds: Any) -> dict[str, tuple[str, ...]]:
+    """The payload fields the folds read, per event type."""
     wanted: dict[str, set[str]] = {}
     for fold in folds:
-        fields = getattr(fold, "FIELDS", None)
-        if fields is None:
-            return None
-        for event_type, names in fields.items():
+        for event_type, names in fold.FIELDS.items():
             wanted.setdefault(event_type, set()).update(names)
     return {t: tuple(sorted(names)) for t, names in wanted.items()}
 
 
-def _catch_up(tx: Any, tables: dict[str, Table], after: int, page: int) -> int:
+def _catch_up(tx: Transaction, models: dict[str, ReadModel], after: int, page: int) -> int:
     applied = 0
     while True:
         batch = tx.read_all(after, page)
         if not batch:
             return applied
-        _apply(tx.connection, tables, batch)
+        _apply(tx, models, batch)
         applied += len(batch)
         after = batch[-1].position
 
 
-def _apply(connection: Connection, tables: dict[str, Table], batch: Sequence[RecordedEvent],
+def _apply(tx: Transaction, models: dict[str, ReadModel], batch: Sequence[RecordedEvent],
            projections: Sequence[Projection] = PROJECTIONS) -> None:
     for projection in projections:
-        projection.apply(connection, batch, tables[projection.name])
+        projection.apply(tx, batch, models[projection.name])
 
 
-def _hold_everything(tx: Any, dialect: str) -> None:
+def _hold_everything(tx: Transaction) -> None:
     tx.lock_appends()
-    if dialect == "postgresql":
+    if tx.dialect == "postgresql":
         names = ", ".join(f'"{p.name}"' for p in PROJECTIONS)
-        tx.connection.execute(text(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE"))
+        tx.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
 
 
-def _head(connection: Connection) -> int:
-    return int(connection.execute(text("SELECT position FROM event_log_head WHERE id = 1"))
-               .scalar_one())
-
-
-def _drop(store: EventStore, tables: Sequence[Table] | Any) -> None:
-    with store.engines.writer.begin() as connection:
-        for table in tables:
-            table.drop(connection, checkfirst=True)
+def _drop(store: EventStore, models: Sequence[ReadModel] | Any) -> None:
+    with store.schema_engine.begin() as connection:
+        for model in models:
+            model.table.drop(connection, checkfirst=True)
 
 
 Row = dict[str, Any]
-
-
-def _rows(connection: Connection, table: Table, key: tuple[str, ...]) -> list[Row]:
-    query = select(table).order_by(*[table.c[k] for k in key])
-    return [{k: _plain(v) for k, v in row.items()} for row in connection.execute(query).mappings()]
-
-
-def _plain(value: Any) -> Any:
-    return isoformat(value) if isinstance(value, datetime) else value
 
 
 def _digest(rows: list[Row]) -> str:
@@ -344,10 +329,9 @@ def _digest(rows: list[Row]) -> str:
     return digest.hexdigest()
 
 
-def _differences(live: list[Row], rebuilt: list[Row], key: tuple[str, ...],
-                 limit: int = 20) -> list[str]:
+def _differences(live: list[Row], rebuilt: list[Row], key: str, limit: int = 20) -> list[str]:
     def keyed(rows: list[Row]) -> dict[str, Row]:
-        return {"/".join(str(r[k]) for k in key): r for r in rows}
+        return {str(r[key]): r for r in rows}
 
     a, b = keyed(live), keyed(rebuilt)
     return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))[:limit]

@@ -70,15 +70,22 @@ pass over `EventStore.iter_all`, keeping one small record per consignment.
 from __future__ import annotations
 
 import math
+import statistics
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from shared.events.catalog import registry
+from shared.events.declaration import (
+    DeclarationAccepted,
+    DeclarationReceived,
+    DeclarationRejected,
+)
 from shared.events.envelope import RecordedEvent, as_utc, isoformat
+from shared.events.payment import DutyAssessed, PaymentReceived
+from shared.events.release import GoodsReleased
+from shared.events.risk import ControlCompleted, RiskAssessed
 
 if TYPE_CHECKING:
     from shared.eventstore import EventStore
@@ -175,19 +182,12 @@ def _earlier(current: Any, candidate: Any) -> Any:
     return candidate if current is None or candidate[:2] < current[:2] else current
 
 
-def _settles(data: Mapping[str, Any]) -> bool:
-    try:
-        return Decimal(str(data["balance_due"])) <= 0
-    except (KeyError, InvalidOperation):
-        return False
-
-
 class Collector:
-    """Folds events (any order, duplicates allowed) into one `Consignment` per correlation id."""
+    """Folds events (any order, duplicates allowed) into one `Consignment` per correlation id,
+    from their typed payloads (current version)."""
 
     def __init__(self) -> None:
         self.consignments: dict[str, Consignment] = {}
-        self._current = {t: registry().current_version(t) for t in _TRACKED}
 
     def add_all(self, events: Iterable[RecordedEvent]) -> Collector:
         for event in events:
@@ -195,43 +195,41 @@ class Collector:
         return self
 
     def add(self, event: RecordedEvent) -> None:
-        kind = event.type
-        if kind not in _TRACKED:
+        if event.type not in _TRACKED:
             return
-        data = event.data
-        if event.version != self._current[kind]:
-            data = registry().upcast(kind, event.version, data)
+        payload = event.payload
         at = as_utc(event.occurred_at).timestamp()
         key = event.correlation_id
         record = self.consignments.get(key)
         if record is None:
             record = self.consignments[key] = Consignment(sys.intern(key))
-        if kind == "DeclarationReceived":
-            record.lodged = _min(record.lodged, at)
-        elif kind == "DeclarationAccepted":
-            record.accepted = _min(record.accepted, at)
-            record.accepted_values = _later(record.accepted_values, (
-                at, event.position, sys.intern(str(data["office"])),
-                sys.intern(str(data["transport_mode"]))))
-        elif kind == "DeclarationRejected":
-            record.rejected = True
-        elif kind == "RiskAssessed":
-            record.risk = _min(record.risk, at)
-            record.risk_values = _later(record.risk_values,
-                                        (at, event.position, sys.intern(str(data["lane"]))))
-        elif kind == "ControlCompleted":
-            record.control = _max(record.control, at)
-        elif kind == "DutyAssessed":
-            record.assessed = _min(record.assessed, at)
-        elif kind == "PaymentReceived":
-            record.last_payment = _max(record.last_payment, at)
-            if _settles(data):
-                record.settled = _min(record.settled, at)
-        elif kind == "GoodsReleased":
-            record.released = _min(record.released, at)
-            record.release_values = _earlier(record.release_values, (
-                at, event.position, sys.intern(str(data["lane"])),
-                sys.intern(str(data["office"])), sys.intern(str(data["transport_mode"]))))
+        match payload:
+            case DeclarationReceived():
+                record.lodged = _min(record.lodged, at)
+            case DeclarationAccepted():
+                record.accepted = _min(record.accepted, at)
+                record.accepted_values = _later(record.accepted_values, (
+                    at, event.position, sys.intern(payload.office),
+                    sys.intern(payload.transport_mode)))
+            case DeclarationRejected():
+                record.rejected = True
+            case RiskAssessed():
+                record.risk = _min(record.risk, at)
+                record.risk_values = _later(record.risk_values,
+                                            (at, event.position, sys.intern(payload.lane)))
+            case ControlCompleted():
+                record.control = _max(record.control, at)
+            case DutyAssessed():
+                record.assessed = _min(record.assessed, at)
+            case PaymentReceived():
+                record.last_payment = _max(record.last_payment, at)
+                if payload.balance_due <= 0:
+                    record.settled = _min(record.settled, at)
+            case GoodsReleased():
+                record.released = _min(record.released, at)
+                record.release_values = _earlier(record.release_values, (
+                    at, event.position, sys.intern(payload.lane), sys.intern(payload.office),
+                    sys.intern(payload.transport_mode)))
 
 
 def collect(events: Iterable[RecordedEvent]) -> dict[str, Consignment]:
@@ -260,16 +258,18 @@ def critical_path(consignment: Consignment) -> dict[str, float] | None:
 
 # -- statistics ---------------------------------------------------------------------------
 def percentile(sorted_values: Sequence[float], p: float) -> float:
-    """The p-th percentile (0 <= p <= 100) of ascending values, by linear interpolation
-    between closest ranks (Hyndman-Fan type 7; NumPy's default)."""
+    """The p-th percentile (an integer 0 <= p <= 100) of ascending values, by linear
+    interpolation between closest ranks (Hyndman-Fan type 7; NumPy's default):
+    `statistics.quantiles(method="inclusive")`."""
     if not sorted_values:
         raise ValueError("percentile of no values")
-    if not 0 <= p <= 100:
-        raise ValueError(f"percentile {p} not in [0, 100]")
-    h = (len(sorted_values) - 1) * p / 100
-    low = math.floor(h)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (h - low) * (sorted_values[high] - sorted_values[low])
+    if not 0 <= p <= 100 or p != int(p):
+        raise ValueError(f"percentile {p} not an integer in [0, 100]")
+    if p == 0 or len(sorted_values) == 1:
+        return sorted_values[0]
+    if p == 100:
+        return sorted_values[-1]
+    return statistics.quantiles(sorted_values, n=100, method="inclusive")[int(p) - 1]
 
 
 @dataclass(frozen=True)

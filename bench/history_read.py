@@ -140,8 +140,8 @@ def measure(backend: str, size: int, reads: int) -> dict[str, Any]:
         log_size = fill(store, size, progress)
         fill_s = time.perf_counter() - started
         if backend == "postgresql":
-            with store.engines.writer.begin() as connection:
-                connection.exec_driver_sql("ANALYZE events")
+            with store.transaction() as tx:
+                tx.execute("ANALYZE events")
         h_first, h_median, h = timed(lambda: history(store, TARGET), reads)
         r_first, r_median, _ = timed(lambda: store.read_correlation(TARGET), reads)
         store.close()

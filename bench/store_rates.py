@@ -27,7 +27,7 @@ def event(i: int) -> NewEvent:
 
 def measure(backend: str, count: int) -> dict[str, float]:
     with fresh_store_url(backend) as url:
-        store = EventStore(url)
+        store = EventStore(url, None)
         versions = [0] * 100
         started = time.perf_counter()
         for i in range(count):

@@ -5,8 +5,9 @@
     python -m services.runner status
 
 Each service is its own `nameko run --config services/<name>/config.yaml services.<name>.service`
-process, leader of its own process group; logs go to `var/log/<name>.log`, pid files to
-`var/run/<name>.pid`. The environment (AMQP_URI, EVENT_STORE_URL, *_HTTP, ...) is passed
+process (started through `python -m shared.observability.logging run`, so that every line it
+writes is JSON), leader of its own process group; logs go to `var/log/<name>.log`, pid files
+to `var/run/<name>.pid`. The environment (AMQP_URI, EVENT_STORE_URL, *_HTTP, ...) is passed
 through unchanged; the defaults are those of `shared.settings`.
 
 A pid file is trusted only while its process is alive (not a zombie) and is that service's
@@ -193,7 +194,6 @@ def start(timeout: float = 90.0) -> int:
     ensure_broker()
     (VAR / "run").mkdir(parents=True, exist_ok=True)
     (VAR / "log").mkdir(parents=True, exist_ok=True)
-    nameko = Path(sys.executable).with_name("nameko")
     for service in SERVICES:
         pid = running_pid(service)
         if pid is not None:
@@ -201,8 +201,8 @@ def start(timeout: float = 90.0) -> int:
             continue
         with open(log_file(service), "ab") as log:
             process = subprocess.Popen(
-                [str(nameko), "run", "--config", f"services/{service}/config.yaml",
-                 f"services.{service}.service"],
+                [sys.executable, "-m", "shared.observability.logging", "run",
+                 "--config", f"services/{service}/config.yaml", f"services.{service}.service"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, env={**os.environ, "SERVICE_NAME": service},
             )

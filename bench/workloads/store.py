@@ -72,7 +72,7 @@ def our_event(i: int) -> NewEvent:
 
 def ours_append(url: str, count: int, per_tx: int) -> float:
     """Events/s appending `count` events, `per_tx` per transaction, over 100 streams."""
-    store = EventStore(url)
+    store = EventStore(url, None)
     try:
         versions = [0] * STREAMS
         started = time.perf_counter()
@@ -259,7 +259,7 @@ class S3:
     def setup(self) -> None:
         self._db = pg_database()
         url, name = self._db.__enter__()
-        self.store = EventStore(url)
+        self.store = EventStore(url, None)
         for i in range(self.stream_events // 10):
             self.store.append("bench-s3", [our_event(0) for _ in range(10)], i * 10)
         self.datastore, self.recorder = peer_pg(name)
@@ -292,8 +292,10 @@ FLOW = ("DeclarationReceived", "DeclarationAccepted", "RiskAssessed", "ControlOr
 
 
 def _fixtures() -> dict[str, dict[str, Any]]:
+    """Each type's golden fixture of its current version."""
     folder = Path(__file__).resolve().parents[2] / "shared" / "events" / "fixtures"
-    return {t: json.loads((folder / f"{t}.v1.json").read_text())["data"] for t in FLOW}
+    return {t: json.loads((folder / f"{t}.v{catalog().current_version(t)}.json").read_text())
+            ["data"] for t in FLOW}
 
 
 def consignment_events(n: int, fixtures: dict[str, dict[str, Any]],
@@ -312,7 +314,8 @@ def consignment_events(n: int, fixtures: dict[str, dict[str, Any]],
             data["reference"] = f"PAY-{n:09d}"
         category = categories[event_type]
         out.append((f"{category}-{consignment}",
-                    NewEvent(event_type, 1, data, correlation_id=consignment, actor="bench")))
+                    NewEvent(event_type, catalog().current_version(event_type), data,
+                             correlation_id=consignment, actor="bench")))
     return out
 
 
@@ -419,8 +422,8 @@ class S5:
 
     def ours(self) -> float:
         with pg_database() as (url, _):
-            stores = [EventStore(url) for _ in range(self.writers)]
-            reader = EventStore(url, migrate=False)
+            stores = [EventStore(url, None) for _ in range(self.writers)]
+            reader = EventStore(url, None, migrate=False)
             total = self.writers * self.per_writer
             barrier = threading.Barrier(self.writers + 1)
 
@@ -513,7 +516,7 @@ class S6:
 
     def ours(self) -> float:
         with pg_database() as (url, _):
-            EventStore(url).close()
+            EventStore(url, None).close()
             _without_hash_chain(url)
             without = ours_append(url, self.count, 1)
         with pg_database() as (url, _):

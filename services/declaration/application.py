@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted, DeclarationReceived
 from shared.events.envelope import RecordedEvent, stream_name
-from shared.eventstore import EventStore, WrongExpectedVersion
+from shared.eventstore import EventStore, KeyTaken, WrongExpectedVersion
 from shared.reference import ReferenceData
 
 from .domain.declaration import Declaration, to_document
@@ -103,19 +101,21 @@ class Declarations:
                     project_in(tx, recorded)
             except WrongExpectedVersion:  # a concurrent identical (or conflicting) lodgement
                 return self._repeat(self.store.read_stream(stream), fingerprint)
-            except IntegrityError:  # the MRN was taken: allocate another
+            except KeyTaken:  # the MRN was taken: allocate another
                 continue
             return Lodged(True, mrn, consignment_id, Status.ACCEPTED)
         raise RuntimeError(f"no free MRN after {MRN_ATTEMPTS} attempts")
 
     def _repeat(self, existing: list[RecordedEvent], fingerprint: str) -> Lodged:
-        received = next(e for e in existing if e.type == DeclarationReceived.TYPE)
-        if received.data["fingerprint"] != fingerprint:
+        received = next(e.payload for e in existing
+                        if isinstance(e.payload, DeclarationReceived))
+        if received.fingerprint != fingerprint:
             raise LrnConflict(
-                f"LRN {received.data['lrn']} of declarant {received.data['declarant_eori']} "
+                f"LRN {received.lrn} of declarant {received.declarant_eori} "
                 "was already used for a different declaration")
-        accepted = next(e for e in existing if e.type == DeclarationAccepted.TYPE)
-        return Lodged(False, accepted.data["mrn"], received.correlation_id, Status.ACCEPTED)
+        accepted = next(e.payload for e in existing
+                        if isinstance(e.payload, DeclarationAccepted))
+        return Lodged(False, accepted.mrn, received.consignment_id, Status.ACCEPTED)
 
     def status(self, mrn: str) -> dict[str, Any]:
         view = status_by_mrn(self.store, mrn)

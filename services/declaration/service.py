@@ -93,4 +93,4 @@ class DeclarationService(ops.OpsEndpoints):
 
 
 def _project(tx: Transaction, events: list[RecordedEvent]) -> None:
-    project(tx.connection, events)
+    project(tx, events)

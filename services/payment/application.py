@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from shared.events import payment as events
 from shared.events.catalog import registry
+from shared.events.codec import json_value
 from shared.events.declaration import DeclarationAccepted
 from shared.events.envelope import NewEvent, RecordedEvent, stream_name
-from shared.eventstore import EventStore, Transaction
+from shared.eventstore import EventStore, KeyTaken, Transaction
 from shared.messaging.writes import AnyWrite, Append, Together
 from shared.reference import ReferenceData
 from shared.reference.documents import PROOF_OF_ORIGIN_TYPES
@@ -117,60 +116,53 @@ class Payments:
                 with self.store.transaction() as tx:
                     # The reference is claimed first: the append takes the log-head lock,
                     # held to the COMMIT, so it comes last.
-                    project_references(tx.connection, [event])
+                    project_references(tx, [event])
                     recorded = tx.append(stream, [event], expected_version=len(history))
-            except IntegrityError:
+            except KeyTaken:
                 continue  # the same reference was recorded concurrently: answer as a repeat
             return PaymentResult(True, payment_body(recorded[0]))
         raise PaymentReferenceConflict(reference)
 
     def _earlier(self, reference: str) -> tuple[Payment, dict[str, Any]] | None:
-        m = self.store.mark
-        rows = self.store.query(
-            f"SELECT mrn, event_id FROM {REFERENCES.name} WHERE reference = {m}", (reference,))
-        if not rows:
+        claimed = REFERENCES.find(self.store, reference=reference)
+        if claimed is None:
             return None
-        mrn, event_id = rows[0]
-        consignment_id = self._consignment(mrn)
+        consignment_id = self._consignment(claimed["mrn"])
         event = next(e for e in self.store.read_stream(stream_name(CATEGORY, consignment_id))
-                     if e.event_id == event_id)
-        data = event.data
-        return (Payment(data["mrn"], data["reference"], Decimal(data["amount"]),
-                        data["currency"]), payment_body(event))
+                     if e.event_id == claimed["event_id"])
+        paid: events.PaymentReceived = event.payload
+        return (Payment(paid.mrn, paid.reference, paid.amount, paid.currency),
+                payment_body(event))
 
     def _consignment(self, mrn: str) -> str:
-        m = self.store.mark
-        rows = self.store.query(
-            f"SELECT consignment_id FROM {CASES.name} WHERE mrn = {m}", (mrn,))
-        found = rows[0][0] if rows else None
+        found = CASES.find(self.store, mrn=mrn)
         if found is None:
             raise UnknownDeclaration(f"no duty assessment for MRN {mrn} (unknown, or not "
                                      "assessed yet)")
-        return str(found)
+        return str(found["consignment_id"])
 
 
 def fold_ledger(mrn: str, history: list[RecordedEvent], minor: Mapping[str, int]) -> Ledger:
     ledger: Ledger | None = None
     for event in history:
-        if event.type == events.DutyAssessed.TYPE:
-            currency = event.data["currency"]
-            base = ledger or Ledger(mrn, currency, minor[currency])
-            ledger = base.with_amount_due(Decimal(event.data["amount_due"]))
-        elif event.type == events.PaymentReceived.TYPE and ledger is not None:
-            data = event.data
-            ledger = ledger.apply(Payment(mrn, data["reference"], Decimal(data["amount"]),
-                                          data["currency"]))
+        match event.payload:
+            case events.DutyAssessed() as assessed:
+                base = ledger or Ledger(mrn, assessed.currency, minor[assessed.currency])
+                ledger = base.with_amount_due(assessed.amount_due)
+            case events.PaymentReceived() as paid if ledger is not None:
+                ledger = ledger.apply(Payment(mrn, paid.reference, paid.amount, paid.currency))
     if ledger is None:
         raise UnknownDeclaration(f"no duty assessment for MRN {mrn}")
     return ledger
 
 
 def payment_body(event: RecordedEvent) -> dict[str, Any]:
-    data = event.data
-    return {"mrn": data["mrn"], "reference": data["reference"], "amount": data["amount"],
-            "currency": data["currency"], "balance_due": data["balance_due"],
-            "credit": data["credit"], "recorded_at": event.recorded_at.isoformat()}
+    """The answer to POST /payments (the amounts as recorded, decimal strings)."""
+    paid: events.PaymentReceived = event.payload
+    return {"mrn": paid.mrn, "reference": paid.reference, "amount": json_value(paid.amount),
+            "currency": paid.currency, "balance_due": json_value(paid.balance_due),
+            "credit": json_value(paid.credit), "recorded_at": event.recorded_at.isoformat()}
 
 
 def _project_cases(tx: Transaction, events: list[NewEvent]) -> None:
-    project_cases(tx.connection, events)
+    project_cases(tx, events)

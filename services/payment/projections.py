@@ -3,7 +3,7 @@
 * `payment_cases`: MRN -> consignment, from DutyAssessed;
 * `payment_references`: each payment reference, unique across declarations, from
   PaymentReceived (the live path claims it in the same transaction as the event, so a
-  reference reused concurrently is caught by the primary key).
+  reference reused concurrently is caught by the primary key: `KeyTaken`).
 
 Written by the live path and rebuilt from the log by `clearance rebuild`; both use `project`.
 """
@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import Column, Connection, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import Column, MetaData, String, Table, UniqueConstraint
 
 from shared.events.envelope import NewEvent, RecordedEvent
-from shared.eventstore.sql import insert_rows
+from shared.events.payment import DutyAssessed, PaymentReceived
+from shared.eventstore import ReadModel, Transaction
 
 CASES_NAME, REFERENCES_NAME = "payment_cases", "payment_references"
 
@@ -40,7 +41,8 @@ def references_table(name: str = REFERENCES_NAME) -> Table:
     )
 
 
-CASES, REFERENCES = cases_table(), references_table()
+CASES = ReadModel(CASES_NAME, cases_table, key="mrn")
+REFERENCES = ReadModel(REFERENCES_NAME, references_table, key="reference")
 
 
 def fingerprint(mrn: str, amount: Decimal, currency: str) -> str:
@@ -48,19 +50,18 @@ def fingerprint(mrn: str, amount: Decimal, currency: str) -> str:
     return f"{mrn}|{amount.normalize()}|{currency}"
 
 
-def project_cases(connection: Connection, events: Sequence[RecordedEvent | NewEvent],
-                  table: Table = CASES) -> None:
-    rows = [{"mrn": e.data["mrn"], "consignment_id": e.correlation_id}
-            for e in events if e.type == "DutyAssessed"]
-    insert_rows(connection, table, rows, conflict="mrn")
+def project_cases(tx: Transaction, events: Sequence[RecordedEvent | NewEvent],
+                  model: ReadModel = CASES) -> None:
+    rows = [{"mrn": p.mrn, "consignment_id": p.consignment_id}
+            for p in (e.payload for e in events) if isinstance(p, DutyAssessed)]
+    model.insert(tx, rows, skip_existing=True)
 
 
-def project_references(connection: Connection, events: Sequence[RecordedEvent | NewEvent],
-                       table: Table = REFERENCES) -> None:
-    """Claim each payment's reference (raises IntegrityError when one is taken already)."""
-    rows = [{"reference": e.data["reference"], "mrn": e.data["mrn"],
-             "fingerprint": fingerprint(e.data["mrn"], Decimal(e.data["amount"]),
-                                        e.data["currency"]),
+def project_references(tx: Transaction, events: Sequence[RecordedEvent | NewEvent],
+                       model: ReadModel = REFERENCES) -> None:
+    """Claim each payment's reference (raises KeyTaken when one is taken already)."""
+    rows = [{"reference": e.payload.reference, "mrn": e.payload.mrn,
+             "fingerprint": fingerprint(e.payload.mrn, e.payload.amount, e.payload.currency),
              "event_id": e.event_id}
-            for e in events if e.type == "PaymentReceived"]
-    insert_rows(connection, table, rows)
+            for e in events if isinstance(e.payload, PaymentReceived)]
+    model.insert(tx, rows)

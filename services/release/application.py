@@ -17,13 +17,13 @@ from typing import Any
 
 from shared.events import release as events
 from shared.events.catalog import registry
-from shared.events.envelope import NewEvent, RecordedEvent, isoformat, stream_name
+from shared.events.envelope import NewEvent, RecordedEvent, stream_name
 from shared.eventstore import EventStore, Transaction
 from shared.observability.metrics import metrics
 
 from .domain import facts as f
 from .domain.decision import Hold, ReleaseDecision, decide, release
-from .domain.notification import SCHEMA_VERSION, notification_id
+from .domain.notification import release_notification
 from .domain.state import ConsignmentState, build_state
 from .projections import lock_cases, save_cases, stored_fact
 
@@ -57,9 +57,9 @@ def observe_releases(appended: Sequence[RecordedEvent]) -> None:
     """Lodgement-to-release latency per lane, for each release committed in this process."""
     for event in appended:
         if event.type == events.GoodsReleased.TYPE:
-            waited = (datetime.fromisoformat(event.data["released_at"])
-                      - datetime.fromisoformat(event.data["lodged_at"])).total_seconds()
-            metrics().release_latency.labels(event.data["lane"]).observe(max(waited, 0.0))
+            released: events.GoodsReleased = event.payload
+            waited = (released.released_at - released.lodged_at).total_seconds()
+            metrics().release_latency.labels(released.lane).observe(max(waited, 0.0))
 
 
 class Releases:
@@ -88,7 +88,7 @@ class Releases:
                 cause[event.correlation_id] = event.event_id  # the last one heard
         if not incoming:
             return {}
-        current = lock_cases(tx.connection, list(incoming))
+        current = lock_cases(tx, list(incoming))
         outcomes: dict[str, str] = {}
         changes: list[tuple[str, Mapping[str, Any], str]] = []
         appends: list[tuple[str, NewEvent, int]] = []
@@ -105,7 +105,7 @@ class Releases:
             if grown or decided != outcome:
                 changes.append((consignment_id, facts, decided))
             outcomes[consignment_id] = decided
-        save_cases(tx.connection, changes)
+        save_cases(tx, changes)
         # The appends last: each serialises with every other append of the deployment until
         # COMMIT, so nothing else runs after them.
         for stream, new_event, expected_version in appends:
@@ -125,9 +125,9 @@ class Releases:
             accepted = state.accepted
             assert accepted is not None
             return "released", (stream, registry().new_event(
-                events.GoodsReleased(consignment_id, decision.mrn, decision.office,
-                                     decision.lane.value, accepted.transport_mode,
-                                     accepted.lodged_at, released_at),
+                events.GoodsReleased(consignment_id, decision.mrn, decision.declaration_version,
+                                     decision.office, decision.lane.value,
+                                     accepted.transport_mode, accepted.lodged_at, released_at),
                 correlation_id=consignment_id, actor="release-service",
                 causation_id=cause, occurred_at=released_at), 1 if outcome == "held" else 0)
         if isinstance(decision, Hold) and outcome != "held" and state.accepted:
@@ -152,17 +152,7 @@ class Releases:
 
 
 def notification_body(event: RecordedEvent) -> dict[str, Any]:
-    """The public notification of a GoodsReleased event (no officer-only data)."""
-    data = event.data
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "notification_id": notification_id(event.correlation_id, event.event_id),
-        "mrn": data["mrn"],
-        "consignment_id": event.correlation_id,
-        "declaration_version": 1,
-        "office": data["office"],
-        "transport_mode": data["transport_mode"],
-        "lane": data["lane"],
-        "released_at": isoformat(datetime.fromisoformat(data["released_at"])),
-        "position": event.position,
-    }
+    """The public notification of a GoodsReleased event (see `release_notification`)."""
+    released: events.GoodsReleased = event.payload
+    return release_notification(released, release_event_id=event.event_id,
+                                position=event.position)

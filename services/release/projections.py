@@ -12,15 +12,16 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text
 
+from shared.events.codec import kept_fields
 from shared.events.envelope import RecordedEvent, isoformat
-from shared.eventstore.sql import append_sql
+from shared.eventstore import ReadModel, Transaction
 
 NAME = "release_cases"
 OUTCOME_RANK = {"pending": 0, "held": 1, "released": 2}  # an outcome never goes back
 
-# What each fact contributes to the decision (the rest of the event is not needed).
+# What each fact contributes to the decision: the fields of its typed payload it keeps.
 KEPT = {
     "DeclarationAccepted": ("mrn", "office", "transport_mode", "declaration_version"),
     "RiskAssessed": ("lane",),
@@ -30,6 +31,7 @@ KEPT = {
     "PaymentReceived": ("amount", "reference"),
 }
 OUTCOMES = {"GoodsReleased": "released", "GoodsHeld": "held"}
+PLACEHOLDER = {"facts": "{}", "outcome": "pending", "last_position": 0}
 
 
 def cases_table(name: str = NAME) -> Table:
@@ -42,7 +44,7 @@ def cases_table(name: str = NAME) -> Table:
     )
 
 
-CASES = cases_table()
+CASES = ReadModel(NAME, cases_table, key="consignment_id")
 
 
 def stored_fact(event: RecordedEvent) -> dict[str, Any] | None:
@@ -50,55 +52,27 @@ def stored_fact(event: RecordedEvent) -> dict[str, Any] | None:
     if fields is None:
         return None
     return {"type": event.type, "position": event.position, "at": isoformat(event.occurred_at),
-            "data": {k: event.data[k] for k in fields if k in event.data}}
+            "data": kept_fields(event.payload, fields)}
 
 
-def lock_cases(connection: Connection, consignment_ids: Sequence[str],
-               table: Table = CASES) -> dict[str, tuple[dict[str, Any], str]]:
+def lock_cases(tx: Transaction, consignment_ids: Sequence[str],
+               model: ReadModel = CASES) -> dict[str, tuple[dict[str, Any], str]]:
     """Lock the rows of many consignments (created if missing), in key order, in one
     statement: per consignment, its facts and the outcome recorded so far."""
-    ids = sorted(set(consignment_ids))
-    if not ids:
-        return {}
-    m = append_sql(connection.dialect.name).mark
-    name = _name(table)
-    values = ", ".join([f"({m}, '{{}}', 'pending', 0)"] * len(ids))
-    rows = connection.exec_driver_sql(
-        f"INSERT INTO {name} (consignment_id, facts, outcome, last_position) VALUES {values}"
-        f" ON CONFLICT (consignment_id) DO UPDATE SET outcome = {name}.outcome"
-        " RETURNING consignment_id, facts, outcome", tuple(ids)).all()
-    return {str(c): (json.loads(f), str(o)) for c, f, o in rows}
+    rows = model.lock(tx, consignment_ids, PLACEHOLDER, ["facts", "outcome"])
+    return {str(c): (json.loads(facts), str(outcome)) for c, (facts, outcome) in rows.items()}
 
 
-def save_cases(connection: Connection, changes: Sequence[tuple[str, Mapping[str, Any], str]],
-               table: Table = CASES) -> None:
+def save_cases(tx: Transaction, changes: Sequence[tuple[str, Mapping[str, Any], str]],
+               model: ReadModel = CASES) -> None:
     """Write (consignment_id, facts, outcome) of rows locked by `lock_cases` (the outcome is
-    already the stronger of the recorded and the new one): one round trip."""
-    if not changes:
-        return
-    m = append_sql(connection.dialect.name).mark
-    sql = (f"UPDATE {_name(table)} SET facts = {m}, last_position = {m},"
-           f" outcome = {m} WHERE consignment_id = {m}")
-    params = [(json.dumps(facts, sort_keys=True, separators=(",", ":")),
-               max((fact["position"] for fact in facts.values()), default=0), outcome, cid)
-              for cid, facts, outcome in changes]
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        if connection.dialect.name == "postgresql":
-            from psycopg2.extras import execute_batch
-
-            execute_batch(cursor, sql, params, page_size=len(params))
-        else:
-            cursor.executemany(sql, params)
-    finally:
-        cursor.close()
-
-
-def _name(table: Table) -> str:
-    """The table's name, checked to be a plain identifier (it is written into the SQL)."""
-    if not table.name.replace("_", "").isalnum():
-        raise ValueError(f"not a table name: {table.name!r}")
-    return str(table.name)
+    already the stronger of the recorded and the new one): one statement."""
+    model.update(tx, [
+        {"consignment_id": cid,
+         "facts": json.dumps(facts, sort_keys=True, separators=(",", ":")),
+         "outcome": outcome,
+         "last_position": max((fact["position"] for fact in facts.values()), default=0)}
+        for cid, facts, outcome in changes])
 
 
 def stronger(recorded: str, new: str) -> str:
@@ -106,7 +80,7 @@ def stronger(recorded: str, new: str) -> str:
     return new if OUTCOME_RANK[new] > OUTCOME_RANK[recorded] else recorded
 
 
-def project(connection: Connection, events: Sequence[RecordedEvent], table: Table = CASES) -> None:
+def project(tx: Transaction, events: Sequence[RecordedEvent], model: ReadModel = CASES) -> None:
     """Replay events into the table (the rebuild's path): one merge per consignment of the
     batch, then its strongest outcome."""
     facts: dict[str, dict[str, Any]] = {}
@@ -121,7 +95,7 @@ def project(connection: Connection, events: Sequence[RecordedEvent], table: Tabl
             known = outcomes.get(event.correlation_id, "pending")
             if OUTCOME_RANK[outcome] > OUTCOME_RANK[known]:
                 outcomes[event.correlation_id] = outcome
-    current = lock_cases(connection, list(facts), table)  # in key order: no lock cycles
+    current = lock_cases(tx, list(facts), model)  # in key order: no lock cycles
     changes: list[tuple[str, Mapping[str, Any], str]] = []
     for consignment_id in sorted(facts):
         stored, outcome = current[consignment_id]
@@ -130,4 +104,4 @@ def project(connection: Connection, events: Sequence[RecordedEvent], table: Tabl
         kept = stronger(outcome, outcomes.get(consignment_id, "pending"))
         if new or kept != outcome:
             changes.append((consignment_id, stored, kept))
-    save_cases(connection, changes, table)
+    save_cases(tx, changes, model)

@@ -15,8 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from shared.events import risk as events
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted
@@ -29,6 +27,7 @@ from .domain import (
     SAMPLE_AEO_DIR,
     SAMPLE_RULESET_DIR,
     AeoRegister,
+    ControlKind,
     ControlResult,
     ControlState,
     DeclarationFacts,
@@ -148,13 +147,10 @@ class Risk:
                 "revenue_recovered": str(completed.revenue_recovered)}
 
     def _consignment(self, mrn: str) -> str:
-        with self.store.engines.reader.connect() as connection:
-            found = connection.execute(
-                select(CASES.c.consignment_id).where(CASES.c.mrn == mrn)
-            ).scalar_one_or_none()
+        found = CASES.find(self.store, mrn=mrn)
         if found is None:
             raise UnknownDeclaration(f"no risk decision for MRN {mrn}; no control is open")
-        return str(found)
+        return str(found["consignment_id"])
 
     @staticmethod
     def _new(payload: Any, cause: RecordedEvent) -> Any:
@@ -168,20 +164,20 @@ def _control_events(history: list[RecordedEvent]) -> list[DomainOrdered | Domain
     result: list[DomainOrdered | DomainCompleted] = []
     current = ""
     for event in history:
-        data = event.data
-        if event.type == "ControlOrdered":
-            current = event.event_id
-            result.append(DomainOrdered.from_dict({**data, "control_id": current}))
-        elif event.type == "ControlCompleted":
-            category, _, note = str(data["findings"]).partition(": ")
-            found = ([{"category": category, "note": note}]
-                     if data["result"] == "non_compliant" else [])
-            result.append(DomainCompleted.from_dict({
-                "consignment_id": event.correlation_id, "control_id": current,
-                "result": data["result"], "findings": found,
-                "revenue_recovered": data["revenue_recovered"], "officer": data["officer"]}))
+        match event.payload:
+            case events.ControlOrdered() as ordered:
+                current = event.event_id
+                result.append(DomainOrdered(ordered.consignment_id, current,
+                                            ControlKind(ordered.kind), Lane(ordered.lane)))
+            case events.ControlCompleted() as completed:
+                category, _, note = completed.findings.partition(": ")
+                found = ((Finding(FindingCategory(category), note),)
+                         if completed.result == ControlResult.NON_COMPLIANT.value else ())
+                result.append(DomainCompleted(
+                    completed.consignment_id, current, ControlResult(completed.result),
+                    found, completed.revenue_recovered, completed.officer))
     return result
 
 
 def _project(tx: Transaction, batches: list[list[NewEvent]]) -> None:
-    project(tx.connection, [event for batch in batches for event in batch])
+    project(tx, [event for batch in batches for event in batch])

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Connection, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import Column, MetaData, String, Table, UniqueConstraint
 
 from shared.events.envelope import NewEvent, RecordedEvent
-from shared.eventstore.sql import insert_rows
+from shared.events.risk import RiskAssessed
+from shared.eventstore import ReadModel, Transaction
 
 NAME = "risk_cases"
 
@@ -26,10 +27,11 @@ def cases_table(name: str = NAME) -> Table:
     )
 
 
-CASES = cases_table()
+CASES = ReadModel(NAME, cases_table, key="mrn")
 
 
-def project(connection: Connection, events: Sequence[RecordedEvent | NewEvent], table: Table = CASES) -> None:
-    rows = [{"mrn": e.data["mrn"], "consignment_id": e.correlation_id, "lane": e.data["lane"]}
-            for e in events if e.type == "RiskAssessed"]
-    insert_rows(connection, table, rows, conflict="mrn")
+def project(tx: Transaction, events: Sequence[RecordedEvent | NewEvent],
+            model: ReadModel = CASES) -> None:
+    rows = [{"mrn": p.mrn, "consignment_id": p.consignment_id, "lane": p.lane}
+            for p in (e.payload for e in events) if isinstance(p, RiskAssessed)]
+    model.insert(tx, rows, skip_existing=True)

@@ -4,23 +4,19 @@ Each `Status` has a `label` (snake case, the `name` of the HTTP `status` object)
 (the two-digit CDS-style code): `Status.RELEASED.as_json() == {"name": "released",
 "code": "08"}`.
 
-The table `TRANSITIONS` is the only place that says which status may follow which. Facts from
-the other services can arrive in any order (a duty assessment before the risk decision, a
-hold after a payment), so the table allows the in-progress statuses to follow one another
-freely and encodes only what must never happen:
+The table `TRANSITIONS` is the only place that says which status may follow which; the
+status projection's fold (`status_view.derive`) takes a new status only where the table
+allows it. Facts from the other services can come in any order (a duty assessment before the
+risk decision, a hold after a payment), so the table allows the in-progress statuses to
+follow one another freely (and to go back to accepted once nothing is pending) and encodes
+only what must never happen:
 
 - nothing follows a rejection or an invalidation;
 - before acceptance, only acceptance, rejection or manual handling;
 - no invalidation and no amendment answer while an examination is intended (UCC 173/174:
   not before the notified examination has taken place);
-- no invalidation after release (`guards.check_invalidation` covers the configured
-  exceptions, e.g. e-commerce within 90 days, by allowing it explicitly);
+- no invalidation after release;
 - after release only clearance, or an answer to a post-release amendment.
-
-The table knows statuses only; the guards in `guards.py` decide with the facts behind them
-(e.g. an amendment answered after release must not lead to invalidation).
-
-`transition(current, target)` returns `target` or raises `TransitionNotAllowed`.
 """
 
 from __future__ import annotations
@@ -59,28 +55,6 @@ class Status(Enum):
     def as_json(self) -> dict[str, str]:
         return {"name": self.label, "code": self.code}
 
-    @classmethod
-    def from_code(cls, code: str) -> Status:
-        return cls(code)
-
-    @classmethod
-    def from_label(cls, label: str) -> Status:
-        try:
-            return cls[label.upper()]
-        except KeyError:
-            raise ValueError(f"{label!r} is not a declaration status") from None
-
-
-class TransitionNotAllowed(ValueError):
-    """`target` may not follow `current` (see `TRANSITIONS`)."""
-
-    def __init__(self, current: Status, target: Status) -> None:
-        super().__init__(
-            f"a declaration cannot go from {current.label} ({current.code}) to "
-            f"{target.label} ({target.code})"
-        )
-        self.current = current
-        self.target = target
 
 
 S = Status
@@ -97,9 +71,9 @@ _IN_PROGRESS = frozenset(
         S.HANDLED_MANUALLY,
     }
 )
-#: From an accepted, not yet released declaration: any control or payment status, release,
-#: an amendment answer or invalidation.
-_OPEN = _IN_PROGRESS | {S.RELEASED, S.AMENDMENT_ANSWERED, S.INVALIDATED}
+#: From an accepted, not yet released declaration: any control or payment status, back to
+#: accepted (nothing pending), release, an amendment answer or invalidation.
+_OPEN = _IN_PROGRESS | {S.ACCEPTED, S.RELEASED, S.AMENDMENT_ANSWERED, S.INVALIDATED}
 
 #: The one table: current status -> statuses allowed next.
 TRANSITIONS: Mapping[Status, frozenset[Status]] = {
@@ -107,7 +81,7 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     S.ACCEPTED: _OPEN,
     S.DOCUMENTS_REQUIRED: _OPEN | {S.CORRECTIONS_APPLIED},
     # A notified examination must take place before amendment or invalidation.
-    S.EXAMINATION_INTENDED: _IN_PROGRESS | {S.CORRECTIONS_APPLIED, S.RELEASED},
+    S.EXAMINATION_INTENDED: _IN_PROGRESS | {S.ACCEPTED, S.CORRECTIONS_APPLIED, S.RELEASED},
     S.CORRECTIONS_APPLIED: _OPEN,
     S.TAX_DUE: _OPEN | {S.CORRECTIONS_APPLIED},  # TAX_DUE -> TAX_DUE: re-assessed
     S.INSUFFICIENT_BALANCE: _OPEN,
@@ -125,19 +99,7 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
 
 del S
 
-TERMINAL = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
-
-
-def allowed_targets(current: Status) -> frozenset[Status]:
-    return TRANSITIONS[current]
-
 
 def can_transition(current: Status, target: Status) -> bool:
+    """Whether the table allows `target` after `current`."""
     return target in TRANSITIONS[current]
-
-
-def transition(current: Status, target: Status) -> Status:
-    """`target` when the table allows it after `current`, else `TransitionNotAllowed`."""
-    if target not in TRANSITIONS[current]:
-        raise TransitionNotAllowed(current, target)
-    return target

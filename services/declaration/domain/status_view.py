@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .status import Status
+from shared.events.codec import kept_fields
 
-Fact = dict[str, Any]  # {"type", "position", "at", "data": {...}}
+from .status import Status, can_transition
 
-# What each event contributes to the view (the rest of its data is not needed here).
+Fact = dict[str, Any]  # {"type", "position", "at", "data": {...}}: as stored in the row
+
+# What each event contributes to the view: the fields of its typed payload the view reads
+# (a rebuild reads only these from the log).
 KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "DeclarationReceived": ("lrn", "declarant_eori"),
     "DeclarationAccepted": ("mrn", "lrn", "declarant_eori", "office", "transport_mode",
@@ -34,13 +37,15 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def fact_of(event_type: str, position: int, at: str, data: Mapping[str, Any]) -> Fact | None:
-    """The fact an event contributes, or None for an event the view does not use."""
+def fact_of(event_type: str, position: int, at: str, payload: Any) -> Fact | None:
+    """The fact an event contributes (its kept fields, JSON-ready), or None for an event the
+    view does not use. `payload` is the typed event (all its fields, or at least the kept
+    ones)."""
     fields = KEPT_FIELDS.get(event_type)
     if fields is None:
         return None
     return {"type": event_type, "position": position, "at": at,
-            "data": {k: data[k] for k in fields if k in data}}
+            "data": kept_fields(payload, fields)}
 
 
 @dataclass(frozen=True)
@@ -62,47 +67,25 @@ class StatusView:
 
 
 def derive(facts: Mapping[str, Fact]) -> StatusView:
-    """The view from a set of facts (event id -> fact); independent of their order."""
+    """The view from a set of facts (event id -> fact); independent of their order.
+
+    The status is folded over the facts in log order: after each fact, the status its facts
+    so far call for (`_called_for`) is taken when the transition table allows it after the
+    current one (`status.TRANSITIONS`); otherwise the current status stands."""
     ordered = sorted(facts.values(), key=lambda f: f["position"])
-    by_type: dict[str, list[Fact]] = {}
+    seen = _Seen()
+    status = Status.RECEIVED
     for fact in ordered:
-        by_type.setdefault(fact["type"], []).append(fact)
+        seen.add(fact)
+        target = seen.called_for()
+        if target is not status and can_transition(status, target):
+            status = target
 
-    def first(event_type: str) -> Fact | None:
-        found = by_type.get(event_type)
-        return found[0] if found else None
-
-    def last(event_type: str) -> Fact | None:
-        found = by_type.get(event_type)
-        return found[-1] if found else None
-
-    received, accepted = first("DeclarationReceived"), last("DeclarationAccepted")
+    received, accepted = seen.first("DeclarationReceived"), seen.last("DeclarationAccepted")
     identity = (accepted or received or {"data": {}})["data"]
-    risk, duty = last("RiskAssessed"), last("DutyAssessed")
-    completed, ordered_control = last("ControlCompleted"), last("ControlOrdered")
-    released, held = first("GoodsReleased"), last("GoodsHeld")
-
-    paid = sum((Decimal(f["data"]["amount"]) for f in by_type.get("PaymentReceived", [])),
-               Decimal("0.00"))
-    due = Decimal(duty["data"]["amount_due"]) if duty else None
-    lane = risk["data"]["lane"] if risk else None
-
-    if released:
-        status = Status.RELEASED
-    elif held or (completed and completed["data"]["result"] == "non_compliant"):
-        status = Status.HELD_BY_OTHER_AGENCY
-    elif first("DeclarationRejected"):
-        status = Status.REJECTED
-    elif ordered_control and not completed:
-        status = (Status.EXAMINATION_INTENDED if ordered_control["data"]["kind"] == "examination"
-                  else Status.DOCUMENTS_REQUIRED)
-    elif due is not None and paid < due:
-        status = Status.TAX_DUE
-    elif accepted:
-        status = Status.ACCEPTED
-    else:
-        status = Status.RECEIVED
-
+    risk, duty = seen.last("RiskAssessed"), seen.last("DutyAssessed")
+    released = seen.first("GoodsReleased")
+    paid, due = seen.paid, seen.due
     return StatusView(
         mrn=identity.get("mrn"),
         lrn=identity.get("lrn", ""),
@@ -111,11 +94,54 @@ def derive(facts: Mapping[str, Fact]) -> StatusView:
         transport_mode=identity.get("transport_mode"),
         version=int(identity.get("declaration_version", 1)),
         status=status,
-        lane=lane,
+        lane=risk["data"]["lane"] if risk else None,
         amount_due=None if due is None else str(due),
         amount_paid=str(paid) if (duty or paid) else None,
         currency=duty["data"]["currency"] if duty else None,
         lodged_at=received["at"] if received else None,
         released_at=released["data"]["released_at"] if released else None,
-        last_position=max((f["position"] for f in ordered), default=0),
+        last_position=ordered[-1]["position"] if ordered else 0,
     )
+
+
+class _Seen:
+    """The facts of one consignment met so far, in log order."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[str, list[Fact]] = {}
+        self.paid = Decimal("0.00")
+        self.due: Decimal | None = None
+
+    def add(self, fact: Fact) -> None:
+        kind = fact["type"]
+        self.by_type.setdefault(kind, []).append(fact)
+        if kind == "PaymentReceived":
+            self.paid += Decimal(fact["data"]["amount"])
+        elif kind == "DutyAssessed":
+            self.due = Decimal(fact["data"]["amount_due"])
+
+    def first(self, event_type: str) -> Fact | None:
+        found = self.by_type.get(event_type)
+        return found[0] if found else None
+
+    def last(self, event_type: str) -> Fact | None:
+        found = self.by_type.get(event_type)
+        return found[-1] if found else None
+
+    def called_for(self) -> Status:
+        """The status these facts call for, strongest first."""
+        completed, ordered = self.last("ControlCompleted"), self.last("ControlOrdered")
+        if self.first("GoodsReleased"):
+            return Status.RELEASED
+        if self.last("GoodsHeld") or (completed and completed["data"]["result"] == "non_compliant"):
+            return Status.HELD_BY_OTHER_AGENCY
+        if self.first("DeclarationRejected"):
+            return Status.REJECTED
+        if ordered and not completed:
+            return (Status.EXAMINATION_INTENDED if ordered["data"]["kind"] == "examination"
+                    else Status.DOCUMENTS_REQUIRED)
+        if self.due is not None and self.paid < self.due:
+            return Status.TAX_DUE
+        if self.first("DeclarationAccepted"):
+            return Status.ACCEPTED
+        return Status.RECEIVED

@@ -5,7 +5,7 @@ and the public release notification. No infrastructure imports.
 >>> outcome = decide(state)            # ReleaseDecision | Hold | Pending | Released
 >>> released = release(state, fact_id=event_id, released_at=now)  # guard + record
 >>> state = apply(state, released)      # apply
->>> body = release_notification(state, position=42)
+>>> body = release_notification(goods_released, release_event_id=event_id, position=42)
 """
 
 from .decision import (

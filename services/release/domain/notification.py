@@ -23,8 +23,9 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from shared.events.release import GoodsReleased
+
 from .errors import NotificationUnavailable
-from .state import ConsignmentState
 
 SCHEMA_VERSION = 1
 NOTIFICATION_SCHEMA_PATH = Path(__file__).resolve().parent / "notification.schema.json"
@@ -37,34 +38,27 @@ def notification_id(consignment_id: str, release_fact_id: str) -> str:
     return str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"{consignment_id}/{release_fact_id}"))
 
 
-def release_notification(state: ConsignmentState, *, position: int | None = None) -> dict[str, Any]:
-    """The JSON-ready notification of a released consignment.
-
-    `position` is the global log position of the release event, when known, so an agency can
-    re-read notifications from there. Raises `NotificationUnavailable` when the state has no
-    release, no acceptance or no risk decision.
-    """
-    released, accepted, risk = state.released, state.accepted, state.risk
-    if released is None or accepted is None or risk is None:
-        raise NotificationUnavailable(f"{state.consignment_id} is not known to be released")
+def release_notification(released: GoodsReleased, *, release_event_id: str,
+                         position: int) -> dict[str, Any]:
+    """The JSON-ready notification of one GoodsReleased event (the one builder: the feed on
+    the broker and `GET /notifications` both send this). `position` is the event's global
+    log position, so an agency can re-read notifications from there."""
     if released.released_at.tzinfo is None:
         raise NotificationUnavailable("released_at must be timezone-aware")
-    body: dict[str, Any] = {
+    if position < 1:
+        raise ValueError("position must be positive")
+    return {
         "schema_version": SCHEMA_VERSION,
-        "notification_id": notification_id(state.consignment_id, released.fact_id),
-        "mrn": accepted.mrn,
-        "consignment_id": state.consignment_id,
-        "declaration_version": state.declaration_version,
-        "office": accepted.office,
-        "transport_mode": accepted.transport_mode,
-        "lane": risk.lane.value,
+        "notification_id": notification_id(released.consignment_id, release_event_id),
+        "mrn": released.mrn,
+        "consignment_id": released.consignment_id,
+        "declaration_version": released.declaration_version,
+        "office": released.office,
+        "transport_mode": released.transport_mode,
+        "lane": released.lane,
         "released_at": released.released_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "position": position,
     }
-    if position is not None:
-        if position < 1:
-            raise ValueError("position must be positive")
-        body["position"] = position
-    return body
 
 
 def load_notification_schema() -> dict[str, Any]:

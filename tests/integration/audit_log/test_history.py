@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event as sa_event
 
 from audit.history import History, history, resolve, to_csv, to_html, to_json
 from cli.main import main
@@ -39,6 +38,7 @@ from shared.events.payment import DutyAssessed, PaymentReceived
 from shared.events.release import GoodsReleased
 from shared.events.risk import ControlCompleted, ControlOrdered, RiskAssessed
 from shared.eventstore import EventStore
+from shared.eventstore.reader import fetch
 
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -153,7 +153,7 @@ def build(store: EventStore, description: str = "Smartphones, 128 GB",
                                                 Decimal("0.00"), Decimal("0.00")),
                   actor="payer:PAY-000002"), ("accepted", "01"), "yellow", "2387.45", "2387.45")
     released_at = datetime.now(UTC)
-    mine(w.append("release", c, GoodsReleased(c, MRN, "GBDEM001", "yellow", "air", lodged,
+    mine(w.append("release", c, GoodsReleased(c, MRN, 1, "GBDEM001", "yellow", "air", lodged,
                                               released_at), actor="release-service"),
          ("released", "08"), "yellow", "2387.45", "2387.45", True)
     return built
@@ -360,8 +360,8 @@ def test_mrn_lookup_through_the_projection_and_the_log(
     assert resolve(store, OTHER_MRN) == built.other_id
     assert resolve(store, MRN.lower()) == built.consignment_id
     # with the declaration projection run over the appended events
-    with store.engines.writer.begin() as connection:
-        project(connection, built.mine + built.others)
+    with store.transaction() as tx:
+        project(tx, built.mine + built.others)
     assert resolve(store, MRN) == built.consignment_id
     assert resolve(store, built.consignment_id) == built.consignment_id
     assert resolve(store, "26GBZZZZZZZZZZZZZZ") is None
@@ -381,9 +381,9 @@ def test_mrn_lookup_through_the_projection_and_the_log(
 
 def test_mrn_lookup_prefers_the_projection(sqlite_store: EventStore) -> None:
     built = build(sqlite_store)
-    with sqlite_store.engines.writer.begin() as connection:
-        project(connection, built.mine)
-        connection.exec_driver_sql(  # the projection says so: the log is not scanned
+    with sqlite_store.transaction() as tx:
+        project(tx, built.mine)
+        tx.execute(  # the projection says so: the log is not scanned
             "UPDATE declaration_status SET mrn = '26GBQQQQQQQQQQQQQQ' WHERE consignment_id = ?",
             (built.consignment_id,))
     assert resolve(sqlite_store, "26GBQQQQQQQQQQQQQQ") == built.consignment_id
@@ -465,7 +465,8 @@ def test_html_timeline_renders_in_chromium(sqlite_store: EventStore, tmp_path: P
 # -- the read does not grow with the log --------------------------------------------------------
 
 
-def test_history_read_uses_the_correlation_index(store: EventStore) -> None:
+def test_history_read_uses_the_correlation_index(store: EventStore,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     built = build(store)
     noise = 0
     for batch in range(10):  # 10,000 other events: 1,000 per append, one consignment each
@@ -477,20 +478,36 @@ def test_history_read_uses_the_correlation_index(store: EventStore) -> None:
         noise += len(store.append(stream, new, 0))
     assert noise == 10_000
     if store.dialect == "postgresql":
-        with store.engines.writer.begin() as connection:
-            connection.exec_driver_sql("ANALYZE events")
+        with store.transaction() as tx:
+            tx.execute("ANALYZE events")
 
     statements: list[tuple[str, Any]] = []
 
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
-                _many: bool) -> None:
-        statements.append((statement, parameters))
+    class Recording:  # a driver connection that records what is executed on it
+        def __init__(self, connection: Any) -> None:
+            self.connection = connection
 
-    sa_event.listen(store.engines.reader, "before_cursor_execute", capture)
-    try:
-        h = history(store, built.consignment_id)
-    finally:
-        sa_event.remove(store.engines.reader, "before_cursor_execute", capture)
+        def cursor(self) -> Any:
+            cursor = self.connection.cursor()
+            execute = cursor.execute
+
+            def recorded(statement: str, parameters: Any = ()) -> Any:
+                statements.append((statement, parameters))
+                return execute(statement, parameters)
+
+            return type("RecordingCursor", (), {
+                "execute": staticmethod(recorded), "fetchall": cursor.fetchall,
+                "fetchone": cursor.fetchone, "close": cursor.close})()
+
+    real_run = store.pool.run
+
+    def recording_run(work: Any) -> Any:
+        return real_run(lambda connection: work(Recording(connection)))
+
+    monkeypatch.setattr(store.pool, "run", recording_run)
+    monkeypatch.setattr(store.log, "run", recording_run)
+    h = history(store, built.consignment_id)
+    monkeypatch.undo()
     assert [e.position for e in h.events] == [e.position for e in built.mine]
 
     reads = [(s, p) for s, p in statements if "FROM events" in s]
@@ -512,8 +529,7 @@ def test_history_read_uses_the_correlation_index(store: EventStore) -> None:
 
 def explain(store: EventStore, statement: str, parameters: Any) -> str:
     prefix = "EXPLAIN QUERY PLAN " if store.dialect == "sqlite" else "EXPLAIN "
-    with store.engines.reader.connect() as connection:
-        rows = connection.exec_driver_sql(prefix + statement, parameters).all()
+    rows = store.run(lambda connection: fetch(connection, prefix + statement, parameters))
     return "\n".join(str(row[-1]) for row in rows)
 
 

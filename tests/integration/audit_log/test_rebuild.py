@@ -59,7 +59,7 @@ def consignment_history(lane: str, control: str, payments: int, settle: bool) ->
         steps.append(("release", r.GoodsHeld(cid, mrn, "control_non_compliant")))
     elif settle and payments:
         now = datetime.now(UTC)
-        steps.append(("release", r.GoodsReleased(cid, mrn, "GBDEM001", lane, "air", now, now)))
+        steps.append(("release", r.GoodsReleased(cid, mrn, 1, "GBDEM001", lane, "air", now, now)))
     return [(cid, category, payload) for category, payload in steps]
 
 
@@ -86,21 +86,21 @@ def append_all(store: EventStore, plans: list[list[Any]], order: list[int]) -> l
         with store.transaction() as tx:
             new = tx.append(stream, [registry().new_event(payload, correlation_id=cid,
                                                           actor="t")], None)
-            risk.project(tx.connection, new)
-            payment.project_cases(tx.connection, new)
-            payment.project_references(tx.connection, new)
+            risk.project(tx, new)
+            payment.project_cases(tx, new)
+            payment.project_references(tx, new)
             # the release service records its outcome with its event
-            release.project(tx.connection, [e for e in new if e.type in release.OUTCOMES])
+            release.project(tx, [e for e in new if e.type in release.OUTCOMES])
         recorded.extend(new)
     for i, plan in enumerate(plans):  # whatever `order` left out
         for cid, category, payload in plan[cursors[i]:]:
             with store.transaction() as tx:
                 new = tx.append(stream_name(category, cid), [registry().new_event(
                     payload, correlation_id=cid, actor="t")], None)
-                risk.project(tx.connection, new)
-                payment.project_cases(tx.connection, new)
-                payment.project_references(tx.connection, new)
-                release.project(tx.connection, [e for e in new if e.type in release.OUTCOMES])
+                risk.project(tx, new)
+                payment.project_cases(tx, new)
+                payment.project_references(tx, new)
+                release.project(tx, [e for e in new if e.type in release.OUTCOMES])
             recorded.extend(new)
     return recorded
 
@@ -109,9 +109,9 @@ def deliver(store: EventStore, deliveries: list[RecordedEvent]) -> None:
     """What the broker-fed consumers do with each delivery (status projection, release facts)."""
     for event in deliveries:
         with store.transaction() as tx:
-            declaration.project(tx.connection, [event])
+            declaration.project(tx, [event])
             if release.stored_fact(event) is not None:
-                release.project(tx.connection, [event])
+                release.project(tx, [event])
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
@@ -147,11 +147,11 @@ def test_rebuild_swaps_in_while_writers_append(store_url: str) -> None:
                 with store.transaction() as tx:
                     new = tx.append(stream_name(category, cid), [registry().new_event(
                         payload, correlation_id=cid, actor="t")], None)
-                    declaration.project(tx.connection, new)  # a live projection, kept up
-                    risk.project(tx.connection, new)
-                    payment.project_cases(tx.connection, new)
-                    payment.project_references(tx.connection, new)
-                    release.project(tx.connection, new)  # its facts and its outcomes
+                    declaration.project(tx, new)  # a live projection, kept up
+                    risk.project(tx, new)
+                    payment.project_cases(tx, new)
+                    payment.project_references(tx, new)
+                    release.project(tx, new)  # its facts and its outcomes
             written.append(cid)
 
     for _ in range(30):  # a log to rebuild from

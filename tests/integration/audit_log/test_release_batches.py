@@ -14,9 +14,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
 from services.release.application import Releases
+from services.release.projections import CASES
 from shared.events.catalog import registry
 from shared.events.envelope import RecordedEvent, stream_name
 from shared.eventstore import EventStore
@@ -25,10 +25,8 @@ from .test_rebuild import consignment_history, histories
 
 
 def cases(store: EventStore) -> dict[str, tuple[str, str]]:
-    with store.engines.reader.connect() as connection:
-        rows = connection.execute(text(
-            "SELECT consignment_id, facts, outcome FROM release_cases")).all()
-    return {str(c): (str(f), str(o)) for c, f, o in rows}
+    return {str(row["consignment_id"]): (str(row["facts"]), str(row["outcome"]))
+            for row in CASES.all(store)}
 
 
 def released(store: EventStore) -> Counter[str]:

@@ -78,7 +78,7 @@ def synthetic_log() -> list[tuple[datetime, str, Any]]:
                 cid, mrn, f"REF-{cid}", Decimal(due), "GBP", Decimal("0"), Decimal("0"))))
         if released is not None:
             steps.append((at(released), f"release-{cid}", r.GoodsReleased(
-                cid, mrn, office, lane, mode, lodged, at(released))))
+                cid, mrn, 1, office, lane, mode, lodged, at(released))))
     return sorted(steps, key=lambda step: step[0])
 
 

@@ -23,6 +23,7 @@ import yaml
 
 from services.release.application import notification_body
 from services.release.notifications import EXCHANGE, notification_message
+from shared.events.catalog import registry
 from shared.events.envelope import RecordedEvent
 
 ROOT = Path(__file__).parents[3]
@@ -44,7 +45,7 @@ def released_event() -> RecordedEvent:
         data={"consignment_id": "5f0c8e1e-6a1b-4d5e-9b1a-2f8e7d6c5b4a",
               "mrn": "26GBA7K2M9Q4R8T1X5", "office": "GBLHR001", "lane": "green",
               "transport_mode": "air", "lodged_at": now.isoformat(),
-              "released_at": now.isoformat()}, hash="h")
+              "released_at": now.isoformat()}, hash="h", decoder=registry().decode)
 
 
 # -- the official parser ---------------------------------------------------------------------
