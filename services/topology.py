@@ -8,10 +8,9 @@ queues' delays; tests shorten them.
 
 from __future__ import annotations
 
-import os
-
 from shared.events.catalog import registry
-from shared.messaging.topology import DEFAULT_RETRY_DELAYS, Topology
+from shared.messaging.topology import Topology
+from shared.settings import setting
 
 FACTS_FOR_RELEASE = (
     "DeclarationAccepted", "RiskAssessed", "ControlOrdered", "ControlCompleted",
@@ -27,9 +26,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
 
 
 def retry_delays() -> tuple[float, ...]:
-    text = os.environ.get("RETRY_DELAYS", "")
-    if not text.strip():
-        return DEFAULT_RETRY_DELAYS
+    text = setting("RETRY_DELAYS")
     return tuple(float(part) for part in text.split(",") if part.strip())
 
 

@@ -22,6 +22,7 @@ from shared.events.envelope import NewEvent, RecordedEvent, stream_name
 from shared.eventstore import EventStore, Transaction
 from shared.messaging.writes import AnyWrite, Append, Together
 from shared.reference import ExchangeRates
+from shared.settings import DEFAULTS
 
 from .domain import (
     SAMPLE_AEO_DIR,
@@ -49,8 +50,8 @@ from .domain import ControlOrdered as DomainOrdered
 from .projections import CASES, project
 
 CATEGORY = "risk"
-DEFAULT_RULESET = "2026.1"
-DEFAULT_AEO_REGISTER = "2026.1"
+DEFAULT_RULESET = DEFAULTS["RISK_RULESET_VERSION"]
+DEFAULT_AEO_REGISTER = DEFAULTS["RISK_AEO_VERSION"]
 
 
 class UnknownDeclaration(LookupError):
