@@ -2,7 +2,7 @@
 
     nameko run --config services/declaration/config.yaml services.declaration.service
 
-HTTP: `POST /declarations`, `GET /declarations/{mrn}` (see `OPERATIONS`); RPC: `lodge`,
+HTTP: `POST /declarations`, `GET /declarations/{mrn}`; RPC: `lodge`,
 `status`. It appends only `declaration-*` streams; its relay publishes them. It hears every
 event of the deployment on `declaration.status` to keep the status projection.
 """
@@ -27,7 +27,6 @@ from shared.messaging.store_provider import EventStoreProvider
 from shared.messaging.writes import Together
 from shared.web import api, ops
 from shared.web.entrypoint import read_body
-from shared.web.openapi import Operation
 
 from .application import Declarations
 from .errors import ERRORS
@@ -49,27 +48,24 @@ class DeclarationService(ops.OpsEndpoints):
     """
 
     name = "declaration"
-    OPERATIONS = [
-        Operation("POST", "/declarations", "Lodge a declaration", DeclarationSchema,
-                  {201: LodgedSchema, 200: LodgedSchema, 409: "LRN reused for another payload",
-                   413: "body too large", 422: "invalid document (field pointers)"}),
-        Operation("GET", "/declarations/{mrn}", "A declaration's current status",
-                  responses={200: DeclarationStatusSchema, 404: "unknown MRN"},
-                  parameters=["mrn"]),
-    ]
 
     config = Config()
     store = EventStoreProvider(registry())
     app: Declarations = Application(build)
     relay = RelayProvider(TOPOLOGY, "declaration")
 
-    @api("POST", "/declarations", errors=ERRORS)
+    @api("POST", "/declarations", errors=ERRORS, summary="Lodge a declaration",
+         request=DeclarationSchema,
+         responses={201: LodgedSchema, 200: LodgedSchema, 409: "LRN reused for another payload",
+                    413: "body too large", 422: "invalid document (field pointers)"})
     def post_declaration(self, request: Request) -> Any:
         document = parse_json_body(read_body(request, MAX_BODY_BYTES + 1))
         lodged = self.app.lodge(document, actor=document.get("declarant", {}).get("eori", "?"))
         return (201 if lodged.created else 200), lodged.body()
 
-    @api("GET", "/declarations/<string:mrn>", errors=ERRORS)
+    @api("GET", "/declarations/<string:mrn>", errors=ERRORS,
+         summary="A declaration's current status",
+         responses={200: DeclarationStatusSchema, 404: "unknown MRN"})
     def get_declaration(self, request: Request, mrn: str) -> Any:
         return self.app.status(mrn)
 

@@ -23,7 +23,6 @@ from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
 from shared.web import api, json_body, ops
-from shared.web.openapi import Operation
 
 from .application import Payments
 from .errors import ERRORS
@@ -44,20 +43,16 @@ class PaymentService(ops.OpsEndpoints):
     """
 
     name = "payment"
-    OPERATIONS = [
-        Operation("POST", "/payments", "Record a payment (idempotent on its reference)",
-                  PaymentSchema,
-                  {201: PaymentRecordedSchema, 200: PaymentRecordedSchema,
-                   404: "no assessed declaration with this MRN",
-                   409: "reference reused for another payment", 422: "invalid payment"}),
-    ]
-
     config = Config()
     store = EventStoreProvider(registry())
     app: Payments = Application(build)
     relay = RelayProvider(TOPOLOGY, "payment")
 
-    @api("POST", "/payments", errors=ERRORS)
+    @api("POST", "/payments", errors=ERRORS,
+         summary="Record a payment (idempotent on its reference)", request=PaymentSchema,
+         responses={201: PaymentRecordedSchema, 200: PaymentRecordedSchema,
+                    404: "no assessed declaration with this MRN",
+                    409: "reference reused for another payment", 422: "invalid payment"})
     def post_payment(self, request: Request) -> Any:
         body = PAYMENT.load(json_body(request))
         result = self.app.pay(body["mrn"], body["reference"], body["amount"], body["currency"])

@@ -25,7 +25,6 @@ from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
 from shared.messaging.writes import Together
 from shared.web import Problem, api, ops
-from shared.web.openapi import Operation
 
 from .application import Releases
 from .notifications import NotificationRelayProvider
@@ -39,18 +38,15 @@ class ReleaseService(ops.OpsEndpoints):
     """Releases consignments when every condition holds and tells partner agencies."""
 
     name = "release"
-    OPERATIONS = [
-        Operation("GET", "/notifications", "Release notifications after a log position "
-                  "(query: after, limit)", responses={200: "a list of notifications"}),
-    ]
-
     config = Config()
     store = EventStoreProvider(registry())
     app: Releases = Application(build)
     relay = RelayProvider(TOPOLOGY, "release")
     notifier = NotificationRelayProvider()
 
-    @api("GET", "/notifications")
+    @api("GET", "/notifications",
+         summary="Release notifications after a log position (query: after, limit)",
+         responses={200: "a list of notifications", 400: "after or limit not an integer"})
     def get_notifications(self, request: Request) -> Any:
         try:
             after = int(request.args.get("after", "0"))

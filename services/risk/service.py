@@ -23,7 +23,6 @@ from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
 from shared.web import api, json_body, ops
-from shared.web.openapi import Operation
 
 from .application import Risk, RiskReference
 from .errors import ERRORS
@@ -44,19 +43,15 @@ class RiskService(ops.OpsEndpoints):
     """
 
     name = "risk"
-    OPERATIONS = [
-        Operation("POST", "/controls/{mrn}", "Record an officer's control result",
-                  ControlResultSchema,
-                  {201: ControlRecordedSchema, 409: "no control open for this declaration",
-                   422: "invalid result"}, parameters=["mrn"]),
-    ]
-
     config = Config()
     store = EventStoreProvider(registry())
     app: Risk = Application(build)
     relay = RelayProvider(TOPOLOGY, "risk")
 
-    @api("POST", "/controls/<string:mrn>", errors=ERRORS)
+    @api("POST", "/controls/<string:mrn>", errors=ERRORS,
+         summary="Record an officer's control result", request=ControlResultSchema,
+         responses={201: ControlRecordedSchema, 409: "no control open for this declaration",
+                    422: "invalid result"})
     def post_control(self, request: Request, mrn: str) -> Any:
         body = CONTROL_RESULT.load(json_body(request))
         return 201, self.app.record_control(mrn, body["result"], body["officer"],

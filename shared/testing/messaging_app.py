@@ -211,20 +211,20 @@ class FaultService:
     name = "faults"
     logging_setup = LoggingSetup()
 
-    @api("GET", "/ping")
+    @api("GET", "/ping", summary="Ping")
     def ping(self, request: Any) -> tuple[int, dict[str, Any]]:
         return 200, {"pong": True}
 
-    @api("GET", "/boom")
+    @api("GET", "/boom", summary="An unhandled error")
     def boom(self, request: Any) -> tuple[int, dict[str, Any]]:
         raise RuntimeError("failing on purpose in GET /boom")
 
-    @api("GET", "/warn")
+    @api("GET", "/warn", summary="A warning")
     def warn(self, request: Any) -> tuple[int, dict[str, Any]]:
         warnings.warn("a warning issued on purpose by GET /warn", UserWarning, stacklevel=1)
         return 200, {"warned": True}
 
-    @api("GET", "/stray")
+    @api("GET", "/stray", summary="Stray output")
     def stray(self, request: Any) -> tuple[int, dict[str, Any]]:
         print("a line printed on purpose by GET /stray")
         eventlet.spawn(_greenthread_dies)

@@ -1,6 +1,6 @@
 """The `@api` HTTP entrypoint: nameko's HTTP handler with JSON results and problem errors.
 
-    @api("POST", "/payments", errors=ERRORS)
+    @api("POST", "/payments", errors=ERRORS, summary="Record a payment")
     def pay(self, request):
         body = json_body(request)             # size-limited, floats refused
         return 201, self.app.pay(body)        # dict -> JSON
@@ -14,14 +14,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
+import marshmallow
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from .openapi import Operation, openapi_path, path_parameters
 from .problems import PROBLEM_TYPE_BASE, ErrorTable, Problem
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -178,6 +180,22 @@ class ApiHandler(HttpRequestHandler):  # type: ignore[misc]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def api(method: str, url: str, errors: ErrorTable | None = None) -> Callable[[F], F]:
-    """Declare an HTTP entrypoint answering JSON, with errors mapped through `errors`."""
-    return cast(Callable[[F], F], ApiHandler.decorator(method, url, errors=errors))
+def api(method: str, url: str, errors: ErrorTable | None = None, *, summary: str,
+        request: type[marshmallow.Schema] | None = None,
+        responses: Mapping[int, type[marshmallow.Schema] | str] | None = None,
+        ) -> Callable[[F], F]:
+    """Declare an HTTP entrypoint answering JSON, with errors mapped through `errors`, and its
+    OpenAPI operation (the one declaration of the route: `/openapi.json` is built from these)::
+
+        @api("POST", "/payments", errors=ERRORS, summary="Record a payment",
+             request=PaymentSchema, responses={201: PaymentRecordedSchema, 409: "reused"})
+    """
+    operation = Operation(method, openapi_path(url), summary, request, dict(responses or {}),
+                          path_parameters(url))
+    register = ApiHandler.decorator(method, url, errors=errors)
+
+    def decorate(fn: F) -> F:
+        fn.operation = operation  # type: ignore[attr-defined]
+        return cast(F, register(fn))
+
+    return decorate

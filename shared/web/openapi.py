@@ -1,11 +1,12 @@
 """The OpenAPI 3 document of a service, generated from its marshmallow schemas (apispec).
 
-Each service lists its operations once (`Operation`); the same list documents the API and is
-what `/openapi.json` serves.
+Each route is declared once, by its `@api(...)` decorator, which records its `Operation`;
+`operations_of(service_class)` collects them and `/openapi.json` serves the document.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,29 @@ class Operation:
     request: type[marshmallow.Schema] | None = None
     responses: dict[int, type[marshmallow.Schema] | str] = field(default_factory=dict)
     parameters: Sequence[str] = ()
+
+
+_CONVERTER = re.compile(r"<(?:[a-z_]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+def openapi_path(url: str) -> str:
+    """A werkzeug route (`/controls/<string:mrn>`) as an OpenAPI path (`/controls/{mrn}`)."""
+    return _CONVERTER.sub(r"{\1}", url)
+
+
+def path_parameters(url: str) -> tuple[str, ...]:
+    return tuple(_CONVERTER.findall(url))
+
+
+def operations_of(cls: type[Any]) -> list[Operation]:
+    """The operations declared by the `@api` entrypoints of a service class (and its bases)."""
+    found: dict[tuple[str, str], Operation] = {}
+    for klass in reversed(cls.__mro__):
+        for member in vars(klass).values():
+            operation = getattr(member, "operation", None)
+            if isinstance(operation, Operation):
+                found[(operation.method, operation.path)] = operation
+    return sorted(found.values(), key=lambda op: (op.path, op.method))
 
 
 def build_openapi(title: str, version: str, operations: Sequence[Operation]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Endpoints every service has: /health, /ready, /metrics, /openapi.json.
 
-A service class inherits `OpsEndpoints` and sets `OPENAPI` (its operations) and `name`.
+A service class inherits `OpsEndpoints` and sets `name`; its `@api` routes make its document.
 `/ready` checks that the broker and the store answer; `/metrics` is the Prometheus text
 format whatever the Accept header (nameko-prometheus answered 500 without one).
 """
@@ -16,28 +16,20 @@ from werkzeug.wrappers import Request, Response
 from shared.observability.metrics import metrics
 
 from .entrypoint import api
-from .openapi import Operation, build_openapi
-
-OPS_OPERATIONS = [
-    Operation("GET", "/health", "The process is alive", responses={200: "alive"}),
-    Operation("GET", "/ready", "The broker and the store answer",
-              responses={200: "ready", 503: "not ready"}),
-    Operation("GET", "/metrics", "Prometheus metrics (text format)", responses={200: "metrics"}),
-    Operation("GET", "/openapi.json", "This document", responses={200: "OpenAPI 3"}),
-]
+from .openapi import build_openapi, operations_of
 
 
 class OpsEndpoints:
     name: ClassVar[str]
-    OPERATIONS: ClassVar[list[Operation]] = []
     config: Any  # nameko's Config dependency, provided by the service class
     store: Any  # the store dependency, provided by the service class
 
-    @api("GET", "/health")
+    @api("GET", "/health", summary="The process is alive", responses={200: "alive"})
     def health(self, request: Request) -> Any:
         return {"status": "alive", "service": self.name}
 
-    @api("GET", "/ready")
+    @api("GET", "/ready", summary="The broker and the store answer",
+         responses={200: "ready", 503: "not ready"})
     def ready(self, request: Request) -> Any:
         checks: dict[str, str] = {}
         try:
@@ -54,12 +46,13 @@ class OpsEndpoints:
         ready = all(v == "ok" for v in checks.values())
         return (200 if ready else 503), {"ready": ready, "checks": checks}
 
-    @api("GET", "/metrics")
+    @api("GET", "/metrics", summary="Prometheus metrics (text format)",
+         responses={200: "metrics"})
     def metrics(self, request: Request) -> Any:
         return Response(generate_latest(metrics().registry), status=200,
                         content_type=CONTENT_TYPE_LATEST)
 
-    @api("GET", "/openapi.json")
+    @api("GET", "/openapi.json", summary="This document", responses={200: "OpenAPI 3"})
     def openapi(self, request: Request) -> Any:
         return build_openapi(f"Open Clearance {self.name} service", "1.0.0",
-                             [*self.OPERATIONS, *OPS_OPERATIONS])
+                             operations_of(type(self)))

@@ -1,0 +1,48 @@
+"""Each route is declared once: the OpenAPI document of every service is built from the same
+`@api` declarations nameko routes, so it lists exactly the routes the service serves, with
+their path parameters, request schema and responses."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.declaration.service import DeclarationService
+from services.payment.service import PaymentService
+from services.release.service import ReleaseService
+from services.risk.service import RiskService
+from shared.web.entrypoint import ApiHandler
+from shared.web.openapi import build_openapi, openapi_path, operations_of
+
+SERVICES = [DeclarationService, RiskService, PaymentService, ReleaseService]
+
+
+def routes(cls: type) -> set[tuple[str, str]]:
+    """What nameko will serve: the (method, path) of every ApiHandler entrypoint."""
+    found = set()
+    for klass in cls.__mro__:
+        for member in vars(klass).values():
+            for entrypoint in getattr(member, "nameko_entrypoints", ()):
+                if isinstance(entrypoint, ApiHandler):
+                    found.add((entrypoint.method, openapi_path(entrypoint.url)))
+    return found
+
+
+@pytest.mark.parametrize("cls", SERVICES, ids=lambda c: c.name)
+def test_the_document_lists_exactly_the_routes_served(cls: type) -> None:
+    document = build_openapi("t", "1", operations_of(cls))
+    documented = {(method.upper(), path) for path, item in document["paths"].items()
+                  for method in item}
+    assert documented == routes(cls)
+    assert {"/health", "/ready", "/metrics", "/openapi.json"} <= set(document["paths"])
+
+
+def test_path_parameters_and_bodies_come_from_the_declaration() -> None:
+    document = build_openapi("t", "1", operations_of(RiskService))
+    post = document["paths"]["/controls/{mrn}"]["post"]
+    assert [p["name"] for p in post["parameters"]] == ["mrn"]
+    assert "application/json" in post["requestBody"]["content"]
+    assert {"201", "409", "422"} <= set(post["responses"])
+
+
+def test_werkzeug_routes_become_openapi_paths() -> None:
+    assert openapi_path("/holds/<string:mrn>/<agency>") == "/holds/{mrn}/{agency}"
