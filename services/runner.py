@@ -37,10 +37,12 @@ VAR = Path(os.environ.get("CLEARANCE_VAR", ROOT / "var"))
 PROC = Path("/proc")
 
 # `stop`: a service that has not exited this long after SIGTERM is killed. nameko's graceful
-# stop (in-flight workers finish, the relay saves its checkpoint and releases its lease) takes
-# about 1.5 s when the four stop together on two cores; a killed relay's events are published
-# again by the next holder of its lease and dropped as repeats by the inboxes.
-GRACE = 2.0
+# stop takes 1.5 to 2.4 s when the four stop together on two cores: the relays save their
+# checkpoints and release their leases within the first second, then each consumer waits up to
+# a second for its last drain. A killed service loses nothing: its relay's events are published
+# again by the next holder of its lease (the inboxes drop the repeats), unacknowledged
+# deliveries go back to their queues.
+GRACE = 2.3
 # ... and then this long for the kernel to take the killed processes and their ports away.
 KILL_WAIT = 0.8
 
