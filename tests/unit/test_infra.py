@@ -80,8 +80,9 @@ def test_compose_runs_each_service_with_the_env_its_config_reads(
     spec = compose["services"][service]
     assert spec["image"] and spec["build"]["dockerfile"] == "infra/Dockerfile"
     assert (INFRA / spec["build"]["context"] / spec["build"]["dockerfile"]).is_file()
-    assert spec["command"] == ["nameko", "run", "--config", f"services/{service}/config.yaml",
-                               f"services.{service}.service"]
+    assert spec["command"] == ["python", "-m", "shared.observability.logging", "run",
+                               "--config", f"services/{service}/config.yaml",
+                               f"services.{service}.service"]  # JSON lines from the start
     assert importlib.util.find_spec(f"services.{service}.service") is not None
 
     env = {name: interpolated_default(str(value)) for name, value in spec["environment"].items()}
