@@ -26,6 +26,7 @@ import sys
 from collections.abc import Sequence
 
 from shared.eventstore import StoreMissing
+from shared.observability.logging import configure_cli
 from shared.settings import DEFAULTS
 
 from .commands import history, listen, lodge, parked, rebuild, status, trs, verify
@@ -51,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `clearance` program (`argv` None: the process's own arguments, and the process's
+    logging set up as JSON lines on stderr; tests pass `argv` and keep theirs)."""
+    if argv is None:
+        configure_cli()
     args, unknown = build_parser().parse_known_args(argv)
     if unknown:  # told by the subcommand's parser, with its usage, not the top-level one
         args.subparser.error(f"unrecognized arguments: {' '.join(unknown)}")
