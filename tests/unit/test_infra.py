@@ -268,9 +268,10 @@ def test_dockerfile_builds_one_non_root_image_that_runs_a_service() -> None:
     assert users and users[-1].split(":")[0] not in {"root", "0"}
     assert not [op for op, _ in instructions if op == "ENTRYPOINT"]
     (cmd,) = [json.loads(args) for op, args in final if op == "CMD"]
-    assert cmd[:3] == ["nameko", "run", "--config"]
-    assert (ROOT / cmd[3]).is_file()
-    assert importlib.util.find_spec(cmd[4]) is not None
+    assert cmd[:5] == ["python", "-m", "shared.observability.logging", "run", "--config"]
+    assert importlib.util.find_spec(cmd[2]) is not None  # `nameko run`, every line JSON
+    assert (ROOT / cmd[5]).is_file()
+    assert importlib.util.find_spec(cmd[6]) is not None
     exposed = {int(p) for op, args in final if op == "EXPOSE" for p in args.split()}
     assert exposed == set(SERVICES.values())
 
