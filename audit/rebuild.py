@@ -202,23 +202,26 @@ def _fill(store: EventStore, models: dict[str, ReadModel], page: int,
     Projections with a `fold` get the lean scan; when every one has, the log is read as the
     lean scan only (the next page read while this one is applied).
 
-    While it runs, the objects the process already had are frozen for the garbage collector
-    (gc.freeze): each page allocates ~10,000 containers that live for the page, and without
-    it every other page set off a full collection of everything else in the process
-    (~35 ms each, ~18% of the fill's CPU). They are unfrozen after; nothing is kept."""
+    While it runs, the cyclic garbage collector is off: each page allocates tens of thousands
+    of short-lived containers (rows, typed payloads, facts) that reference counting frees, and
+    with the collector on, their allocation set off collections that cost more than the fold
+    itself (measured: 0.31 s of CPU per 100,000 scanned events with it, 0.08 s without). It is
+    switched back on after; the fill makes no reference cycles worth collecting."""
     with store.schema_engine.begin() as connection:
         for model in models.values():
             model.table.create(connection)
     folds = {p.name: p.fold(models[p.name]) for p in projections if p.fold}
     paged = [p for p in projections if p.fold is None]
     up_to = store.last_position()
-    gc.freeze()
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         if not paged:
             return _fill_folded(store, folds, up_to, page, progress)
         return _fill_paged(store, models, paged, folds, up_to, page, progress)
     finally:
-        gc.unfreeze()
+        if collecting:
+            gc.enable()
 
 
 def _fill_folded(store: EventStore, folds: dict[str, Fold], up_to: int, page: int,
@@ -265,8 +268,8 @@ def _fill_paged(store: EventStore, models: dict[str, ReadModel], paged: Sequence
         with store.transaction() as tx:
             _apply(tx, models, batch, paged)
             if folds:
-                lean = [(e.position, e.event_id, e.type, e.correlation_id,
-                         e.occurred_at.isoformat(timespec="microseconds"), e.payload)
+                lean = [[e.position, e.event_id, e.type, e.version, e.correlation_id,
+                         e.occurred_at.isoformat(timespec="microseconds"), e.payload]
                         for e in batch]
                 for fold in folds.values():
                     page_write = fold.prepare(lean)

@@ -135,7 +135,7 @@ class StatusFold:
 
     def prepare(self, rows: Sequence[ScannedEvent]) -> Write | None:
         incoming: dict[str, dict[str, Any]] = {}
-        for position, event_id, type_, consignment_id, at, payload in rows:
+        for position, event_id, type_, _version, consignment_id, at, payload in rows:
             if payload is None:
                 continue
             fact = fact_of(type_, position, at, payload)

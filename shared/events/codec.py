@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -125,11 +125,52 @@ def _decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
-def kept_fields(payload: Any, names: Sequence[str]) -> dict[str, Any]:
+def kept_fields(payload: Any, names: tuple[str, ...]) -> dict[str, Any]:
     """The named fields of a typed payload (all its fields, or a partial one holding at least
-    these), JSON-ready: what a projection keeps of an event."""
-    values = payload.__dict__
-    return {k: json_value(values[k]) for k in names if k in values}
+    these), JSON-ready as the codec encodes them: what a projection keeps of an event."""
+    return keeper(type(payload), names)(payload)
+
+
+Keeper = Callable[[Any], dict[str, Any]]
+_KEEPERS: dict[tuple[type[Any], tuple[str, ...]], Keeper] = {}
+
+
+def keeper(cls: type[Any], names: tuple[str, ...]) -> Keeper:
+    """`kept_fields` of one class and field list, made once (a fold calls it per event)."""
+    found = _KEEPERS.get((cls, names))
+    if found is not None:
+        return found
+    encoders = _encoders_of(cls)
+    wanted = frozenset(names)
+    count = len(wanted)
+    converted = tuple((n, encoders[n]) for n in names if n in encoders)
+
+    def keep(payload: Any) -> dict[str, Any]:
+        values = payload.__dict__
+        kept: dict[str, Any]
+        if len(values) == count and values.keys() == wanted:
+            kept = values.copy()  # a partial payload of exactly these fields (a rebuild's scan)
+        else:
+            kept = {k: values[k] for k in names if k in values}
+        for name, convert in converted:
+            if name in kept:
+                kept[name] = convert(kept[name])
+        return kept
+
+    _KEEPERS[(cls, names)] = keep
+    return keep
+
+
+_ENCODERS: dict[type[Any], dict[str, Convert]] = {}
+
+
+def _encoders_of(cls: type[Any]) -> dict[str, Convert]:
+    found = _ENCODERS.get(cls)
+    if found is None:
+        hints = _hints(cls)
+        found = _ENCODERS[cls] = {f.name: e for f in fields(cls)
+                                  if (e := _encoder(hints[f.name])) is not None}
+    return found
 
 
 def json_value(value: Any) -> Any:
@@ -165,7 +206,7 @@ class Codec:
         self.cls = cls
         self.names = tuple(f.name for f in fields(cls))
         self._decoders = {n: d for n in self.names if (d := _decoder(hints[n])) is not None}
-        self._encoders = {n: e for n in self.names if (e := _encoder(hints[n])) is not None}
+        self._encoders = _encoders_of(cls)
 
     def encode(self, payload: Any) -> dict[str, Any]:
         """The JSON-ready data of a payload (what the schema would dump)."""
@@ -186,8 +227,9 @@ class Codec:
         """A payload holding only the fields present in `data` (the others are unset: reading
         one raises AttributeError). For folds that read a few fields of many events."""
         payload = object.__new__(self.cls)
-        decoders = self._decoders
-        for name, value in data.items():
-            convert = decoders.get(name)
-            object.__setattr__(payload, name, value if convert is None else convert(value))
+        values = payload.__dict__
+        values.update(data)
+        for name, convert in self._decoders.items():
+            if name in values:
+                values[name] = convert(values[name])
         return payload

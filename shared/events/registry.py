@@ -205,8 +205,12 @@ class EventRegistry:
     def decode_partial(self, event_type: str, data: Mapping[str, Any]) -> Any:
         """A payload of the current version holding only the fields in `data` (already of
         the current version; see `Codec.decode_partial`)."""
+        return self.partial_decoder(event_type)(data)
+
+    def partial_decoder(self, event_type: str) -> Callable[[Mapping[str, Any]], Any]:
+        """`decode_partial` of one type, looked up once (for loops over many events)."""
         definition = self._definition(event_type)
-        return definition.versions[definition.current].codec.decode_partial(data)
+        return definition.versions[definition.current].codec.decode_partial
 
     def reader(self) -> Callable[[RecordedEvent], Any]:
         """What a store sets as each read event's `decoder`."""

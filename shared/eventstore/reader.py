@@ -9,7 +9,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from shared.events.envelope import RecordedEvent
 from shared.events.registry import EventRegistry
@@ -23,9 +23,10 @@ SELECT_EVENTS = ("SELECT position, event_id, stream, stream_version, type, versi
                  "correlation_id, causation_id, actor, occurred_at, recorded_at, data, hash "
                  "FROM events")
 SCAN_READERS = 2  # PostgreSQL pages a scan reads ahead, each on its own connection
-# (position, event_id, type, correlation_id, occurred_at as isoformat text, payload): the
-# payload holds only the fields the scan was asked for (None for other types).
-ScannedEvent = tuple[int, str, str, str, str, Any]
+# [position, event_id, type, version, correlation_id, occurred_at as isoformat text, payload]:
+# the payload (current version) holds only the fields the scan was asked for (None for other
+# types); `version` is the stored one. A list: the page's decoded rows, filled in place.
+ScannedEvent = list[Any]
 
 
 def fetch(connection: Any, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -173,24 +174,32 @@ class LogReader:
         picked = _pg_pick_fields(fields, current, at) if postgresql else None
         windows = [(start, min(start + page, up_to)) for start in range(after, up_to, page)]
 
+        partial = {t: registry.partial_decoder(t) for t in fields}
+        iso = None if postgresql else iso_from_stored
+
         def typed(rows: list[Any], picked_already: bool) -> list[ScannedEvent]:
-            out: list[ScannedEvent] = []
-            partial = registry.decode_partial
-            for position, event_id, type_, version, consignment, occurred, data in rows:
-                wanted = fields.get(type_)
-                payload = None
-                if wanted is not None:
-                    if type(data) is str:
-                        data = json.loads(data)
-                    if version != current[type_]:
-                        data = registry.upcast(type_, version, data)
-                        data = {k: data[k] for k in wanted if k in data}
-                    elif not picked_already:
-                        data = {k: data[k] for k in wanted if k in data}
-                    payload = partial(type_, data)
-                out.append((position, event_id, type_, consignment,
-                            occurred if postgresql else cast(str, iso_from_stored(occurred)),
-                            payload))
+            """The page's rows with each payload typed (in place when the database sent them
+            as one JSON array)."""
+            if picked_already:
+                out = rows
+            elif iso is None:
+                out = [list(row) for row in rows]
+            else:
+                out = [[p, e, t, v, c, iso(o), d] for p, e, t, v, c, o, d in rows]
+            for row in out:
+                decode = partial.get(row[2])
+                if decode is None:
+                    row[6] = None
+                    continue
+                type_, data = row[2], row[6]
+                if type(data) is str:
+                    data = json.loads(data)
+                if row[3] != current[type_]:
+                    data = registry.upcast(type_, row[3], data)
+                    data = {k: data[k] for k in fields[type_] if k in data}
+                elif not picked_already:
+                    data = {k: data[k] for k in fields[type_] if k in data}
+                row[6] = decode(data)
             return out
 
         def work(connection: Any, window: tuple[int, int]) -> list[ScannedEvent]:

@@ -44,16 +44,20 @@ class Status(Enum):
     AMENDMENT_ANSWERED = "11"  # answer to an amendment or invalidation request
     HANDLED_MANUALLY = "17"
 
-    @property
-    def code(self) -> str:
-        return self.value
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
+    # Members are singletons compared by identity: hashed by identity too (enum's own __hash__
+    # is Python code, and the status fold looks statuses up in TRANSITIONS per event).
+    __hash__ = object.__hash__
+    label: str  # the snake-case name, set below
+    code: str  # the CDS-style code (the value)
 
     def as_json(self) -> dict[str, str]:
         return {"name": self.label, "code": self.code}
+
+
+for _status in Status:
+    _status.label = _status.name.lower()
+    _status.code = _status.value
+del _status
 
 
 

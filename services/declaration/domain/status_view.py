@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from shared.events.codec import kept_fields
+from shared.events.codec import Keeper, keeper
 
-from .status import Status, can_transition
+from .status import TRANSITIONS, Status
 
 Fact = dict[str, Any]  # {"type", "position", "at", "data": {...}}: as stored in the row
 
@@ -41,11 +41,16 @@ def fact_of(event_type: str, position: int, at: str, payload: Any) -> Fact | Non
     """The fact an event contributes (its kept fields, JSON-ready), or None for an event the
     view does not use. `payload` is the typed event (all its fields, or at least the kept
     ones)."""
-    fields = KEPT_FIELDS.get(event_type)
-    if fields is None:
-        return None
-    return {"type": event_type, "position": position, "at": at,
-            "data": kept_fields(payload, fields)}
+    keep = _KEEPERS.get(event_type)
+    if keep is None:
+        fields = KEPT_FIELDS.get(event_type)
+        if fields is None:
+            return None
+        keep = _KEEPERS[event_type] = keeper(type(payload), fields)
+    return {"type": event_type, "position": position, "at": at, "data": keep(payload)}
+
+
+_KEEPERS: dict[str, Keeper] = {}  # event type -> its kept fields, JSON-ready
 
 
 @dataclass(frozen=True)
@@ -70,21 +75,23 @@ def derive(facts: Mapping[str, Fact]) -> StatusView:
     """The view from a set of facts (event id -> fact); independent of their order.
 
     The status is folded over the facts in log order: after each fact, the status its facts
-    so far call for (`_called_for`) is taken when the transition table allows it after the
-    current one (`status.TRANSITIONS`); otherwise the current status stands."""
-    ordered = sorted(facts.values(), key=lambda f: f["position"])
+    so far call for (`_Seen.called_for`) is taken when the transition table allows it after
+    the current one (`status.TRANSITIONS`); otherwise the current status stands."""
+    ordered = sorted(facts.values(), key=_position)
     seen = _Seen()
     status = Status.RECEIVED
+    table = TRANSITIONS
     for fact in ordered:
         seen.add(fact)
         target = seen.called_for()
-        if target is not status and can_transition(status, target):
+        if target is not status and target in table[status]:
             status = target
 
-    received, accepted = seen.first("DeclarationReceived"), seen.last("DeclarationAccepted")
+    first, last = seen.first, seen.last
+    received, accepted = first.get("DeclarationReceived"), last.get("DeclarationAccepted")
     identity = (accepted or received or {"data": {}})["data"]
-    risk, duty = seen.last("RiskAssessed"), seen.last("DutyAssessed")
-    released = seen.first("GoodsReleased")
+    risk, duty = last.get("RiskAssessed"), last.get("DutyAssessed")
+    released = first.get("GoodsReleased")
     paid, due = seen.paid, seen.due
     return StatusView(
         mrn=identity.get("mrn"),
@@ -104,44 +111,49 @@ def derive(facts: Mapping[str, Fact]) -> StatusView:
     )
 
 
+def _position(fact: Fact) -> int:
+    position: int = fact["position"]
+    return position
+
+
 class _Seen:
-    """The facts of one consignment met so far, in log order."""
+    """The facts of one consignment met so far, in log order: the first and the last of each
+    type, and the sums the status needs."""
+
+    __slots__ = ("first", "last", "paid", "due")
 
     def __init__(self) -> None:
-        self.by_type: dict[str, list[Fact]] = {}
+        self.first: dict[str, Fact] = {}
+        self.last: dict[str, Fact] = {}
         self.paid = Decimal("0.00")
         self.due: Decimal | None = None
 
     def add(self, fact: Fact) -> None:
         kind = fact["type"]
-        self.by_type.setdefault(kind, []).append(fact)
+        self.first.setdefault(kind, fact)
+        self.last[kind] = fact
         if kind == "PaymentReceived":
             self.paid += Decimal(fact["data"]["amount"])
         elif kind == "DutyAssessed":
             self.due = Decimal(fact["data"]["amount_due"])
 
-    def first(self, event_type: str) -> Fact | None:
-        found = self.by_type.get(event_type)
-        return found[0] if found else None
-
-    def last(self, event_type: str) -> Fact | None:
-        found = self.by_type.get(event_type)
-        return found[-1] if found else None
-
     def called_for(self) -> Status:
         """The status these facts call for, strongest first."""
-        completed, ordered = self.last("ControlCompleted"), self.last("ControlOrdered")
-        if self.first("GoodsReleased"):
+        last = self.last
+        if "GoodsReleased" in last:
             return Status.RELEASED
-        if self.last("GoodsHeld") or (completed and completed["data"]["result"] == "non_compliant"):
+        completed = last.get("ControlCompleted")
+        if "GoodsHeld" in last or (completed is not None
+                                   and completed["data"]["result"] == "non_compliant"):
             return Status.HELD_BY_OTHER_AGENCY
-        if self.first("DeclarationRejected"):
+        if "DeclarationRejected" in last:
             return Status.REJECTED
-        if ordered and not completed:
+        ordered = last.get("ControlOrdered")
+        if ordered is not None and completed is None:
             return (Status.EXAMINATION_INTENDED if ordered["data"]["kind"] == "examination"
                     else Status.DOCUMENTS_REQUIRED)
         if self.due is not None and self.paid < self.due:
             return Status.TAX_DUE
-        if self.first("DeclarationAccepted"):
+        if "DeclarationAccepted" in last:
             return Status.ACCEPTED
         return Status.RECEIVED

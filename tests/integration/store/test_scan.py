@@ -65,10 +65,10 @@ def append_histories(store: EventStore, consignments: int, seed: int) -> None:
 
 def lean(store: EventStore, page: int, fields: dict[str, tuple[str, ...]]) -> list[Any]:
     up_to = store.last_position()
-    return [(position, event_id, type_, consignment, at,
+    return [(position, event_id, type_, version, consignment, at,
              None if payload is None else kept_fields(payload, fields[type_]))
             for rows in store.scan(0, up_to, page, fields)
-            for position, event_id, type_, consignment, at, payload in rows]
+            for position, event_id, type_, version, consignment, at, payload in rows]
 
 
 def test_scan_gives_typed_payloads_of_the_fields_asked_for(store_url: str) -> None:
@@ -82,11 +82,12 @@ def test_scan_gives_typed_payloads_of_the_fields_asked_for(store_url: str) -> No
                                           actor="t")], None)
     logged = [e for page in store.iter_all(page=1000) for e in page]
     fields = {**declaration.KEPT_FIELDS, "GoodsHeld": ("reason", "mrn")}
-    expected = [(e.position, e.event_id, e.type, e.correlation_id, isoformat(e.occurred_at),
+    expected = [(e.position, e.event_id, e.type, e.version, e.correlation_id,
+                 isoformat(e.occurred_at),
                  None if e.type not in fields else kept_fields(e.payload, fields[e.type]))
                 for e in logged]
     released = [row for row in expected if row[2] == "GoodsReleased"]
-    assert all(row[5]["released_at"] for row in released)  # upcast v1 rows read as v2
+    assert all(row[6]["released_at"] for row in released)  # upcast v1 rows read as v2
     for page in (1, 7, 1000):
         assert lean(store, page, fields) == expected
     scanned = [row for rows in store.scan(5, 9, 2, fields) for row in rows]
