@@ -1,7 +1,5 @@
 """The `clearance` command line: for brokers, officers, auditors and operators."""
 
-import warnings
+from shared.known_warnings import acknowledge
 
-# nameko imports eventlet, which warns on import that it is in maintenance mode; the
-# command line has nothing to act on there (see README, "Stack").
-warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+acknowledge()  # eventlet's deprecation (nameko imports it): nothing a user can act on

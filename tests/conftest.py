@@ -17,9 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from shared.known_warnings import filterwarnings_entries
 from shared.observability.metrics import Metrics, use_registry
 from shared.testing import databases
 from shared.testing.rabbit import private_vhost
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for entry in filterwarnings_entries():  # the known warnings, acknowledged by name in one place
+        config.addinivalue_line("filterwarnings", entry)
 
 
 @pytest.fixture
