@@ -104,25 +104,42 @@ def schema_for(cls: type[Any]) -> marshmallow.Schema:
     return schema_cls(unknown=marshmallow.RAISE)
 
 
-def _decoder(hint: Any) -> Convert | None:
+def _decimal_text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+# type -> (decode from its JSON text, encode to it); other field types are JSON as they are
+_CONVERSIONS: dict[Any, tuple[Convert, Convert]] = {
+    Decimal: (Decimal, _decimal_text),
+    datetime: (datetime.fromisoformat, datetime.isoformat),
+    date: (date.fromisoformat, date.isoformat),
+}
+
+
+def _conversion(hint: Any, way: int) -> Convert | None:
+    """How a field of type `hint` is decoded (`way` 0) or encoded (1), or None: as it is."""
     inner, nullable = _optional(hint)
-    convert: Convert | None
-    if inner is Decimal:
-        convert = Decimal
-    elif inner is datetime:
-        convert = datetime.fromisoformat
-    elif inner is date:
-        convert = date.fromisoformat
-    else:
+    conversions = _CONVERSIONS.get(inner)
+    if conversions is None:
         return None
+    convert = conversions[way]
     if nullable:
-        base = convert
-        return lambda value: None if value is None else base(value)
+        return lambda value: None if value is None else convert(value)
     return convert
 
 
-def _decimal_text(value: Decimal) -> str:
-    return format(value, "f")
+def _decoder(hint: Any) -> Convert | None:
+    return _conversion(hint, 0)
+
+
+def _encoder(hint: Any) -> Convert | None:
+    return _conversion(hint, 1)
+
+
+def json_value(value: Any) -> Any:
+    """One field's value as the codec encodes it (Decimal, date and datetime as text)."""
+    conversions = _CONVERSIONS.get(type(value))
+    return value if conversions is None else conversions[1](value)
 
 
 def kept_fields(payload: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -171,31 +188,6 @@ def _encoders_of(cls: type[Any]) -> dict[str, Convert]:
         found = _ENCODERS[cls] = {f.name: e for f in fields(cls)
                                   if (e := _encoder(hints[f.name])) is not None}
     return found
-
-
-def json_value(value: Any) -> Any:
-    """One field's value as the codec encodes it (Decimal, date and datetime as text)."""
-    kind = type(value)
-    if kind is Decimal:
-        return format(value, "f")
-    if kind is datetime or kind is date:
-        return value.isoformat()
-    return value
-
-
-def _encoder(hint: Any) -> Convert | None:
-    inner, nullable = _optional(hint)
-    convert: Convert | None
-    if inner is Decimal:
-        convert = _decimal_text
-    elif inner in (datetime, date):
-        convert = inner.isoformat
-    else:
-        return None
-    if nullable:
-        base = convert
-        return lambda value: None if value is None else base(value)
-    return convert
 
 
 class Codec:
