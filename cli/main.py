@@ -22,6 +22,7 @@ carries only the result (JSON with `--json`).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -56,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging set up as JSON lines on stderr; tests pass `argv` and keep theirs)."""
     if argv is None:
         configure_cli()
+        # pika logs a failed connection at ERROR before raising; the command reports an
+        # unreachable broker itself, once, with the address (password hidden).
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
     args, unknown = build_parser().parse_known_args(argv)
     if unknown:  # told by the subcommand's parser, with its usage, not the top-level one
         args.subparser.error(f"unrecognized arguments: {' '.join(unknown)}")
