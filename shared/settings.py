@@ -29,6 +29,13 @@ DEFAULTS: Mapping[str, str] = {
     "EVENT_HANDLER_BATCH": "64",
     "EVENT_HANDLER_LINGER": "0.005",
     "LOG_LEVEL": "INFO",
+    # Identity (README, "Identity and access"): bearer tokens verified with a JWKS document.
+    "AUTH_JWKS_FILE": "",
+    "AUTH_JWKS_URL": "",
+    "AUTH_ISSUER": "",
+    "AUTH_AUDIENCE": "clearance",
+    "AUTH_ROLES_CLAIM": "roles",
+    "AUTH_ALLOW_DEV_KEY": "",
 }
 
 
