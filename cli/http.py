@@ -1,8 +1,17 @@
-"""A small JSON-over-HTTP client for the services (standard library only)."""
+"""A small JSON-over-HTTP client for the services (standard library only).
+
+Every service endpoint but health, readiness, metrics and the OpenAPI document needs a bearer
+token: the commands that call a service take `--token` (default: the `CLEARANCE_TOKEN`
+environment variable; `clearance token --role ...` prints one signed with the development
+key) and pass it to `call(..., token=...)`. A 401 or 403 answer is told as such by
+`describe_problem`.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -10,6 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.settings import http_address
+
+from .output import UsageError
+
+TOKEN_VARIABLE = "CLEARANCE_TOKEN"
 
 
 def base_url(service: str) -> str:
@@ -43,11 +56,36 @@ class ServiceUnreachable(Exception):
     """A service or the broker cannot be reached (exit 1; the message says which and where)."""
 
 
+def add_token_option(parser: argparse.ArgumentParser) -> None:
+    """`--token TOKEN` (default: $CLEARANCE_TOKEN) on a command that calls a service."""
+    parser.add_argument("--token", metavar="TOKEN",
+                        help=f"the bearer token to call the service with (default: "
+                             f"${TOKEN_VARIABLE}; `clearance token --role ROLE` prints one)")
+
+
+def token_of(args: argparse.Namespace) -> str | None:
+    """The command's token: `--token`, else $CLEARANCE_TOKEN, else None (the service will
+    answer 401). UsageError for one that cannot be a token (spaces, control characters)."""
+    given = args.token if getattr(args, "token", None) is not None else os.environ.get(
+        TOKEN_VARIABLE)
+    if given is None or not given.strip():
+        return None
+    token = given.strip()
+    if not token.isascii() or not token.isprintable() or " " in token:
+        where = "--token" if args.token is not None else f"${TOKEN_VARIABLE}"
+        raise UsageError(f"{where} is not a token (a JWT has no spaces or control characters)")
+    return token
+
+
 def call(service: str, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-         timeout: float = 30.0) -> Reply:
+         timeout: float = 30.0, token: str | None = None) -> Reply:
+    """One request to a service; `token` is sent as `Authorization: Bearer <token>`."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(base_url(service) + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return Reply(response.status, _decode(response.read()))
@@ -68,6 +106,14 @@ def _decode(data: bytes) -> Any:
 
 def describe_problem(reply: Reply) -> str:
     body = reply.body
+    if reply.status in (401, 403):
+        detail = body.get("detail", "") if isinstance(body, dict) else str(body).strip()
+        if reply.status == 401:
+            return (f"HTTP 401 not authenticated: {detail or 'no valid token'}\n"
+                    f"  pass a bearer token with --token or ${TOKEN_VARIABLE} "
+                    "(with the development key: clearance token --role ROLE ...)")
+        return (f"HTTP 403 not allowed: {detail or 'the token does not permit this'}\n"
+                "  the token's roles (or its EORI, offices, agency) do not permit this request")
     if not isinstance(body, dict):
         return f"HTTP {reply.status}: {body}"
     lines = [f"HTTP {reply.status} {body.get('title', '')}: {body.get('detail', '')}"]

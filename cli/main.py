@@ -30,11 +30,11 @@ from shared.eventstore import StoreMissing
 from shared.observability.logging import configure_cli
 from shared.settings import DEFAULTS
 
-from .commands import history, listen, lodge, parked, rebuild, status, trs, verify
+from .commands import history, listen, lodge, parked, rebuild, status, token, trs, verify
 from .http import ServiceUnreachable
 from .output import Failed, UsageError, error
 
-COMMANDS = [lodge, status, listen, verify, parked, rebuild, history, trs]
+COMMANDS = [lodge, status, listen, verify, parked, rebuild, history, trs, token]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,8 @@
 """`clearance status MRN`: the current status of a declaration.
 
 Exit 2 when MRN is not an MRN (its format or its check character: a mistyped MRN can name no
-declaration), 1 when the declaration service does not know it or cannot be reached."""
+declaration), 1 when the declaration service does not know it (or it is another party's),
+cannot be reached, or answers 401 (no valid token: `--token` or $CLEARANCE_TOKEN) or 403."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 
 from services.declaration.domain.identifiers import is_valid_mrn
 
-from ..http import call, describe_problem
+from ..http import add_token_option, call, describe_problem, token_of
 from ..output import UsageError, emit_json
 
 
@@ -18,6 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser = subparsers.add_parser("status", help="the current status of a declaration")
     parser.add_argument("mrn", metavar="MRN")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_token_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     if not is_valid_mrn(mrn):
         raise UsageError(f"{args.mrn!r} is not an MRN (18 characters, e.g. 26GB0K3ZP7Q2M9XABE, "
                          "the last a check character)")
-    reply = call("declaration", "GET", f"/declarations/{mrn}")
+    reply = call("declaration", "GET", f"/declarations/{mrn}", token=token_of(args))
     if args.json:
         emit_json(reply.body)
     elif reply.ok:
@@ -39,5 +41,7 @@ def run(args: argparse.Namespace) -> int:
                   f"paid {view['amount_paid']} {view['currency']}")
         print(f"released   {view['released_at'] or '-'}")
     else:
+        print(describe_problem(reply), file=sys.stderr)
+    if args.json and reply.status in (401, 403):  # the JSON on stdout, and the reason here
         print(describe_problem(reply), file=sys.stderr)
     return 0 if reply.ok else 1
