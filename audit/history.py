@@ -43,7 +43,7 @@ from shared.events.declaration import (
     DeclarationReceived,
     DeclarationRejected,
 )
-from shared.events.envelope import RecordedEvent, as_utc, isoformat, utcnow
+from shared.events.envelope import RecordedEvent, as_utc, author_of, isoformat, utcnow
 from shared.events.payment import DutyAssessed, PaymentReceived
 from shared.events.release import GoodsHeld, GoodsReleased
 from shared.events.risk import ControlCompleted, ControlOrdered, RiskAssessed
@@ -133,7 +133,7 @@ class HistoryEvent:
     stream_version: int
     type: str
     version: int
-    actor: str
+    actor: str  # as stored (and hashed): the author as JSON, or a name before issue 10
     causation_id: str | None
     event_id: str
     previous_hash: str
@@ -142,6 +142,17 @@ class HistoryEvent:
     summary: str
     data: Mapping[str, Any]  # as stored (what the hash covers)
     payload: Any  # the typed event, current version (None: a type this code does not know)
+
+    @property
+    def author(self) -> dict[str, Any]:
+        """Who made it happen: `{"sub", "roles", "iss"?, "jti"?}` (see `author_of`)."""
+        return author_of(self.actor)
+
+    @property
+    def author_line(self) -> str:
+        author = self.author
+        roles = ", ".join(author.get("roles") or [])
+        return f"{author['sub']} ({roles})" if roles else str(author["sub"])
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -153,7 +164,7 @@ class HistoryEvent:
             "stream_version": self.stream_version,
             "type": self.type,
             "version": self.version,
-            "actor": self.actor,
+            "actor": self.author,
             "causation_id": self.causation_id,
             "event_id": self.event_id,
             "previous_hash": self.previous_hash,
@@ -307,14 +318,14 @@ def _payload(event: RecordedEvent) -> Any:
 def summarise(event: RecordedEvent, payload: Any) -> str:
     """One line of the key facts of an event, from its typed payload (current version); an
     event this code cannot read is summarised by its stored field names."""
-    line = None if payload is None else _summary(payload)
+    line = None if payload is None else _summary(payload, event)
     if line is not None:
         return line
     fields = ", ".join(sorted(str(key) for key in event.data)) or "no data"
     return f"{event.type} v{event.version} ({fields})"
 
 
-def _summary(payload: Any) -> str | None:
+def _summary(payload: Any, event: RecordedEvent) -> str | None:
     match payload:
         case DeclarationReceived():
             document = payload.document
@@ -354,7 +365,7 @@ def _summary(payload: Any) -> str | None:
             result = payload.result.replace("_", "-")
             extra = (f"; revenue recovered {payload.revenue_recovered}"
                      if payload.revenue_recovered != 0 else "")
-            return (f"Control result {result.upper()} by {payload.officer}: findings "
+            return (f"Control result {result.upper()} by {event.author['sub']}: findings "
                     f"{payload.findings or 'none'}{extra}")
         case DutyAssessed():
             working = payload.working
@@ -488,7 +499,7 @@ def to_text(h: History) -> str:
     rows = [("POS", "RECORDED (UTC)", "SERVICE", "TYPE", "ACTOR", "SUMMARY")]
     for e in h.events:
         rows.append((str(e.position), isoformat(e.recorded_at)[:26].replace("T", " "),
-                     e.service, e.type, _one_line(e.actor), _one_line(e.summary)))
+                     e.service, e.type, _one_line(e.author_line), _one_line(e.summary)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for row in rows:
         cells = [row[i].ljust(widths[i]) if i else row[i].rjust(widths[i]) for i in range(5)]
@@ -579,7 +590,7 @@ def _event_html(template: Template, e: HistoryEvent) -> str:
         version=e.version,
         stream=_e(e.stream),
         stream_version=e.stream_version,
-        actor=_e(e.actor),
+        actor=_e(e.author_line),
         causation_id=_e(e.causation_id or "-"),
         event_id=_e(e.event_id),
         summary=_e(e.summary),

@@ -68,7 +68,7 @@ def target_steps() -> list[tuple[str, list[Any]]]:
         ("payment", [DutyAssessed(c, MRN, "GBP", Decimal("0.00"), Decimal("387.45"),
                                   Decimal("387.45"), "2026-07", "2026-11", "ROUND_HALF_UP",
                                   {"items": []})]),
-        ("risk", [ControlCompleted(c, MRN, "compliant", "officer-1", "ok", Decimal("0.00"))]),
+        ("risk", [ControlCompleted(c, MRN, "compliant", "ok", Decimal("0.00"))]),
         ("payment", [PaymentReceived(c, MRN, "BENCH-PAY-1", Decimal("200.00"), "GBP",
                                      Decimal("187.45"), Decimal("0.00"))]),
         ("payment", [PaymentReceived(c, MRN, "BENCH-PAY-2", Decimal("187.45"), "GBP",

@@ -8,6 +8,10 @@ officer's control result for yellow and red lanes, pay in full, half or twice th
 then wait until the declaration reaches its expected final status. Prints each journey and
 exits 0 when every consignment ends as expected, 1 otherwise. Each run suffixes the LRNs with a
 run id, so the samples go through afresh every time (the log keeps earlier runs).
+
+Each party acts with a token of its own, signed by the development key (`clearance token`):
+the broker lodges and follows its declarations as `declarant`, an officer of the samples'
+office records the controls, and the customs cashier records the payments.
 """
 
 from __future__ import annotations
@@ -22,11 +26,35 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from shared.identity.development import default_var, mint
+
 from .http import Reply, call, describe_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTLED = {"released", "held_by_other_agency", "rejected"}
 HOLD_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The demo's identities: one token per party (see the module docstring)."""
+
+    broker: str
+    officer: str
+    cashier: str
+
+    @classmethod
+    def for_entries(cls, entries: list[Entry], var: Path | None = None) -> Parties:
+        """Tokens for the parties of these samples (the first document's declarant, the
+        offices of all), signed by the development key under `var` (default: CLEARANCE_VAR)."""
+        documents = [e.document for e in entries if e.document is not None]
+        var = var or default_var()
+        return cls(
+            broker=mint(var, roles=["declarant"], sub="broker-demo",
+                        eori=str(documents[0]["declarant"]["eori"])),
+            officer=mint(var, roles=["officer"], sub="officer-demo",
+                         offices=sorted({str(d["office"]) for d in documents})),
+            cashier=mint(var, roles=["cashier"], sub="cashier-demo"))
 
 
 @dataclass
@@ -52,9 +80,9 @@ class Journey:
         return self.problem is None and self.final == self.plan["final"]
 
 
-def lodge(journey: Journey, document: dict[str, Any], run_id: str) -> None:
+def lodge(journey: Journey, document: dict[str, Any], run_id: str, parties: Parties) -> None:
     document["lrn"] = f"{document['lrn']}-{run_id}" if run_id else document["lrn"]
-    reply = call("declaration", "POST", "/declarations", document)
+    reply = call("declaration", "POST", "/declarations", document, token=parties.broker)
     if reply.status not in (200, 201):
         journey.problem = describe_problem(reply)
         return
@@ -63,8 +91,8 @@ def lodge(journey: Journey, document: dict[str, Any], run_id: str) -> None:
                  f"({reply.body['status']['name']}, HTTP {reply.status})")
 
 
-def lodge_invalid(journey: Journey, raw: bytes) -> None:
-    reply = call("declaration", "POST", "/declarations", raw=raw)
+def lodge_invalid(journey: Journey, raw: bytes, parties: Parties) -> None:
+    reply = call("declaration", "POST", "/declarations", raw=raw, token=parties.broker)
     is_problem = isinstance(reply.body, dict) and {"type", "title", "status"} <= set(reply.body)
     if 400 <= reply.status < 500 and is_problem:
         first = (reply.body.get("errors") or [{"pointer": "", "message": reply.body["detail"]}])[0]
@@ -74,9 +102,9 @@ def lodge_invalid(journey: Journey, raw: bytes) -> None:
         journey.problem = f"expected a 4xx problem, got HTTP {reply.status}: {reply.body}"
 
 
-def step(journey: Journey, run_id: str) -> None:
+def step(journey: Journey, run_id: str, parties: Parties) -> None:
     """Look at the declaration's status once and do what its plan calls for next."""
-    reply = call("declaration", "GET", f"/declarations/{journey.mrn}")
+    reply = call("declaration", "GET", f"/declarations/{journey.mrn}", token=parties.broker)
     if not reply.ok:
         return
     view = reply.body
@@ -91,11 +119,12 @@ def step(journey: Journey, run_id: str) -> None:
     if status in ("documents_required", "examination_intended") and "control" not in journey.acted:
         journey.acted.add("control")
         result = plan.get("control", "compliant")
-        body = {"result": result, "officer": "officer-demo",
+        body = {"result": result,
                 "findings": "invoice value understated" if result == "non_compliant" else "",
                 "category": "valuation" if result == "non_compliant" else None,
                 "revenue_recovered": "150.00" if result == "non_compliant" else "0"}
-        check(journey, call("risk", "POST", f"/controls/{journey.mrn}", body),
+        check(journey, call("risk", "POST", f"/controls/{journey.mrn}", body,
+                            token=parties.officer),
               f"control  {result} recorded by officer-demo")
     if view["amount_due"] is not None and plan.get("pay") and "pay" not in journey.acted:
         journey.acted.add("pay")
@@ -104,7 +133,7 @@ def step(journey: Journey, run_id: str) -> None:
                   "double": due * 2}[plan["pay"]]
         body = {"mrn": journey.mrn, "reference": f"PAY-{journey.mrn}-{run_id}",
                 "amount": str(amount), "currency": view["currency"]}
-        check(journey, call("payment", "POST", "/payments", body),
+        check(journey, call("payment", "POST", "/payments", body, token=parties.cashier),
               f"payment  {amount} {view['currency']} ({plan['pay']})")
     planned = {"pay"} if plan.get("pay") else set()
     if status in SETTLED:
@@ -148,18 +177,20 @@ def load_plan(samples: Path) -> list[Entry]:
 
 
 def run_plan(entries: list[Entry], run_id: str, timeout: float, *, workers: int = 4,
-             poll: float = 0.2) -> list[Journey]:
-    """Send every entry through the running services and follow it to its final state."""
+             poll: float = 0.2, parties: Parties | None = None) -> list[Journey]:
+    """Send every entry through the running services and follow it to its final state, as
+    `parties` (default: minted for the entries)."""
+    parties = parties or Parties.for_entries(entries)
     journeys = [Journey(entry.name, entry.plan) for entry in entries]
 
     def send(pair: tuple[Entry, Journey]) -> None:
         entry, journey = pair
         if entry.plan.get("invalid"):
             assert entry.raw is not None
-            lodge_invalid(journey, entry.raw)
+            lodge_invalid(journey, entry.raw, parties)
         else:
             assert entry.document is not None
-            lodge(journey, dict(entry.document), run_id)
+            lodge(journey, dict(entry.document), run_id, parties)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(send, zip(entries, journeys, strict=True)))
@@ -169,7 +200,7 @@ def run_plan(entries: list[Entry], run_id: str, timeout: float, *, workers: int 
         if not open_:
             break
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(lambda j: step(j, run_id), open_))
+            list(pool.map(lambda j: step(j, run_id, parties), open_))
         time.sleep(poll)
     return journeys
 

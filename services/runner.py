@@ -192,10 +192,24 @@ def _shown(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
+def identity_environment() -> dict[str, str]:
+    """The environment's AUTH_* settings when it names a JWKS; otherwise the embedded default:
+    the development signing key under var/auth/ (made if missing), trusted explicitly."""
+    if setting("AUTH_JWKS_FILE") or setting("AUTH_JWKS_URL"):
+        return {}
+    from shared.identity.development import dev_environment
+
+    return dev_environment(VAR)
+
+
 def start(timeout: float = 90.0) -> int:
     ensure_broker()
     (VAR / "run").mkdir(parents=True, exist_ok=True)
     (VAR / "log").mkdir(parents=True, exist_ok=True)
+    identity = identity_environment()
+    if identity:
+        print(f"identity: the development signing key ({_shown(VAR / 'auth')}); "
+              "`clearance token --role ROLE` signs tokens with it")
     for service in SERVICES:
         pid = running_pid(service)
         if pid is not None:
@@ -206,7 +220,8 @@ def start(timeout: float = 90.0) -> int:
                 [sys.executable, "-m", "shared.observability.logging", "run",
                  "--config", f"services/{service}/config.yaml", f"services.{service}.service"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, env={**os.environ, "SERVICE_NAME": service},
+                start_new_session=True,
+                env={**os.environ, **identity, "SERVICE_NAME": service},
             )
         pid_file(service).write_text(str(process.pid))
     deadline = time.monotonic() + timeout

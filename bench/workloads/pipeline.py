@@ -33,7 +33,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ import amqp
 
 from audit.trs import percentile
 from bench.harness import Size, Workload
+from shared.identity.development import mint
 from shared.messaging.publisher import close_quietly, connect
 from shared.testing import databases
 from shared.testing.processes import free_port
@@ -66,7 +66,8 @@ class Http:
     def __init__(self) -> None:
         self.local = threading.local()
 
-    def post(self, address: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    def post(self, address: str, path: str, body: dict[str, Any],
+             token: str) -> tuple[int, Any]:
         connections = self.local.__dict__.setdefault("connections", {})
         data = json.dumps(body).encode()
         for attempt in range(2):
@@ -77,7 +78,8 @@ class Http:
                     host, int(port), timeout=30)
             try:
                 connection.request("POST", path, data,
-                                   {"Content-Type": "application/json"})
+                                   {"Content-Type": "application/json",
+                                    "Authorization": f"Bearer {token}"})
                 response = connection.getresponse()
                 payload = response.read()
                 if response.getheader("connection", "").lower() == "close":
@@ -146,6 +148,11 @@ class LoadGenerator:
         self.stopping = threading.Event()
         self.run_id = uuid.uuid4().hex[:6]
         self.counter = 0
+        # The broker's and the cashier's tokens, signed by the cluster's development key (each
+        # verified by the services on every request, as in production).
+        self.broker = mint(cluster.var, roles=["declarant"], sub="bench-broker",
+                           eori=str(SAMPLE["declarant"]["eori"]))
+        self.cashier = mint(cluster.var, roles=["cashier"], sub="bench-cashier")
         connection = connect(cluster.amqp_uri)
         channel = connection.channel()
         channel.exchange_declare("clearance.events", "topic", durable=True, auto_delete=False)
@@ -183,7 +190,8 @@ class LoadGenerator:
     def _pay(self, mrn: str, amount: str, currency: str) -> None:
         try:
             status, body = self.http.post(self.cluster.http["payment"], "/payments", {
-                "mrn": mrn, "reference": f"PAY-{mrn}", "amount": amount, "currency": currency})
+                "mrn": mrn, "reference": f"PAY-{mrn}", "amount": amount, "currency": currency},
+                self.cashier)
             if status not in (200, 201):
                 self.errors.append(f"pay {status} {body}")
         except Exception as exc:  # noqa: BLE001
@@ -192,7 +200,7 @@ class LoadGenerator:
     def _lodge(self, document: dict[str, Any]) -> None:
         try:
             status, body = self.http.post(self.cluster.http["declaration"], "/declarations",
-                                          document)
+                                          document, self.broker)
             if status not in (200, 201):
                 self.errors.append(f"lodge {status} {body}")
         except Exception as exc:  # noqa: BLE001
@@ -315,6 +323,7 @@ class PipelineBench:
         from shared.events.catalog import registry
         from shared.events.envelope import stream_name
         from shared.eventstore import EventStore
+        from shared.identity import Caller
         from shared.messaging.writes import perform
         from shared.reference import load_reference_data
 
@@ -327,11 +336,14 @@ class PipelineBench:
             payments = Payments(store, reference)
             releases = Releases(store)
             run_id = uuid.uuid4().hex[:6]
+            broker = Caller("bench-broker", frozenset({"declarant"}),
+                            eori=str(SAMPLE["declarant"]["eori"]))
+            cashier = Caller("bench-cashier", frozenset({"cashier"}))
             started = time.perf_counter()
             for number in range(count):
                 document = copy.deepcopy(SAMPLE)
                 document["lrn"] = f"P{run_id}{number:09d}"
-                lodged = declarations.lodge(document, actor="bench")
+                lodged = declarations.lodge(document, broker)
                 cid = lodged.consignment_id
                 received, accepted = store.read_stream(stream_name("declaration", cid))
                 payload = registry().decode(accepted)
@@ -345,9 +357,9 @@ class PipelineBench:
                               + store.read_stream(stream_name("payment", cid))):
                     with store.transaction() as tx:
                         releases.hear(tx, event)
-                duty = store.read_stream(stream_name("payment", cid))[-1].data
-                payments.pay(lodged.mrn, f"PAY-{lodged.mrn}", Decimal(duty["amount_due"]),
-                             duty["currency"])
+                duty = store.read_stream(stream_name("payment", cid))[-1].payload
+                payments.pay(lodged.mrn, f"PAY-{lodged.mrn}", duty.amount_due, duty.currency,
+                             cashier)
                 paid = store.read_stream(stream_name("payment", cid))[-1]
                 with store.transaction() as tx:
                     outcome = releases.hear(tx, paid)

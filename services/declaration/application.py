@@ -17,10 +17,12 @@ from typing import Any
 
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted, DeclarationReceived
-from shared.events.envelope import RecordedEvent, stream_name
+from shared.events.envelope import RecordedEvent, actor_text, stream_name
 from shared.eventstore import EventStore, KeyTaken, WrongExpectedVersion
+from shared.identity import Caller
 from shared.reference import ReferenceData
 
+from .domain.access import may_lodge_as, may_see
 from .domain.declaration import Declaration, to_document
 from .domain.identifiers import MrnAllocator, payload_fingerprint
 from .domain.status import Status
@@ -30,6 +32,7 @@ from .projections import project_in, status_by_mrn
 CONSIGNMENT_NAMESPACE = uuid.UUID("6f1c2a4e-2b1e-4d8a-9a57-1f0c3e5d7b21")
 CATEGORY = "declaration"
 MRN_ATTEMPTS = 5
+SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
 
 
 class LrnConflict(Exception):
@@ -70,8 +73,13 @@ class Declarations:
                                  countries=self.reference.countries,
                                  currencies=self.reference.currencies)
 
-    def lodge(self, raw: Mapping[str, Any], *, actor: str, now: datetime | None = None) -> Lodged:
-        """Validate and accept a declaration document (raises DeclarationInvalid, LrnConflict)."""
+    def lodge(self, raw: Mapping[str, Any], caller: Caller, *,
+              now: datetime | None = None) -> Lodged:
+        """Validate and accept a declaration document lodged by `caller` (raises
+        NotYourDeclarant, DeclarationInvalid, LrnConflict)."""
+        declarant = raw.get("declarant")
+        may_lodge_as(caller, declarant.get("eori") if isinstance(declarant, Mapping) else None)
+        actor = actor_text(caller.actor())
         now = now or datetime.now(UTC)
         declaration = self.validate(raw, now.date())
         fingerprint = payload_fingerprint(declaration)
@@ -92,8 +100,7 @@ class Declarations:
                                         declaration.declarant.eori, declaration.office,
                                         declaration.transport.mode.value, now.date(), 1,
                                         document),
-                    correlation_id=consignment_id, actor="declaration-service",
-                    occurred_at=now),
+                    correlation_id=consignment_id, actor=SERVICE_ACTOR, occurred_at=now),
             ]
             try:
                 with self.store.transaction() as tx:
@@ -117,8 +124,9 @@ class Declarations:
                         if isinstance(e.payload, DeclarationAccepted))
         return Lodged(False, accepted.mrn, received.consignment_id, Status.ACCEPTED)
 
-    def status(self, mrn: str) -> dict[str, Any]:
+    def status(self, mrn: str, caller: Caller) -> dict[str, Any]:
+        """The declaration's status, if `caller` may see it (else as if it did not exist)."""
         view = status_by_mrn(self.store, mrn)
-        if view is None:
+        if view is None or not may_see(caller, view["declarant"], view["office"]):
             raise DeclarationNotFound(f"no declaration with MRN {mrn}")
         return view

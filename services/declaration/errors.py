@@ -3,6 +3,7 @@
 from shared.web.problems import ErrorTable, ProblemSpec
 
 from .application import DeclarationNotFound, LrnConflict
+from .domain.access import NotYourDeclarant
 from .domain.validation import DeclarationInvalid
 from .intake import BodyTooLarge, MalformedBody
 
@@ -25,4 +26,5 @@ ERRORS = ErrorTable({
                                     _pointers, _summary),
     LrnConflict: ProblemSpec(409, "lrn-conflict", "LRN already used"),
     DeclarationNotFound: ProblemSpec(404, "not-found", "Declaration not found"),
+    NotYourDeclarant: ProblemSpec(403, "not-your-declarant", "Lodged for another declarant"),
 })

@@ -21,18 +21,23 @@ from services.wiring import Application, reference_data
 from shared.events.catalog import registry
 from shared.events.envelope import RecordedEvent
 from shared.eventstore import EventStore, Transaction
+from shared.identity import Caller
 from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
 from shared.messaging.writes import Together
 from shared.web import api, ops
 from shared.web.entrypoint import read_body
+from shared.web.identity import Authenticator
 
 from .application import Declarations
 from .errors import ERRORS
 from .intake import MAX_BODY_BYTES, parse_json_body
 from .projections import project
 from .schemas import DeclarationSchema, DeclarationStatusSchema, LodgedSchema
+
+LODGE = ("declarant",)
+READ = ("declarant", "officer", "cashier", "auditor")  # each sees its own (domain/access.py)
 
 
 def build(store: EventStore, config: Mapping[str, Any]) -> Declarations:
@@ -50,35 +55,38 @@ class DeclarationService(ops.OpsEndpoints):
     name = "declaration"
 
     config = Config()
+    authenticate = Authenticator()
     store = EventStoreProvider(registry())
     app: Declarations = Application(build)
     relay = RelayProvider(TOPOLOGY, "declaration")
 
-    @api("POST", "/declarations", errors=ERRORS, summary="Lodge a declaration",
+    @api("POST", "/declarations", roles=LODGE, errors=ERRORS, summary="Lodge a declaration",
          request=DeclarationSchema,
-         responses={201: LodgedSchema, 200: LodgedSchema, 409: "LRN reused for another payload",
-                    413: "body too large", 422: "invalid document (field pointers)"})
-    def post_declaration(self, request: Request) -> Any:
+         responses={201: LodgedSchema, 200: LodgedSchema, 403: "another declarant's document",
+                    409: "LRN reused for another payload", 413: "body too large",
+                    422: "invalid document (field pointers)"})
+    def post_declaration(self, request: Request, caller: Caller) -> Any:
         document = parse_json_body(read_body(request, MAX_BODY_BYTES + 1))
-        lodged = self.app.lodge(document, actor=document.get("declarant", {}).get("eori", "?"))
+        lodged = self.app.lodge(document, caller)
         return (201 if lodged.created else 200), lodged.body()
 
-    @api("GET", "/declarations/<string:mrn>", errors=ERRORS,
+    @api("GET", "/declarations/<string:mrn>", roles=READ, errors=ERRORS,
          summary="A declaration's current status",
-         responses={200: DeclarationStatusSchema, 404: "unknown MRN"})
-    def get_declaration(self, request: Request, mrn: str) -> Any:
-        return self.app.status(mrn)
+         responses={200: DeclarationStatusSchema, 404: "unknown MRN, or not yours to see"})
+    def get_declaration(self, request: Request, caller: Caller, mrn: str) -> Any:
+        return self.app.status(mrn, caller)
 
     @rpc  # type: ignore[untyped-decorator]
-    def lodge(self, document: dict[str, Any]) -> dict[str, Any]:
-        """RPC twin of POST /declarations; returns {"created", "mrn", "consignment_id", "status"}."""
-        lodged = self.app.lodge(document, actor=str(document.get("declarant", {}).get("eori")))
+    def lodge(self, document: dict[str, Any], token: str) -> dict[str, Any]:
+        """RPC twin of POST /declarations (the caller's bearer token as `token`); returns
+        {"created", "mrn", "consignment_id", "status"}."""
+        lodged = self.app.lodge(document, self.authenticate(token, LODGE))
         return {"created": lodged.created, **lodged.body()}
 
     @rpc  # type: ignore[untyped-decorator]
-    def status(self, mrn: str) -> dict[str, Any]:
-        """RPC twin of GET /declarations/{mrn}."""
-        return self.app.status(mrn)
+    def status(self, mrn: str, token: str) -> dict[str, Any]:
+        """RPC twin of GET /declarations/{mrn} (the caller's bearer token as `token`)."""
+        return self.app.status(mrn, self.authenticate(token, READ))
 
     # The work is done in the returned write, in the transaction: no inbox pre-check.
     @event_handler("declaration.status", topology=TOPOLOGY, precheck=False)

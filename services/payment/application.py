@@ -19,12 +19,14 @@ from shared.events import payment as events
 from shared.events.catalog import registry
 from shared.events.codec import json_value
 from shared.events.declaration import DeclarationAccepted
-from shared.events.envelope import NewEvent, RecordedEvent, stream_name
+from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name
 from shared.eventstore import EventStore, KeyTaken, Transaction
+from shared.identity import Caller
 from shared.messaging.writes import AnyWrite, Append, Together
 from shared.reference import ReferenceData
 from shared.reference.documents import PROOF_OF_ORIGIN_TYPES
 
+from .domain.access import may_pay
 from .domain.duty import (
     DutyDeclaration,
     DutyItem,
@@ -37,6 +39,7 @@ from .domain.ledger import Ledger, Payment, PaymentOutcome, check_reference
 from .projections import CASES, REFERENCES, project_cases, project_references
 
 CATEGORY = "payment"
+SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
 
 
 
@@ -87,14 +90,17 @@ class Payments:
                 tariff_version=assessment.tariff_version,
                 rates_version=assessment.rates_version, rounding=assessment.rounding_rule,
                 working=assessment_to_dict(assessment)),
-            correlation_id=accepted.consignment_id, actor="payment-service",
+            correlation_id=accepted.consignment_id, actor=SERVICE_ACTOR,
             causation_id=cause.event_id)
         return [Together(_project_cases, event),
                 Append(stream_name(CATEGORY, accepted.consignment_id), [event],
                        expected_version=0)]
 
-    def pay(self, mrn: str, reference: str, amount: Decimal, currency: str) -> PaymentResult:
-        """Record a payment (idempotent on its reference)."""
+    def pay(self, mrn: str, reference: str, amount: Decimal, currency: str,
+            caller: Caller) -> PaymentResult:
+        """Record a payment by `caller` (idempotent on its reference)."""
+        if not may_pay(caller, self._declarant(self._consignment(mrn))):
+            raise UnknownDeclaration(f"no assessed declaration with MRN {mrn}")
         payment = Payment(mrn, reference, amount, currency)
         for _attempt in range(2):
             earlier = self._earlier(reference)
@@ -111,7 +117,7 @@ class Payments:
             event = registry().new_event(
                 events.PaymentReceived(consignment_id, mrn, reference, amount, currency,
                                        balance.balance_due, balance.credit),
-                correlation_id=consignment_id, actor=f"payer:{reference}")
+                correlation_id=consignment_id, actor=actor_text(caller.actor()))
             try:
                 with self.store.transaction() as tx:
                     # The reference is claimed first: the append takes the log-head lock,
@@ -133,6 +139,13 @@ class Payments:
         paid: events.PaymentReceived = event.payload
         return (Payment(paid.mrn, paid.reference, paid.amount, paid.currency),
                 payment_body(event))
+
+    def _declarant(self, consignment_id: str) -> str:
+        """The declarant's EORI (from the log: the declaration's acceptance)."""
+        for event in self.store.read_stream(stream_name("declaration", consignment_id)):
+            if isinstance(event.payload, DeclarationAccepted):
+                return event.payload.declarant_eori
+        raise UnknownDeclaration(f"consignment {consignment_id} has no accepted declaration")
 
     def _consignment(self, mrn: str) -> str:
         found = CASES.find(self.store, mrn=mrn)

@@ -19,6 +19,7 @@ from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted
 from shared.events.envelope import RecordedEvent
 from shared.eventstore import EventStore
+from shared.identity import Caller
 from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
@@ -48,14 +49,15 @@ class PaymentService(ops.OpsEndpoints):
     app: Payments = Application(build)
     relay = RelayProvider(TOPOLOGY, "payment")
 
-    @api("POST", "/payments", errors=ERRORS,
+    @api("POST", "/payments", roles=("cashier",), errors=ERRORS,
          summary="Record a payment (idempotent on its reference)", request=PaymentSchema,
          responses={201: PaymentRecordedSchema, 200: PaymentRecordedSchema,
-                    404: "no assessed declaration with this MRN",
+                    404: "no assessed declaration with this MRN, or not the cashier's",
                     409: "reference reused for another payment", 422: "invalid payment"})
-    def post_payment(self, request: Request) -> Any:
+    def post_payment(self, request: Request, caller: Caller) -> Any:
         body = PAYMENT.load(json_body(request))
-        result = self.app.pay(body["mrn"], body["reference"], body["amount"], body["currency"])
+        result = self.app.pay(body["mrn"], body["reference"], body["amount"], body["currency"],
+                              caller)
         return (201 if result.created else 200), result.body
 
     # The assessment is computed here, in the worker, outside any transaction; the group

@@ -17,8 +17,9 @@ from typing import Any
 
 from shared.events import release as events
 from shared.events.catalog import registry
-from shared.events.envelope import NewEvent, RecordedEvent, stream_name
+from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name
 from shared.eventstore import EventStore, Transaction
+from shared.identity import Caller
 from shared.observability.metrics import metrics
 
 from .domain import facts as f
@@ -28,6 +29,7 @@ from .domain.state import ConsignmentState, build_state
 from .projections import lock_cases, save_cases, stored_fact
 
 CATEGORY = "release"
+SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
 CONTROL = "control"  # one control per declaration version: ordered and completed refer to it
 
 def domain_fact(fact_id: str, fact: Mapping[str, Any]) -> f.Fact:
@@ -128,14 +130,14 @@ class Releases:
                 events.GoodsReleased(consignment_id, decision.mrn, decision.declaration_version,
                                      decision.office, decision.lane.value,
                                      accepted.transport_mode, accepted.lodged_at, released_at),
-                correlation_id=consignment_id, actor="release-service",
+                correlation_id=consignment_id, actor=SERVICE_ACTOR,
                 causation_id=cause, occurred_at=released_at), 1 if outcome == "held" else 0)
         if isinstance(decision, Hold) and outcome != "held" and state.accepted:
             reasons = "; ".join(f"{r.kind.value}" + (f" by {r.agency}" if r.agency else "")
                                 for r in decision.reasons)
             return "held", (stream, registry().new_event(
                 events.GoodsHeld(consignment_id, state.accepted.mrn, reasons),
-                correlation_id=consignment_id, actor="release-service",
+                correlation_id=consignment_id, actor=SERVICE_ACTOR,
                 causation_id=cause), 0)
         return outcome, None
 

@@ -20,6 +20,7 @@ from services.wiring import Application
 from shared.events.catalog import registry
 from shared.events.envelope import RecordedEvent
 from shared.eventstore import EventStore
+from shared.identity import Caller
 from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
@@ -44,10 +45,10 @@ class ReleaseService(ops.OpsEndpoints):
     relay = RelayProvider(TOPOLOGY, "release")
     notifier = NotificationRelayProvider()
 
-    @api("GET", "/notifications",
+    @api("GET", "/notifications", roles=("agency", "officer", "auditor"),
          summary="Release notifications after a log position (query: after, limit)",
          responses={200: "a list of notifications", 400: "after or limit not an integer"})
-    def get_notifications(self, request: Request) -> Any:
+    def get_notifications(self, request: Request, caller: Caller) -> Any:
         try:
             after = int(request.args.get("after", "0"))
             limit = min(int(request.args.get("limit", "1000")), 10_000)

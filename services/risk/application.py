@@ -18,8 +18,9 @@ from typing import Any
 from shared.events import risk as events
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted
-from shared.events.envelope import NewEvent, RecordedEvent, stream_name
+from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name
 from shared.eventstore import EventStore, Transaction
+from shared.identity import Caller
 from shared.messaging.writes import AnyWrite, Append, Together
 from shared.reference import ExchangeRates
 from shared.settings import DEFAULTS
@@ -47,9 +48,11 @@ from .domain import (
 )
 from .domain import ControlCompleted as DomainCompleted
 from .domain import ControlOrdered as DomainOrdered
+from .domain.access import may_control
 from .projections import CASES, project
 
 CATEGORY = "risk"
+SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
 DEFAULT_RULESET = DEFAULTS["RISK_RULESET_VERSION"]
 DEFAULT_AEO_REGISTER = DEFAULTS["RISK_AEO_VERSION"]
 
@@ -124,10 +127,14 @@ class Risk:
         return [Together(_project, new),
                 Append(stream_name(CATEGORY, accepted.consignment_id), new, expected_version=0)]
 
-    def record_control(self, mrn: str, result: str, officer: str, findings: str,
+    def record_control(self, mrn: str, caller: Caller, result: str, findings: str,
                        category: str | None, revenue_recovered: Decimal) -> dict[str, Any]:
-        """An officer's result for the open control of `mrn` (NoOpenControl when none)."""
+        """An officer's result for the open control of `mrn` (NoOpenControl when none; as
+        UnknownDeclaration when the declaration is not at one of the officer's offices)."""
         consignment_id = self._consignment(mrn)
+        if not may_control(caller, self._office(consignment_id)):
+            raise UnknownDeclaration(f"no declaration with MRN {mrn}")
+        officer = caller.sub
         stream = stream_name(CATEGORY, consignment_id)
         history = self.store.read_stream(stream)
         state = fold(consignment_id, _control_events(history))
@@ -139,9 +146,9 @@ class Risk:
                                   revenue_recovered=revenue_recovered, officer=officer)
         text = findings if not found else f"{found[0].category.value}: {findings}"
         event = registry().new_event(
-            events.ControlCompleted(consignment_id, mrn, completed.result.value, officer, text,
+            events.ControlCompleted(consignment_id, mrn, completed.result.value, text,
                                     completed.revenue_recovered),
-            correlation_id=consignment_id, actor=officer)
+            correlation_id=consignment_id, actor=actor_text(caller.actor()))
         self.store.append(stream, [event], expected_version=len(history))
         return {"mrn": mrn, "consignment_id": consignment_id, "result": completed.result.value,
                 "findings": text, "officer": officer,
@@ -150,13 +157,20 @@ class Risk:
     def _consignment(self, mrn: str) -> str:
         found = CASES.find(self.store, mrn=mrn)
         if found is None:
-            raise UnknownDeclaration(f"no risk decision for MRN {mrn}; no control is open")
+            raise UnknownDeclaration(f"no declaration with MRN {mrn} (or not assessed yet)")
         return str(found["consignment_id"])
+
+    def _office(self, consignment_id: str) -> str:
+        """The office of declaration (from the log: the declaration's acceptance)."""
+        for event in self.store.read_stream(stream_name("declaration", consignment_id)):
+            if isinstance(event.payload, DeclarationAccepted):
+                return event.payload.office
+        raise UnknownDeclaration(f"consignment {consignment_id} has no accepted declaration")
 
     @staticmethod
     def _new(payload: Any, cause: RecordedEvent) -> Any:
         return registry().new_event(payload, correlation_id=cause.correlation_id,
-                                    actor="risk-service", causation_id=cause.event_id)
+                                    actor=SERVICE_ACTOR, causation_id=cause.event_id)
 
 
 def _control_events(history: list[RecordedEvent]) -> list[DomainOrdered | DomainCompleted]:
@@ -176,7 +190,7 @@ def _control_events(history: list[RecordedEvent]) -> list[DomainOrdered | Domain
                          if completed.result == ControlResult.NON_COMPLIANT.value else ())
                 result.append(DomainCompleted(
                     completed.consignment_id, current, ControlResult(completed.result),
-                    found, completed.revenue_recovered, completed.officer))
+                    found, completed.revenue_recovered, event.author["sub"]))
     return result
 
 

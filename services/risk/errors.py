@@ -13,7 +13,7 @@ ERRORS = ErrorTable({
                                  schema_pointers, lambda e: "see errors; nothing was recorded"),
     InvalidControlResult: ProblemSpec(422, "invalid-control-result",
                                       "The control result is not valid"),
-    UnknownDeclaration: ProblemSpec(409, "no-open-control", "No control is open"),
+    UnknownDeclaration: ProblemSpec(404, "not-found", "Declaration not found"),
     ControlConflict: ProblemSpec(409, "no-open-control", "No control is open"),
     WrongExpectedVersion: ProblemSpec(409, "concurrent-update",
                                       "Another result was recorded at the same time"),

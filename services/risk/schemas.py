@@ -15,7 +15,6 @@ class ControlResultSchema(Schema):
 
     result = fields.String(required=True,
                            validate=validate.OneOf(["compliant", "non_compliant"]))
-    officer = fields.String(required=True, validate=validate.Length(min=1, max=100))
     findings = fields.String(load_default="", validate=validate.Length(max=2000))
     category = fields.String(load_default=None, allow_none=True,
                              validate=validate.OneOf([c.value for c in FindingCategory]))
@@ -29,5 +28,6 @@ class ControlRecordedSchema(Schema):
     consignment_id = fields.String(required=True)
     result = fields.String(required=True)
     findings = fields.String(required=True)
-    officer = fields.String(required=True)
+    officer = fields.String(required=True, metadata={
+        "description": "the officer who recorded it: the caller's token subject"})
     revenue_recovered = fields.String(required=True)

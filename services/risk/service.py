@@ -19,6 +19,7 @@ from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted
 from shared.events.envelope import RecordedEvent
 from shared.eventstore import EventStore
+from shared.identity import Caller
 from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
@@ -38,7 +39,7 @@ class RiskService(ops.OpsEndpoints):
     """Assesses accepted declarations and records control results.
 
     Example `POST /controls/26GBA7K2M9Q4R8T1X5`:
-    `{"result": "non_compliant", "officer": "officer-117", "findings": "invoice understated",
+    `{"result": "non_compliant", "findings": "invoice understated",
       "category": "valuation", "revenue_recovered": "412.50"}`
     """
 
@@ -48,15 +49,16 @@ class RiskService(ops.OpsEndpoints):
     app: Risk = Application(build)
     relay = RelayProvider(TOPOLOGY, "risk")
 
-    @api("POST", "/controls/<string:mrn>", errors=ERRORS,
-         summary="Record an officer's control result", request=ControlResultSchema,
-         responses={201: ControlRecordedSchema, 409: "no control open for this declaration",
-                    422: "invalid result"})
-    def post_control(self, request: Request, mrn: str) -> Any:
+    @api("POST", "/controls/<string:mrn>", roles=("officer",), errors=ERRORS,
+         summary="Record an officer's control result (the officer: the caller)",
+         request=ControlResultSchema,
+         responses={201: ControlRecordedSchema,
+                    404: "unknown MRN, or not at one of the officer's offices",
+                    409: "no control open for this declaration", 422: "invalid result"})
+    def post_control(self, request: Request, caller: Caller, mrn: str) -> Any:
         body = CONTROL_RESULT.load(json_body(request))
-        return 201, self.app.record_control(mrn, body["result"], body["officer"],
-                                            body["findings"], body["category"],
-                                            body["revenue_recovered"])
+        return 201, self.app.record_control(mrn, caller, body["result"], body["findings"],
+                                            body["category"], body["revenue_recovered"])
 
     # The assessment is computed here, in the worker, outside any transaction; the group
     # commit records it with the inbox record. A redelivery (rare) computes it again and is

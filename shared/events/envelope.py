@@ -9,6 +9,7 @@ version by the registry that read it (`EventRegistry.decode`), decoded once on f
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,11 @@ class RecordedEvent:
     def category(self) -> str:
         return category_of(self.stream)
 
+    @property
+    def author(self) -> dict[str, Any]:
+        """Who made it happen (see `author_of`)."""
+        return author_of(self.actor)
+
     @cached_property
     def payload(self) -> Any:
         """The typed event (its registered dataclass, current version)."""
@@ -131,6 +137,26 @@ class RecordedEvent:
             hash=str(body["hash"]),
             decoder=decoder,
         )
+
+
+def actor_text(author: Mapping[str, Any]) -> str:
+    """The envelope's `actor`: the author of an event (the authenticated caller, or a service
+    for its own decisions: `{"sub", "roles", "iss"?, "jti"?}`) as canonical JSON text."""
+    return json.dumps(dict(author), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def author_of(actor: str) -> dict[str, Any]:
+    """The author object of an envelope's `actor`. Events recorded before identity came in
+    (issue 10) name it by a plain string: a service (`risk-service`) or a self-asserted name."""
+    if actor.startswith("{"):
+        try:
+            author = json.loads(actor)
+        except ValueError:
+            author = None
+        if isinstance(author, dict) and isinstance(author.get("sub"), str):
+            return author
+    roles = ["service"] if actor.endswith("-service") else []
+    return {"sub": actor, "roles": roles, "recorded_as": "text"}
 
 
 def category_of(stream: str) -> str:

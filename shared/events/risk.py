@@ -57,7 +57,22 @@ class ControlOrdered:
 
 @dataclass(frozen=True)
 class ControlCompleted:
-    """An officer recorded the control's result."""
+    """An officer recorded the control's result. Version 2: the officer is the event's
+    authenticated author (the envelope's actor), no longer a field anyone could fill in."""
+
+    TYPE: ClassVar[str] = "ControlCompleted"
+    VERSION: ClassVar[int] = 2
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    result: str = field(metadata={"validate": validate.OneOf(CONTROL_RESULTS)})
+    findings: str
+    revenue_recovered: Decimal
+
+
+@dataclass(frozen=True)
+class ControlCompletedV1:
+    """Version 1 of ControlCompleted: the officer's name came from the request body."""
 
     TYPE: ClassVar[str] = "ControlCompleted"
     VERSION: ClassVar[int] = 1
@@ -70,4 +85,11 @@ class ControlCompleted:
     revenue_recovered: Decimal
 
 
+def control_completed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """The self-asserted officer name is dropped from the typed event (it stays in the stored
+    data an auditor reads, and a v1 event's actor was that same name)."""
+    return {k: v for k, v in data.items() if k != "officer"}
+
+
 EVENTS = [RiskAssessed, ControlOrdered, ControlCompleted]
+OLD_VERSIONS = {ControlCompleted: {1: (ControlCompletedV1, control_completed_v1_to_v2)}}

@@ -30,7 +30,7 @@ events = Table(
     Column("version", Integer, nullable=False),
     Column("correlation_id", String(100), nullable=False),
     Column("causation_id", String(100), nullable=True),
-    Column("actor", String(200), nullable=False),
+    Column("actor", Text, nullable=False),  # the author as JSON (migration 0004)
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("data", Text, nullable=False),

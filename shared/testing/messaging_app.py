@@ -46,6 +46,7 @@ from shared.messaging.writes import Append
 from shared.observability.logging import configure
 from shared.observability.metrics import metrics
 from shared.web.entrypoint import api
+from shared.web.identity import PUBLIC
 
 REGISTRY = EventRegistry()
 
@@ -211,20 +212,20 @@ class FaultService:
     name = "faults"
     logging_setup = LoggingSetup()
 
-    @api("GET", "/ping", summary="Ping")
+    @api("GET", "/ping", roles=PUBLIC, summary="Ping")
     def ping(self, request: Any) -> tuple[int, dict[str, Any]]:
         return 200, {"pong": True}
 
-    @api("GET", "/boom", summary="An unhandled error")
+    @api("GET", "/boom", roles=PUBLIC, summary="An unhandled error")
     def boom(self, request: Any) -> tuple[int, dict[str, Any]]:
         raise RuntimeError("failing on purpose in GET /boom")
 
-    @api("GET", "/warn", summary="A warning")
+    @api("GET", "/warn", roles=PUBLIC, summary="A warning")
     def warn(self, request: Any) -> tuple[int, dict[str, Any]]:
         warnings.warn("a warning issued on purpose by GET /warn", UserWarning, stacklevel=1)
         return 200, {"warned": True}
 
-    @api("GET", "/stray", summary="Stray output")
+    @api("GET", "/stray", roles=PUBLIC, summary="Stray output")
     def stray(self, request: Any) -> tuple[int, dict[str, Any]]:
         print("a line printed on purpose by GET /stray")
         eventlet.spawn(_greenthread_dies)

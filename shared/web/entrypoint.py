@@ -1,9 +1,15 @@
-"""The `@api` HTTP entrypoint: nameko's HTTP handler with JSON results and problem errors.
+"""The `@api` HTTP entrypoint: nameko's HTTP handler with JSON results and problem errors, and
+who may call each route, declared beside it.
 
-    @api("POST", "/payments", errors=ERRORS, summary="Record a payment")
-    def pay(self, request):
+    @api("POST", "/payments", roles=("cashier",), errors=ERRORS, summary="Record a payment")
+    def pay(self, request, caller):           # the verified caller (shared.identity.Caller)
         body = json_body(request)             # size-limited, floats refused
-        return 201, self.app.pay(body)        # dict -> JSON
+        return 201, self.app.pay(body, caller)  # dict -> JSON
+
+A route that is not `roles=PUBLIC` needs a valid bearer token of one of its roles (401 with
+`WWW-Authenticate` without one, 403 with another role) and gets the caller as `caller`; a
+state-changing request whose body is not `application/json` is refused with 415, so a web
+page in a user's browser cannot post a form or text to the API.
 
 Unknown routes, wrong methods and oversized bodies answer problem+json too (the server below
 replaces werkzeug's HTML error pages).
@@ -23,8 +29,12 @@ from nameko.web.server import HttpOnlyProtocol, WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from .identity import PUBLIC, Identity
 from .openapi import Operation, openapi_path, path_parameters
 from .problems import PROBLEM_TYPE_BASE, ErrorTable, Problem
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+Roles = tuple[str, ...] | str  # the roles allowed, or PUBLIC
 
 MAX_BODY_BYTES = 1024 * 1024
 _log = logging.getLogger(__name__)
@@ -153,11 +163,26 @@ def _access_logged(wsgi: Callable[..., Any]) -> Callable[..., Any]:
 
 class ApiHandler(HttpRequestHandler):  # type: ignore[misc]
     server = ProblemWebServer()
+    identity = Identity()
 
-    def __init__(self, method: str, url: str, errors: ErrorTable | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, method: str, url: str, errors: ErrorTable | None = None, *,
+                 roles: Roles, **kwargs: Any) -> None:
         self.errors = errors or ErrorTable({})
+        self.roles = roles
         super().__init__(method, url, **kwargs)
+
+    def get_entrypoint_parameters(self, request: Request) -> tuple[tuple[Any, ...],
+                                                                   dict[str, Any]]:
+        args, kwargs = super().get_entrypoint_parameters(request)
+        if self.roles == PUBLIC:
+            return args, kwargs
+        caller = self.identity.caller(request.headers.get("Authorization"),
+                                      tuple(self.roles))
+        if self.method in STATE_CHANGING and request.mimetype != "application/json":
+            raise Problem(415, "Unsupported media type",
+                          f"the body must be application/json, not {request.mimetype or 'none'}",
+                          PROBLEM_TYPE_BASE + "unsupported-media-type")
+        return args, {**kwargs, "caller": caller}
 
     def response_from_result(self, result: Any) -> Response:
         if isinstance(result, Response):
@@ -180,19 +205,23 @@ class ApiHandler(HttpRequestHandler):  # type: ignore[misc]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def api(method: str, url: str, errors: ErrorTable | None = None, *, summary: str,
-        request: type[marshmallow.Schema] | None = None,
+def api(method: str, url: str, errors: ErrorTable | None = None, *, roles: Roles,
+        summary: str, request: type[marshmallow.Schema] | None = None,
         responses: Mapping[int, type[marshmallow.Schema] | str] | None = None,
         ) -> Callable[[F], F]:
-    """Declare an HTTP entrypoint answering JSON, with errors mapped through `errors`, and its
-    OpenAPI operation (the one declaration of the route: `/openapi.json` is built from these)::
+    """Declare an HTTP entrypoint answering JSON, who may call it (`roles`, or PUBLIC), its
+    errors mapped through `errors`, and its OpenAPI operation (the one declaration of the
+    route: `/openapi.json` is built from these)::
 
-        @api("POST", "/payments", errors=ERRORS, summary="Record a payment",
-             request=PaymentSchema, responses={201: PaymentRecordedSchema, 409: "reused"})
+        @api("POST", "/payments", roles=("cashier",), errors=ERRORS,
+             summary="Record a payment", request=PaymentSchema,
+             responses={201: PaymentRecordedSchema, 409: "reused"})
     """
+    if roles != PUBLIC and (isinstance(roles, str) or not roles):
+        raise ValueError(f"{method} {url}: roles is a tuple of roles, or PUBLIC")
     operation = Operation(method, openapi_path(url), summary, request, dict(responses or {}),
-                          path_parameters(url))
-    register = ApiHandler.decorator(method, url, errors=errors)
+                          path_parameters(url), roles=None if roles == PUBLIC else tuple(roles))
+    register = ApiHandler.decorator(method, url, errors=errors, roles=roles)
 
     def decorate(fn: F) -> F:
         fn.operation = operation  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ class Operation:
     request: type[marshmallow.Schema] | None = None
     responses: dict[int, type[marshmallow.Schema] | str] = field(default_factory=dict)
     parameters: Sequence[str] = ()
+    roles: tuple[str, ...] | None = None  # who may call it (None: anyone, no token)
 
 
 _CONVERTER = re.compile(r"<(?:[a-z_]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
@@ -65,9 +66,19 @@ def build_openapi(title: str, version: str, operations: Sequence[Operation]) -> 
     spec = APISpec(title=title, version=version, openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()])
     spec.components.schema("Problem", PROBLEM)
+    spec.components.security_scheme("bearer", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "A JWT signed by the identity provider (ES256 or RS256), with the "
+                       "roles claim naming the caller's roles"})
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
         operation: dict[str, Any] = {"summary": op.summary, "responses": {}}
+        if op.roles is None:
+            operation["security"] = []
+        else:
+            operation["security"] = [{"bearer": []}]
+            operation["x-roles"] = list(op.roles)
+            operation["description"] = f"Roles: {', '.join(op.roles)}."
         if op.parameters:
             operation["parameters"] = [
                 {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -76,7 +87,13 @@ def build_openapi(title: str, version: str, operations: Sequence[Operation]) -> 
         if op.request is not None:
             operation["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": op.request}}}
-        for status, response in op.responses.items():
+        responses = dict(op.responses)
+        if op.roles is not None:
+            responses.setdefault(401, "no valid bearer token (WWW-Authenticate says why)")
+            responses.setdefault(403, "the caller has none of the roles")
+            if op.method.upper() in ("POST", "PUT", "PATCH", "DELETE"):
+                responses.setdefault(415, "the body is not application/json")
+        for status, response in sorted(responses.items()):
             if isinstance(response, str):
                 operation["responses"][str(status)] = {"description": response, "content": {
                     "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}

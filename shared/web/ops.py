@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 from shared.observability.metrics import metrics
 
 from .entrypoint import api
+from .identity import PUBLIC
 from .openapi import build_openapi, operations_of
 
 
@@ -24,11 +25,12 @@ class OpsEndpoints:
     config: Any  # nameko's Config dependency, provided by the service class
     store: Any  # the store dependency, provided by the service class
 
-    @api("GET", "/health", summary="The process is alive", responses={200: "alive"})
+    @api("GET", "/health", roles=PUBLIC, summary="The process is alive",
+         responses={200: "alive"})
     def health(self, request: Request) -> Any:
         return {"status": "alive", "service": self.name}
 
-    @api("GET", "/ready", summary="The broker and the store answer",
+    @api("GET", "/ready", roles=PUBLIC, summary="The broker and the store answer",
          responses={200: "ready", 503: "not ready"})
     def ready(self, request: Request) -> Any:
         checks: dict[str, str] = {}
@@ -46,13 +48,14 @@ class OpsEndpoints:
         ready = all(v == "ok" for v in checks.values())
         return (200 if ready else 503), {"ready": ready, "checks": checks}
 
-    @api("GET", "/metrics", summary="Prometheus metrics (text format)",
+    @api("GET", "/metrics", roles=PUBLIC, summary="Prometheus metrics (text format)",
          responses={200: "metrics"})
     def metrics(self, request: Request) -> Any:
         return Response(generate_latest(metrics().registry), status=200,
                         content_type=CONTENT_TYPE_LATEST)
 
-    @api("GET", "/openapi.json", summary="This document", responses={200: "OpenAPI 3"})
+    @api("GET", "/openapi.json", roles=PUBLIC, summary="This document",
+         responses={200: "OpenAPI 3"})
     def openapi(self, request: Request) -> Any:
         return build_openapi(f"Open Clearance {self.name} service", "1.0.0",
                              operations_of(type(self)))

@@ -28,6 +28,7 @@ class Problem(Exception):
     type: str = "about:blank"
     errors: Sequence[Mapping[str, str]] = field(default_factory=list)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.status} {self.title}: {self.detail}"
@@ -42,7 +43,7 @@ class Problem(Exception):
 
     def response(self) -> Response:
         return Response(json.dumps(self.body(), sort_keys=True), status=self.status,
-                        mimetype=PROBLEM_JSON)
+                        mimetype=PROBLEM_JSON, headers=dict(self.headers))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from cli.main import main
 from services.declaration.projections import project
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted, DeclarationReceived
-from shared.events.envelope import RecordedEvent, isoformat, stream_name
+from shared.events.envelope import RecordedEvent, author_of, isoformat, stream_name
 from shared.events.payment import DutyAssessed, PaymentReceived
 from shared.events.release import GoodsReleased
 from shared.events.risk import ControlCompleted, ControlOrdered, RiskAssessed
@@ -143,7 +143,7 @@ def build(store: EventStore, description: str = "Smartphones, 128 GB",
     other(w.append("risk", d, RiskAssessed(d, OTHER_MRN, "green", 0, [], "2026.1", None,
                                            {"seed": "ef" * 32, "selected": False,
                                             "value": "0.5"}, {"lane": "green"})))
-    mine(w.append("risk", c, ControlCompleted(c, MRN, "compliant", "officer-117", findings,
+    mine(w.append("risk", c, ControlCompleted(c, MRN, "compliant", findings,
                                               Decimal("0.00")),
                   actor="officer-117"), ("tax_due", "13"), "yellow", "2387.45", "0.00")
     mine(w.append("payment", c, PaymentReceived(c, MRN, "PAY-000001", Decimal("1000.00"), "GBP",
@@ -255,7 +255,8 @@ def test_json_has_the_contract_shape(store: EventStore, monkeypatch: pytest.Monk
         assert got["service"] == recorded.category
         assert got["type"] == recorded.type and got["version"] == recorded.version
         assert got["data"] == dict(recorded.data)
-        assert got["actor"] == recorded.actor and got["event_id"] == recorded.event_id
+        assert got["actor"] == author_of(recorded.actor) and got["event_id"] == recorded.event_id
+        assert {"sub", "roles"} <= set(got["actor"])
         assert got["hash"] == recorded.hash and got["hash_verified"] is True
     assert body["positions"]["first"] == built.mine[0].position
     assert body["positions"]["last"] == built.mine[-1].position
@@ -563,7 +564,7 @@ def test_history_object_round_trips_to_html_and_json(sqlite_store: EventStore) -
             "stream_version": appended.stream_version,
             "type": appended.type,
             "version": appended.version,
-            "actor": appended.actor,
+            "actor": author_of(appended.actor),
             "causation_id": appended.causation_id,
             "event_id": appended.event_id,
             "previous_hash": previous[appended.position],
@@ -586,7 +587,8 @@ def test_history_object_round_trips_to_html_and_json(sqlite_store: EventStore) -
         for value in (appended.position, isoformat(appended.recorded_at),
                       isoformat(appended.occurred_at), appended.category, appended.stream,
                       f"version {appended.stream_version}", appended.type,
-                      f"v{appended.version}", appended.actor, appended.causation_id or "-",
+                      f"v{appended.version}", author_of(appended.actor)["sub"],
+                      appended.causation_id or "-",
                       appended.event_id, previous[appended.position], appended.hash,
                       shown.summary, data):
             assert html.escape(str(value), quote=True) in text, (appended.type, value)

@@ -51,7 +51,7 @@ def consignment_history(lane: str, control: str, payments: int, settle: bool) ->
     steps.append(("payment", p.DutyAssessed(cid, mrn, "GBP", Decimal("10.00"), Decimal("20.00"),
                                             Decimal("30.00"), "2026-07", "2026", "HALF_UP", {})))
     if lane in ("yellow", "red"):
-        steps.append(("risk", k.ControlCompleted(cid, mrn, control, "o", "x", Decimal("0"))))
+        steps.append(("risk", k.ControlCompleted(cid, mrn, control, "x", Decimal("0"))))
     for n in range(payments):
         steps.append(("payment", p.PaymentReceived(cid, mrn, f"R-{cid[:8]}-{n}", Decimal("30.00"),
                                                    "GBP", Decimal("0.00"), Decimal("0.00"))))

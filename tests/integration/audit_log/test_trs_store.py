@@ -72,7 +72,7 @@ def synthetic_log() -> list[tuple[datetime, str, Any]]:
                 cid, mrn, "documentary" if lane == "yellow" else "examination", lane)))
         if control is not None:
             steps.append((at(control), f"risk-{cid}",
-                          k.ControlCompleted(cid, mrn, "compliant", "o", "", Decimal("0"))))
+                          k.ControlCompleted(cid, mrn, "compliant", "", Decimal("0"))))
         if paid is not None:
             steps.append((at(paid), f"payment-{cid}", p.PaymentReceived(
                 cid, mrn, f"REF-{cid}", Decimal(due), "GBP", Decimal("0"), Decimal("0"))))

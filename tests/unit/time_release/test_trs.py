@@ -81,7 +81,7 @@ def journey(
             kind = "documentary" if lane == "yellow" else "examination"
             out.append(recorded(k.ControlOrdered(cid, mrn, kind, lane), at(risk), cid))
     if control is not None:
-        out.append(recorded(k.ControlCompleted(cid, mrn, "compliant", "officer 7", "",
+        out.append(recorded(k.ControlCompleted(cid, mrn, "compliant", "",
                                                Decimal("0")), at(control), cid))
     if assessed is not None:
         out.append(recorded(p.DutyAssessed(cid, mrn, "GBP", Decimal("0"), Decimal(amount_due),
