@@ -87,7 +87,7 @@ run: $(STAMP)
 	$(BIN)/python -m services.runner start || exit $$?; \
 	$(BIN)/python -m cli.demo || true; \
 	echo; echo "Serving: declaration http://$${DECLARATION_HTTP:-127.0.0.1:8001}  risk http://$${RISK_HTTP:-127.0.0.1:8002}  payment http://$${PAYMENT_HTTP:-127.0.0.1:8003}  release http://$${RELEASE_HTTP:-127.0.0.1:8004}"; \
-	echo "Try: $(BIN)/clearance status MRN   |   $(BIN)/clearance listen   |   Ctrl-C to stop."; \
+	echo 'Try: export CLEARANCE_TOKEN=$$($(BIN)/clearance token --role auditor); $(BIN)/clearance status MRN   |   $(BIN)/clearance listen   |   Ctrl-C to stop.'; \
 	while true; do sleep 1 & wait $$!; done
 
 # Every workload side by side with its peer (about 15 minutes on 2 cores); writes
