@@ -4,6 +4,10 @@ Strategy: start ONE service as a real `nameko run` process (its own vhost, its o
 store), feed it the upstream events the other services would have published (appended to the
 store under their categories and published by a relay run in the test), and check what the
 service appended to the log and answers over HTTP.
+
+The service trusts the development signing key under the test's own `var/auth/` (its config
+holds `dev_environment(var)`), and the test calls it with real tokens signed by that key
+(`running.token(roles, ...)`), as a declarant, an officer, a cashier or an agency would.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,6 +28,7 @@ from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted, DeclarationReceived
 from shared.events.envelope import RecordedEvent, stream_name
 from shared.eventstore import EventStore
+from shared.identity.development import dev_environment, mint
 from shared.messaging.relay import Relay
 from shared.messaging.topology import Topology
 from shared.testing import databases
@@ -48,7 +53,13 @@ class Running:
     amqp_uri: str
     http: str
     process: ServiceProcess
+    var: Path  # the development signing key the service trusts is under var/auth/
     relays: dict[str, Relay] = field(default_factory=dict)
+
+    def token(self, roles: Sequence[str], **claims: Any) -> str:
+        """A bearer token the service accepts: signed by its development key, with `roles`
+        and `claims` (sub, eori, offices, agency, ttl: see `mint`)."""
+        return mint(self.var, roles=roles, **claims)
 
     def publish(self, category: str) -> None:
         """Publish everything appended under `category` (as that service's relay would; one
@@ -103,12 +114,13 @@ def run_service(tmp_path: Path) -> Iterator[Callable[[str], Running]]:
             url = databases.sqlite_url(tmp_path)
             store = EventStore(url, registry())
             http = f"127.0.0.1:{free_port()}"
+            var = tmp_path / "var"
             config = {"AMQP_URI": amqp_uri, "EVENT_STORE_URL": url, "WEB_SERVER_ADDRESS": http,
-                      "max_workers": 10, "serializer": "json"}
+                      "max_workers": 10, "serializer": "json", **dev_environment(var)}
             process = ServiceProcess([f"services.{service}.service"], config, tmp_path,
                                      name=service, env={"RETRY_DELAYS": ",".join(map(str, RETRY_DELAYS))})
             process.start()
-            running = Running(store, amqp_uri, http, process)
+            running = Running(store, amqp_uri, http, process, var)
             started.append(running)
             def ready() -> bool:
                 process.check_alive()

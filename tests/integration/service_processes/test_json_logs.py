@@ -10,7 +10,8 @@ two consignments through all four services over HTTP, with the broker closing ev
 connection between them; asks for a 404 and a malformed request; has the faulty service
 answer an unhandled 500, issue a warning, print to stdout and lose a greenthread to an
 unhandled error. Then it stops every process (SIGTERM) and reads every line each one wrote,
-stdout and stderr together.
+stdout and stderr together. The four services trust the development key under the test's
+`var/auth/`; the broker, the cashier call them with real tokens signed by it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from shared.identity.development import dev_environment, mint
 from shared.testing import databases
 from shared.testing.processes import JSON_LOGGING_RUN, ServiceProcess, free_port
 from shared.testing.rabbit import private_vhost
@@ -40,11 +42,14 @@ LEVELS = {"debug", "info", "warning", "error", "critical"}
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
 
-def call(address: str, method: str, path: str,
-         body: dict[str, Any] | None = None) -> tuple[int, Any]:
+def call(address: str, method: str, path: str, body: dict[str, Any] | None = None,
+         token: str | None = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(f"http://{address}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as reply:
             status, text = reply.status, reply.read()
@@ -74,8 +79,9 @@ def logging_section(service: str) -> dict[str, Any]:
 class Cluster:
     def __init__(self, directory: Path, amqp_uri: str, store_url: str) -> None:
         self.http = {name: f"127.0.0.1:{free_port()}" for name in (*SERVICES, FAULTS)}
+        self.var = directory / "var"  # the development signing key the services trust
         env = {"AMQP_URI": amqp_uri, "EVENT_STORE_URL": store_url, "LOG_LEVEL": "INFO",
-               "RETRY_DELAYS": "0.2,0.5,1",
+               "RETRY_DELAYS": "0.2,0.5,1", **dev_environment(self.var),
                **{f"{s.upper()}_HTTP": self.http[s] for s in SERVICES}}
         self.processes = {
             service: ServiceProcess(
@@ -111,19 +117,25 @@ class Cluster:
 
     def clear(self, document: dict[str, Any]) -> str:
         """Lodge `document`, pay what is due, wait for the release: every service takes part."""
-        status, lodged = call(self.http["declaration"], "POST", "/declarations", document)
+        broker = mint(self.var, roles=["declarant"], sub="broker-logs",
+                      eori=document["declarant"]["eori"])
+        cashier = mint(self.var, roles=["cashier"], sub="cashier-logs")
+        status, lodged = call(self.http["declaration"], "POST", "/declarations", document,
+                              broker)
         assert status == 201, lodged
         mrn: str = lodged["mrn"]
 
         def view() -> dict[str, Any]:
-            found: dict[str, Any] = call(self.http["declaration"], "GET", f"/declarations/{mrn}")[1]
+            found: dict[str, Any] = call(self.http["declaration"], "GET", f"/declarations/{mrn}",
+                                         token=broker)[1]
             return found
 
         due = wait_until(lambda: view()["amount_due"], timeout=60, interval=0.1,
                          message=f"the duty of {mrn}")
         status, paid = call(self.http["payment"], "POST", "/payments",
                             {"mrn": mrn, "reference": f"PAY-{mrn}",
-                             "amount": str(Decimal(due)), "currency": view()["currency"]})
+                             "amount": str(Decimal(due)), "currency": view()["currency"]},
+                            cashier)
         assert status == 201, paid
         wait_until(lambda: view()["status"]["name"] == "released", timeout=60, interval=0.1,
                    message=f"{mrn} released")

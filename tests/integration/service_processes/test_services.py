@@ -1,4 +1,7 @@
-"""Each service alone on the real broker: what it hears, what it appends, what it answers."""
+"""Each service alone on the real broker: what it hears, what it appends, what it answers.
+
+Every call but /metrics carries a real bearer token of the party that makes it (signed by the
+development key the service under test trusts; see conftest.py)."""
 
 from __future__ import annotations
 
@@ -27,10 +30,15 @@ from shared.testing.waiting import wait_until
 
 from .conftest import TEST_TOPOLOGY, Running, sample
 
+DECLARANT_EORI = "GB123456789000"  # the declarant of every sample
+OFFICE = "GBDEM001"  # the office of declaration of every sample
 
-def post(http: str, path: str, body: Any) -> tuple[int, Any]:
+
+def post(http: str, path: str, body: Any, token: str) -> tuple[int, Any]:
     request = urllib.request.Request(f"http://{http}{path}", data=json.dumps(body).encode(),
-                                     method="POST", headers={"Content-Type": "application/json"})
+                                     method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=10) as reply:
             return reply.status, json.loads(reply.read())
@@ -38,9 +46,11 @@ def post(http: str, path: str, body: Any) -> tuple[int, Any]:
         return error.code, json.loads(error.read())
 
 
-def get(http: str, path: str) -> tuple[int, Any]:
+def get(http: str, path: str, token: str) -> tuple[int, Any]:
+    request = urllib.request.Request(f"http://{http}{path}",
+                                     headers={"Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(f"http://{http}{path}", timeout=10) as reply:
+        with urllib.request.urlopen(request, timeout=10) as reply:
             return reply.status, json.loads(reply.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -51,12 +61,14 @@ def test_declaration_service_accepts_publishes_and_shows_status(
 ) -> None:
     running = run_service("declaration")
     document = sample("01-green-paid.json")
-    status, body = post(running.http, "/declarations", document)
+    assert document["declarant"]["eori"] == DECLARANT_EORI
+    broker = running.token(["declarant"], sub="broker-1", eori=DECLARANT_EORI)
+    status, body = post(running.http, "/declarations", document, broker)
     assert status == 201 and body["status"] == {"name": "accepted", "code": "01"}
     events = running.store.read_stream(stream_name("declaration", body["consignment_id"]))
     assert [e.type for e in events] == ["DeclarationReceived", "DeclarationAccepted"]
     assert events[1].data["mrn"] == body["mrn"]
-    status, view = get(running.http, f"/declarations/{body['mrn']}")
+    status, view = get(running.http, f"/declarations/{body['mrn']}", broker)
     assert status == 200 and view["status"]["code"] == "01" and view["lrn"] == document["lrn"]
     # its relay published both events: the status consumer heard them (inbox) and the
     # risk queue holds the acceptance for the risk service
@@ -83,14 +95,17 @@ def test_risk_service_decides_lanes_and_records_controls(
     assert red_events[0].data["lane"] == "red" and red_events[0].data["rules_hit"]
     assert all(e.causation_id for e in red_events)
 
-    result = {"result": "non_compliant", "officer": "officer-7", "findings": "undervalued",
+    # The officer is the token's subject (the body names no officer).
+    officer = running.token(["officer"], sub="officer-7", offices=[OFFICE])
+    result = {"result": "non_compliant", "findings": "undervalued",
               "category": "valuation", "revenue_recovered": "120.00"}
-    status, body = post(running.http, "/controls/26GBDEMO0000000002", result)
+    status, body = post(running.http, "/controls/26GBDEMO0000000002", result, officer)
     assert status == 201 and body["result"] == "non_compliant"
+    assert body["officer"] == "officer-7"
     assert running.store.read_stream(stream_name("risk", red))[-1].type == "ControlCompleted"
-    status, problem = post(running.http, "/controls/26GBDEMO0000000002", result)
+    status, problem = post(running.http, "/controls/26GBDEMO0000000002", result, officer)
     assert status == 409 and problem["status"] == 409  # no control open any more
-    status, _ = post(running.http, "/controls/26GBDEMO0000000001", result)
+    status, _ = post(running.http, "/controls/26GBDEMO0000000001", result, officer)
     assert status == 409  # green: no control was ever opened
 
 
@@ -110,20 +125,21 @@ def test_payment_service_assesses_with_its_working_and_takes_payments(
                       reference.rates, minor_units=reference.currencies)
     assert duty.amount_due == expected.total_due and duty.currency == "GBP"
 
+    cashier = running.token(["cashier"], sub="cashier-1")  # customs' own cashier
     half = (duty.amount_due / 2).quantize(Decimal("0.01"))
     payment = {"mrn": mrn, "reference": f"P-{mrn}", "amount": str(half), "currency": "GBP"}
-    status, body = post(running.http, "/payments", payment)
+    status, body = post(running.http, "/payments", payment, cashier)
     assert status == 201 and Decimal(body["balance_due"]) == duty.amount_due - half
-    assert post(running.http, "/payments", payment) == (200, body)
-    assert post(running.http, "/payments", {**payment, "amount": "1.00"})[0] == 409
+    assert post(running.http, "/payments", payment, cashier) == (200, body)
+    assert post(running.http, "/payments", {**payment, "amount": "1.00"}, cashier)[0] == 409
     rest = {"mrn": mrn, "reference": f"Q-{mrn}", "amount": str(duty.amount_due), "currency": "GBP"}
-    status, body = post(running.http, "/payments", rest)
+    status, body = post(running.http, "/payments", rest, cashier)
     assert status == 201 and Decimal(body["credit"]) == half and body["balance_due"] == "0.00"
     paid = [registry().decode(e) for e in running.store.read_stream(
         stream_name("payment", consignment)) if e.type == "PaymentReceived"]
     assert [p.reference for p in paid if isinstance(p, PaymentReceived)] == [f"P-{mrn}", f"Q-{mrn}"]
     assert post(running.http, "/payments", {**rest, "currency": "USD",
-                                             "reference": "X"})[0] == 422
+                                             "reference": "X"}, cashier)[0] == 422
 
 
 def test_release_service_releases_once_whatever_the_order_and_tells_agencies(
@@ -192,7 +208,8 @@ def test_release_service_releases_once_whatever_the_order_and_tells_agencies(
     # ...and it changed nothing: still one release, one notification listed
     released = running.store.read_stream(stream_name("release", consignment))
     assert [e.type for e in released] == ["GoodsReleased"]
-    status, listing = get(running.http, "/notifications?after=0")
+    agency = running.token(["agency"], sub="agency-staff-1", agency="PHA")
+    status, listing = get(running.http, "/notifications?after=0", agency)
     assert status == 200 and [n["mrn"] for n in listing["notifications"]] == [mrn]
     # Nothing more is heard: once the notification relay's checkpoint is at the last release
     # event of the log, whatever it would publish for it is already in the agency's queue.
