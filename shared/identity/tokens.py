@@ -128,8 +128,10 @@ class KeySource:
         return self._kids
 
     def holds(self, kid: str, alg: str) -> bool:
-        """Whether the key (kid, alg) is held now (no read)."""
-        return (kid, alg) in self._keys
+        """Whether the key (kid, alg) is held now and the keys are not older than `max_age`
+        (no read)."""
+        return (kid, alg) in self._keys and not (
+            self.max_age is not None and time.monotonic() - self._loaded > self.max_age)
 
     def load(self) -> None:
         """Read the document now (KeysUnavailable if it cannot be read or is not a JWKS)."""
@@ -152,11 +154,12 @@ class KeySource:
                     try:
                         self._load()
                     except KeysUnavailable:
-                        if not self._keys:
-                            raise InvalidToken("the signing keys are unavailable") from None
+                        pass  # the keys held, if any, still serve
             found = self._keys.get((kid, alg))
         if found is not None:
             return found
+        if self._loaded == float("-inf"):  # never read (the provider has been unreachable)
+            raise InvalidToken("the signing keys are unavailable")
         if kid in self._kids:
             raise InvalidToken(f"the key named by kid is not an {alg} key")
         raise InvalidToken("the token's signing key (kid) is not known")
