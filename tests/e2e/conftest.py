@@ -3,6 +3,10 @@ them (`python -m services.runner start`), on the real broker (a private vhost pe
 a store of their own (SQLite file or a new PostgreSQL database). Tests talk to them only over
 HTTP and AMQP, as brokers, officers and partner agencies do, and read the log to check that
 nothing was left behind by refused documents.
+
+With no JWKS configured, the runner makes the services trust the development signing key under
+the cluster's var folder (`var/auth/`); tests act with real tokens signed by that key
+(`cluster.token(roles, ...)`, or `cluster.parties(entries)` for the demo's three parties).
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cli import demo
+from shared.identity.development import mint
 from shared.testing import databases
 from shared.testing.processes import free_port
 from shared.testing.rabbit import private_vhost
@@ -38,6 +45,16 @@ class Cluster:
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n" + p.read_text()[-3000:]
                          for p in sorted((self.var / "log").glob("*.log")))
+
+    def token(self, roles: Sequence[str], **claims: Any) -> str:
+        """A bearer token the cluster's services accept: signed by the development key under
+        its var folder, with `roles` and `claims` (sub, eori, offices, agency, ttl; see
+        `shared.identity.development.mint`)."""
+        return mint(self.var, roles=roles, **claims)
+
+    def parties(self, entries: list[demo.Entry]) -> demo.Parties:
+        """The demo's broker, officer and cashier for `entries`, with this cluster's key."""
+        return demo.Parties.for_entries(entries, self.var)
 
 
 def cluster_env(store_url: str, amqp_uri: str, var: Path) -> dict[str, str]:
