@@ -1,13 +1,19 @@
 """The README's example request bodies ("Trying it by hand"), sent exactly as written (only the
 `{mrn}` and `{amount_due}` placeholders filled in) to the real services: a yellow declaration
 controlled and paid is released, a red one found non-compliant is held. The optional
-`revenue_recovered` is left out, as the README does."""
+`revenue_recovered` is left out, as the README does.
+
+Each call carries the token of its party, taken as the README takes it: its
+`NAME=$(.venv/bin/clearance token ...)` commands are run as written (with the cluster's var
+folder, whose development key the services trust): `$TOKEN` the declarant's,
+`$OFFICER_TOKEN` the officer's, `$CASHIER_TOKEN` the cashier's."""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
+import shlex
 from typing import Any
 
 import pytest
@@ -20,10 +26,31 @@ from .conftest import ROOT, Cluster
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+PARTIES = {"TOKEN": "declarant", "OFFICER_TOKEN": "officer", "CASHIER_TOKEN": "cashier"}
+
+
+def section() -> str:
+    """The README's "Trying it by hand" section."""
+    return README.split("### Trying it by hand", 1)[1].split("\n### ", 1)[0]
+
+
 def examples() -> list[str]:
     """The JSON bodies of the README's "Trying it by hand" section, in order, as text."""
-    section = README.split("### Trying it by hand", 1)[1].split("\n### ", 1)[0]
-    return re.findall(r"```json\n(.*?)\n```", section, flags=re.DOTALL)
+    return re.findall(r"```json\n(.*?)\n```", section(), flags=re.DOTALL)
+
+
+def shell_commands() -> list[str]:
+    """The commands of the section's bash blocks, continuation lines joined."""
+    blocks = re.findall(r"```bash\n(.*?)\n```", section(), flags=re.DOTALL)
+    return [line.strip() for block in blocks for line in block.replace("\\\n", " ").splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def token_commands() -> dict[str, list[str]]:
+    """The section's `NAME=$(.venv/bin/clearance token ...)` lines: NAME -> the command."""
+    found = [re.fullmatch(r"(\w+)=\$\((\.venv/bin/clearance token [^)]*)\)", command)
+             for command in shell_commands()]
+    return {match[1]: shlex.split(match[2]) for match in found if match}
 
 
 def filled(text: str, **values: str) -> Any:
@@ -39,19 +66,30 @@ def services(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
     return cluster
 
 
-def lodge(sample: str, lrn: str) -> str:
+@pytest.fixture
+def tokens(services: Cluster) -> dict[str, str]:
+    """The README's tokens, by the name it gives them, from its own commands."""
+    made = {}
+    for name, command in token_commands().items():
+        result = services.run(*command, timeout=60)
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+        made[name] = result.stdout.strip()
+    return made
+
+
+def lodge(sample: str, lrn: str, token: str) -> str:
     document = copy.deepcopy(json.loads((ROOT / "samples" / sample).read_text()))
     document["lrn"] = lrn
-    reply = call("declaration", "POST", "/declarations", document)
+    reply = call("declaration", "POST", "/declarations", document, token=token)
     assert reply.status == 201, reply.body
     return str(reply.body["mrn"])
 
 
-def status_becomes(mrn: str, name: str) -> dict[str, Any]:
+def status_becomes(mrn: str, name: str, token: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
 
     def reached() -> bool:
-        reply = call("declaration", "GET", f"/declarations/{mrn}")
+        reply = call("declaration", "GET", f"/declarations/{mrn}", token=token)
         found.update(reply.body if reply.ok else {})
         return reply.ok and found["status"]["name"] == name and found["amount_due"] is not None
 
@@ -63,26 +101,43 @@ def test_the_readme_lists_the_three_bodies() -> None:
     assert len(examples()) == 3
 
 
+def test_the_readme_takes_a_token_for_each_party_and_sends_it_with_every_call() -> None:
+    assert set(token_commands()) == set(PARTIES)
+    for name, role in PARTIES.items():
+        assert token_commands()[name][2:4] == ["--role", role]
+    curls = [c for c in shell_commands() if c.startswith("curl ")]
+    assert len(curls) == 4
+    for command in curls:
+        header = re.search(r'-H "Authorization: Bearer \$(\w+)"', command)
+        assert header is not None and header[1] in PARTIES, command
+
+
 def test_a_yellow_declaration_controlled_and_paid_with_the_readme_bodies_is_released(
-        services: Cluster) -> None:
+        services: Cluster, tokens: dict[str, str]) -> None:
     compliant, _, payment = examples()
-    mrn = lodge("04-yellow-compliant.json", "README-YELLOW")
-    due = status_becomes(mrn, "documents_required")["amount_due"]
-    reply = call("risk", "POST", f"/controls/{mrn}", raw=compliant.encode())
+    broker = tokens["TOKEN"]
+    mrn = lodge("04-yellow-compliant.json", "README-YELLOW", broker)
+    due = status_becomes(mrn, "documents_required", broker)["amount_due"]
+    reply = call("risk", "POST", f"/controls/{mrn}", raw=compliant.encode(),
+                 token=tokens["OFFICER_TOKEN"])
     assert reply.status == 201, reply.body
     assert reply.body["result"] == "compliant" and reply.body["revenue_recovered"] == "0"
+    assert reply.body["officer"] == "officer-117"  # the token's subject
     reply = call("payment", "POST", "/payments",
-                 raw=json.dumps(filled(payment, mrn=mrn, amount_due=due)).encode())
+                 raw=json.dumps(filled(payment, mrn=mrn, amount_due=due)).encode(),
+                 token=tokens["CASHIER_TOKEN"])
     assert reply.status == 201, reply.body
-    assert status_becomes(mrn, "released")["released_at"] is not None
+    assert status_becomes(mrn, "released", broker)["released_at"] is not None
 
 
 def test_a_red_declaration_found_non_compliant_with_the_readme_body_is_held(
-        services: Cluster) -> None:
+        services: Cluster, tokens: dict[str, str]) -> None:
     _, non_compliant, _ = examples()
-    mrn = lodge("05-red-non-compliant.json", "README-RED")
-    status_becomes(mrn, "examination_intended")
-    reply = call("risk", "POST", f"/controls/{mrn}", raw=non_compliant.encode())
+    broker = tokens["TOKEN"]
+    mrn = lodge("05-red-non-compliant.json", "README-RED", broker)
+    status_becomes(mrn, "examination_intended", broker)
+    reply = call("risk", "POST", f"/controls/{mrn}", raw=non_compliant.encode(),
+                 token=tokens["OFFICER_TOKEN"])
     assert reply.status == 201, reply.body
     assert reply.body["findings"] == "valuation: invoice understated"
-    status_becomes(mrn, "held_by_other_agency")
+    status_becomes(mrn, "held_by_other_agency", broker)
