@@ -66,13 +66,13 @@ def add_token_option(parser: argparse.ArgumentParser) -> None:
 def token_of(args: argparse.Namespace) -> str | None:
     """The command's token: `--token`, else $CLEARANCE_TOKEN, else None (the service will
     answer 401). UsageError for one that cannot be a token (spaces, control characters)."""
-    given = args.token if getattr(args, "token", None) is not None else os.environ.get(
-        TOKEN_VARIABLE)
+    option: str | None = getattr(args, "token", None)
+    given = option if option is not None else os.environ.get(TOKEN_VARIABLE)
     if given is None or not given.strip():
         return None
     token = given.strip()
     if not token.isascii() or not token.isprintable() or " " in token:
-        where = "--token" if args.token is not None else f"${TOKEN_VARIABLE}"
+        where = "--token" if option is not None else f"${TOKEN_VARIABLE}"
         raise UsageError(f"{where} is not a token (a JWT has no spaces or control characters)")
     return token
 
