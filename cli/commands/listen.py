@@ -24,7 +24,14 @@ import pika.exceptions
 
 from shared.settings import setting
 
-from ..http import ServiceUnreachable, call, describe_problem, shown_uri
+from ..http import (
+    ServiceUnreachable,
+    add_token_option,
+    call,
+    describe_problem,
+    shown_uri,
+    token_of,
+)
 from ..output import natural, positive_float, positive_int
 
 EXCHANGE = "clearance.releases"
@@ -43,6 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("--idle", type=positive_float, default=None, metavar="SECONDS",
                         help="stop after this many seconds without a notification")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_token_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -76,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if args.from_position is not None:
         after = args.from_position
         while True:
-            reply = call("release", "GET", f"/notifications?after={after}&limit=1000")
+            reply = call("release", "GET", f"/notifications?after={after}&limit=1000",
+                         token=token_of(args))
             if not reply.ok:
                 print(describe_problem(reply), file=sys.stderr)
                 return 1
