@@ -43,6 +43,12 @@ SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
 
 
 
+def unknown(mrn: str) -> str:
+    """The one answer for a declaration that is unknown or not the caller's: the same words,
+    so that an MRN cannot be probed."""
+    return f"no duty assessment for MRN {mrn} (unknown, or not assessed yet)"
+
+
 class UnknownDeclaration(LookupError):
     """No assessed declaration with this MRN."""
 
@@ -100,7 +106,7 @@ class Payments:
             caller: Caller) -> PaymentResult:
         """Record a payment by `caller` (idempotent on its reference)."""
         if not may_pay(caller, self._declarant(self._consignment(mrn))):
-            raise UnknownDeclaration(f"no assessed declaration with MRN {mrn}")
+            raise UnknownDeclaration(unknown(mrn))  # as if there were none
         payment = Payment(mrn, reference, amount, currency)
         for _attempt in range(2):
             earlier = self._earlier(reference)
@@ -150,8 +156,7 @@ class Payments:
     def _consignment(self, mrn: str) -> str:
         found = CASES.find(self.store, mrn=mrn)
         if found is None:
-            raise UnknownDeclaration(f"no duty assessment for MRN {mrn} (unknown, or not "
-                                     "assessed yet)")
+            raise UnknownDeclaration(unknown(mrn))
         return str(found["consignment_id"])
 
 

@@ -57,6 +57,12 @@ DEFAULT_RULESET = DEFAULTS["RISK_RULESET_VERSION"]
 DEFAULT_AEO_REGISTER = DEFAULTS["RISK_AEO_VERSION"]
 
 
+def unknown(mrn: str) -> str:
+    """The one answer for a declaration that is unknown or not the caller's: the same words,
+    so that an MRN cannot be probed."""
+    return f"no declaration with MRN {mrn} (or not assessed yet)"
+
+
 class UnknownDeclaration(LookupError):
     """No risk case for this MRN (not accepted, or not assessed yet)."""
 
@@ -133,7 +139,7 @@ class Risk:
         UnknownDeclaration when the declaration is not at one of the officer's offices)."""
         consignment_id = self._consignment(mrn)
         if not may_control(caller, self._office(consignment_id)):
-            raise UnknownDeclaration(f"no declaration with MRN {mrn}")
+            raise UnknownDeclaration(unknown(mrn))  # as if there were none
         officer = caller.sub
         stream = stream_name(CATEGORY, consignment_id)
         history = self.store.read_stream(stream)
@@ -157,7 +163,7 @@ class Risk:
     def _consignment(self, mrn: str) -> str:
         found = CASES.find(self.store, mrn=mrn)
         if found is None:
-            raise UnknownDeclaration(f"no declaration with MRN {mrn} (or not assessed yet)")
+            raise UnknownDeclaration(unknown(mrn))
         return str(found["consignment_id"])
 
     def _office(self, consignment_id: str) -> str:

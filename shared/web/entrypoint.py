@@ -17,13 +17,16 @@ replaces werkzeug's HTML error pages).
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any, TypeVar, cast
 
 import marshmallow
+from eventlet import wsgi as eventlet_wsgi
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer
 from werkzeug.exceptions import HTTPException
@@ -37,6 +40,7 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 Roles = tuple[str, ...] | str  # the roles allowed, or PUBLIC
 
 MAX_BODY_BYTES = 1024 * 1024
+HEADER_LIMIT = 128 * 1024  # the longest header line a request may carry (see get_wsgi_server)
 _log = logging.getLogger(__name__)
 # One record per request ("http request", with method, path, status, bytes, seconds, client),
 # in place of eventlet's access line of text.
@@ -96,7 +100,23 @@ def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
 
 class _LoggingProtocol(HttpOnlyProtocol):  # type: ignore[misc]
     """nameko's HTTP protocol, whose `http.server` messages (a malformed request's 400) go to
-    the `eventlet.wsgi` logger rather than straight to stderr."""
+    the `eventlet.wsgi` logger rather than straight to stderr, and whose own error answers
+    (a malformed request line, headers over the limits) are problem+json too."""
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        problem = Problem(code, message or HTTPStatus(code).phrase, explain or "",
+                          PROBLEM_TYPE_BASE + f"http-{code}")
+        body = json.dumps(problem.body(), sort_keys=True).encode()
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/problem+json")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.close_connection = True
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
     def log_error(self, format: str, *args: Any) -> None:
         _wsgi_log.warning("%s " + format, self.address_string(), *args)
@@ -111,6 +131,15 @@ class ProblemWebServer(WebServer):  # type: ignore[misc]
 
     def get_wsgi_server(self, sock: Any, wsgi_app: Callable[..., Any],
                         protocol: type = _LoggingProtocol, debug: bool = False) -> Any:
+        # eventlet refuses a header line over 8 KiB with a bare 400 before any app sees it;
+        # an oversized bearer token must get the API's own answer (401 with its challenge,
+        # the verifier refusing tokens over 8 KiB), so header lines up to HEADER_LIMIT get
+        # through. eventlet reads these limits from its module at each request.
+        eventlet_wsgi.MAX_HEADER_LINE = max(eventlet_wsgi.MAX_HEADER_LINE, HEADER_LIMIT)
+        eventlet_wsgi.MAX_TOTAL_HEADER_SIZE = max(eventlet_wsgi.MAX_TOTAL_HEADER_SIZE,
+                                                  2 * HEADER_LIMIT)
+        # ... and http.server, which parses the header lines with http.client's limit.
+        http.client._MAXLINE = max(http.client._MAXLINE, HEADER_LIMIT)  # type: ignore[attr-defined]
         server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
         server.log_output = False  # the access log is written by the app below
         return server
