@@ -35,7 +35,20 @@ from shared.identity.tokens import (
     TokenVerifier,
 )
 
-NOW = int(time.time())
+
+class Now:
+    """A moment `seconds` from when the test runs (a table is built at import time)."""
+
+    def __init__(self, seconds: int, text: bool = False) -> None:
+        self.seconds, self.text = seconds, text
+
+    def value(self) -> int | str:
+        moment = int(time.time()) + self.seconds
+        return str(moment) if self.text else moment
+
+
+def resolved(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.value() if isinstance(v, Now) else v for k, v in overrides.items()}
 
 
 def refused(verifier: TokenVerifier, token: str, reason: str) -> InvalidToken:
@@ -95,7 +108,8 @@ def test_the_authorization_header(header: str, verifier: TokenVerifier, ec_key: 
 def test_within_the_leeway_is_accepted(moment: str, verifier: TokenVerifier,
                                        ec_key: Key) -> None:
     shift = {"exp": -45, "nbf": 45, "iat": 45}[moment]  # leeway 60 s
-    assert verifier.verify(ec_key.sign(claims(**{moment: NOW + shift}))).sub == "officer-117"
+    at = int(time.time()) + shift
+    assert verifier.verify(ec_key.sign(claims(**{moment: at}))).sub == "officer-117"
 
 
 def test_roles_from_a_nested_claim_path(make_verifier: Callable[..., TokenVerifier],
@@ -263,10 +277,10 @@ def test_keys_that_are_not_for_es256_or_rs256_signatures_are_left_out(tmp_path: 
 # -- refused: claims ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("overrides, reason", [
-    ({"exp": NOW - 61}, "expired"),  # beyond the 60 s leeway
-    ({"exp": NOW - 3600}, "expired"),
-    ({"nbf": NOW + 120}, "not yet valid"),
-    ({"iat": NOW + 120}, "not yet valid"),
+    ({"exp": Now(-61)}, "expired"),  # beyond the 60 s leeway
+    ({"exp": Now(-3600)}, "expired"),
+    ({"nbf": Now(120)}, "not yet valid"),
+    ({"iat": Now(120)}, "not yet valid"),
     ({"iss": "https://idp.example.test/realms/other"}, "issuer"),
     ({"iss": ISSUER + "/"}, "issuer"),
     ({"aud": "account"}, "audience"),
@@ -278,7 +292,7 @@ def test_keys_that_are_not_for_es256_or_rs256_signatures_are_left_out(tmp_path: 
     ({"sub": None}, "no sub claim"),
     ({"sub": ""}, "sub is not a name"),
     ({"sub": 17}, "malformed"),
-    ({"exp": str(NOW + 300)}, "not a number"),
+    ({"exp": Now(300, text=True)}, "not a number"),
     ({"nbf": True}, "not a number"),
     ({"nbf": "soon"}, "malformed"),
     ({"iss": 1}, "issuer"),
@@ -295,7 +309,7 @@ def test_keys_that_are_not_for_es256_or_rs256_signatures_are_left_out(tmp_path: 
 ])
 def test_refused_claims(overrides: dict[str, Any], reason: str, verifier: TokenVerifier,
                         ec_key: Key) -> None:
-    refused(verifier, ec_key.sign_raw(claims(**overrides)), reason)
+    refused(verifier, ec_key.sign_raw(claims(**resolved(overrides))), reason)
 
 
 def test_a_nested_roles_claim_that_is_not_a_list(make_verifier: Callable[..., TokenVerifier],
