@@ -46,3 +46,21 @@ def test_path_parameters_and_bodies_come_from_the_declaration() -> None:
 
 def test_werkzeug_routes_become_openapi_paths() -> None:
     assert openapi_path("/holds/<string:mrn>/<agency>") == "/holds/{mrn}/{agency}"
+
+
+@pytest.mark.parametrize("cls", SERVICES, ids=lambda c: c.name)
+def test_the_document_shows_the_bearer_scheme_and_each_operations_roles(cls: type) -> None:
+    document = build_openapi("t", "1", operations_of(cls))
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            declared = next(op for op in operations_of(cls)
+                            if op.path == path and op.method.lower() == method)
+            if declared.roles is None:
+                assert operation["security"] == [] and "x-roles" not in operation
+            else:
+                assert operation["security"] == [{"bearer": []}]
+                assert operation["x-roles"] == list(declared.roles)
+                assert {"401", "403"} <= set(operation["responses"])
+                if method == "post":
+                    assert "415" in operation["responses"]
