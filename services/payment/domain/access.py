@@ -7,5 +7,6 @@ from __future__ import annotations
 from shared.identity import Caller
 
 
-def may_pay(caller: Caller, declarant_eori: str) -> bool:
+def may_pay(caller: Caller, declarant_eori: str | None) -> bool:
+    """`declarant_eori`: the declaration's declarant (needed only for a trader's cashier)."""
     return caller.has("cashier") and (caller.eori is None or caller.eori == declarant_eori)
