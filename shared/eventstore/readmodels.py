@@ -157,30 +157,18 @@ class ReadModel:
         names = [self.key, *placeholder]
         row_marks = "(" + ", ".join([m] * len(names)) + ")"
         wanted = ", ".join([self.key, *columns])
-        found: dict[Any, tuple[Any, ...]] = {}
 
-        def work(connection: Any) -> None:
-            cursor = connection.cursor()
-            try:
-                for start in range(0, len(ids), CHUNK):
-                    chunk = ids[start:start + CHUNK]
-                    params: list[Any] = []
-                    for key in chunk:
-                        params.append(key)
-                        params.extend(self._param(db.dialect, c, v)
-                                      for c, v in placeholder.items())
-                    cursor.execute(
-                        f"INSERT INTO {self.name} ({', '.join(names)}) VALUES "
-                        f"{', '.join([row_marks] * len(chunk))} ON CONFLICT ({self.key}) "
-                        f"DO UPDATE SET {self.key} = excluded.{self.key} RETURNING {wanted}",
-                        tuple(params))
-                    for row in cursor.fetchall():
-                        found[row[0]] = self._out(columns, row[1:])
-            finally:
-                cursor.close()
+        def statement(chunk: list[Any]) -> tuple[str, tuple[Any, ...]]:
+            params: list[Any] = []
+            for key in chunk:
+                params.append(key)
+                params.extend(self._param(db.dialect, c, v) for c, v in placeholder.items())
+            return (f"INSERT INTO {self.name} ({', '.join(names)}) VALUES "
+                    f"{', '.join([row_marks] * len(chunk))} ON CONFLICT ({self.key}) "
+                    f"DO UPDATE SET {self.key} = excluded.{self.key} RETURNING {wanted}",
+                    tuple(params))
 
-        self._run(db, work)
-        return found
+        return self._keyed_rows(db, ids, columns, statement)
 
     def update(self, db: Db, rows: Sequence[Mapping[str, Any]]) -> None:
         """UPDATE rows by key (mappings with the key and the same other columns): one
@@ -221,23 +209,12 @@ class ReadModel:
         ids = list(dict.fromkeys(keys))
         m = mark(db.dialect)
         wanted = ", ".join([self.key, *columns])
-        found: dict[Any, tuple[Any, ...]] = {}
 
-        def work(connection: Any) -> None:
-            cursor = connection.cursor()
-            try:
-                for start in range(0, len(ids), CHUNK):
-                    chunk = ids[start:start + CHUNK]
-                    cursor.execute(f"SELECT {wanted} FROM {self.name} WHERE {self.key} IN "
-                                   f"({', '.join([m] * len(chunk))})", tuple(chunk))
-                    for row in cursor.fetchall():
-                        found[row[0]] = self._out(columns, row[1:])
-            finally:
-                cursor.close()
+        def statement(chunk: list[Any]) -> tuple[str, tuple[Any, ...]]:
+            return (f"SELECT {wanted} FROM {self.name} WHERE {self.key} IN "
+                    f"({', '.join([m] * len(chunk))})", tuple(chunk))
 
-        if ids:
-            self._run(db, work)
-        return found
+        return self._keyed_rows(db, ids, columns, statement) if ids else {}
 
     def find(self, db: Db, **where: Any) -> dict[str, Any] | None:
         """The one row whose columns equal `where` (a unique column), as a dict; or None."""
@@ -272,6 +249,26 @@ class ReadModel:
         return self.where(db)
 
     # -- internals --------------------------------------------------------------------------
+    def _keyed_rows(self, db: Db, ids: list[Any], columns: Sequence[str],
+                    statement: Callable[[list[Any]], tuple[str, tuple[Any, ...]]],
+                    ) -> dict[Any, tuple[Any, ...]]:
+        """Run `statement(chunk)` for each chunk of `ids` (rows: the key, then `columns`);
+        per key, the values of `columns`."""
+        found: dict[Any, tuple[Any, ...]] = {}
+
+        def work(connection: Any) -> None:
+            cursor = connection.cursor()
+            try:
+                for start in range(0, len(ids), CHUNK):
+                    cursor.execute(*statement(ids[start:start + CHUNK]))
+                    for row in cursor.fetchall():
+                        found[row[0]] = self._out(columns, row[1:])
+            finally:
+                cursor.close()
+
+        self._run(db, work)
+        return found
+
     def _param(self, dialect: str, column: str, value: Any) -> Any:
         if dialect == "sqlite" and column in self._times:
             return sqlite_time(value)
