@@ -30,11 +30,25 @@ from shared.eventstore import StoreMissing
 from shared.observability.logging import configure_cli
 from shared.settings import DEFAULTS
 
-from .commands import history, listen, lodge, parked, rebuild, status, token, trs, verify
+from .commands import (
+    agency,
+    history,
+    listen,
+    lodge,
+    migrate,
+    parked,
+    rebuild,
+    seal,
+    status,
+    token,
+    trs,
+    verify,
+)
 from .http import ServiceUnreachable
 from .output import Failed, UsageError, error
 
-COMMANDS = [lodge, status, listen, verify, parked, rebuild, history, trs, token]
+COMMANDS = [lodge, status, listen, verify, seal, parked, rebuild, history, trs, token, migrate,
+            agency]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -66,13 +66,20 @@ def _stat(pid: int) -> list[str] | None:
     return text.rsplit(")", 1)[1].split()
 
 
+# The wait status of each child `alive` reaped (to tell how a service that died ended).
+_ENDED: dict[int, int] = {}
+
+
 def alive(pid: int) -> bool:
     """Whether `pid` is a live process: not gone, not a zombie. A zombie child of this process
     is reaped on the way."""
     try:
-        os.waitpid(pid, os.WNOHANG)
+        reaped, status = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+    else:
+        if reaped == pid:
+            _ENDED[pid] = status
     if not PROC.is_dir():  # no procfs: a zombie would count as alive here
         try:
             os.kill(pid, 0)
@@ -210,13 +217,14 @@ def start(timeout: float = 90.0) -> int:
     if identity:
         print(f"identity: the development signing key ({_shown(VAR / 'auth')}); "
               "`clearance token --role ROLE` signs tokens with it")
+    started: dict[str, subprocess.Popen[bytes]] = {}
     for service in SERVICES:
         pid = running_pid(service)
         if pid is not None:
             print(f"{service}: already running (pid {pid})")
             continue
         with open(log_file(service), "ab") as log:
-            process = subprocess.Popen(
+            process = started[service] = subprocess.Popen(
                 [sys.executable, "-m", "shared.observability.logging", "run",
                  "--config", f"services/{service}/config.yaml", f"services.{service}.service"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -230,7 +238,8 @@ def start(timeout: float = 90.0) -> int:
         pending = [s for s in pending if not is_ready(s)]
         for service in pending:
             if not running_pid(service):
-                print(f"{service} exited; the end of {log_file(service)}:", file=sys.stderr)
+                print(f"{service} exited{_how(started.get(service))}; the end of"
+                      f" {log_file(service)}:", file=sys.stderr)
                 print("".join(log_file(service).read_text().splitlines(True)[-30:]),
                       file=sys.stderr)
                 stop()
@@ -244,6 +253,23 @@ def start(timeout: float = 90.0) -> int:
         print(f"{service:12} ready  http://{http_address(service)}  pid {running_pid(service)}"
               f"  log {_shown(log_file(service))}")
     return 0
+
+
+def _how(process: subprocess.Popen[bytes] | None) -> str:
+    """How a service this runner started ended: its exit status or the signal that killed it
+    (a process that dies before writing its log says nothing else)."""
+    if process is None:
+        return ""
+    if process.pid in _ENDED:
+        code = os.waitstatus_to_exitcode(_ENDED[process.pid])
+    else:
+        try:
+            code = process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return f" (pid {process.pid} no longer runs the service)"
+    if code < 0:
+        return f" (killed by {signal.Signals(-code).name})"
+    return f" (exit status {code})"
 
 
 def _wait(groups: Iterable[int], until: float) -> set[int]:

@@ -36,6 +36,13 @@ DEFAULTS: Mapping[str, str] = {
     "AUTH_AUDIENCE": "clearance",
     "AUTH_ROLES_CLAIM": "roles",
     "AUTH_ALLOW_DEV_KEY": "",
+    # Integrity (README, "Integrity"): the keyed random draw, the sealed log, database roles.
+    "RISK_DRAW_KEY": "",
+    "RISK_DRAW_KEY_ID": "",
+    "SEAL_KEY_FILE": "",
+    "SEAL_PUBLIC_KEY_FILE": "",
+    "SEAL_DIR": "",
+    "EVENT_STORE_OWNER_URL": "",
 }
 
 

@@ -330,7 +330,7 @@ class EventHandler(Consumer):  # type: ignore[misc]
                 body=_body_bytes(message),
                 routing_key=target,
                 message_id=str(message_id or f"unidentified-{time.time_ns()}"),
-                exchange="",
+                exchange=self.topology.republish_exchange(self.queue_name),
                 headers=headers,
                 content_type=message.content_type or "application/octet-stream",
                 correlation_id=properties.get("correlation_id"),

@@ -106,6 +106,12 @@ class Topology:
         self._types(queue)
         return parking_queue_name(queue)
 
+    def republish_exchange(self, queue: str) -> str:
+        """The exchange a consumer of `queue` publishes its retry and parking copies to (the
+        routing key is the target queue's name)."""
+        self._types(queue)
+        return ""
+
     def with_subscriptions(self, subscriptions: Mapping[str, Iterable[str]]) -> Topology:
         """A copy with more subscriptions (a queue already present gets the union of types)."""
         merged = {queue: list(types) for queue, types in self.subscriptions.items()}
