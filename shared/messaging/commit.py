@@ -24,6 +24,13 @@ consumer) is caught by the inbox record, as across batches.
 The writes (`writes.py`: callables, `Together`, `Append`) of the whole batch are made by
 `writes.perform`: appends last, so the deployment's log-head lock is held for the appends
 and the commit only, and each `Together` group in one call for the batch.
+
+The batch's transaction starts by confirming its delivered events against the log
+(`shared.eventstore.confirm`: one query for the whole batch): an event the log does not
+confirm (forged on the broker: an unknown id, another position, stream or hash, content that
+does not hash to the stored hash) gets no inbox record and none of its writes are made; its
+worker is told with `ForgedEvent` (the consumer parks the message at once). The other events
+of the batch commit as usual.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from eventlet.queue import LightQueue
 from nameko.extensions import SharedExtension
 
 from shared.events.envelope import RecordedEvent
+from shared.eventstore.confirm import ForgedEvent, confirm
 from shared.eventstore.store import EventStore, Transaction
 from shared.observability.logging import get_logger
 from shared.observability.metrics import metrics
@@ -58,7 +66,8 @@ LINGER_STEP = 0.0005
 
 @dataclass
 class Item:
-    """One handled event waiting to be committed; `done` carries True for a duplicate."""
+    """One handled event waiting to be committed; `done` carries True for a duplicate, or
+    raises what its writes raised (`ForgedEvent` when the log does not confirm the event)."""
 
     consumer: str
     event: RecordedEvent
@@ -66,23 +75,40 @@ class Item:
     done: Event = field(default_factory=Event)
 
 
-def write(tx: Transaction, batch: Sequence[Item]) -> list[bool]:
-    """The inbox records of `batch` (one statement) and the writes of each item that is not
-    a duplicate, in `tx`; per item, True if it is a duplicate."""
+Outcome = bool | ForgedEvent  # True: a duplicate; False: written; ForgedEvent: refused
+
+
+def write(tx: Transaction, batch: Sequence[Item]) -> list[Outcome]:
+    """Confirm the events of `batch` against the log (one query), then the inbox records of
+    the confirmed ones (one statement) and the writes of each that is not a duplicate, in
+    `tx`; per item, True if it is a duplicate, False if written, the `ForgedEvent` if
+    refused (nothing of it written)."""
+    refusals = confirm(tx, [item.event for item in batch])
     new = tx.record_inbox_many([(i.consumer, i.event.event_id, i.event.position)
-                                for i in batch])
-    duplicates: list[bool] = []
+                                for i, refused in zip(batch, refusals, strict=True)
+                                if refused is None])
+    outcomes: list[Outcome] = []
     writes: list[AnyWrite] = []
-    for item in batch:
+    for item, refused in zip(batch, refusals, strict=True):
+        if refused is not None:
+            outcomes.append(refused)
+            continue
         key = (item.consumer, item.event.event_id)
         if key not in new:
-            duplicates.append(True)
+            outcomes.append(True)
             continue
         new.discard(key)  # the same event again later in the batch is a duplicate
         writes.extend(item.writes)
-        duplicates.append(False)
+        outcomes.append(False)
     perform(tx, writes)
-    return duplicates
+    return outcomes
+
+
+def settle(item: Item, outcome: Outcome) -> None:
+    if isinstance(outcome, ForgedEvent):
+        item.done.send_exception(outcome)
+    else:
+        item.done.send(outcome)
 
 
 def commit_batch(store: EventStore, batch: Sequence[Item]) -> None:
@@ -96,17 +122,17 @@ def commit_batch(store: EventStore, batch: Sequence[Item]) -> None:
             log.info("batch rolled back; writing its events one by one", size=len(batch),
                      error=f"{type(exc).__name__}: {exc}")
         else:
-            for item, duplicate in zip(batch, outcomes, strict=True):
-                item.done.send(duplicate)
+            for item, outcome in zip(batch, outcomes, strict=True):
+                settle(item, outcome)
             return
     for item in batch:
         try:
             with store.transaction() as tx:
-                [duplicate] = write(tx, [item])
+                [outcome] = write(tx, [item])
         except Exception as exc:  # noqa: BLE001 - handed to the waiting worker
             item.done.send_exception(exc)
         else:
-            item.done.send(duplicate)
+            settle(item, outcome)
 
 
 class GroupCommitter(SharedExtension):  # type: ignore[misc]
@@ -136,7 +162,8 @@ class GroupCommitter(SharedExtension):  # type: ignore[misc]
     def commit(self, consumer: str, event: RecordedEvent,
                writes: Sequence[AnyWrite]) -> bool:
         """Commit the inbox record of `event` for `consumer` with `writes` (called by a worker,
-        which waits); True if the event was a duplicate. Raises what the writes raised."""
+        which waits); True if the event was a duplicate. Raises what the writes raised, and
+        `ForgedEvent` (nothing written) when the log does not confirm `event`."""
         item = Item(consumer, event, writes)
         self.queue.put(item)
         return bool(item.done.wait())

@@ -22,6 +22,13 @@ so a failure stays with its event.
   inside the transaction).
 * An undecodable message (not JSON, bad envelope, unknown type, invalid data) goes straight to
   the parking queue `Q.parked` with the reason.
+* A forged message (the log does not confirm the delivered event: unknown id, another
+  position, stream or hash, or content that does not hash to the stored hash; checked in the
+  commit's transaction, one query per batch, `shared.eventstore.confirm`) has no effect: no
+  inbox record, none of the handler's writes. It goes straight to `Q.parked` with a reason
+  starting with `forged:`, is counted in `forged` (`clearance_forged_messages_total`) and
+  logged at error. (With `precheck`, a message naming an event id already in the inbox is
+  acked as a duplicate before that check: it has no effect either.)
 * Any exception from the handler or the transaction (WrongExpectedVersion included) sends the
   message, with a confirm, to the next retry queue `Q.retry.<n>` (an `x-attempts` header
   counts the failures; the queue's TTL brings it back to Q later), and after the last level
@@ -52,6 +59,7 @@ from nameko.extensions import SharedExtension, register_entrypoint
 from nameko.messaging import Consumer, QueueConsumer
 
 from shared.events.envelope import RecordedEvent
+from shared.eventstore.confirm import ForgedEvent
 from shared.eventstore.store import Transaction
 from shared.observability.logging import bound, get_logger
 from shared.observability.metrics import metrics
@@ -258,6 +266,9 @@ class EventHandler(Consumer):  # type: ignore[misc]
             if exc_info is None:
                 try:
                     duplicate = self._commit(event, result)
+                except ForgedEvent:
+                    self._refuse(message, event, _exc_info())
+                    return result, None
                 except Exception:  # noqa: BLE001 - retried, then parked
                     exc_info = _exc_info()
                 else:
@@ -281,6 +292,14 @@ class EventHandler(Consumer):  # type: ignore[misc]
         self.queue_consumer.ack_message(message)
 
     # -- failures -----------------------------------------------------------------------
+    def _refuse(self, message: Any, event: RecordedEvent, exc_info: ExcInfo) -> None:
+        """A message the log does not confirm: no effect was made; parked at once."""
+        metrics().forged.labels(self.queue_name).inc()
+        log.error("forged message refused", reason=str(exc_info[1]),
+                  position=event.position, stream=event.stream,
+                  routing_key=message.delivery_info.get("routing_key"))
+        self._settle_failure(message, event, exc_info, park_now=True)
+
     def _settle_failure(
         self, message: Any, event: RecordedEvent | None, exc_info: ExcInfo,
         *, park_now: bool = False,
@@ -303,7 +322,7 @@ class EventHandler(Consumer):  # type: ignore[misc]
         headers = dict(message.headers or {})
         attempts = _int(headers.get(ATTEMPTS_HEADER)) + 1
         exc = exc_info[1]
-        error = f"{type(exc).__name__}: {exc}"
+        error = str(exc) if isinstance(exc, ForgedEvent) else f"{type(exc).__name__}: {exc}"
         headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, message.delivery_info.get("routing_key"))
         headers.setdefault(ORIGINAL_EXCHANGE_HEADER, message.delivery_info.get("exchange"))
         for key in [k for k in headers if k.startswith("x-death") or "-death-" in k]:

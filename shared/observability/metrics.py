@@ -24,6 +24,7 @@ class Metrics:
     duplicates: Counter
     retried: Counter
     parked: Counter
+    forged: Counter
     handler_seconds: Histogram
     commit_batch: Histogram
     release_latency: Histogram
@@ -55,6 +56,11 @@ class Metrics:
             retried=Counter("clearance_events_retried", "Failed handlings sent for a retry",
                             ["consumer"], registry=registry),
             parked=Counter("clearance_events_parked", "Events moved to a parking queue",
+                           ["consumer"], registry=registry),
+            # Delivered events the log does not confirm (shared.eventstore.confirm): refused
+            # without effect and parked. Any at all means someone publishes forged events.
+            forged=Counter("clearance_forged_messages",
+                           "Messages refused because the log does not confirm their event",
                            ["consumer"], registry=registry),
             handler_seconds=Histogram("clearance_handler_seconds", "Event handler duration",
                                       ["consumer"], registry=registry),

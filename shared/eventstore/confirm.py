@@ -1,0 +1,111 @@
+"""Confirming delivered events against the log: trust the log, not the wire.
+
+A consumer rebuilds each event from a broker message, and anyone who can publish to the
+broker can write such a message. Before a consumer acts on a batch of delivered events it
+confirms them here, with ONE query for the whole batch (in the transaction that records and
+writes their effects): each event's stored row, found by event id, joined with the hash of
+the event before it in the log.
+
+A delivered event is confirmed when
+
+* the log holds its event id, at the same position, in the same stream, with the same hash;
+* and its content (the envelope fields and the data as delivered) really hashes to that
+  stored hash: `link(hash of position - 1 (the genesis hash for position 1),
+  header_text(envelope), canonical_json(data))`, the chain's own formula (`hashing.py`).
+
+So a message with an unknown id, a genuine id at another position or in another stream, or a
+genuine envelope carrying other data (or another type, actor, time...) is refused, with the
+reason; the caller makes sure a refused event has no effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from shared.events.envelope import RecordedEvent
+
+from .dialects import mark
+from .hashing import canonical_json, canonical_time, header_text, link
+from .tables import GENESIS_HASH
+
+FORGED = "forged"
+
+
+class Executes(Protocol):
+    """What confirming needs of a store transaction (`Transaction.execute`)."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
+
+
+class ForgedEvent(Exception):  # noqa: N818 - what it is, not an error of ours
+    """A delivered event the log does not confirm; its text starts with `forged: `."""
+
+    def __init__(self, event_id: str, reason: str) -> None:
+        super().__init__(f"{FORGED}: {reason}")
+        self.event_id = event_id
+        self.reason = reason
+
+
+def confirm_sql(dialect: str, count: int) -> str:
+    """The one statement: the stored rows of `count` event ids, with their predecessor's
+    hash (both lookups by key: the unique event id, the position)."""
+    m = mark(dialect)
+    return ("SELECT e.event_id, e.position, e.stream, e.hash, p.hash FROM events e "
+            "LEFT JOIN events p ON p.position = e.position - 1 "
+            f"WHERE e.event_id IN ({', '.join([m] * count)})")
+
+
+def delivered_hash(previous_hash: str, event: RecordedEvent) -> str:
+    """The chain hash of `event` as delivered (its envelope fields and data), linked to
+    `previous_hash`: what the log computed when it appended the genuine event."""
+    header = header_text(event.position, event.event_id, event.stream, event.stream_version,
+                         event.type, event.version, event.correlation_id, event.causation_id,
+                         event.actor, canonical_time(event.occurred_at),
+                         canonical_time(event.recorded_at))
+    data = event.data
+    return link(previous_hash, header, canonical_json(data if type(data) is dict else dict(data)))
+
+
+def mismatch(event: RecordedEvent, stored: Sequence[Any] | None) -> str | None:
+    """Why `event` is not the stored row `stored` ((event_id, position, stream, hash,
+    previous hash) or None when the log has no such id); None when it is."""
+    if stored is None:
+        return f"unknown event id {event.event_id!r}"
+    _id, position, stream, stored_hash, previous = stored
+    if int(position) != event.position:
+        return (f"event {event.event_id} is at position {position} in the log, "
+                f"not {event.position}")
+    if stream != event.stream:
+        return f"event {event.event_id} is in stream {stream!r}, not {event.stream!r}"
+    if stored_hash != event.hash:
+        return f"event {event.event_id} has another hash in the log"
+    if previous is None:
+        if event.position != 1:
+            return f"event {event.event_id} has no predecessor in the log"
+        previous = GENESIS_HASH
+    try:
+        content = delivered_hash(str(previous), event)
+    except ValueError as exc:  # NaN, an unpaired surrogate: nothing the log could hold
+        return f"the content of event {event.event_id} cannot be hashed ({exc})"
+    if content != stored_hash:
+        return (f"the content of event {event.event_id} does not hash to its stored hash "
+                "(altered envelope or data)")
+    return None
+
+
+def confirm(tx: Executes, events: Sequence[RecordedEvent]) -> list[ForgedEvent | None]:
+    """Each of `events` confirmed against the log in ONE query made in `tx`: per event, in
+    order, None when the log confirms it, else the `ForgedEvent` saying why not."""
+    if not events:
+        return []
+    ids = list(dict.fromkeys(e.event_id for e in events if "\x00" not in e.event_id))
+    rows = tx.execute(confirm_sql(tx.dialect, len(ids)), ids) if ids else []
+    stored = {str(row[0]): row for row in rows}
+    outcomes: list[ForgedEvent | None] = []
+    for event in events:
+        reason = mismatch(event, stored.get(event.event_id))
+        outcomes.append(None if reason is None else ForgedEvent(event.event_id, reason))
+    return outcomes
