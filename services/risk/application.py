@@ -26,6 +26,7 @@ from shared.reference import ExchangeRates
 from shared.settings import DEFAULTS
 
 from .domain import (
+    MISSING_KEY,
     SAMPLE_AEO_DIR,
     SAMPLE_RULESET_DIR,
     AeoRegister,
@@ -33,6 +34,8 @@ from .domain import (
     ControlResult,
     ControlState,
     DeclarationFacts,
+    DrawKey,
+    DrawKeyError,
     Finding,
     FindingCategory,
     ItemFacts,
@@ -40,11 +43,11 @@ from .domain import (
     RuleSet,
     assess,
     fold,
+    keyed_draw,
     load_aeo_register,
     load_ruleset,
     order_control,
     record_result,
-    seeded_draw,
 )
 from .domain import ControlCompleted as DomainCompleted
 from .domain import ControlOrdered as DomainOrdered
@@ -72,9 +75,13 @@ class RiskReference:
     ruleset: RuleSet
     aeo: AeoRegister
     rates: ExchangeRates
+    draw_key: DrawKey
 
     @classmethod
     def load(cls, config: Mapping[str, Any], rates: ExchangeRates) -> RiskReference:
+        """The configured reference data and the draw's secret key. DrawKeyError (the
+        service does not start) when RISK_DRAW_KEY is unset, short or malformed: a draw
+        without the key would be one any trader can compute in advance."""
         rules_dir = Path(config.get("RISK_RULESET_DIR") or SAMPLE_RULESET_DIR)
         aeo_dir = Path(config.get("RISK_AEO_DIR") or SAMPLE_AEO_DIR)
         return cls(
@@ -82,7 +89,17 @@ class RiskReference:
             load_aeo_register(aeo_dir,
                               str(config.get("RISK_AEO_VERSION") or DEFAULT_AEO_REGISTER)),
             rates,
+            draw_key_of(config),
         )
+
+
+def draw_key_of(config: Mapping[str, Any]) -> DrawKey:
+    """The draw key of RISK_DRAW_KEY / RISK_DRAW_KEY_ID; DrawKeyError with the reason when
+    there is none or it is unusable."""
+    key = DrawKey.from_settings(config)
+    if key is None:
+        raise DrawKeyError(MISSING_KEY)
+    return key
 
 
 def declaration_facts(accepted: DeclarationAccepted, rates: ExchangeRates) -> DeclarationFacts:
@@ -113,15 +130,16 @@ class Risk:
         outside any transaction; the consumer commits them with its inbox record)."""
         ruleset = self.reference.ruleset
         facts = declaration_facts(accepted, self.reference.rates)
+        key = self.reference.draw_key
         decision = assess(facts, ruleset, self.reference.aeo, accepted.acceptance_date,
-                          seeded_draw(accepted.consignment_id, ruleset.version))
+                          keyed_draw(key, accepted.consignment_id, ruleset.version))
         hits = [{"rule_id": h.rule_id, "lane": h.lane.value, "score": h.score,
                  "rationale": h.rationale} for h in decision.hits if h.selected]
         assessed = events.RiskAssessed(
             consignment_id=accepted.consignment_id, mrn=accepted.mrn, lane=decision.lane.value,
             score=decision.score, rules_hit=hits, ruleset_version=ruleset.version,
             aeo_status=None if decision.aeo is None else decision.aeo.status.value,
-            draw=decision.random.to_dict(), decision=decision.to_dict(),
+            draw=decision.random.to_dict(), decision=decision.to_dict(), draw_key_id=key.key_id,
         )
         new = [self._new(assessed, cause)]
         if decision.lane in (Lane.YELLOW, Lane.RED):

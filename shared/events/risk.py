@@ -26,7 +26,30 @@ class RuleHit(Schema):
 @dataclass(frozen=True)
 class RiskAssessed:
     """The selectivity decision, with its working: rule-set version, rules hit (with the
-    officer-facing rationale) and the recorded random draw, so it replays exactly."""
+    officer-facing rationale) and the recorded random draw, so it replays exactly.
+
+    Version 2: `draw_key_id` names the secret key the draw was made with (RISK_DRAW_KEY_ID;
+    never the key itself), so that whoever holds that key re-derives the draw. None: the
+    legacy draw with the public salt (every version 1 decision)."""
+
+    TYPE: ClassVar[str] = "RiskAssessed"
+    VERSION: ClassVar[int] = 2
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    lane: str = field(metadata={"validate": validate.OneOf(LANES)})
+    score: int
+    rules_hit: list[dict[str, Any]] = field(metadata={"items": RuleHit})
+    ruleset_version: str
+    aeo_status: str | None
+    draw: dict[str, Any]
+    decision: dict[str, Any]
+    draw_key_id: str | None = field(default=None, metadata={"validate": validate.Length(1, 64)})
+
+
+@dataclass(frozen=True)
+class RiskAssessedV1:
+    """Version 1 of RiskAssessed: the draw was sha256 over public inputs and a public salt."""
 
     TYPE: ClassVar[str] = "RiskAssessed"
     VERSION: ClassVar[int] = 1
@@ -40,6 +63,11 @@ class RiskAssessed:
     aeo_status: str | None
     draw: dict[str, Any]
     decision: dict[str, Any]
+
+
+def risk_assessed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 decision was drawn with the public salt: no key id."""
+    return {**data, "draw_key_id": None}
 
 
 @dataclass(frozen=True)
@@ -92,4 +120,7 @@ def control_completed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 EVENTS = [RiskAssessed, ControlOrdered, ControlCompleted]
-OLD_VERSIONS = {ControlCompleted: {1: (ControlCompletedV1, control_completed_v1_to_v2)}}
+OLD_VERSIONS = {
+    RiskAssessed: {1: (RiskAssessedV1, risk_assessed_v1_to_v2)},
+    ControlCompleted: {1: (ControlCompletedV1, control_completed_v1_to_v2)},
+}

@@ -4,7 +4,8 @@ Typical use by the service's application layer:
 
 >>> ruleset = load_ruleset(SAMPLE_RULESET_DIR, "2026.1")
 >>> register = load_aeo_register(SAMPLE_AEO_DIR, "2026.1")
->>> draw = seeded_draw(facts.consignment_id, ruleset.version)
+>>> key = DrawKey.parse(os.environ["RISK_DRAW_KEY"])  # the service's secret key
+>>> draw = keyed_draw(key, facts.consignment_id, ruleset.version)
 >>> decision = assess(facts, ruleset, register, on_date, draw)
 >>> record = decision.to_dict()  # the working, recorded in the RiskAssessed event
 >>> reassess(RiskDecision.from_dict(record), ruleset, register) == decision
@@ -29,11 +30,21 @@ from .controls import (
     order_control,
     record_result,
 )
-from .draw import DEFAULT_SALT, Draw, seeded_draw
+from .draw import (
+    DEFAULT_SALT,
+    MISSING_KEY,
+    Draw,
+    DrawKey,
+    derived_key_id,
+    keyed_draw,
+    new_key_text,
+    seeded_draw,
+)
 from .errors import (
     ControlAlreadyCompleted,
     ControlAlreadyOpen,
     ControlConflict,
+    DrawKeyError,
     InvalidControlResult,
     InvalidControlTransition,
     InvalidFacts,
@@ -75,6 +86,7 @@ from .rules import (
 __all__ = [
     "DEFAULT_OFFICE",
     "DEFAULT_SALT",
+    "MISSING_KEY",
     "REFERENCE_DIR",
     "SAMPLE_AEO_DIR",
     "SAMPLE_RULESET_DIR",
@@ -97,6 +109,8 @@ __all__ = [
     "ControlStatus",
     "DeclarationFacts",
     "Draw",
+    "DrawKey",
+    "DrawKeyError",
     "Finding",
     "FindingCategory",
     "HsPrefix",
@@ -125,10 +139,13 @@ __all__ = [
     "WatchlistedParty",
     "apply",
     "assess",
+    "derived_key_id",
     "fold",
+    "keyed_draw",
     "load_aeo_register",
     "load_ruleset",
     "most_severe",
+    "new_key_text",
     "order_control",
     "parse_aeo_register",
     "parse_reference_values",

@@ -18,6 +18,11 @@ class RuleSetError(RiskDomainError, ValueError):
     """A rule set, reference-value file or AEO register is malformed (a deployment error)."""
 
 
+class DrawKeyError(RiskDomainError, ValueError):
+    """The draw's secret key is missing, too short or malformed (a deployment error: the
+    service does not start)."""
+
+
 class InvalidRecord(RiskDomainError, ValueError):
     """A recorded decision or control event cannot be read back (malformed or tampered)."""
 
