@@ -5,7 +5,9 @@ commit order, and each event gets the previous event's hash for the chain.
 
 - PostgreSQL: one call of `clearance_append` (migration 0003) per append: the header text is
   made here (`hashing.header_pieces`), the database joins in the position and stream version,
-  hashes, inserts and moves the head in one round trip.
+  hashes, inserts and moves the head in one round trip. The function runs with the schema
+  owner's rights (SECURITY DEFINER, migration 0005): the services' role reads the log and
+  calls it, and can neither insert a row of its own nor move the head.
 - SQLite: read the head, chain, insert and move the head inside the caller's write
   transaction (BEGIN IMMEDIATE holds the file's write lock, which serialises appends).
 """
@@ -56,7 +58,9 @@ PG_APPEND = (
     "%s, %s, %s, %s, %s, %s::text[], %s::text[], %s::integer[], %s::text[], %s::text[], "
     "%s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[])"
 )
-PG_LOCK_HEAD = "SELECT position FROM event_log_head WHERE id = 1 FOR UPDATE"
+# The log-head row lock as a SECURITY DEFINER function (migration 0005): SELECT ... FOR UPDATE
+# needs UPDATE privilege, which the services' role does not have on the head.
+PG_LOCK_HEAD = "SELECT clearance_lock_appends()"
 
 
 def append_pg(cursor: Any, stream: str, category: str, new_events: Sequence[NewEvent],

@@ -32,7 +32,7 @@ from . import bookkeeping, holding
 from .append import PG_LOCK_HEAD, append_pg, append_sqlite, prepare
 from .connections import DirectPool, schema_engine, shown, url_from_env
 from .errors import EventsImmutable, StoreMissing
-from .migrate import current_revision, upgrade
+from .migrate import current_revision, require_current, upgrade
 from .reader import LogReader, ScannedEvent, fetch
 
 T = TypeVar("T")
@@ -63,7 +63,13 @@ def _registry(registry: EventRegistry | None | _Catalogue) -> EventRegistry | No
 class EventStore:
     """The log at `url` (default EVENT_STORE_URL). Appends are checked against `registry`
     (default: the deployment's catalogue) and reads decode typed payloads with it; with None,
-    events of any type are stored unchecked and read untyped (benchmarks of the bare log)."""
+    events of any type are stored unchecked and read untyped (benchmarks of the bare log).
+
+    With `migrate` (the default: library code, tests, the embedded SQLite store) the schema is
+    brought to the head revision on opening, which on PostgreSQL needs the schema owner (a
+    no-op for any role when it is already there). Services on PostgreSQL open with
+    `migrate=False` and call `require_current_schema()`: the owner migrates once, with
+    `clearance migrate` (see `migrate.py`)."""
 
     def __init__(self, url: str | None = None,
                  registry: EventRegistry | None = CATALOGUE, *,
@@ -79,6 +85,29 @@ class EventStore:
         self._appended_counters: dict[str, Any] = {}  # category -> its labelled counter
         if migrate:
             upgrade(self.schema_engine)
+
+    @classmethod
+    def for_service(cls, url: str | None = None,
+                    registry: EventRegistry | None = CATALOGUE) -> EventStore:
+        """The store as a service opens it: SQLite (embedded, single user) is migrated as
+        before; PostgreSQL is never migrated here, and SchemaNotCurrent (naming `clearance
+        migrate`) when its schema is not at the head revision."""
+        url = url or url_from_env()
+        store = cls(url, registry, migrate=False)
+        try:
+            if store.dialect == "sqlite":
+                upgrade(store.schema_engine)
+            else:
+                store.require_current_schema()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def require_current_schema(self) -> None:
+        """SchemaNotCurrent (naming `clearance migrate`) unless the schema is at the head
+        revision."""
+        require_current(self.schema_engine, shown(self.url))
 
     @classmethod
     def open_existing(cls, url: str | None = None,

@@ -3,8 +3,10 @@
 `SharedEventStore` is a nameko SharedExtension: the relay, the event handlers and the
 `EventStoreProvider` of one service all get the same `EventStore` object, so an append made by
 any of them wakes the relay at once (`EventStore.on_append` is per object). Nothing is opened
-at import time. Under eventlet monkey patching a PostgreSQL store first makes psycopg2
-cooperative (our own wait callback, see `make_psycopg_green`), otherwise every query would
+at import time. A service never migrates a PostgreSQL store: it refuses to start, naming
+`clearance migrate`, when the schema is not at the head revision (`EventStore.for_service`;
+the embedded SQLite store still migrates itself). Under eventlet monkey patching a PostgreSQL
+store first makes psycopg2 cooperative (our own wait callback, see `make_psycopg_green`), otherwise every query would
 block the whole process.
 """
 
@@ -22,6 +24,7 @@ from psycopg2 import extensions
 
 from shared.events.registry import EventRegistry
 from shared.eventstore.connections import url_from_env
+from shared.eventstore.migrate import SchemaNotCurrent
 from shared.eventstore.store import EventStore
 from shared.observability.logging import get_logger
 
@@ -114,7 +117,12 @@ class SharedEventStore(SharedExtension):  # type: ignore[misc]
             if self.store is None:
                 url = store_url(self.container.config)
                 green = url.startswith("postgresql") and make_psycopg_green()
-                self.store = EventStore(url, registry)
+                try:
+                    self.store = EventStore.for_service(url, registry)
+                except SchemaNotCurrent as exc:
+                    log.error("event store schema not current: refusing to start",
+                              reason=str(exc))
+                    raise
                 log.info("event store opened", backend=self.store.dialect,
                          green_psycopg=green)
             elif registry is not None and registry is not self.store.registry:
