@@ -142,7 +142,9 @@ class Releases:
         return outcome, None
 
     def notifications(self, after: int, limit: int) -> list[dict[str, Any]]:
-        """Release notifications after a log position (for agencies that were offline)."""
+        """Release notifications after a log position (for agencies that were offline).
+        Each is rendered anew from its GoodsReleased event, so history comes in the current
+        schema version (2, no lane) even for releases first published as version 1."""
         found: list[dict[str, Any]] = []
         for page in self.store.iter_all(after=after, page=1000, categories=[CATEGORY]):
             for event in page:

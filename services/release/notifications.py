@@ -3,8 +3,9 @@
 The same machinery as the event relay (the log is the outbox, lease, checkpoint after the
 broker's confirm), under its own name `notifications:release`: every GoodsReleased event is
 published once to the durable topic exchange `clearance.releases` as a persistent JSON
-message (docs/asyncapi.yaml), routing key `<office>.<transport_mode>.<lane>`, message id =
-notification id. Not mandatory: an agency with no queue bound yet re-reads what it missed from
+message (docs/asyncapi.yaml, schema version 2), routing key `<office>.<transport_mode>` (no
+selectivity lane: version 1 had `<office>.<transport_mode>.<lane>`), message id = notification
+id. Not mandatory: an agency with no queue bound yet re-reads what it missed from
 `GET /notifications?after=N`.
 """
 
@@ -19,6 +20,7 @@ from shared.messaging.publisher import OutgoingMessage
 from shared.messaging.relay import Relay, RelayProvider
 
 from .application import notification_body
+from .domain.notification import routing_key
 
 EXCHANGE = "clearance.releases"
 NAME = "notifications:release"
@@ -32,7 +34,7 @@ def notification_message(event: RecordedEvent) -> OutgoingMessage:
     body = notification_body(event)
     return OutgoingMessage(
         body=json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8"),
-        routing_key=f"{body['office']}.{body['transport_mode']}.{body['lane']}",
+        routing_key=routing_key(body),
         message_id=body["notification_id"],
         exchange=EXCHANGE,
         headers={"schema_version": body["schema_version"]},

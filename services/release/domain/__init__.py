@@ -50,6 +50,7 @@ from .notification import (
     load_notification_schema,
     notification_id,
     release_notification,
+    routing_key,
 )
 from .state import ConsignmentState, apply, build_state
 from .status import ReleaseStatus, status_of
@@ -94,5 +95,6 @@ __all__ = [
     "notification_id",
     "release",
     "release_notification",
+    "routing_key",
     "status_of",
 ]

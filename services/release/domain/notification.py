@@ -1,17 +1,23 @@
 """The public release notification sent to partner agencies (pure).
 
 Only what an agency needs to act on a release: no rules, rationales, scores or amounts (those
-are officer-only or trader-confidential). The body's JSON Schema is
+are officer-only or trader-confidential), and no selectivity lane: which consignments customs
+checks, and how, is risk information (schema version 1 carried the lane in the body and in the
+routing key; version 2 dropped it, see docs/asyncapi.yaml). The body's JSON Schema is
 `notification.schema.json` beside this module (`NOTIFICATION_SCHEMA_PATH`); the
-`schema_version` changes only with a new schema file.
+`schema_version` changes only with a new schema (a new `$id`).
+
+Every notification, live or re-read with `GET /notifications`, is rendered from the
+GoodsReleased event in the log by `release_notification`, so history is always sent in the
+current version: nothing sends, and nothing here reads, a version 1 body any more.
 
 Example body::
 
-    {"schema_version": 1,
+    {"schema_version": 2,
      "notification_id": "5d1c0a4e-7a0f-5b8e-9d7e-0c7f2b8f3a61",
      "mrn": "26GB1A2B3C4D5E6F70", "consignment_id": "c-1",
      "declaration_version": 1, "office": "GBLHR001", "transport_mode": "air",
-     "lane": "green", "released_at": "2026-03-02T10:15:00.000000+00:00",
+     "released_at": "2026-03-02T10:15:00.000000+00:00",
      "position": 42}
 """
 
@@ -27,7 +33,7 @@ from shared.events.release import GoodsReleased
 
 from .errors import NotificationUnavailable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 NOTIFICATION_SCHEMA_PATH = Path(__file__).resolve().parent / "notification.schema.json"
 # Notification ids are uuid5(namespace, "<consignment id>/<release fact id>"): the same release
 # always yields the same notification id, so a resent notification is recognisably the same.
@@ -55,10 +61,15 @@ def release_notification(released: GoodsReleased, *, release_event_id: str,
         "declaration_version": released.declaration_version,
         "office": released.office,
         "transport_mode": released.transport_mode,
-        "lane": released.lane,
         "released_at": released.released_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "position": position,
     }
+
+
+def routing_key(notification: dict[str, Any]) -> str:
+    """The topic routing key of a notification: `<office>.<transport_mode>` (bind e.g.
+    `GBLHR001.*` for one office, `*.sea` for sea freight everywhere, `#` for all)."""
+    return f"{notification['office']}.{notification['transport_mode']}"
 
 
 def load_notification_schema() -> dict[str, Any]:

@@ -129,7 +129,9 @@ def test_asyncapi_bindings_are_what_the_publisher_sends() -> None:
     assert channel["bindings"]["amqp"]["exchange"]["name"] == EXCHANGE == message.exchange
     body = json.loads(message.body)
     assert channel["address"].format(**{name: body[name] for name in channel["parameters"]}) \
-        == message.routing_key == "GBLHR001.air.green"
+        == message.routing_key == "GBLHR001.air"
+    assert set(channel["parameters"]) == {"office", "transport_mode"}
+    assert message.headers == {"schema_version": 2} and "lane" not in body
     operation = doc["operations"]["receiveRelease"]
     assert operation["bindings"]["amqp"]["deliveryMode"] == properties["delivery_mode"] == 2
     binding = doc["components"]["messages"]["releaseNotification"]["bindings"]["amqp"]
@@ -140,4 +142,17 @@ def test_notification_from_an_event_validates() -> None:
     schema = json.loads(SCHEMA.read_text())
     body = notification_body(released_event())
     jsonschema.validate(body, schema)
-    assert body["position"] == 42 and body["schema_version"] == 1
+    assert body["position"] == 42 and body["schema_version"] == 2 and "lane" not in body
+
+
+def test_the_document_is_version_2_and_says_what_changed_from_version_1() -> None:
+    doc = yaml.safe_load(DOCUMENT.read_text())
+    assert doc["info"]["version"].startswith("2.")
+    description = doc["info"]["description"]
+    assert "## Changes from version 1" in description
+    assert "`<office>.<transport_mode>.<lane>`" in description  # what was removed
+    assert "risk information" in description  # and why
+    schema = doc["components"]["schemas"]["ReleaseNotification"]
+    assert "lane" not in schema["properties"] and "lane" not in schema["required"]
+    example = doc["components"]["messages"]["releaseNotification"]["examples"][0]["payload"]
+    assert "lane" not in example and example["schema_version"] == 2

@@ -4,7 +4,9 @@ Strategy: bodies built from GoodsReleased payloads (every lane, declaration vers
 validate against services/release/domain/notification.schema.json with jsonschema's
 draft 2020-12 validator and format checks; the schema itself is checked to be a valid schema
 that refuses extra (officer-only) fields; the notification id is stable for one release and
-the body carries the released declaration version.
+the body carries the released declaration version. Schema version 2 carries no selectivity
+lane: whatever the lane of the release, the body and the routing key are the same, and a
+body with a `lane` (version 1's shape) is refused by the schema.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from services.release.domain import (
     NOTIFICATION_SCHEMA_PATH,
     Lane,
     NotificationUnavailable,
+    SCHEMA_VERSION,
     load_notification_schema,
     notification_id,
     release_notification,
+    routing_key,
 )
 from shared.events.release import GoodsReleased
 
@@ -52,20 +56,37 @@ def validator() -> jsonschema.protocols.Validator:
 def test_bodies_validate(validator, lane, version):
     body = body_of(released(lane, version))
     validator.validate(json.loads(json.dumps(body)))
-    assert body["lane"] == lane
+    assert "lane" not in body and lane not in json.dumps(body)
     assert body["declaration_version"] == version
+    assert body["schema_version"] == SCHEMA_VERSION == 2
+
+
+def test_the_lane_changes_nothing_in_the_body_nor_the_routing_key():
+    bodies = [body_of(released(lane.value)) for lane in Lane]
+    assert all(body == bodies[0] for body in bodies)
+    assert {routing_key(body) for body in bodies} == {"GBLHR001.air"}
+
+
+def test_the_schema_refuses_a_lane(validator):
+    """A version 1 body (with its lane) is not a version 2 body."""
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({**body_of(), "lane": "green"})
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({**body_of(), "lane": "green", "schema_version": 1})
+    schema = load_notification_schema()
+    assert "lane" not in schema["properties"] and "lane" not in schema["required"]
+    assert schema["$id"] == "urn:open-clearance:release-notification:2"
 
 
 def test_body_content():
     assert body_of(released(version=3)) == {
-        "schema_version": 1,
+        "schema_version": 2,
         "notification_id": notification_id("c-1", "rel-1"),
         "mrn": "26GB0000000000001A",
         "consignment_id": "c-1",
         "declaration_version": 3,
         "office": "GBLHR001",
         "transport_mode": "air",
-        "lane": "green",
         "released_at": "2026-03-02T09:07:00.000000+00:00",
         "position": 42,
     }
@@ -94,8 +115,8 @@ def test_the_schema_refuses_officer_only_or_unknown_fields(validator):
     ("field", "value"),
     [
         ("mrn", "GB123"),
-        ("lane", "purple"),
-        ("schema_version", 2),
+        ("schema_version", 1),
+        ("schema_version", 3),
         ("position", 0),
         ("released_at", "yesterday"),
         ("notification_id", "not-a-uuid"),
@@ -106,7 +127,8 @@ def test_the_schema_refuses_bad_values(validator, field, value):
         validator.validate({**body_of(), field: value})
 
 
-@pytest.mark.parametrize("missing", ["mrn", "released_at", "notification_id", "lane"])
+@pytest.mark.parametrize("missing", ["mrn", "released_at", "notification_id", "office",
+                                     "transport_mode", "declaration_version"])
 def test_the_schema_requires_fields(validator, missing):
     body = body_of()
     del body[missing]
