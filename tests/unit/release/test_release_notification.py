@@ -19,9 +19,9 @@ import pytest
 
 from services.release.domain import (
     NOTIFICATION_SCHEMA_PATH,
+    SCHEMA_VERSION,
     Lane,
     NotificationUnavailable,
-    SCHEMA_VERSION,
     load_notification_schema,
     notification_id,
     release_notification,
