@@ -229,6 +229,8 @@ class EventHandler(Consumer):  # type: ignore[misc]
 
     def setup(self) -> None:
         self.store = self.shared_store.open(self.topology.registry)
+        # Exposed at 0 from the start, so the first forged message is an increase (alert).
+        metrics().forged.labels(self.queue_name)
         super().setup()
 
     def declare(self, channel: Any) -> None:

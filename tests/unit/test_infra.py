@@ -199,6 +199,7 @@ def metric_names(expr: str) -> set[str]:
     text = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)  # strings
     text = re.sub(r"\{[^}]*\}", "", text)  # label matchers
     text = re.sub(r"\[[^\]]*\]", "", text)  # ranges
+    text = re.sub(r"\boffset\s+-?[0-9][0-9a-z]*", "", text)  # offsets
     text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
     names = set()
     for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
@@ -212,6 +213,7 @@ def metric_names(expr: str) -> set[str]:
 def test_metric_name_extraction() -> None:
     assert metric_names('sum by (job) (rate(a_total{x="y"}[5m])) / on(x) b > 0.5 and c') == {
         "a_total", "b", "c"}
+    assert metric_names("a_total unless a_total offset 10m") == {"a_total"}
 
 
 def test_prometheus_scrapes_the_four_services_and_loads_the_rules() -> None:
