@@ -8,7 +8,9 @@ Each service is its own `nameko run --config services/<name>/config.yaml service
 process (started through `python -m shared.observability.logging run`, so that every line it
 writes is JSON), leader of its own process group; logs go to `var/log/<name>.log`, pid files
 to `var/run/<name>.pid`. The environment (AMQP_URI, EVENT_STORE_URL, *_HTTP, ...) is passed
-through unchanged; the defaults are those of `shared.settings`.
+through unchanged; the defaults are those of `shared.settings`. Two development defaults fill
+in what the environment does not set: the identity signing key under `var/auth/` (no JWKS
+configured) and the risk draw key `var/risk/draw.key` (no RISK_DRAW_KEY).
 
 A pid file is trusted only while its process is alive (not a zombie) and is that service's
 `nameko run`: a service that was killed, or a pid the system has since given to another
@@ -209,6 +211,17 @@ def identity_environment() -> dict[str, str]:
     return dev_environment(VAR)
 
 
+def draw_environment() -> dict[str, str]:
+    """Nothing when the environment sets RISK_DRAW_KEY (passed through as it is); otherwise
+    the development draw key under var/risk/ (made once, then reused), for the risk service
+    alone: it refuses to start without a key."""
+    if setting("RISK_DRAW_KEY"):
+        return {}
+    from services.risk.development import dev_draw_environment
+
+    return dev_draw_environment(VAR)
+
+
 def start(timeout: float = 90.0) -> int:
     ensure_broker()
     (VAR / "run").mkdir(parents=True, exist_ok=True)
@@ -217,6 +230,10 @@ def start(timeout: float = 90.0) -> int:
     if identity:
         print(f"identity: the development signing key ({_shown(VAR / 'auth')}); "
               "`clearance token --role ROLE` signs tokens with it")
+    draw = draw_environment()
+    if draw:
+        print(f"risk: the development draw key {draw['RISK_DRAW_KEY_ID']} "
+              f"({_shown(VAR / 'risk' / 'draw.key')}); set RISK_DRAW_KEY for your own")
     started: dict[str, subprocess.Popen[bytes]] = {}
     for service in SERVICES:
         pid = running_pid(service)
@@ -229,7 +246,8 @@ def start(timeout: float = 90.0) -> int:
                  "--config", f"services/{service}/config.yaml", f"services.{service}.service"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env={**os.environ, **identity, "SERVICE_NAME": service},
+                env={**os.environ, **identity, **(draw if service == "risk" else {}),
+                     "SERVICE_NAME": service},
             )
         pid_file(service).write_text(str(process.pid))
     deadline = time.monotonic() + timeout

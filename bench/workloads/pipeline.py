@@ -43,7 +43,7 @@ from bench.harness import Size, Workload
 from shared.identity.development import mint
 from shared.messaging.publisher import close_quietly, connect
 from shared.testing import databases
-from shared.testing.processes import free_port
+from shared.testing.processes import draw_key_environment, free_port
 from shared.testing.rabbit import private_vhost
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -332,7 +332,7 @@ class PipelineBench:
             store = EventStore(databases.sqlite_url(Path(folder)), registry())
             reference = load_reference_data(None)
             declarations = Declarations(store, reference)
-            risk = Risk(store, RiskReference.load({}, reference.rates))
+            risk = Risk(store, RiskReference.load(draw_key_environment(), reference.rates))
             payments = Payments(store, reference)
             releases = Releases(store)
             run_id = uuid.uuid4().hex[:6]

@@ -1,10 +1,15 @@
 """Real service processes for tests: `python -m nameko run --config <file> module:Service`
 (or, with `module=JSON_LOGGING_RUN`, the same through `shared.observability.logging`, which
-makes every line of the process JSON from its first)."""
+makes every line of the process JSON from its first).
+
+The risk service refuses to start without a draw key: a risk service started here gets
+`TEST_DRAW_KEY` (one random key per test session) unless its config or `env` names
+RISK_DRAW_KEY itself (an empty value included: a test of the refusal)."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,6 +24,23 @@ from prometheus_client.parser import text_string_to_metric_families
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JSON_LOGGING_RUN = "shared.observability.logging"
+RISK_SERVICE = "services.risk.service"
+
+
+def new_draw_key() -> str:
+    """A random draw key's text (64 hex digits; never all digits, which YAML reads as a
+    number)."""
+    while (text := secrets.token_hex(32)).isdigit():
+        pass
+    return text
+
+
+TEST_DRAW_KEY = new_draw_key()
+
+
+def draw_key_environment(key: str = TEST_DRAW_KEY) -> dict[str, str]:
+    """The setting under which a risk service draws with `key` (its id derived from it)."""
+    return {"RISK_DRAW_KEY": key}
 
 
 def free_port() -> int:
@@ -57,10 +79,16 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         if self.process is not None and self.process.poll() is None:
             raise RuntimeError(f"{self.name} is already running")
+        config, env = self.config, {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        if self._runs_risk() and "RISK_DRAW_KEY" not in self.config and (
+                "RISK_DRAW_KEY" not in self.env):
+            if self.config_file is None:
+                config = {**config, **draw_key_environment()}
+            elif not env.get("RISK_DRAW_KEY"):
+                env.update(draw_key_environment())
         if self.config_file is None:
-            self.config_path.write_text(yaml.safe_dump(self.config))
+            self.config_path.write_text(yaml.safe_dump(config))
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in _reap
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module, "run", "--config", str(self.config_path),
              *self.services],
@@ -70,6 +98,9 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
         )
         return self
+
+    def _runs_risk(self) -> bool:
+        return any(s == RISK_SERVICE or s.startswith(f"{RISK_SERVICE}:") for s in self.services)
 
     @property
     def alive(self) -> bool:

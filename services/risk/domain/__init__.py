@@ -32,6 +32,7 @@ from .controls import (
 )
 from .draw import (
     DEFAULT_SALT,
+    DEV_KEY_ID_PREFIX,
     MISSING_KEY,
     Draw,
     DrawKey,
@@ -86,6 +87,7 @@ from .rules import (
 __all__ = [
     "DEFAULT_OFFICE",
     "DEFAULT_SALT",
+    "DEV_KEY_ID_PREFIX",
     "MISSING_KEY",
     "REFERENCE_DIR",
     "SAMPLE_AEO_DIR",

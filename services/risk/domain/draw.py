@@ -35,6 +35,7 @@ from typing import Any
 from .errors import DrawKeyError, InvalidRecord
 
 DEFAULT_SALT = "open-clearance/risk/draw/v1"  # the legacy, public salt
+DEV_KEY_ID_PREFIX = "dev-"  # the id of a development key (services/risk/development.py)
 KEYED_CONTEXT = "open-clearance/risk/draw/v2"
 _KEY_ID_CONTEXT = b"open-clearance/risk/draw/key-id"
 MIN_KEY_BYTES = 32
@@ -137,6 +138,13 @@ class DrawKey:
     def generate(cls, key_id: str | None = None) -> DrawKey:
         """A new random key (a development key, a test's key)."""
         return cls.parse(new_key_text(), key_id)
+
+    def answers_to(self, key_id: str) -> bool:
+        """Whether a decision recorded with `key_id` was drawn under this key's id: its id,
+        or one derived from it (with or without the development prefix), which no other key
+        can have."""
+        derived = derived_key_id(self.secret)
+        return key_id in (self.key_id, derived, DEV_KEY_ID_PREFIX + derived)
 
     def text(self) -> str:
         """The key as `RISK_DRAW_KEY` holds it."""

@@ -8,6 +8,7 @@ service appended to the log and answers over HTTP.
 The service trusts the development signing key under the test's own `var/auth/` (its config
 holds `dev_environment(var)`), and the test calls it with real tokens signed by that key
 (`running.token(roles, ...)`), as a declarant, an officer, a cashier or an agency would.
+The risk service draws with the session's test draw key (`TEST_DRAW_KEY`, in its config).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from shared.identity.development import dev_environment, mint
 from shared.messaging.relay import Relay
 from shared.messaging.topology import Topology
 from shared.testing import databases
-from shared.testing.processes import ServiceProcess, free_port
+from shared.testing.processes import ServiceProcess, draw_key_environment, free_port
 from shared.testing.rabbit import private_vhost
 from shared.testing.waiting import wait_until
 
@@ -116,7 +117,8 @@ def run_service(tmp_path: Path) -> Iterator[Callable[[str], Running]]:
             http = f"127.0.0.1:{free_port()}"
             var = tmp_path / "var"
             config = {"AMQP_URI": amqp_uri, "EVENT_STORE_URL": url, "WEB_SERVER_ADDRESS": http,
-                      "max_workers": 10, "serializer": "json", **dev_environment(var)}
+                      "max_workers": 10, "serializer": "json", **dev_environment(var),
+                      **(draw_key_environment() if service == "risk" else {})}
             process = ServiceProcess([f"services.{service}.service"], config, tmp_path,
                                      name=service, env={"RETRY_DELAYS": ",".join(map(str, RETRY_DELAYS))})
             process.start()
