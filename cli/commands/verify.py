@@ -1,5 +1,10 @@
-"""`clearance verify [--decisions]`: the whole log's hash chain, positions, stream versions and
-immutability triggers; with `--decisions`, every risk decision and duty assessment re-derived
+"""`clearance verify [--decisions] [--seal FILE]... [--seals DIR]... [--seal-public-key FILE]`:
+the whole log's hash chain, positions, stream versions and immutability triggers (present,
+enabled, defined as the migrations define them), and the log against every seal in SEAL_DIR
+(default `<var>/seals/<store>/`) and every seal given: a seal that does not verify with the
+public key (SEAL_PUBLIC_KEY_FILE, default the development one), a rewrite (the first position
+that differs from a seal) or a truncation (the first position missing before a seal's) exits
+1. Needs only the seals, the public key and read access to the log. With `--decisions`, every risk decision and duty assessment re-derived
 from its recorded inputs (reference data from REFERENCE_DATA_DIR, RISK_RULESET_DIR and
 RISK_AEO_DIR, as the services read them).
 
@@ -10,11 +15,21 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from audit.decisions import ReplayReference, replay_decisions
-from shared.eventstore.verify import verify_log
+from shared.eventstore import EventStore
+from shared.eventstore.verify import VerificationResult, verify_log
+from shared.integrity.seals import (
+    SealError,
+    SealSet,
+    load_public_key,
+    public_key_path,
+    seal_dir,
+    seal_files,
+)
 
-from ..output import Progress, emit_json
+from ..output import Failed, Progress, emit_json
 from ..store import open_store
 
 
@@ -26,6 +41,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
                         help="also re-derive every risk decision and duty assessment")
     parser.add_argument("--all-problems", action="store_true",
                         help="keep going after the first problem")
+    parser.add_argument("--seal", action="append", default=[], metavar="FILE",
+                        help="also check the log against this seal (repeatable)")
+    parser.add_argument("--seals", action="append", default=[], metavar="DIR",
+                        help="also check the log against every seal in DIR (repeatable)")
+    parser.add_argument("--seal-public-key", metavar="FILE",
+                        help="the seals' public key (default SEAL_PUBLIC_KEY_FILE)")
     parser.set_defaults(run=run)
 
 
@@ -34,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
     decisions = None
     try:
         total = store.last_position()
+        seals = _seals(args, store)
         with Progress("verify", total, show=not args.json) as bar:
             result = verify_log(store, progress=bar.callback,
-                                stop_at_first=not args.all_problems)
+                                stop_at_first=not args.all_problems, seals=seals)
             if result.ok:
                 bar.complete()
         if args.decisions:
@@ -55,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         emit_json(body)
     elif result.ok:
         print(f"OK: {result.events_checked:,} events, hash chain intact up to position "
-              f"{result.last_position:,}, immutability triggers present")
+              f"{result.last_position:,}, immutability triggers present and enabled, "
+              f"{_seals_said(result)}")
     else:
         print(f"BROKEN: first bad position {result.first_bad_position} "
               f"({result.events_checked:,} events checked before it)")
@@ -70,3 +93,31 @@ def run(args: argparse.Namespace) -> int:
             print(f"  position {mismatch.position}: {mismatch.event_type} of "
                   f"{mismatch.consignment_id}: {mismatch.detail}")
     return 0 if ok else 1
+
+
+def _seals(args: argparse.Namespace, store: EventStore) -> SealSet:
+    """Every seal in SEAL_DIR and given, with the public key (Failed: a key or a folder given
+    that cannot be read)."""
+    paths = seal_files(seal_dir(store.url))
+    for folder in args.seals:
+        if not Path(folder).is_dir():
+            raise Failed(f"no seal folder at {folder}")
+        paths += seal_files(Path(folder))
+    for file in args.seal:
+        if not Path(file).is_file():
+            raise Failed(f"no seal file at {file}")
+        paths.append(Path(file))
+    key_path = public_key_path(args.seal_public_key)
+    try:
+        public_key = None if key_path is None else load_public_key(key_path)
+    except SealError as exc:
+        raise Failed(str(exc)) from None
+    return SealSet.load(paths, public_key)
+
+
+def _seals_said(result: VerificationResult) -> str:
+    seals = result.seals
+    if not seals.checked:
+        return "no seal to check against"
+    return (f"matches {seals.checked:,} seal(s) up to position {seals.latest_position:,} "
+            f"(key {seals.key_id})")

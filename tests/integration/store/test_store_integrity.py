@@ -12,28 +12,26 @@ Promised, and tested here:
   no longer matches the end of the chain, and `verify_log` reports the head.
 * A missing immutability trigger is reported.
 
-NOT promised today: an owner who rewrites the chain AND the log-head row (and puts the
-triggers back) leaves a log that verifies. The chain has no key and no anchor outside the
-database, so a consistent rewrite cannot be told from the original. Sealing the log against
-insiders (a keyed hash, or the head published outside the database) is issue 11;
-`test_a_full_rewrite_with_the_head_fixed_is_not_detected_without_a_seal_issue_11` pins this
-limit down and must be flipped when issue 11 lands.
+Not promised by the chain ALONE: an owner who rewrites the chain AND the log-head row (and
+puts the triggers back) leaves a log whose chain verifies
+(`test_a_full_rewrite_with_the_head_fixed_is_not_detected_without_a_seal`). Seals, signed
+outside the database, catch it and a truncation: test_seals.py. (The tampering is done as the
+schema owner, tests/integration/store/insider.py: on PostgreSQL the service role is refused
+before any trigger runs, test_database_roles.py.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import pytest
-from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from shared.eventstore import EventStore
-from shared.eventstore.hashing import chain_hash, row_hash
-from shared.eventstore.tables import GENESIS_HASH, events, log_head
+from shared.eventstore.hashing import chain_hash
 from shared.eventstore.verify import verify_log
 
+from . import insider
 from .conftest import thing
 
 
@@ -43,17 +41,12 @@ def fill(store: EventStore, n: int = 8) -> None:
 
 
 def execute(store: EventStore, *statements: str) -> None:
-    with store.schema_engine.begin() as connection:
-        for statement in statements:
-            connection.execute(text(statement))
+    """As the schema owner (on PostgreSQL the service role may not even try)."""
+    insider.execute(store.url, *statements)
 
 
 def drop_triggers(store: EventStore) -> None:
-    if store.dialect == "postgresql":
-        execute(store, "DROP TRIGGER events_immutable ON events",
-                "DROP TRIGGER events_no_truncate ON events")
-    else:
-        execute(store, "DROP TRIGGER events_immutable", "DROP TRIGGER events_no_delete")
+    insider.drop_triggers(store.url)
 
 
 @pytest.mark.parametrize("statement", [
@@ -153,42 +146,15 @@ def test_missing_trigger_is_reported(store: EventStore) -> None:
 
 # -- an owner who recomputes the chain --------------------------------------------------------
 
-FORGED = '{"amount":"1000000.00","name":"forged"}'
+FORGED = insider.FORGED
 
 
-@contextmanager
-def triggers_put_back_afterwards(store: EventStore) -> Iterator[None]:
-    """The triggers out of the way for the edit, then restored as they were, as an owner
-    covering their tracks would (so the verifier's trigger check has nothing to say)."""
-    if store.dialect == "postgresql":
-        execute(store, "ALTER TABLE events DISABLE TRIGGER USER")
-        yield
-        execute(store, "ALTER TABLE events ENABLE TRIGGER USER")
-        return
-    with store.schema_engine.connect() as connection:
-        saved = connection.execute(text(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
-        )).scalars().all()
-    assert len(saved) == 2
-    drop_triggers(store)
-    yield
-    execute(store, *saved)
+def triggers_put_back_afterwards(store: EventStore) -> AbstractContextManager[None]:
+    return insider.triggers_put_back_afterwards(store.url)
 
 
 def rechain(store: EventStore, start: int) -> str:
-    """Recompute the stored hash of every event from `start` on, with the project's own
-    hashing code, over the rows as they now stand; the new last hash."""
-    with store.schema_engine.begin() as connection:
-        rows = connection.execute(select(events).order_by(events.c.position)).mappings().all()
-        previous = GENESIS_HASH
-        for row in rows:
-            digest = row["hash"]
-            if row["position"] >= start:
-                digest = row_hash(previous, row)
-                connection.execute(update(events).where(events.c.position == row["position"])
-                                   .values(hash=digest))
-            previous = digest
-    return previous
+    return insider.rechain(store.url, start)
 
 
 def test_a_recomputed_chain_is_found_by_the_log_head(store: EventStore) -> None:
@@ -208,17 +174,13 @@ def test_a_recomputed_chain_is_found_by_the_log_head(store: EventStore) -> None:
     assert [(p.position, p.kind) for p in result.problems] == [(8, "head")]
 
 
-def test_a_full_rewrite_with_the_head_fixed_is_not_detected_without_a_seal_issue_11(
+def test_a_full_rewrite_with_the_head_fixed_is_not_detected_without_a_seal(
     store: EventStore,
 ) -> None:
-    """The current limit, executable: issue 11 ("seal the log against insiders") must turn
-    this into a detection (and this test around)."""
+    """The chain alone cannot tell a consistent rewrite from the original: that is what seals
+    are for (test_seals.py: the same rewrite, detected by a seal, naming position 5)."""
     fill(store)
-    with triggers_put_back_afterwards(store):
-        execute(store, f"UPDATE events SET data = '{FORGED}' WHERE position = 5")
-        new_last = rechain(store, 5)
-        with store.schema_engine.begin() as connection:
-            connection.execute(update(log_head).where(log_head.c.id == 1).values(hash=new_last))
+    insider.rewrite(store.url, 5)
     assert store.read_all(limit=100)[4].data["name"] == "forged"
     result = verify_log(store)
-    assert result.ok and result.events_checked == 8, result.problems  # undetected today
+    assert result.ok and result.events_checked == 8, result.problems  # undetected by the chain

@@ -1,0 +1,1 @@
+"""Integrity anchors outside the database: signed seals of the event log (`seals`, `sealer`)."""
