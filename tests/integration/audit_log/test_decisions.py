@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
@@ -31,10 +32,15 @@ ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ["01-green-paid.json", "05-red-non-compliant.json", "07-blue-aeo.json"]
 
 
-def build_log(store: EventStore) -> dict[str, int]:
-    """Accept three sample declarations and let risk and payment decide; their positions."""
+KEY = {"RISK_DRAW_KEY": "5d1c0e9a7b3f48e2a6c4d8b0f1e3a5c79b2d4f6e8a0c1b3d5f7e9a2c4b6d8f0e"}
+
+
+def build_log(store: EventStore, key: Mapping[str, str] = KEY) -> dict[str, int]:
+    """Accept three sample declarations and let risk (drawing under `key`) and payment
+    decide; their positions."""
     reference = load_reference_data()
-    risk, payments = Risk(store, RiskReference.load({}, reference.rates)), Payments(store, reference)
+    risk = Risk(store, RiskReference.load(key, reference.rates))
+    payments = Payments(store, reference)
     positions = {}
     for name in SAMPLES:
         document = json.loads((ROOT / "samples" / name).read_text())
@@ -58,7 +64,7 @@ def test_untouched_log_replays_and_a_changed_tariff_is_flagged(
 ) -> None:
     store = EventStore(store_url, registry())
     positions = build_log(store)
-    report = replay_decisions(store, ReplayReference.from_settings({}))
+    report = replay_decisions(store, ReplayReference.from_settings(KEY))
     assert report.ok and (report.risk_checked, report.duty_checked) == (3, 3)
 
     # Someone edits the published tariff version after the fact: smartphones' VAT 20 -> 21.
@@ -73,12 +79,13 @@ def test_untouched_log_replays_and_a_changed_tariff_is_flagged(
     tariff.write_text("\n".join(lines) + "\n")
 
     report = replay_decisions(store, ReplayReference.from_settings(
-        {"REFERENCE_DATA_DIR": str(changed)}))
+        {"REFERENCE_DATA_DIR": str(changed), **KEY}))
     assert [m.position for m in report.mismatches] == [positions["01-green-paid.json"]]
     assert "tariff" in report.mismatches[0].detail and report.risk_checked == 3
 
     # the same through the command line, as an auditor runs it
     monkeypatch.setenv("EVENT_STORE_URL", store_url)
+    monkeypatch.setenv("RISK_DRAW_KEY", KEY["RISK_DRAW_KEY"])
     monkeypatch.setenv("REFERENCE_DATA_DIR", str(changed))
     assert main(["verify", "--decisions", "--json"]) == 1
     body = json.loads(capsys.readouterr().out)
