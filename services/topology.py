@@ -4,13 +4,26 @@ Every event type has at least one subscriber (the declaration service's status p
 hears them all), so the relay's mandatory publishing never meets an unroutable event unless a
 queue was deleted behind its back. `RETRY_DELAYS` (seconds, comma separated) sets the retry
 queues' delays; tests shorten them.
+
+Each service connects to the broker as its own least-privilege user (`service_users`: the
+permissions generated from this topology, see `shared.messaging.topology.service_permissions`);
+infra/rabbitmq/generate.py writes them into the users file, tests create them with
+`shared.testing.rabbit.service_users`.
 """
 
 from __future__ import annotations
 
 from shared.events.catalog import registry
-from shared.messaging.topology import Topology
-from shared.settings import setting
+from shared.messaging.topology import Permissions, Topology, service_permissions
+from shared.settings import SERVICES, setting
+
+RELEASES_EXCHANGE = "clearance.releases"  # services/release/notifications.py: topic, agencies
+SEALS_EXCHANGE = "clearance.seals"  # signed checkpoints of the log: fanout, anyone may archive
+# Exchanges, besides its namespace and the events exchange, that a service declares and
+# publishes to (configure and write permission).
+SERVICE_EXCHANGES: dict[str, tuple[str, ...]] = {
+    "release": (RELEASES_EXCHANGE,),
+}
 
 FACTS_FOR_RELEASE = (
     "DeclarationAccepted", "RiskAssessed", "ControlOrdered", "ControlCompleted",
@@ -35,3 +48,10 @@ def topology() -> Topology:
 
 
 TOPOLOGY = topology()
+
+
+def service_users(topo: Topology | None = None) -> dict[str, Permissions]:
+    """Each service's broker user (named after the service) and its least privilege."""
+    topo = topo or TOPOLOGY
+    return {service: service_permissions(topo, service, exchanges=SERVICE_EXCHANGES.get(service, ()))
+            for service in SERVICES}

@@ -2,24 +2,39 @@
 queues. A value object: services and tests build their own and pass it to the relay and the
 consumers, which declare it (idempotently) before they publish or consume.
 
-For a subscription queue ``Q`` bound to event types ``T1, T2`` (routing key
-``<category>.<Type>``, from the registry)::
+A queue's *namespace* is its name up to the first dot (`risk.declarations` -> `risk`): the
+service that owns it. For a subscription queue ``Q`` of namespace ``ns`` bound to event types
+``T1, T2`` (routing key ``<category>.<Type>``, from the registry)::
 
     clearance.events (topic, durable) --[alpha.T1, beta.T2]--> Q (durable)
-    Q.retry.1 .. Q.retry.n   durable, x-message-ttl = delay[i], dead-lettered back to Q
-                             (x-dead-letter-exchange "" and x-dead-letter-routing-key Q)
+    ns.retry (direct, durable)        --[Q]--> Q
+                                      --[Q.delay.i]--> Q.delay.i
+                                      --[Q.parked]--> Q.parked
+    Q.delay.1 .. Q.delay.n   the retry queues: durable, x-message-ttl = delay[i], dead-lettered
+                             back to Q (x-dead-letter-exchange ns.retry, routing key Q)
     Q.parked                 durable; nothing consumes it; replayed by hand (see parking.py)
 
-Retry and parking messages go through the default exchange, so a retried event returns only to
-the queue that failed it, never to the other subscribers of its type. The retry queues' TTLs are
-queue arguments: changing `retry_delays` for an existing queue needs the retry queues deleted
-first (RabbitMQ refuses to redeclare a queue with other arguments).
+Retry and parking copies go through the namespace's own direct exchange `ns.retry` (routing
+key = the target queue's name), so a retried event returns only to the queue that failed it,
+never to the other subscribers of its type, and a service needs no write permission on the
+default exchange (`amq.default`), which reaches every queue of the vhost: with least-privilege
+broker users (`Permissions`, `service_permissions`) each service may configure, write and read
+only the resources of its namespace, and publish on the events exchange only routing keys of
+its own category (topic permissions).
+
+The retry queues were once `Q.retry.<n>`, dead-lettered through the default exchange. RabbitMQ
+refuses to redeclare a queue with other arguments, so the new ones have new names: a broker
+that holds the old ones keeps working (they drain into Q by themselves, their TTL being short)
+and `obsolete_queues` names them for deletion (`delete_obsolete`). Likewise the TTLs are queue
+arguments: changing `retry_delays` for an existing queue needs its retry queues deleted first.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,19 +42,36 @@ from shared.events.registry import EventRegistry
 
 DEFAULT_EXCHANGE = "clearance.events"
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 5.0, 30.0)
+REPUBLISH_SUFFIX = "retry"
 
 QueueType = Literal["classic", "quorum"]
+
+
+def queue_namespace(queue: str) -> str:
+    """The namespace (owning service) of a queue or exchange name: up to the first dot."""
+    return queue.split(".", 1)[0]
 
 
 def retry_queue_name(queue: str, level: int) -> str:
     """The retry queue of `queue` for retry `level` (1-based)."""
     if level < 1:
         raise ValueError("retry levels start at 1")
+    return f"{queue}.delay.{level}"
+
+
+def legacy_retry_queue_name(queue: str, level: int) -> str:
+    """The retry queue's former name (dead-lettered through the default exchange)."""
     return f"{queue}.retry.{level}"
 
 
 def parking_queue_name(queue: str) -> str:
     return f"{queue}.parked"
+
+
+def republish_exchange_name(queue: str) -> str:
+    """The direct exchange through which the copies of `queue`'s messages are republished
+    (retry, parking, dead-lettering back, replay): `<namespace>.retry`."""
+    return f"{queue_namespace(queue)}.{REPUBLISH_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -110,7 +142,17 @@ class Topology:
         """The exchange a consumer of `queue` publishes its retry and parking copies to (the
         routing key is the target queue's name)."""
         self._types(queue)
-        return ""
+        return republish_exchange_name(queue)
+
+    def namespaces(self) -> tuple[str, ...]:
+        """The namespaces (owning services) of the subscription queues, in order."""
+        return tuple(dict.fromkeys(queue_namespace(queue) for queue in self.subscriptions))
+
+    def queues_of(self, namespace: str) -> tuple[str, ...]:
+        return tuple(q for q in self.subscriptions if queue_namespace(q) == namespace)
+
+    def republish_exchanges(self) -> tuple[str, ...]:
+        return tuple(f"{ns}.{REPUBLISH_SUFFIX}" for ns in self.namespaces())
 
     def with_subscriptions(self, subscriptions: Mapping[str, Iterable[str]]) -> Topology:
         """A copy with more subscriptions (a queue already present gets the union of types)."""
@@ -130,11 +172,13 @@ class Topology:
     def queue_specs(self, queue: str) -> list[QueueSpec]:
         """The subscription queue, its retry queues and its parking queue."""
         base = self._queue_arguments()
+        republish = self.republish_exchange(queue)
         specs = [
             QueueSpec(
                 queue,
                 dict(base),
-                tuple(Binding(self.exchange, key) for key in self.routing_keys(queue)),
+                (*(Binding(self.exchange, key) for key in self.routing_keys(queue)),
+                 Binding(republish, queue)),
             )
         ]
         for level, delay in enumerate(self.retry_delays, start=1):
@@ -142,25 +186,55 @@ class Topology:
             arguments.update(
                 {
                     "x-message-ttl": int(round(delay * 1000)),
-                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-exchange": republish,
                     "x-dead-letter-routing-key": queue,
                 }
             )
-            specs.append(QueueSpec(retry_queue_name(queue, level), arguments))
-        specs.append(QueueSpec(parking_queue_name(queue), dict(base)))
+            name = retry_queue_name(queue, level)
+            specs.append(QueueSpec(name, arguments, (Binding(republish, name),)))
+        parked = parking_queue_name(queue)
+        specs.append(QueueSpec(parked, dict(base), (Binding(republish, parked),)))
         return specs
 
     def all_queue_specs(self) -> list[QueueSpec]:
         return [spec for queue in self.subscriptions for spec in self.queue_specs(queue)]
 
+    def obsolete_queues(self) -> list[str]:
+        """The names of former retry queues (`Q.retry.<n>`) that this topology no longer uses."""
+        return [legacy_retry_queue_name(queue, level) for queue in self.subscriptions
+                for level in range(1, self.retry_levels + 1)]
+
     def declare(self, channel: Any, queues: Iterable[str] | None = None) -> None:
-        """Declare the exchange and the queues (all subscriptions, or only `queues`) on a
-        py-amqp channel (a kombu pyamqp channel is one). Idempotent."""
-        channel.exchange_declare(
-            self.exchange, "topic", durable=True, auto_delete=False
-        )
-        names = list(self.subscriptions) if queues is None else list(queues)
-        for name in names:
+        """Declare the events exchange and queues on a py-amqp channel (a kombu pyamqp
+        channel is one). Idempotent.
+
+        With `queues` (a consumer's own): those queues with their retry and parking queues,
+        their namespace's republish exchange and the bindings; any refusal raises.
+
+        Without (the relay: everything it can): every namespace's queues that the
+        connection's user may configure. A least-privilege user is refused the other
+        services' namespaces (ACCESS_REFUSED): those are skipped, their owners or the
+        definitions loaded at boot declare them. Each namespace is tried on its own channel
+        so that a refusal (which closes the channel) leaves `channel` usable.
+
+        The events exchange is declared if the user may configure it; otherwise it must
+        exist already (definitions; a passive declaration checks it)."""
+        declare_exchange = functools.partial(
+            _exchange_declare, name=self.exchange, kind="topic")
+        if not _attempt(channel, declare_exchange):
+            channel.exchange_declare(self.exchange, "topic", passive=True)
+        if queues is not None:
+            self._declare_queues(channel, list(queues))
+            return
+        for namespace in self.namespaces():
+            own = list(self.queues_of(namespace))
+            if not _attempt(channel, functools.partial(self._declare_queues, queues=own)):
+                continue  # another service's namespace: not this user's to declare
+
+    def _declare_queues(self, channel: Any, queues: list[str]) -> None:
+        for exchange in dict.fromkeys(self.republish_exchange(q) for q in queues):
+            _exchange_declare(channel, name=exchange, kind="direct")
+        for name in queues:
             for spec in self.queue_specs(name):
                 channel.queue_declare(
                     spec.name,
@@ -182,22 +256,74 @@ class Topology:
             raise KeyError(f"queue {queue!r} is not a subscription of this topology") from None
 
 
+def _exchange_declare(channel: Any, *, name: str, kind: str) -> None:
+    channel.exchange_declare(name, kind, durable=True, auto_delete=False)
+
+
+def _attempt(channel: Any, action: Callable[[Any], object]) -> bool:
+    """Run `action` on a new channel of `channel`'s connection; False if the broker refused
+    it (ACCESS_REFUSED closes that channel only)."""
+    from amqp.exceptions import AccessRefused
+
+    scratch = channel.connection.channel()
+    try:
+        action(scratch)
+    except AccessRefused:
+        return False
+    scratch.close()
+    return True
+
+
+def delete_obsolete(channel: Any, topology: Topology) -> list[str]:
+    """Delete the former retry queues (`Topology.obsolete_queues`) that exist and are empty;
+    the names deleted. A queue still holding messages is left (its TTL brings them back to
+    their queue: call again later). Needs configure permission on them (an operator, or the
+    owning service)."""
+    from amqp.exceptions import AMQPError
+
+    deleted: list[str] = []
+    for name in topology.obsolete_queues():
+        try:
+            _attempt_strict(channel, functools.partial(_passive_queue, name=name))
+            _attempt_strict(channel, functools.partial(_delete_if_empty, name=name))
+        except AMQPError:
+            continue  # absent (NOT_FOUND), not empty (PRECONDITION_FAILED) or not ours
+        deleted.append(name)
+    return deleted
+
+
+def _passive_queue(channel: Any, *, name: str) -> None:
+    channel.queue_declare(name, passive=True)
+
+
+def _delete_if_empty(channel: Any, *, name: str) -> None:
+    channel.queue_delete(name, if_empty=True)
+
+
+def _attempt_strict(channel: Any, action: Callable[[Any], object]) -> None:
+    scratch = channel.connection.channel()
+    action(scratch)
+    scratch.close()
+
+
 def definitions(topology: Topology, vhost: str = "/") -> dict[str, Any]:
     """RabbitMQ definitions (the management plugin's import format, `load_definitions`) of
-    the topology, for infra/: the exchange, every queue and every binding."""
+    the topology, for infra/: the exchanges, every queue and every binding."""
     specs = topology.all_queue_specs()
     return {
         "vhosts": [{"name": vhost}],
         "exchanges": [
             {
-                "name": topology.exchange,
+                "name": name,
                 "vhost": vhost,
-                "type": "topic",
+                "type": kind,
                 "durable": True,
                 "auto_delete": False,
                 "internal": False,
                 "arguments": {},
             }
+            for name, kind in [(topology.exchange, "topic"),
+                               *((e, "direct") for e in topology.republish_exchanges())]
         ],
         "queues": [
             {
@@ -227,3 +353,95 @@ def definitions(topology: Topology, vhost: str = "/") -> dict[str, Any]:
 def definitions_json(topology: Topology, vhost: str = "/") -> str:
     """`definitions` as stable, indented JSON text."""
     return json.dumps(definitions(topology, vhost), indent=2, sort_keys=True) + "\n"
+
+
+# -- least-privilege broker users ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TopicPermission:
+    """RabbitMQ topic permissions on one topic exchange: regular expressions over the routing
+    keys a user may publish with (`write`) and bind its queues with (`read`)."""
+
+    exchange: str
+    write: str
+    read: str
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """A broker user's permissions in a vhost: regular expressions over resource names
+    (`rabbitmqctl set_permissions USER CONFIGURE WRITE READ`) and topic permissions."""
+
+    configure: str
+    write: str
+    read: str
+    topics: tuple[TopicPermission, ...] = ()
+
+    def rabbitmqctl(self, user: str, vhost: str = "/") -> list[list[str]]:
+        """The rabbitmqctl argument lists that grant these permissions to `user`."""
+        commands = [["set_permissions", "-p", vhost, user, self.configure, self.write,
+                     self.read]]
+        commands.extend(["set_topic_permissions", "-p", vhost, user, t.exchange, t.write, t.read]
+                        for t in self.topics)
+        return commands
+
+    def definitions(self, user: str, vhost: str = "/") -> dict[str, list[dict[str, str]]]:
+        """The `permissions` and `topic_permissions` of a definitions document."""
+        return {
+            "permissions": [{"user": user, "vhost": vhost, "configure": self.configure,
+                             "write": self.write, "read": self.read}],
+            "topic_permissions": [{"user": user, "vhost": vhost, "exchange": t.exchange,
+                                   "write": t.write, "read": t.read} for t in self.topics],
+        }
+
+
+NOTHING = "^$"  # a pattern no resource name matches (the default exchange's is amq.default)
+
+
+def any_of(patterns: Iterable[str]) -> str:
+    """One anchored regular expression matching any of `patterns` (themselves regexes)."""
+    alternatives = list(dict.fromkeys(patterns))
+    return f"^({'|'.join(alternatives)})$" if alternatives else NOTHING
+
+
+def exactly(names: Iterable[str]) -> str:
+    """An anchored regular expression matching exactly the given names."""
+    return any_of(re.escape(name) for name in names)
+
+
+def service_permissions(topology: Topology, service: str, *, publishes_events: bool = True,
+                        exchanges: Iterable[str] = ()) -> Permissions:
+    """The least privilege of service `service` (its namespace) under `topology`.
+
+    * configure: its namespace only (`<service>.*`: its queues, retry and parking queues and
+      its republish exchange `<service>.retry`), plus `exchanges` it owns outright (e.g. the
+      release service's `clearance.releases`). Not the events exchange (the definitions, or
+      an operator, create it; the services only check it exists).
+    * write: its namespace (publishing its retry and parking copies, binding its queues,
+      dead-lettering to its own republish exchange), the events exchange if it
+      `publishes_events`, and `exchanges`. Never the default exchange, which reaches any queue.
+    * read: its namespace (consuming its queues) and the events exchange (binding its queues).
+    * topic permissions on the events exchange: publish only routing keys of its own category
+      (`<service>.<Type>`); bind only the routing keys of the events it subscribes to.
+    """
+    own = rf"{re.escape(service)}\..*"
+    events = re.escape(topology.exchange)
+    owned = [re.escape(exchange) for exchange in exchanges]
+    queues = topology.queues_of(service)
+    subscribed = sorted({key for queue in queues for key in topology.routing_keys(queue)})
+    return Permissions(
+        configure=any_of([own, *owned]),
+        write=any_of([own, *([events] if publishes_events else []), *owned]),
+        read=any_of([own, *([events] if queues else [])]),
+        topics=(TopicPermission(
+            topology.exchange,
+            write=rf"^{re.escape(service)}\.[^.]+$" if publishes_events else NOTHING,
+            read=exactly(subscribed),
+        ),),
+    )
+
+
+def agency_permissions(queue: str) -> Permissions:
+    """A partner agency's user: read (consume) its own queue, nothing else; no configure and
+    no write, so it can publish nowhere and bind nothing (the operator binds its queue)."""
+    return Permissions(configure=NOTHING, write=NOTHING, read=exactly([queue]))

@@ -1,5 +1,6 @@
-"""RabbitMQ for tests: a private vhost (rabbitmqctl), small queue inspection helpers, and a plain
-publisher (a client outside the platform, e.g. one delivering a message a second time)."""
+"""RabbitMQ for tests: a private vhost (rabbitmqctl), broker users with given permissions (the
+services' least-privilege users), small queue inspection helpers, and a plain publisher (a
+client outside the platform, e.g. one delivering a message a second time)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,28 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-from urllib.parse import quote
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote, urlsplit
 
 from shared.messaging.publisher import close_quietly, connect
+
+if TYPE_CHECKING:
+    from shared.messaging.topology import Permissions, Topology
 
 RABBIT_HOST = os.environ.get("CLEARANCE_TEST_RABBIT", "127.0.0.1:5672")
 
 
-def amqp_uri(vhost: str = "/") -> str:
-    return f"amqp://guest:guest@{RABBIT_HOST}/{quote(vhost, safe='')}"
+def amqp_uri(vhost: str = "/", user: str = "guest", password: str = "guest") -> str:
+    return (f"amqp://{quote(user, safe='')}:{quote(password, safe='')}@{RABBIT_HOST}/"
+            f"{quote(vhost, safe='')}")
+
+
+def vhost_of(uri: str) -> str:
+    """The vhost of an AMQP URI (`/` when the path is empty)."""
+    path = urlsplit(uri).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -39,6 +50,34 @@ def private_vhost(prefix: str = "clearance_test") -> Iterator[str]:
         yield amqp_uri(vhost)
     finally:
         _rabbitmqctl("delete_vhost", vhost)
+
+
+@contextmanager
+def broker_user(uri: str, permissions: Permissions, name: str | None = None) -> Iterator[str]:
+    """A new broker user (no tags) with `permissions` in the vhost of `uri`; yields its AMQP
+    URI, deletes the user afterwards. Users are global to the broker, so the name gets a
+    random suffix."""
+    vhost = vhost_of(uri)
+    user = f"{name or 'user'}_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    _rabbitmqctl("add_user", user, password)
+    try:
+        for command in permissions.rabbitmqctl(user, vhost):
+            _rabbitmqctl(*command)
+        yield amqp_uri(vhost, user, password)
+    finally:
+        _rabbitmqctl("delete_user", user)
+
+
+@contextmanager
+def service_users(uri: str, topology: Topology | None = None) -> Iterator[Mapping[str, str]]:
+    """Each service's least-privilege user (`services.topology.service_users`, the
+    permissions the users file gets) in the vhost of `uri`: service -> its AMQP URI."""
+    from services.topology import service_users as permissions_of
+
+    with ExitStack() as stack:
+        yield {service: stack.enter_context(broker_user(uri, granted, service))
+               for service, granted in permissions_of(topology).items()}
 
 
 def message_count(uri: str, queue: str) -> int:

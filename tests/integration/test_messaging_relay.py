@@ -342,15 +342,28 @@ def test_definitions_json_describes_the_topology(topology: Topology) -> None:
     from shared.messaging.topology import definitions_json
 
     queue = queue_of(topology)
+    republish = topology.republish_exchange(queue)
+    assert republish == f"{queue.split('.')[0]}.retry"
     data = json.loads(definitions_json(topology))
-    assert [e["name"] for e in data["exchanges"]] == [topology.exchange]
+    assert [(e["name"], e["type"]) for e in data["exchanges"]] == [
+        (topology.exchange, "topic"), (republish, "direct")]
     names = {q["name"]: q["arguments"] for q in data["queues"]}
-    assert names[f"{queue}.retry.1"] == {
-        "x-message-ttl": 200, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}
+    retry_1 = topology.retry_queue(queue, 1)
+    assert names[retry_1] == {
+        "x-message-ttl": 200, "x-dead-letter-exchange": republish,
+        "x-dead-letter-routing-key": queue}
     assert f"{queue}.parked" in names and queue in names
-    assert data["bindings"] == [{
-        "source": topology.exchange, "vhost": "/", "destination": queue,
-        "destination_type": "queue", "routing_key": "alpha.PingRecorded", "arguments": {}}]
+    binding = {"vhost": "/", "destination_type": "queue", "arguments": {}}
+    assert data["bindings"] == [
+        {**binding, "source": topology.exchange, "destination": queue,
+         "routing_key": "alpha.PingRecorded"},
+        {**binding, "source": republish, "destination": queue, "routing_key": queue},
+        {**binding, "source": republish, "destination": retry_1, "routing_key": retry_1},
+        {**binding, "source": republish, "destination": topology.retry_queue(queue, 2),
+         "routing_key": topology.retry_queue(queue, 2)},
+        {**binding, "source": republish, "destination": f"{queue}.parked",
+         "routing_key": f"{queue}.parked"},
+    ]
     assert ping(1).type == "PingRecorded"
 
 

@@ -145,25 +145,42 @@ def test_definitions_file_is_what_generate_py_produces_from_the_topology() -> No
 
 def test_definitions_cover_every_subscription_and_the_releases_exchange() -> None:
     from services.release.notifications import EXCHANGE
+    from services.topology import SEALS_EXCHANGE
 
     document = json.loads((INFRA / "rabbitmq/definitions.json").read_text())
     exchanges = {e["name"]: e for e in document["exchanges"]}
     for name in (TOPOLOGY.exchange, EXCHANGE):
         assert exchanges[name]["type"] == "topic" and exchanges[name]["durable"]
+    assert exchanges[SEALS_EXCHANGE]["type"] == "fanout" and exchanges[SEALS_EXCHANGE]["durable"]
     queues = {q["name"]: q for q in document["queues"]}
     for queue, types in SUBSCRIPTIONS.items():
+        republish = TOPOLOGY.republish_exchange(queue)
+        assert republish == f"{queue.split('.')[0]}.retry"
+        assert exchanges[republish]["type"] == "direct"
         assert queues[queue]["durable"]
         assert queues[f"{queue}.parked"]["durable"]
-        for level in range(1, TOPOLOGY.retry_levels + 1):
-            assert queues[f"{queue}.retry.{level}"]["arguments"]["x-dead-letter-routing-key"] == queue
-        bound = {b["routing_key"] for b in document["bindings"] if b["destination"] == queue}
-        assert bound == {TOPOLOGY.routing_key(t) for t in types}
+        retry = [TOPOLOGY.retry_queue(queue, level)
+                 for level in range(1, TOPOLOGY.retry_levels + 1)]
+        for name in retry:
+            arguments = queues[name]["arguments"]
+            assert arguments["x-dead-letter-exchange"] == republish  # never the default one
+            assert arguments["x-dead-letter-routing-key"] == queue
+        bound = {(b["source"], b["routing_key"]) for b in document["bindings"]
+                 if b["destination"] == queue}
+        assert bound == {(TOPOLOGY.exchange, TOPOLOGY.routing_key(t)) for t in types} | {
+            (republish, queue)}
+        for name in [*retry, f"{queue}.parked"]:
+            assert [(b["source"], b["routing_key"]) for b in document["bindings"]
+                    if b["destination"] == name] == [(republish, name)]
     assert {q["arguments"].get("x-queue-type", "classic") for q in queues.values()} == {
         TOPOLOGY.queue_type}
+    assert not any(q["arguments"].get("x-dead-letter-exchange") == "" for q in queues.values())
 
 
-def test_rabbitmq_conf_loads_the_definitions_and_dev_user_matches_compose(
+def test_rabbitmq_conf_loads_the_definitions_and_each_service_has_its_own_user(
         compose: dict[str, Any]) -> None:
+    from services.topology import service_users
+
     settings: dict[str, str] = {}
     for line in (INFRA / "rabbitmq/rabbitmq.conf").read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
@@ -171,16 +188,33 @@ def test_rabbitmq_conf_loads_the_definitions_and_dev_user_matches_compose(
             settings[key.strip()] = value.strip()
     assert settings["load_definitions"] == "/etc/rabbitmq/definitions.d"
 
-    users = json.loads((INFRA / "rabbitmq/users.dev.json").read_text())
-    uri = urlsplit(interpolated_default(compose["x-clearance-env"]["AMQP_URI"]))
-    (user,) = users["users"]
-    assert user["name"] == uri.username
-    raw = base64.b64decode(user["password_hash"])
-    salt, digest = raw[:4], raw[4:]
-    assert hashlib.sha256(salt + (uri.password or "").encode()).digest() == digest
-    assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
-    assert generator().password_hash(uri.password or "", salt) == user["password_hash"]
-    assert {(p["user"], p["vhost"]) for p in users["permissions"]} == {(uri.username, "/")}
+    document = json.loads((INFRA / "rabbitmq/users.dev.json").read_text())
+    assert document == generator().dev_users(), "run python infra/rabbitmq/generate.py"
+    users = {user["name"]: user for user in document["users"]}
+    permissions = {p["user"]: p for p in document["permissions"]}
+    topics = {t["user"]: t for t in document["topic_permissions"]}
+    granted = service_users()
+    assert set(users) == {*SERVICES, "clearance"}
+    for service in SERVICES:
+        env = compose["services"][service]["environment"]
+        uri = urlsplit(interpolated_default(str(env["AMQP_URI"])))
+        assert uri.username == service, f"{service} connects as its own broker user"
+        user = users[service]
+        assert user["tags"] == [], "a service user is no administrator"
+        raw = base64.b64decode(user["password_hash"])
+        salt, digest = raw[:4], raw[4:]
+        assert hashlib.sha256(salt + (uri.password or "").encode()).digest() == digest
+        assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+        row = permissions[service]
+        assert (row["vhost"], row["configure"], row["write"], row["read"]) == (
+            "/", granted[service].configure, granted[service].write, granted[service].read)
+        assert not any(re.search(row[kind], "amq.default")
+                       for kind in ("configure", "write", "read"))
+        assert topics[service]["exchange"] == TOPOLOGY.exchange
+        assert re.search(topics[service]["write"], f"{service}.AnyEvent")
+        assert not any(re.search(topics[service]["write"], f"{other}.AnyEvent")
+                       for other in SERVICES if other != service)
+    assert users["clearance"]["tags"] == ["administrator"]  # the operator, for people
 
 
 # -- Prometheus --------------------------------------------------------------------------------
