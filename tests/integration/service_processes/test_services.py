@@ -150,7 +150,7 @@ def test_release_service_releases_once_whatever_the_order_and_tells_agencies(
     channel = connection.channel()
     channel.exchange_declare("clearance.releases", exchange_type="topic", durable=True)
     channel.queue_declare("agency", durable=True)
-    channel.queue_bind("agency", "clearance.releases", routing_key="GBDEM001.#")
+    channel.queue_bind("agency", "clearance.releases", routing_key="GBDEM001.*")
     consignment, mrn = str(uuid.uuid4()), "26GBDEMO0000000004"
     now = datetime.now(UTC)
 
@@ -178,10 +178,12 @@ def test_release_service_releases_once_whatever_the_order_and_tells_agencies(
 
     def notification() -> Any:
         method, properties, body = channel.basic_get("agency", auto_ack=True)
-        return None if method is None else (properties, json.loads(body))
+        return None if method is None else (method, properties, json.loads(body))
 
-    properties, body = wait_until(notification, timeout=20, message="notification heard")
-    assert properties.delivery_mode == 2 and body["mrn"] == mrn and body["schema_version"] == 1
+    method, properties, body = wait_until(notification, timeout=20, message="notification heard")
+    assert properties.delivery_mode == 2 and body["mrn"] == mrn and body["schema_version"] == 2
+    # Schema version 2: no selectivity lane in the body nor in the routing key.
+    assert "lane" not in body and method.routing_key == f"{body['office']}.{body['transport_mode']}"
 
     # A duplicated fact: the payment delivered a second time (the same wire message, routing
     # key and message id, from a plain client, as a broker redelivery or a replayed publish
