@@ -3,8 +3,9 @@
 200 consignments made from the sample templates (every lane; paid in full, half, twice or
 not at all; controls compliant and non-compliant) are lodged over HTTP, controlled and paid
 through the contract's endpoints, and must reach their expected final states; a partner
-agency's plain pika consumer bound to `clearance.releases` must hear each release exactly
-once. Refused documents must get a 4xx problem and leave nothing in the log.
+agency's plain pika consumer bound to `clearance.releases` with `<office>.*` must hear each
+release exactly once, as a schema version 2 notification with no selectivity lane in the body
+nor in the routing key `<office>.<transport_mode>`. Refused documents must get a 4xx problem and leave nothing in the log.
 
 Every call but the public four (health, ready, metrics, OpenAPI) is made with a real token of
 its party, signed by the development key the cluster's services trust (`cluster.token`).
@@ -48,13 +49,14 @@ def broker(cluster: Cluster) -> str:
 
 
 def agency_queue(amqp_uri: str) -> str:
-    """A partner agency's queue on clearance.releases, bound to everything."""
+    """A partner agency's queue on clearance.releases, bound to the samples' office (routing
+    keys are `<office>.<transport_mode>`)."""
     name = f"agency-{uuid.uuid4().hex[:8]}"
     connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
     channel = connection.channel()
     channel.exchange_declare("clearance.releases", exchange_type="topic", durable=True)
     channel.queue_declare(name, durable=True)
-    channel.queue_bind(name, "clearance.releases", routing_key="#")
+    channel.queue_bind(name, "clearance.releases", routing_key=f"{OFFICE}.*")
     connection.close()
     return name
 
@@ -75,7 +77,10 @@ def heard_until(amqp_uri: str, queue: str, last_mrn: str, timeout: float = 60) -
                 return any(m["mrn"] == last_mrn for m in messages)
             assert properties.delivery_mode == 2
             assert properties.content_type == "application/json"
-            messages.append(json.loads(body))
+            notification = json.loads(body)
+            assert notification["schema_version"] == 2 and "lane" not in notification
+            assert method.routing_key == f"{OFFICE}.{notification['transport_mode']}"
+            messages.append(notification)
 
     try:
         wait_until(take_ready, timeout=timeout,
@@ -147,6 +152,9 @@ def test_200_consignments_reach_their_final_states_and_each_release_is_heard_onc
     agency = http_env.token(["agency"], sub="agency-e2e", agency="PHA")
     reread = call("release", "GET", "/notifications?after=0&limit=10000", token=agency).body
     assert {n["mrn"] for n in reread["notifications"]} == released
+    # History is rendered from the log in the current schema: version 2, no lane.
+    assert {n["schema_version"] for n in reread["notifications"]} == {2}
+    assert not any("lane" in n for n in reread["notifications"])
 
 
 BAD_DOCUMENTS: list[tuple[str, bytes, int]] = [
