@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import make_url
 
 from shared.eventstore import EventStore, StoreMissing
+from shared.settings import setting
 
 
 def shown_url(url: str) -> str:
@@ -12,15 +13,23 @@ def shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def open_store(url: str | None = None, *, empty_means: str = "") -> EventStore:
-    """The store at `url` (default EVENT_STORE_URL), holding at least one event.
+def owner_url() -> str:
+    """The schema owner's URL: EVENT_STORE_OWNER_URL, default EVENT_STORE_URL."""
+    return setting("EVENT_STORE_OWNER_URL") or setting("EVENT_STORE_URL")
+
+
+def open_store(url: str | None = None, *, empty_means: str = "",
+               owner: bool = False) -> EventStore:
+    """The store at `url` (default EVENT_STORE_URL; with `owner`, and no `url`, the schema
+    owner's EVENT_STORE_OWNER_URL, for commands that create or swap tables: a rebuild),
+    holding at least one event.
 
     StoreMissing (exit 1 in `cli.main`), naming the URL, when there is no database or no
     event log there (`EventStore.open_existing`: a mistyped URL creates nothing), or when the
     log holds no event: a command reading it would only report on nothing, and an empty log
     is most often the wrong one. `empty_means` is said after that (e.g. "nothing to rebuild").
     """
-    store = EventStore.open_existing(url)
+    store = EventStore.open_existing(url or (owner_url() if owner else None))
     try:
         empty = store.last_position() == 0
     except BaseException:

@@ -32,9 +32,9 @@ from shared.eventstore.migrate import (
     head_revision,
     upgrade,
 )
-from shared.settings import setting
 
 from ..output import Failed, UsageError, emit_json
+from ..store import owner_url
 
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_$]{0,62}")
 
@@ -52,10 +52,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
                         help="create the service role if missing (LOGIN, no password)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(run=run)
-
-
-def owner_url() -> str:
-    return setting("EVENT_STORE_OWNER_URL") or setting("EVENT_STORE_URL")
 
 
 def run(args: argparse.Namespace) -> int:

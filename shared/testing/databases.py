@@ -63,8 +63,9 @@ def as_role(url: str, role: Role) -> str:
 
 
 def owner_url(url: str) -> str:
-    """The schema owner's URL of the test database at `url` (DDL, tampering, rebuilds)."""
-    return as_role(url, "owner")
+    """The schema owner's URL of the test database at `url` (DDL, tampering, rebuilds); a
+    SQLite URL as it is (no roles)."""
+    return as_role(url, "owner") if url.startswith("postgresql") else url
 
 
 def service_url(url: str) -> str:

@@ -96,9 +96,13 @@ def test_the_service_role_appends_and_writes_what_services_write(
     assert service_store.save_checkpoint("relay", 4, lease="relay", owner="me")
     service_store.release_lease("relay", "me")  # a DELETE on leases
     assert service_store.try_acquire_lease("relay", "other", timedelta(seconds=30))
-    for table in ("declaration_status", "risk_cases", "payment_cases", "payment_references",
-                  "release_cases"):
-        service_store.run(lambda c, t=table: c.cursor().execute(f"DELETE FROM {t}"))
+    with service_store.transaction() as tx:  # read models: every kind of write
+        tx.execute("INSERT INTO release_cases VALUES ('c1', '{}', 'held', 1)")
+        tx.execute("UPDATE release_cases SET outcome = 'released' WHERE consignment_id = 'c1'")
+        tx.execute("INSERT INTO risk_cases VALUES ('m1', 'c1', 'green')")
+        for table in ("declaration_status", "risk_cases", "payment_cases",
+                      "payment_references", "release_cases"):
+            tx.execute(f"DELETE FROM {table}")
     assert [e.position for e in service_store.read_all()] == [1, 2, 3, 4]
     from shared.eventstore.verify import verify_log
 

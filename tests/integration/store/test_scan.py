@@ -21,6 +21,7 @@ from shared.events.catalog import registry
 from shared.events.codec import kept_fields
 from shared.events.envelope import isoformat
 from shared.eventstore import EventStore
+from shared.testing.databases import owner_url
 
 FIXTURES = Path(__file__).parents[3] / "shared" / "events" / "fixtures"
 FLOW = ("DeclarationReceived", "DeclarationAccepted", "RiskAssessed", "ControlOrdered",
@@ -107,9 +108,10 @@ def test_status_rebuild_fold_equals_the_live_projection(store_url: str, keep: in
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """rebuild_projection (scan + StatusFold, COPY on PostgreSQL) against project() fed one
     event at a time; small pages split consignments over pages, and a small KEEP makes the
-    fold read older consignments' facts back from the table."""
+    fold read older consignments' facts back from the table. A rebuild creates tables: on
+    PostgreSQL it runs as the schema owner."""
     monkeypatch.setattr(declaration.StatusFold, "KEEP", keep)
-    store = EventStore(store_url)
+    store = EventStore(owner_url(store_url))
     append_histories(store, 40, seed=2)
     for page in store.iter_all(page=1000):
         for event in page:
