@@ -41,7 +41,7 @@ def may_execute(url: str, role: str, function: str) -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", (role, function))
-            return bool(cursor.fetchone()[0])  # type: ignore[index]
+            return bool(cursor.fetchone()[0])
     finally:
         connection.close()
 
