@@ -176,3 +176,27 @@ def test_on_sqlite_it_only_migrates_and_is_idempotent(tmp_path: Path) -> None:
     assert json.loads(second.out)["migrated"] is False
     store = EventStore.open_existing(url, None)
     store.close()
+
+
+@pytest.mark.postgres
+def test_the_service_role_is_by_default_the_user_of_event_store_url(empty_pg: str) -> None:
+    code, out, err = migrate(empty_pg, databases.owner_url(empty_pg))
+    assert code == 0, err
+    assert f"{databases.SERVICE_ROLE}: SELECT on alembic_version, event_log_head, events" in out
+
+
+@pytest.mark.postgres
+def test_with_one_url_for_both_nothing_is_granted_and_it_says_so(empty_pg: str) -> None:
+    owner = databases.owner_url(empty_pg)
+    run = clearance("migrate", url=owner)  # no EVENT_STORE_OWNER_URL: the owner's URL only
+    assert run.code == 0, run.err
+    assert "no service role granted: the services connect as the owner" in run.out
+    assert privileges(empty_pg, databases.SERVICE_ROLE, "events") == set()
+
+
+@pytest.mark.postgres
+def test_the_service_role_cannot_migrate(empty_pg: str) -> None:
+    run = clearance("migrate", url=empty_pg)  # the services' URL, no owner given
+    assert run.code == 1
+    assert "cannot migrate the event store" in run.err and "EVENT_STORE_OWNER_URL" in run.err
+    assert "permission denied" in run.err
