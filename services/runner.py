@@ -222,6 +222,21 @@ def draw_environment() -> dict[str, str]:
     return dev_draw_environment(VAR)
 
 
+def migrate_schema() -> bool:
+    """On PostgreSQL the services do not migrate the schema (they connect as a role that may
+    not): `clearance migrate` brings it to the head as the owner (EVENT_STORE_OWNER_URL, or
+    EVENT_STORE_URL) before they start. SQLite, embedded, is migrated by the services."""
+    if not setting("EVENT_STORE_URL").startswith("postgresql"):
+        return True
+    done = subprocess.run([sys.executable, "-m", "cli.main", "migrate"], cwd=ROOT,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        print(f"clearance migrate failed (exit {done.returncode}); no service started:\n"
+              f"{done.stderr.strip()}", file=sys.stderr)
+        return False
+    return True
+
+
 def start(timeout: float = 90.0) -> int:
     ensure_broker()
     (VAR / "run").mkdir(parents=True, exist_ok=True)
@@ -230,6 +245,8 @@ def start(timeout: float = 90.0) -> int:
     if identity:
         print(f"identity: the development signing key ({_shown(VAR / 'auth')}); "
               "`clearance token --role ROLE` signs tokens with it")
+    if not migrate_schema():
+        return 1
     draw = draw_environment()
     if draw:
         print(f"risk: the development draw key {draw['RISK_DRAW_KEY_ID']} "

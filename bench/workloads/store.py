@@ -55,7 +55,7 @@ def _pg_parts() -> tuple[str, str, str, str]:
 @contextmanager
 def pg_database() -> Iterator[tuple[str, str]]:
     """A fresh PostgreSQL database: (SQLAlchemy url, name); dropped afterwards."""
-    with databases.postgres_database("clearance_bench") as url:
+    with databases.postgres_database("clearance_bench", role="owner") as url:
         yield url, url.rsplit("/", 1)[1]
 
 

@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(empty_means="nothing to rebuild")
+    store = open_store(empty_means="nothing to rebuild", owner=True)
     try:
         total = store.last_position()
         if args.check:

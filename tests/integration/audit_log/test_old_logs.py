@@ -28,6 +28,7 @@ from shared.events.release import GoodsReleased
 from shared.events.risk import ControlCompleted
 from shared.eventstore import EventStore
 from shared.eventstore.verify import verify_log
+from shared.testing.databases import owner_url
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "shared" / "events" / "fixtures"
@@ -68,7 +69,7 @@ def old_log(store: EventStore) -> None:
 
 
 def test_an_old_log_verifies_rebuilds_and_reads_typed(store_url: str) -> None:
-    store = EventStore(store_url)
+    store = EventStore(owner_url(store_url))  # writes an old-format log and rebuilds: the owner
     old_log(store)
     assert verify_log(store).ok
     assert check(store).identical

@@ -31,6 +31,7 @@ from shared.events import risk as k
 from shared.events.catalog import registry
 from shared.events.envelope import RecordedEvent, stream_name
 from shared.eventstore import EventStore
+from shared.testing.databases import owner_url
 
 DOCUMENT = {"lrn": "L", "currency": "GBP", "items": []}
 
@@ -137,7 +138,7 @@ def test_rebuilt_equals_live_for_reordered_and_duplicated_deliveries(plans: Any,
 
 
 def test_rebuild_swaps_in_while_writers_append(store_url: str) -> None:
-    store = EventStore(store_url, registry())
+    store = EventStore(owner_url(store_url), registry())  # a rebuild swaps tables: the owner
     stop = threading.Event()
     written: list[str] = []
 

@@ -17,6 +17,7 @@ from clirun import clearance, fill
 from sqlalchemy.engine import make_url
 
 from shared.eventstore import EventStore
+from shared.testing import databases
 from shared.testing.databases import POSTGRES_ADMIN_DSN
 
 READERS = [
@@ -84,13 +85,14 @@ def test_a_missing_postgresql_database_exits_1_with_the_password_hidden_and_is_n
 @pytest.mark.postgres
 @pytest.mark.parametrize("args", FEW_READERS, ids=" ".join)
 def test_a_postgresql_database_without_an_event_log_exits_1_and_is_not_migrated(
-        args: list[str], pg_url: str) -> None:
-    run = clearance(*args, url=pg_url)
-    assert run.code == 1, run
-    assert run.err.startswith(f"clearance: no event store at {pg_url}: the database holds "
-                              "no event log"), run.err
-    assert run.out == ""
-    assert _tables(pg_url) == []  # not even alembic_version
+        args: list[str]) -> None:
+    with databases.postgres_database(migrated=False) as pg_url:
+        run = clearance(*args, url=pg_url)
+        assert run.code == 1, run
+        assert run.err.startswith(f"clearance: no event store at {pg_url}: the database holds "
+                                  "no event log"), run.err
+        assert run.out == ""
+        assert _tables(pg_url) == []  # not even alembic_version
 
 
 @pytest.mark.parametrize("args", READERS, ids=" ".join)
