@@ -4,9 +4,12 @@ enabled, defined as the migrations define them), and the log against every seal 
 (default `<var>/seals/<store>/`) and every seal given: a seal that does not verify with the
 public key (SEAL_PUBLIC_KEY_FILE, default the development one), a rewrite (the first position
 that differs from a seal) or a truncation (the first position missing before a seal's) exits
-1. Needs only the seals, the public key and read access to the log. With `--decisions`, every risk decision and duty assessment re-derived
-from its recorded inputs (reference data from REFERENCE_DATA_DIR, RISK_RULESET_DIR and
-RISK_AEO_DIR, as the services read them).
+1. Needs only the seals, the public key and read access to the log.
+
+With `--decisions`, every risk decision and duty assessment is re-derived from its recorded
+inputs (reference data from REFERENCE_DATA_DIR, RISK_RULESET_DIR and RISK_AEO_DIR, as the
+services read them); with RISK_DRAW_KEY (and RISK_DRAW_KEY_ID if set by hand) the random draws
+are re-derived too, and draws made under another key are reported as not re-derivable (exit 1).
 
 Reads an existing store only: a missing or empty one exits 1 naming the URL. On a terminal
 each pass over the log shows a progress bar on stderr (not with `--json`, nor when piped)."""
@@ -92,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
         for mismatch in decisions.mismatches:
             print(f"  position {mismatch.position}: {mismatch.event_type} of "
                   f"{mismatch.consignment_id}: {mismatch.detail}")
+        print(f"  {decisions.draws_rederived:,} random draws re-derived, "
+              f"{len(decisions.not_rederivable)} not re-derivable with the key given")
+        for missing in decisions.not_rederivable:
+            print(f"  position {missing.position}: RiskAssessed of {missing.consignment_id}: "
+                  f"{missing.detail}")
     return 0 if ok else 1
 
 
