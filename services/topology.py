@@ -14,7 +14,13 @@ infra/rabbitmq/generate.py writes them into the users file, tests create them wi
 from __future__ import annotations
 
 from shared.events.catalog import registry
-from shared.messaging.topology import Permissions, Topology, service_permissions
+from shared.messaging.topology import (
+    Grant,
+    Permissions,
+    Topology,
+    rpc_grant,
+    service_permissions,
+)
 from shared.settings import SERVICES, setting
 
 RELEASES_EXCHANGE = "clearance.releases"  # services/release/notifications.py: topic, agencies
@@ -23,6 +29,10 @@ SEALS_EXCHANGE = "clearance.seals"  # signed checkpoints of the log: fanout, any
 # publishes to (configure and write permission).
 SERVICE_EXCHANGES: dict[str, tuple[str, ...]] = {
     "release": (RELEASES_EXCHANGE,),
+}
+# More a service needs: the declaration service answers nameko RPC (lodge, status).
+SERVICE_GRANTS: dict[str, Grant] = {
+    "declaration": rpc_grant("declaration"),
 }
 
 FACTS_FOR_RELEASE = (
@@ -53,5 +63,7 @@ TOPOLOGY = topology()
 def service_users(topo: Topology | None = None) -> dict[str, Permissions]:
     """Each service's broker user (named after the service) and its least privilege."""
     topo = topo or TOPOLOGY
-    return {service: service_permissions(topo, service, exchanges=SERVICE_EXCHANGES.get(service, ()))
+    return {service: service_permissions(topo, service,
+                                         exchanges=SERVICE_EXCHANGES.get(service, ()),
+                                         grant=SERVICE_GRANTS.get(service, Grant()))
             for service in SERVICES}

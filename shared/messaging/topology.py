@@ -395,6 +395,17 @@ class Permissions:
         }
 
 
+@dataclass(frozen=True)
+class Grant:
+    """More that a service may use besides its namespace and the events exchange (regular
+    expressions over resource names, unanchored alternatives; topic permissions)."""
+
+    configure: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
+    read: tuple[str, ...] = ()
+    topics: tuple[TopicPermission, ...] = ()
+
+
 NOTHING = "^$"  # a pattern no resource name matches (the default exchange's is amq.default)
 
 
@@ -410,7 +421,7 @@ def exactly(names: Iterable[str]) -> str:
 
 
 def service_permissions(topology: Topology, service: str, *, publishes_events: bool = True,
-                        exchanges: Iterable[str] = ()) -> Permissions:
+                        exchanges: Iterable[str] = (), grant: Grant = Grant()) -> Permissions:
     """The least privilege of service `service` (its namespace) under `topology`.
 
     * configure: its namespace only (`<service>.*`: its queues, retry and parking queues and
@@ -423,6 +434,7 @@ def service_permissions(topology: Topology, service: str, *, publishes_events: b
     * read: its namespace (consuming its queues) and the events exchange (binding its queues).
     * topic permissions on the events exchange: publish only routing keys of its own category
       (`<service>.<Type>`); bind only the routing keys of the events it subscribes to.
+    * whatever `grant` adds (e.g. nameko RPC: `rpc_grant`).
     """
     own = rf"{re.escape(service)}\..*"
     events = re.escape(topology.exchange)
@@ -430,15 +442,30 @@ def service_permissions(topology: Topology, service: str, *, publishes_events: b
     queues = topology.queues_of(service)
     subscribed = sorted({key for queue in queues for key in topology.routing_keys(queue)})
     return Permissions(
-        configure=any_of([own, *owned]),
-        write=any_of([own, *([events] if publishes_events else []), *owned]),
-        read=any_of([own, *([events] if queues else [])]),
+        configure=any_of([own, *owned, *grant.configure]),
+        write=any_of([own, *([events] if publishes_events else []), *owned, *grant.write]),
+        read=any_of([own, *([events] if queues else []), *grant.read]),
         topics=(TopicPermission(
             topology.exchange,
             write=rf"^{re.escape(service)}\.[^.]+$" if publishes_events else NOTHING,
             read=exactly(subscribed),
-        ),),
+        ), *grant.topics),
     )
+
+
+NAMEKO_RPC_EXCHANGE = "nameko-rpc"  # nameko's default (config RPC_EXCHANGE)
+REPLY_KEY = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # a uuid4
+
+
+def rpc_grant(service: str, exchange: str = NAMEKO_RPC_EXCHANGE) -> Grant:
+    """What a nameko service with `@rpc` entrypoints needs: its queue `rpc-<service>` bound to
+    the RPC exchange with `<service>.*` (declare, bind, consume), and publishing replies on
+    that exchange, whose routing keys are the callers' reply ids (uuids): so it can answer
+    calls, and call nothing itself (a call's routing key is `<service>.<method>`)."""
+    names = [re.escape(exchange), re.escape(f"rpc-{service}")]
+    return Grant(configure=tuple(names), write=tuple(names), read=tuple(names),
+                 topics=(TopicPermission(exchange, write=f"^{REPLY_KEY}$",
+                                         read=exactly([f"{service}.*"])),))
 
 
 def agency_permissions(queue: str) -> Permissions:

@@ -172,3 +172,51 @@ def test_retry_copies_go_through_the_services_own_exchange_and_come_back(
     # nothing is bound there but its own queues (mandatory: the broker returns it).
     with pytest.raises(pika.exceptions.UnroutableError):
         rabbit.publish(payment, exchange, "release.facts", b"{}", message_id="park-2")
+
+
+def test_a_broker_with_the_former_retry_queues_takes_the_new_topology() -> None:
+    """The former retry queues `Q.retry.<n>` (dead-lettered through the default exchange) stay
+    as they are; the new ones have new names, so declaring cannot meet PRECONDITION_FAILED;
+    `delete_obsolete` removes the former ones once they are empty."""
+    from shared.messaging.topology import delete_obsolete, legacy_retry_queue_name
+
+    with rabbit.private_vhost("clearance_lp_upgrade") as admin:
+        connection = connect(admin)
+        try:
+            channel = connection.channel()
+            channel.exchange_declare(TOPO.exchange, "topic", durable=True, auto_delete=False)
+            for queue in TOPO.subscriptions:  # what the previous version declared
+                channel.queue_declare(queue, durable=True, auto_delete=False)
+                for level, delay in enumerate(TOPO.retry_delays, start=1):
+                    channel.queue_declare(
+                        legacy_retry_queue_name(queue, level), durable=True, auto_delete=False,
+                        arguments={"x-message-ttl": int(delay * 1000),
+                                   "x-dead-letter-exchange": "",
+                                   "x-dead-letter-routing-key": queue})
+                channel.queue_declare(f"{queue}.parked", durable=True, auto_delete=False)
+            old = legacy_retry_queue_name("risk.declarations", 2)
+            channel.basic_publish(amqp.Message(b"in flight"), "", old)
+        finally:
+            close_quietly(connection)
+
+        with rabbit.service_users(admin, TOPO) as users:
+            for service, uri in users.items():  # each service starts as its own user
+                connection = connect(uri)
+                try:
+                    for queue in TOPO.queues_of(service):
+                        TOPO.declare(connection.channel(), [queue])
+                finally:
+                    close_quietly(connection)
+        # The message in flight in a former retry queue still comes back to its queue.
+        [back] = wait_until(lambda: rabbit.drain(admin, "risk.declarations"), timeout=10,
+                            message="the in-flight retry back in its queue")
+        assert back.body == b"in flight"
+
+        connection = connect(admin)
+        try:
+            deleted = delete_obsolete(connection.channel(), TOPO)
+        finally:
+            close_quietly(connection)
+        assert sorted(deleted) == sorted(TOPO.obsolete_queues())
+        assert not any(exists(admin, name) for name in TOPO.obsolete_queues())
+        assert all(exists(admin, spec.name) for spec in TOPO.all_queue_specs())
