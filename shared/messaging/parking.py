@@ -1,7 +1,8 @@
 """Parked messages: list them, and move them back to their queue once the cause is fixed.
 
-The consumer parks a message in `Q.parked` (through the default exchange) after its last retry,
-or at once when it cannot be decoded, with headers giving the reason (see consumer.py).
+The consumer parks a message in `Q.parked` (through its service's republish exchange
+`<service>.retry`, see topology.py) after its last retry, or at once when it cannot be decoded,
+with headers giving the reason (see consumer.py).
 These functions back the `clearance parked list|replay QUEUE` commands:
 
     listing = list_parked("amqp://guest:guest@127.0.0.1:5672/", "risk.declarations")
@@ -9,8 +10,10 @@ These functions back the `clearance parked list|replay QUEUE` commands:
     result = replay_parked("amqp://...", "risk.declarations")
     result.replayed, result.failed, result.remaining
 
-`QUEUE` is the subscription queue (not the `.parked` one). Replaying republishes each message
-to the queue itself through the default exchange (so only that consumer sees it again) with a
+`QUEUE` is the subscription queue (not the `.parked` one). These run as the operator (a broker
+user with access to every queue, not a service's least-privilege user). Replaying republishes
+each message to the queue itself through the default exchange (so only that consumer sees it
+again; it works whether or not the queue is bound to its republish exchange yet) with a
 publisher confirm and its failure headers removed (attempts start again from zero), and acks
 the parked copy only after the confirm: a crash mid-replay leaves a message parked, or in both
 queues (the consumer's inbox makes the second copy a no-op), never in neither.
