@@ -8,6 +8,8 @@ key pair made on first use under `<var>/seal/`); the database never sees it.
 * Once (default): seal the head, or say it is already sealed. Exit 0 when the seal is written
   (or nothing moved); a publish failure is reported on stderr and exits 0, since the file is
   safe, unless `--require-publish` (then 1). `--no-publish` skips the broker.
+* `--new-key FILE`: make a production key pair (FILE, 0600, for the sealer; FILE.pub for
+  the auditors) and exit; an existing file is never overwritten.
 * `--every SECONDS`: seal periodically until Ctrl-C or SIGTERM (exit 0), skipping rounds in
   which the head has not moved. Seals the broker did not take are published again, in order,
   with the next round's (`--require-publish`: stop with exit 1 instead).
@@ -25,6 +27,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from shared.eventstore import EventStore
@@ -40,14 +43,16 @@ from shared.integrity.seals import (
     EXCHANGE,
     Seal,
     SealError,
+    key_id,
     latest_seal,
+    new_key_pair,
     seal_dir,
     signing_key,
 )
 from shared.messaging.publisher import Publisher
 from shared.settings import setting
 
-from ..output import Failed, error, positive_float
+from ..output import Failed, UsageError, emit_json, error, positive_float
 from ..store import shown_url
 
 
@@ -62,10 +67,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
                         help="exit 1 when a seal could not be published")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per round on stdout")
+    parser.add_argument("--new-key", metavar="FILE", type=Path,
+                        help="make a new signing key at FILE (0600) and its public key at "
+                             "FILE.pub for the auditors, then exit; seals nothing")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.new_key is not None:
+        return _new_key(args)
     try:
         key = signing_key()
     except SealError as exc:
@@ -100,6 +110,23 @@ def run(args: argparse.Namespace) -> int:
         if publisher is not None:
             publisher.close()
         store.close()
+
+
+def _new_key(args: argparse.Namespace) -> int:
+    if args.every is not None or args.no_publish or args.require_publish:
+        raise UsageError("--new-key makes a key and seals nothing: it takes no other option"
+                         " but --json")
+    try:
+        public_path, public = new_key_pair(args.new_key)
+    except (SealError, OSError) as exc:
+        raise Failed(f"no key made: {exc}") from None
+    if args.json:
+        emit_json({"key_file": str(args.new_key), "public_key_file": str(public_path),
+                   "key_id": key_id(public)})
+    else:
+        print(f"seal key {key_id(public)}: private {args.new_key} (give it to the sealer "
+              f"only, as SEAL_KEY_FILE), public {public_path} (give it to the auditors)")
+    return 0
 
 
 def _publish(publisher: Publisher | None, backlog: list[dict[str, Any]]

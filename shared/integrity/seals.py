@@ -82,23 +82,43 @@ def signing_key(environ: Mapping[str, str] | None = None) -> Ed25519PrivateKey:
         return _load_private(Path(configured))
     key_path, public_path = dev_key_paths()
     if not key_path.exists():
-        key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())
-        temporary = _temporary(key_path)
-        _write_new(temporary, pem, 0o600)
-        try:
-            os.link(temporary, key_path)  # exclusive: another process's key wins
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
+        _make_private(key_path)
     key = _load_private(key_path)
     public_pem = public_pem_of(key.public_key())
     if not public_path.exists() or public_path.read_bytes() != public_pem:
         write_atomically(public_path, public_pem, 0o644)
     return key
+
+
+def new_key_pair(key_path: Path) -> tuple[Path, Ed25519PublicKey]:
+    """A new signing key at `key_path` (0600; SealError if something is there already) and its
+    public key next to it (`<key_path>.pub`, the file auditors get): (public path, key)."""
+    if key_path.exists():
+        raise SealError(f"{key_path} exists: a seal key is never overwritten")
+    if not _make_private(key_path):
+        raise SealError(f"{key_path} was made by another process meanwhile")
+    key = _load_private(key_path).public_key()
+    public_path = key_path.with_name(key_path.name + ".pub")
+    write_atomically(public_path, public_pem_of(key), 0o644)
+    return public_path, key
+
+
+def _make_private(key_path: Path) -> bool:
+    """Write a new Ed25519 private key at `key_path` (0600, its folder 0700 if made) unless
+    one is there (another process's key wins); True when this call made it."""
+    key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    temporary = _temporary(key_path)
+    _write_new(temporary, pem, 0o600)
+    try:
+        os.link(temporary, key_path)  # exclusive
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink()
+    return True
 
 
 def public_key_path(explicit: str | None = None,

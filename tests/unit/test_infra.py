@@ -101,12 +101,29 @@ def test_compose_runs_each_service_with_the_env_its_config_reads(
     assert f"http://127.0.0.1:{port}/ready" in " ".join(spec["healthcheck"]["test"])
     assert all(str(p).endswith(f":{port}") for p in spec["ports"])
     assert "replicas" in spec["deploy"]
-    assert set(spec["depends_on"]) == {"rabbitmq", "postgres"}
+    assert set(spec["depends_on"]) == {"rabbitmq", "postgres", "migrate"}
+    assert spec["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    # The services' database role, never the schema owner (README, "Integrity").
+    assert urlsplit(env["EVENT_STORE_URL"]).username == "clearance_service"
+    assert "EVENT_STORE_OWNER_URL" not in env
 
 
 def test_compose_broker_database_and_prometheus(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {*SERVICES, "rabbitmq", "postgres", "prometheus"}
+    assert set(services) == {*SERVICES, "rabbitmq", "postgres", "prometheus", "migrate",
+                             "sealer"}
+
+    migrate = services["migrate"]
+    assert migrate["command"][:4] == ["python", "-m", "cli.main", "migrate"]
+    assert migrate["restart"] == "no"
+    owner = urlsplit(interpolated_default(migrate["environment"]["EVENT_STORE_OWNER_URL"]))
+    assert owner.username == "clearance_owner" and owner.hostname == "postgres"
+
+    sealer = services["sealer"]
+    assert sealer["command"][:5] == ["python", "-m", "cli.main", "seal", "--every"]
+    assert sealer["environment"]["SEAL_KEY_FILE"] == "/run/secrets/seal.key"
+    assert urlsplit(sealer["environment"]["EVENT_STORE_URL"]).username == "clearance_service"
+    assert any(str(v).endswith(":/run/secrets/seal.key:ro") for v in sealer["volumes"])
 
     rabbit = services["rabbitmq"]
     assert rabbit["image"].startswith("rabbitmq:") and "management" in rabbit["image"]
@@ -119,6 +136,7 @@ def test_compose_broker_database_and_prometheus(compose: dict[str, Any]) -> None
 
     postgres = services["postgres"]
     assert postgres["image"].split(":")[1].startswith("15")
+    assert any("/docker-entrypoint-initdb.d/" in str(v) for v in postgres["volumes"])
     assert "synchronous_commit=on" in postgres["command"]
     assert postgres["healthcheck"]["test"]
 
@@ -129,7 +147,9 @@ def test_compose_broker_database_and_prometheus(compose: dict[str, Any]) -> None
     for name, spec in services.items():
         for volume in spec.get("volumes", []):
             source = interpolated_default(volume).split(":")[0]
-            if source.startswith("./"):
+            if source.startswith("./secrets/"):  # the operator's keys: never in git
+                assert "infra/secrets/" in (ROOT / ".gitignore").read_text().split()
+            elif source.startswith("./"):
                 assert (INFRA / source).is_file(), f"{name}: {source} missing"
 
 
@@ -192,7 +212,10 @@ def test_rabbitmq_conf_loads_the_definitions_and_each_service_has_its_own_user(
     assert document == generator().dev_users(), "run python infra/rabbitmq/generate.py"
     users = {user["name"]: user for user in document["users"]}
     permissions = {p["user"]: p for p in document["permissions"]}
-    topics = {t["user"]: t for t in document["topic_permissions"]}
+    # A service's topic permission on the events exchange (the declaration service also has
+    # one on nameko's RPC exchange, for its replies).
+    topics = {t["user"]: t for t in document["topic_permissions"]
+              if t["exchange"] == TOPOLOGY.exchange}
     granted = service_users()
     assert set(users) == {*SERVICES, "clearance"}
     for service in SERVICES:
@@ -210,7 +233,6 @@ def test_rabbitmq_conf_loads_the_definitions_and_each_service_has_its_own_user(
             "/", granted[service].configure, granted[service].write, granted[service].read)
         assert not any(re.search(row[kind], "amq.default")
                        for kind in ("configure", "write", "read"))
-        assert topics[service]["exchange"] == TOPOLOGY.exchange
         assert re.search(topics[service]["write"], f"{service}.AnyEvent")
         assert not any(re.search(topics[service]["write"], f"{other}.AnyEvent")
                        for other in SERVICES if other != service)
