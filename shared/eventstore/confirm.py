@@ -16,6 +16,10 @@ A delivered event is confirmed when
 So a message with an unknown id, a genuine id at another position or in another stream, or a
 genuine envelope carrying other data (or another type, actor, time...) is refused, with the
 reason; the caller makes sure a refused event has no effect.
+
+The texts hashed (`delivered_content`: the header and the canonical data) do not depend on the
+log, so a caller may make them before its transaction (the group committer has each worker
+make its own while the committer writes), leaving one sha256 per event inside it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from .hashing import canonical_json, canonical_time, header_text, link
 from .tables import GENESIS_HASH
 
 FORGED = "forged"
+# What an event's chain hash covers besides the previous hash: (header text, data text); a
+# str when the delivered content cannot be hashed (the reason).
+Content = tuple[str, str] | str
 
 
 class Executes(Protocol):
@@ -58,20 +65,36 @@ def confirm_sql(dialect: str, count: int) -> str:
             f"WHERE e.event_id IN ({', '.join([m] * count)})")
 
 
+def delivered_content(event: RecordedEvent) -> Content:
+    """The header text and canonical data text of `event` as delivered (what its chain hash
+    covers), or why they cannot be made (NaN, an unpaired surrogate: nothing the log holds)."""
+    try:
+        header = header_text(event.position, event.event_id, event.stream,
+                             event.stream_version, event.type, event.version,
+                             event.correlation_id, event.causation_id, event.actor,
+                             canonical_time(event.occurred_at),
+                             canonical_time(event.recorded_at))
+        data = event.data
+        text = canonical_json(data if type(data) is dict else dict(data))
+    except ValueError as exc:
+        return f"the content of event {event.event_id} cannot be hashed ({exc})"
+    return header, text
+
+
 def delivered_hash(previous_hash: str, event: RecordedEvent) -> str:
     """The chain hash of `event` as delivered (its envelope fields and data), linked to
     `previous_hash`: what the log computed when it appended the genuine event."""
-    header = header_text(event.position, event.event_id, event.stream, event.stream_version,
-                         event.type, event.version, event.correlation_id, event.causation_id,
-                         event.actor, canonical_time(event.occurred_at),
-                         canonical_time(event.recorded_at))
-    data = event.data
-    return link(previous_hash, header, canonical_json(data if type(data) is dict else dict(data)))
+    content = delivered_content(event)
+    if isinstance(content, str):
+        raise ValueError(content)
+    return link(previous_hash, *content)  # ValueError too for an unpaired surrogate
 
 
-def mismatch(event: RecordedEvent, stored: Sequence[Any] | None) -> str | None:
-    """Why `event` is not the stored row `stored` ((event_id, position, stream, hash,
-    previous hash) or None when the log has no such id); None when it is."""
+def mismatch(event: RecordedEvent, stored: Sequence[Any] | None,
+             content: Content | None = None) -> str | None:
+    """Why `event` (whose `delivered_content` is `content`, made here if None) is not the
+    stored row `stored` ((event_id, position, stream, hash, previous hash) or None when the
+    log has no such id); None when it is."""
     if stored is None:
         return f"unknown event id {event.event_id!r}"
     _id, position, stream, stored_hash, previous = stored
@@ -86,26 +109,33 @@ def mismatch(event: RecordedEvent, stored: Sequence[Any] | None) -> str | None:
         if event.position != 1:
             return f"event {event.event_id} has no predecessor in the log"
         previous = GENESIS_HASH
+    if content is None:
+        content = delivered_content(event)
+    if isinstance(content, str):
+        return content
     try:
-        content = delivered_hash(str(previous), event)
-    except ValueError as exc:  # NaN, an unpaired surrogate: nothing the log could hold
+        content_hash = link(str(previous), *content)
+    except ValueError as exc:  # an unpaired surrogate: not UTF-8, nothing the log holds
         return f"the content of event {event.event_id} cannot be hashed ({exc})"
-    if content != stored_hash:
+    if content_hash != stored_hash:
         return (f"the content of event {event.event_id} does not hash to its stored hash "
                 "(altered envelope or data)")
     return None
 
 
-def confirm(tx: Executes, events: Sequence[RecordedEvent]) -> list[ForgedEvent | None]:
+def confirm(tx: Executes, events: Sequence[RecordedEvent],
+            contents: Sequence[Content] | None = None) -> list[ForgedEvent | None]:
     """Each of `events` confirmed against the log in ONE query made in `tx`: per event, in
-    order, None when the log confirms it, else the `ForgedEvent` saying why not."""
+    order, None when the log confirms it, else the `ForgedEvent` saying why not.
+    `contents`: their `delivered_content`, if already made."""
     if not events:
         return []
     ids = list(dict.fromkeys(e.event_id for e in events if "\x00" not in e.event_id))
     rows = tx.execute(confirm_sql(tx.dialect, len(ids)), ids) if ids else []
     stored = {str(row[0]): row for row in rows}
     outcomes: list[ForgedEvent | None] = []
-    for event in events:
-        reason = mismatch(event, stored.get(event.event_id))
+    for index, event in enumerate(events):
+        content = None if contents is None else contents[index]
+        reason = mismatch(event, stored.get(event.event_id), content)
         outcomes.append(None if reason is None else ForgedEvent(event.event_id, reason))
     return outcomes

@@ -46,7 +46,7 @@ from eventlet.queue import LightQueue
 from nameko.extensions import SharedExtension
 
 from shared.events.envelope import RecordedEvent
-from shared.eventstore.confirm import ForgedEvent, confirm
+from shared.eventstore.confirm import Content, ForgedEvent, confirm, delivered_content
 from shared.eventstore.store import EventStore, Transaction
 from shared.observability.logging import get_logger
 from shared.observability.metrics import metrics
@@ -73,6 +73,12 @@ class Item:
     event: RecordedEvent
     writes: Sequence[AnyWrite]
     done: Event = field(default_factory=Event)
+    # What the event's chain hash covers, made by the worker that queues the item (not by
+    # the committer, inside the transaction): the committer only links it to the stored hash.
+    content: Content = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.content = delivered_content(self.event)
 
 
 Outcome = bool | ForgedEvent  # True: a duplicate; False: written; ForgedEvent: refused
@@ -83,7 +89,7 @@ def write(tx: Transaction, batch: Sequence[Item]) -> list[Outcome]:
     the confirmed ones (one statement) and the writes of each that is not a duplicate, in
     `tx`; per item, True if it is a duplicate, False if written, the `ForgedEvent` if
     refused (nothing of it written)."""
-    refusals = confirm(tx, [item.event for item in batch])
+    refusals = confirm(tx, [item.event for item in batch], [item.content for item in batch])
     new = tx.record_inbox_many([(i.consumer, i.event.event_id, i.event.position)
                                 for i, refused in zip(batch, refusals, strict=True)
                                 if refused is None])

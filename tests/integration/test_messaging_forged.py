@@ -203,12 +203,14 @@ def test_unhashable_content_and_a_nul_in_the_id_are_refused_not_raised(
     [genuine] = append_pings(store, 1)
     nan = as_event(body_of(genuine))
     nan.data["seq"] = float("nan")  # type: ignore[index]
+    surrogate = as_event(body_of(genuine))
+    surrogate.data["ping_id"] = "\ud800"  # type: ignore[index]
     nul = as_event({**body_of(genuine), "event_id": "\x00" + genuine.event_id})
     with store.transaction() as tx:
-        refused = confirm(tx, [nan, nul])
-    assert [type(r) for r in refused] == [ForgedEvent, ForgedEvent]
-    assert "cannot be hashed" in str(refused[0])
-    assert str(refused[1]).startswith(f"{confirming.FORGED}: unknown event id")
+        refused = confirm(tx, [nan, surrogate, nul])
+    assert [type(r) for r in refused] == [ForgedEvent, ForgedEvent, ForgedEvent]
+    assert "cannot be hashed" in str(refused[0]) and "cannot be hashed" in str(refused[1])
+    assert str(refused[2]).startswith(f"{confirming.FORGED}: unknown event id")
 
 
 # -- the consumer, a real service process on the real broker ---------------------------------
