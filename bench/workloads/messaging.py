@@ -133,9 +133,15 @@ class ConsumerBench:
         store.close()
         self.engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
         self.stack.callback(self.engine.dispose)
-        with self.engine.connect() as connection:
-            connection.execute(text(f"CREATE TABLE {m2_services.PEER_TABLE}"
-                                    " (event_id varchar(36) primary key)"))
+        # The peer's table is made by the schema owner (the services' role may not create
+        # tables); the owner's default privileges let the services' role write it.
+        owner = create_engine(databases.owner_url(self.url), isolation_level="AUTOCOMMIT")
+        try:
+            with owner.connect() as connection:
+                connection.execute(text(f"CREATE TABLE {m2_services.PEER_TABLE}"
+                                        " (event_id varchar(36) primary key)"))
+        finally:
+            owner.dispose()
         self.topology = make_topology(m2_services.EXCHANGE, m2_services.QUEUE)
         self.queue = m2_services.QUEUE
         self.peer_queue = f"evt-{PEER_SOURCE}-PingRecorded--bench_peer.on_ping"
