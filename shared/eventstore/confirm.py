@@ -123,6 +123,76 @@ def mismatch(event: RecordedEvent, stored: Sequence[Any] | None,
     return None
 
 
+def confirm_and_record_sql(count: int, rows: int) -> str:
+    """PostgreSQL: the confirming query and the inbox records in ONE statement (one round
+    trip for a batch): the stored rows of `count` event ids with their predecessor's hash,
+    and the inbox records of the `rows` (consumer, event id, position, stream, hash) whose id,
+    position, stream and hash the log holds; rows tagged 's' (stored: event id, position,
+    stream, hash, previous hash) and 'r' (recorded: event id, consumer)."""
+    ids = ", ".join(["%s"] * count)
+    values = ", ".join(["(%s, %s, %s::bigint, %s, %s)"] * rows)
+    return (
+        "WITH stored AS (SELECT e.event_id, e.position, e.stream, e.hash, p.hash AS previous"
+        " FROM events e LEFT JOIN events p ON p.position = e.position - 1"
+        f" WHERE e.event_id IN ({ids})),"
+        " recorded AS (INSERT INTO inbox (consumer, event_id, position, processed_at)"
+        " SELECT v.consumer, v.event_id, v.position, %s"
+        f" FROM (VALUES {values}) AS v (consumer, event_id, position, stream, hash)"
+        " JOIN stored s ON s.event_id = v.event_id AND s.position = v.position"
+        " AND s.stream = v.stream AND s.hash = v.hash"
+        " ON CONFLICT (consumer, event_id) DO NOTHING RETURNING consumer, event_id)"
+        " SELECT 's', event_id, position, stream, hash, previous FROM stored"
+        " UNION ALL SELECT 'r', event_id, NULL, consumer, NULL, NULL FROM recorded"
+    )
+
+
+def confirm_and_record(tx: Executes, handled: Sequence[tuple[str, RecordedEvent]],
+                       contents: Sequence[Content], recorded_at: Any
+                       ) -> tuple[list[ForgedEvent | None], set[tuple[str, str]]]:
+    """PostgreSQL: `confirm` the events of `handled` ((consumer, event) pairs) and record the
+    confirmed ones in the inbox in ONE statement (`confirm_and_record_sql`): per pair, None or
+    the `ForgedEvent`; and the (consumer, event id) pairs newly recorded (the others are
+    duplicates, as a pair repeated after its first occurrence is).
+
+    The statement records an event whose id, position, stream and hash the log holds before
+    its content is hashed here; when that content then does not hash to the stored hash (a
+    genuine envelope around other data, which only an attack makes), its new inbox record is
+    deleted again in `tx` (one more statement), so it stands for nothing: the genuine event,
+    when it comes, is not taken for a duplicate."""
+    if not handled:
+        return [], set()
+    ids = list(dict.fromkeys(e.event_id for _, e in handled if "\x00" not in e.event_id))
+    rows: dict[tuple[str, str], RecordedEvent] = {}
+    for consumer, event in handled:
+        if "\x00" not in event.event_id:
+            rows.setdefault((consumer, event.event_id), event)
+    if not ids:
+        return [ForgedEvent(e.event_id, f"unknown event id {e.event_id!r}")
+                for _, e in handled], set()
+    params: list[Any] = [*ids, recorded_at]
+    for (consumer, event_id), event in rows.items():
+        params += (consumer, event_id, event.position, event.stream, event.hash)
+    found = tx.execute(confirm_and_record_sql(len(ids), len(rows)), params)
+    stored = {str(row[1]): row[1:] for row in found if row[0] == "s"}
+    new = {(str(row[3]), str(row[1])) for row in found if row[0] == "r"}
+    outcomes: list[ForgedEvent | None] = []
+    undo: list[tuple[str, str]] = []
+    for (consumer, event), content in zip(handled, contents, strict=True):
+        reason = mismatch(event, stored.get(event.event_id), content)
+        if reason is None:
+            outcomes.append(None)
+            continue
+        if (consumer, event.event_id) in new:
+            new.discard((consumer, event.event_id))
+            undo.append((consumer, event.event_id))
+        outcomes.append(ForgedEvent(event.event_id, reason))
+    if undo:
+        pairs = ", ".join(["(%s, %s)"] * len(undo))
+        tx.execute(f"DELETE FROM inbox WHERE (consumer, event_id) IN ({pairs})",
+                   [value for pair in undo for value in pair])
+    return outcomes, new
+
+
 def confirm(tx: Executes, events: Sequence[RecordedEvent],
             contents: Sequence[Content] | None = None) -> list[ForgedEvent | None]:
     """Each of `events` confirmed against the log in ONE query made in `tx`: per event, in

@@ -45,8 +45,14 @@ from eventlet.event import Event
 from eventlet.queue import LightQueue
 from nameko.extensions import SharedExtension
 
-from shared.events.envelope import RecordedEvent
-from shared.eventstore.confirm import Content, ForgedEvent, confirm, delivered_content
+from shared.events.envelope import RecordedEvent, utcnow
+from shared.eventstore.confirm import (
+    Content,
+    ForgedEvent,
+    confirm,
+    confirm_and_record,
+    delivered_content,
+)
 from shared.eventstore.store import EventStore, Transaction
 from shared.observability.logging import get_logger
 from shared.observability.metrics import metrics
@@ -89,10 +95,15 @@ def write(tx: Transaction, batch: Sequence[Item]) -> list[Outcome]:
     the confirmed ones (one statement) and the writes of each that is not a duplicate, in
     `tx`; per item, True if it is a duplicate, False if written, the `ForgedEvent` if
     refused (nothing of it written)."""
-    refusals = confirm(tx, [item.event for item in batch], [item.content for item in batch])
-    new = tx.record_inbox_many([(i.consumer, i.event.event_id, i.event.position)
-                                for i, refused in zip(batch, refusals, strict=True)
-                                if refused is None])
+    if tx.dialect == "postgresql":  # one round trip for both
+        refusals, new = confirm_and_record(tx, [(i.consumer, i.event) for i in batch],
+                                           [i.content for i in batch], utcnow())
+    else:
+        refusals = confirm(tx, [item.event for item in batch],
+                           [item.content for item in batch])
+        new = tx.record_inbox_many([(i.consumer, i.event.event_id, i.event.position)
+                                    for i, refused in zip(batch, refusals, strict=True)
+                                    if refused is None])
     outcomes: list[Outcome] = []
     writes: list[AnyWrite] = []
     for item, refused in zip(batch, refusals, strict=True):
