@@ -11,10 +11,10 @@ may ask at once: the key file is created exclusively, and whichever key won is r
 
 from __future__ import annotations
 
-import os
 import stat
-import uuid
 from pathlib import Path
+
+from shared.files import create_once
 
 from .domain import DEV_KEY_ID_PREFIX, DrawKey, derived_key_id, new_key_text
 
@@ -53,16 +53,4 @@ def dev_draw_environment(var: Path) -> dict[str, str]:
 
 
 def _create(path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "w", encoding="ascii") as file:
-            file.write(new_key_text() + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        try:
-            os.link(temporary, path)  # exclusive: another process's key, if first, stays
-        except FileExistsError:
-            pass
-    finally:
-        temporary.unlink(missing_ok=True)
+    create_once(path, (new_key_text() + "\n").encode("ascii"), 0o600)

@@ -28,6 +28,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from shared.files import create_once, write_atomically
+
 from .caller import ROLES
 
 DEV_ISSUER = "urn:open-clearance:development"
@@ -67,7 +69,7 @@ def ensure_dev_keys(var: Path) -> Path:
     except FileNotFoundError:
         current = None
     if current != text:
-        _write_atomically(jwks_path, text.encode("utf-8"), mode=0o644)
+        write_atomically(jwks_path, text.encode("utf-8"), 0o644)
     return jwks_path
 
 
@@ -135,41 +137,7 @@ def _create_key(key_path: Path) -> None:
     pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption())
-    temporary = _temporary(key_path)
-    _write_new(temporary, pem, mode=0o600)
-    try:
-        os.link(temporary, key_path)  # exclusive: fails if another process's key is there
-    except FileExistsError:
-        pass
-    finally:
-        temporary.unlink()
-
-
-def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
-    temporary = _temporary(path)
-    _write_new(temporary, data, mode=mode)
-    try:
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def _write_new(path: Path, data: bytes, *, mode: int) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            descriptor = -1
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-    finally:
-        if descriptor >= 0:
-            os.close(descriptor)
+    create_once(key_path, pem, 0o600)
 
 
 def _load_private_key(key_path: Path) -> ec.EllipticCurvePrivateKey:

@@ -30,9 +30,7 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +42,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.engine import make_url
 
+from shared.files import create_once, write_atomically
 from shared.identity.development import default_var
 from shared.settings import setting
 
@@ -110,15 +109,7 @@ def _make_private(key_path: Path) -> bool:
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption())
-    temporary = _temporary(key_path)
-    _write_new(temporary, pem, 0o600)
-    try:
-        os.link(temporary, key_path)  # exclusive
-    except FileExistsError:
-        return False
-    finally:
-        temporary.unlink()
-    return True
+    return create_once(key_path, pem, 0o600)
 
 
 def public_key_path(explicit: str | None = None,
@@ -405,28 +396,3 @@ class SealSet:
     @property
     def latest_position(self) -> int | None:
         return max((s.position for s in self.seals), default=None)
-
-
-# -- files, written safely -------------------------------------------------------------------
-
-def write_atomically(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(path)
-    _write_new(temporary, data, mode)
-    try:
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
