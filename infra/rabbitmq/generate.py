@@ -35,13 +35,11 @@ topic permissions list the routing keys each service may bind.
 from __future__ import annotations
 
 import argparse
-import base64
 import difflib
 import hashlib
 import importlib
 import json
 import os
-import secrets
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -98,10 +96,9 @@ def render(document: dict[str, Any]) -> str:
 
 
 def password_hash(password: str, salt: bytes | None = None) -> str:
-    """RabbitMQ's `rabbit_password_hashing_sha256`: base64(salt + sha256(salt + password))."""
-    salt = secrets.token_bytes(4) if salt is None else salt
-    digest = hashlib.sha256(salt + password.encode("utf-8")).digest()
-    return base64.b64encode(salt + digest).decode("ascii")
+    """RabbitMQ's `rabbit_password_hashing_sha256` (shared/messaging/topology.py)."""
+    _, messaging = _modules()
+    return str(messaging.password_hash(password, salt))
 
 
 def dev_salt(user: str) -> bytes:

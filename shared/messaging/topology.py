@@ -31,9 +31,12 @@ arguments: changing `retry_delays` for an existing queue needs its retry queues 
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import json
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -404,6 +407,14 @@ class Grant:
     write: tuple[str, ...] = ()
     read: tuple[str, ...] = ()
     topics: tuple[TopicPermission, ...] = ()
+
+
+def password_hash(password: str, salt: bytes | None = None) -> str:
+    """RabbitMQ's `rabbit_password_hashing_sha256` of a broker user's password, as a
+    definitions document gives it: base64(salt + sha256(salt + password))."""
+    salt = secrets.token_bytes(4) if salt is None else salt
+    digest = hashlib.sha256(salt + password.encode("utf-8")).digest()
+    return base64.b64encode(salt + digest).decode("ascii")
 
 
 NOTHING = "^$"  # a pattern no resource name matches (the default exchange's is amq.default)

@@ -4,12 +4,14 @@ client outside the platform, e.g. one delivering a message a second time)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -70,14 +72,46 @@ def broker_user(uri: str, permissions: Permissions, name: str | None = None) -> 
 
 
 @contextmanager
+def broker_users(uri: str, permissions: Mapping[str, Permissions]) -> Iterator[Mapping[str, str]]:
+    """`broker_user` for several at once: made in ONE `rabbitmqctl import_definitions` (a
+    definitions document with the users, their permissions and topic permissions, as the
+    users file gives them to a broker at boot), deleted together afterwards; name -> AMQP
+    URI."""
+    from shared.messaging.topology import password_hash
+
+    vhost = vhost_of(uri)
+    made = {name: (f"{name}_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex) for name in permissions}
+    document: dict[str, list[Any]] = {"users": [], "permissions": [], "topic_permissions": []}
+    for name, (user, password) in made.items():
+        document["users"].append({"name": user, "password_hash": password_hash(password),
+                                  "hashing_algorithm": "rabbit_password_hashing_sha256",
+                                  "tags": []})
+        granted = permissions[name].definitions(user, vhost)
+        document["permissions"] += granted["permissions"]
+        document["topic_permissions"] += granted["topic_permissions"]
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        json.dump(document, file)
+        file.flush()
+        os.chmod(file.name, 0o644)  # read by the broker's own user
+        _rabbitmqctl("import_definitions", file.name)
+    try:
+        yield {name: amqp_uri(vhost, user, password) for name, (user, password) in made.items()}
+    finally:
+        deleting = [subprocess.Popen(["rabbitmqctl", "-q", "delete_user", user],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    for user, _ in made.values()]
+        for process in deleting:
+            process.wait(60)
+
+
+@contextmanager
 def service_users(uri: str, topology: Topology | None = None) -> Iterator[Mapping[str, str]]:
     """Each service's least-privilege user (`services.topology.service_users`, the
-    permissions the users file gets) in the vhost of `uri`: service -> its AMQP URI."""
+    permissions the users file gives) in the vhost of `uri`: service -> its AMQP URI."""
     from services.topology import service_users as permissions_of
 
-    with ExitStack() as stack:
-        yield {service: stack.enter_context(broker_user(uri, granted, service))
-               for service, granted in permissions_of(topology).items()}
+    with broker_users(uri, permissions_of(topology)) as uris:
+        yield uris
 
 
 def message_count(uri: str, queue: str) -> int:
