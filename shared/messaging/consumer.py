@@ -30,7 +30,8 @@ so a failure stays with its event.
   logged at error. (With `precheck`, a message naming an event id already in the inbox is
   acked as a duplicate before that check: it has no effect either.)
 * Any exception from the handler or the transaction (WrongExpectedVersion included) sends the
-  message, with a confirm, to the next retry queue `Q.retry.<n>` (an `x-attempts` header
+  message, with a confirm, to the next retry queue `Q.delay.<n>` through the consuming
+  service's own `<service>.retry` exchange, never the default one (an `x-attempts` header
   counts the failures; the queue's TTL brings it back to Q later), and after the last level
   to `Q.parked` with headers giving the reason, exception type, truncated traceback, attempts
   and original routing key. Only then is the original acked: nothing is acked and dropped, and
