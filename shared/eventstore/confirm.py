@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
-from weakref import WeakKeyDictionary
 
 from shared.events.envelope import RecordedEvent
 
@@ -44,7 +43,6 @@ class Executes(Protocol):
     """What confirming needs of a store transaction (`Transaction.execute`)."""
 
     dialect: str
-    connection: Any
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
 
@@ -125,39 +123,34 @@ def mismatch(event: RecordedEvent, stored: Sequence[Any] | None,
     return None
 
 
-# PostgreSQL: the confirming query and the inbox records in ONE statement (one round trip for a
-# batch), prepared once per connection (its plan costs more than its execution, and its text
-# does not depend on the batch's size): the stored rows of the event ids $1 with their
-# predecessor's hash, and the inbox records (made at $2) of the rows (consumer $3, event id
-# $4, position $5, stream $6, hash $7) whose id, position, stream and hash the log holds.
-# Result rows are tagged 's' (stored: event id, position, stream, hash, previous hash) and
-# 'r' (recorded: event id, -, consumer).
-CONFIRM_AND_RECORD = "clearance_confirm_and_record"
-CONFIRM_AND_RECORD_SQL = (
-    f"PREPARE {CONFIRM_AND_RECORD} (text[], timestamptz, text[], text[], bigint[], text[],"
-    " text[]) AS"
-    " WITH stored AS (SELECT e.event_id, e.position, e.stream, e.hash, p.hash AS previous"
-    " FROM events e LEFT JOIN events p ON p.position = e.position - 1"
-    " WHERE e.event_id = ANY($1)),"
-    " recorded AS (INSERT INTO inbox (consumer, event_id, position, processed_at)"
-    " SELECT v.consumer, v.event_id, v.position, $2"
-    " FROM unnest($3, $4, $5, $6, $7) AS v (consumer, event_id, position, stream, hash)"
-    " JOIN stored s ON s.event_id = v.event_id AND s.position = v.position"
-    " AND s.stream = v.stream AND s.hash = v.hash"
-    " ON CONFLICT (consumer, event_id) DO NOTHING RETURNING consumer, event_id)"
-    " SELECT 's', event_id, position, stream, hash, previous FROM stored"
-    " UNION ALL SELECT 'r', event_id, NULL, consumer, NULL, NULL FROM recorded"
-)
-# The connections on which it is prepared (a prepared statement lives as long as its
-# session, whatever becomes of the transaction that made it).
-_prepared: WeakKeyDictionary[Any, bool] = WeakKeyDictionary()
+def confirm_and_record_sql(count: int, rows: int) -> str:
+    """PostgreSQL: the confirming query and the inbox records in ONE statement (one round
+    trip for a batch): the stored rows of `count` event ids with their predecessor's hash,
+    and the inbox records of the `rows` (consumer, event id, position, stream, hash) whose id,
+    position, stream and hash the log holds; rows tagged 's' (stored: event id, position,
+    stream, hash, previous hash) and 'r' (recorded: event id, consumer)."""
+    ids = ", ".join(["%s"] * count)
+    values = ", ".join(["(%s, %s, %s::bigint, %s, %s)"] * rows)
+    return (
+        "WITH stored AS (SELECT e.event_id, e.position, e.stream, e.hash, p.hash AS previous"
+        " FROM events e LEFT JOIN events p ON p.position = e.position - 1"
+        f" WHERE e.event_id IN ({ids})),"
+        " recorded AS (INSERT INTO inbox (consumer, event_id, position, processed_at)"
+        " SELECT v.consumer, v.event_id, v.position, %s"
+        f" FROM (VALUES {values}) AS v (consumer, event_id, position, stream, hash)"
+        " JOIN stored s ON s.event_id = v.event_id AND s.position = v.position"
+        " AND s.stream = v.stream AND s.hash = v.hash"
+        " ON CONFLICT (consumer, event_id) DO NOTHING RETURNING consumer, event_id)"
+        " SELECT 's', event_id, position, stream, hash, previous FROM stored"
+        " UNION ALL SELECT 'r', event_id, NULL, consumer, NULL, NULL FROM recorded"
+    )
 
 
 def confirm_and_record(tx: Executes, handled: Sequence[tuple[str, RecordedEvent]],
                        contents: Sequence[Content], recorded_at: Any
                        ) -> tuple[list[ForgedEvent | None], set[tuple[str, str]]]:
     """PostgreSQL: `confirm` the events of `handled` ((consumer, event) pairs) and record the
-    confirmed ones in the inbox in ONE statement (`CONFIRM_AND_RECORD_SQL`): per pair, None or
+    confirmed ones in the inbox in ONE statement (`confirm_and_record_sql`): per pair, None or
     the `ForgedEvent`; and the (consumer, event id) pairs newly recorded (the others are
     duplicates, as a pair repeated after its first occurrence is).
 
@@ -176,14 +169,10 @@ def confirm_and_record(tx: Executes, handled: Sequence[tuple[str, RecordedEvent]
     if not ids:
         return [ForgedEvent(e.event_id, f"unknown event id {e.event_id!r}")
                 for _, e in handled], set()
-    if tx.connection not in _prepared:
-        tx.execute(CONFIRM_AND_RECORD_SQL)
-        _prepared[tx.connection] = True
-    found = tx.execute(
-        f"EXECUTE {CONFIRM_AND_RECORD} (%s, %s, %s, %s, %s, %s, %s)",
-        [ids, recorded_at, [consumer for consumer, _ in rows], [e for _, e in rows],
-         [event.position for event in rows.values()], [event.stream for event in rows.values()],
-         [event.hash for event in rows.values()]])
+    params: list[Any] = [*ids, recorded_at]
+    for (consumer, event_id), event in rows.items():
+        params += (consumer, event_id, event.position, event.stream, event.hash)
+    found = tx.execute(confirm_and_record_sql(len(ids), len(rows)), params)
     stored = {str(row[1]): row[1:] for row in found if row[0] == "s"}
     new = {(str(row[3]), str(row[1])) for row in found if row[0] == "r"}
     outcomes: list[ForgedEvent | None] = []
