@@ -129,7 +129,8 @@ class ConsumerBench:
         self.directory = Path(self.stack.enter_context(TemporaryDirectory()))
         store = EventStore(self.url, REGISTRY)  # creates the tables
         append_many(store, self.count)
-        events = store.read_all(0, limit=self.count + 1, categories=["alpha"])
+        # as the relay reads them to publish: with their predecessor's hash
+        events = store.read_all(0, limit=self.count + 1, categories=["alpha"], previous=True)
         store.close()
         self.engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
         self.stack.callback(self.engine.dispose)

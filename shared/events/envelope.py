@@ -74,6 +74,11 @@ class RecordedEvent:
     # How `payload` is made (the reading registry's `decode`); not part of the event.
     decoder: Callable[[RecordedEvent], Any] | None = field(default=None, compare=False,
                                                            repr=False)
+    # The hash of the event before it in the log (position - 1; the genesis hash for the
+    # first), when the reader fetched it: carried on the wire so that a consumer can check
+    # that the content it received hashes to `hash` without asking the log for it. Not part
+    # of the event: the log holds it in the row before.
+    previous_hash: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def category(self) -> str:
@@ -112,7 +117,7 @@ class RecordedEvent:
             "recorded_at": isoformat(self.recorded_at),
             "data": dict(self.data),
             "hash": self.hash,
-        }
+        } | ({} if self.previous_hash is None else {"previous_hash": self.previous_hash})
 
     @classmethod
     def from_message(cls, body: Mapping[str, Any],
@@ -121,6 +126,7 @@ class RecordedEvent:
         data = body["data"]
         if not isinstance(data, Mapping):
             raise TypeError("event data must be an object")
+        previous = body.get("previous_hash")
         return cls(
             position=int(body["position"]),
             event_id=str(body["event_id"]),
@@ -136,6 +142,7 @@ class RecordedEvent:
             data=dict(data),
             hash=str(body["hash"]),
             decoder=decoder,
+            previous_hash=None if previous is None else str(previous),
         )
 
 

@@ -1,25 +1,27 @@
 """Confirming delivered events against the log: trust the log, not the wire.
 
 A consumer rebuilds each event from a broker message, and anyone who can publish to the
-broker can write such a message. Before a consumer acts on a batch of delivered events it
-confirms them here, with ONE query for the whole batch (in the transaction that records and
-writes their effects): each event's stored row, found by event id, joined with the hash of
-the event before it in the log.
+broker can write such a message. Before a consumer acts on delivered events it confirms them
+here, in the transaction that records and writes their effects.
 
 A delivered event is confirmed when
 
 * the log holds its event id, at the same position, in the same stream, with the same hash;
 * and its content (the envelope fields and the data as delivered) really hashes to that
-  stored hash: `link(hash of position - 1 (the genesis hash for position 1),
+  hash: `link(hash of position - 1 (the genesis hash for position 1),
   header_text(envelope), canonical_json(data))`, the chain's own formula (`hashing.py`).
 
-So a message with an unknown id, a genuine id at another position or in another stream, or a
-genuine envelope carrying other data (or another type, actor, time...) is refused, with the
-reason; the caller makes sure a refused event has no effect.
+The relay publishes each event with its predecessor's hash (`previous_hash`), so the second
+point needs no query: the consumer's worker checks it before the transaction (`vouch`), and
+the transaction checks the first by key while it writes the inbox records (`record_held_sql`,
+`confirm_and_record`: one statement for a batch, as the inbox records alone were). An event
+without a previous hash (published before it was carried), a redelivered duplicate and a
+forgery are told apart by one more query (`confirm`), which reads the stored row by event id
+with its predecessor's hash and says why an event is refused.
 
-The texts hashed (`delivered_content`: the header and the canonical data) do not depend on the
-log, so a caller may make them before its transaction (the group committer has each worker
-make its own while the committer writes), leaving one sha256 per event inside it.
+So a message with an unknown id, a genuine id at another position or in another stream, or a
+genuine envelope carrying other data (or another type, actor, time, previous hash...) is
+refused, with the reason; the caller makes sure a refused event has no effect.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any, Protocol
 
 from shared.events.envelope import RecordedEvent
 
-from .dialects import mark
+from .dialects import mark, time_param
 from .hashing import canonical_json, canonical_time, header_text, link
 from .tables import GENESIS_HASH
 
@@ -45,6 +47,13 @@ class Executes(Protocol):
     dialect: str
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
+
+
+class Records(Executes, Protocol):
+    """... and what recording confirmed events in the inbox needs of it."""
+
+    def record_inbox_many(self, handled: Sequence[tuple[str, str, int]]
+                          ) -> set[tuple[str, str]]: ...
 
 
 class ForgedEvent(Exception):  # noqa: N818 - what it is, not an error of ours
@@ -123,73 +132,97 @@ def mismatch(event: RecordedEvent, stored: Sequence[Any] | None,
     return None
 
 
-def confirm_and_record_sql(count: int, rows: int) -> str:
-    """PostgreSQL: the confirming query and the inbox records in ONE statement (one round
-    trip for a batch): the stored rows of `count` event ids with their predecessor's hash,
-    and the inbox records of the `rows` (consumer, event id, position, stream, hash) whose id,
-    position, stream and hash the log holds; rows tagged 's' (stored: event id, position,
-    stream, hash, previous hash) and 'r' (recorded: event id, consumer)."""
-    ids = ", ".join(["%s"] * count)
-    values = ", ".join(["(%s, %s, %s::bigint, %s, %s)"] * rows)
-    return (
-        "WITH stored AS (SELECT e.event_id, e.position, e.stream, e.hash, p.hash AS previous"
-        " FROM events e LEFT JOIN events p ON p.position = e.position - 1"
-        f" WHERE e.event_id IN ({ids})),"
-        " recorded AS (INSERT INTO inbox (consumer, event_id, position, processed_at)"
-        " SELECT v.consumer, v.event_id, v.position, %s"
-        f" FROM (VALUES {values}) AS v (consumer, event_id, position, stream, hash)"
-        " JOIN stored s ON s.event_id = v.event_id AND s.position = v.position"
-        " AND s.stream = v.stream AND s.hash = v.hash"
-        " ON CONFLICT (consumer, event_id) DO NOTHING RETURNING consumer, event_id)"
-        " SELECT 's', event_id, position, stream, hash, previous FROM stored"
-        " UNION ALL SELECT 'r', event_id, NULL, consumer, NULL, NULL FROM recorded"
-    )
+def vouch(event: RecordedEvent, content: Content) -> bool | str:
+    """What `event` proves of itself when it carries its predecessor's hash
+    (`RecordedEvent.previous_hash`, published by the relay): True when its content
+    (`delivered_content`) hashes to its `hash` on top of that hash, the reason when it does
+    not; False when it carries none (the log must then give the predecessor's hash).
+
+    True is worth as much as the log's own predecessor: sha256 is preimage resistant, so
+    content hashing to a hash the log holds at the event's position is the content the log
+    hashed there (a previous hash is 64 hex digits, so where it ends and the header begins is
+    fixed); the log then need only hold (position, event id, stream, hash), found by key."""
+    previous = event.previous_hash
+    if previous is None:
+        return False
+    if isinstance(content, str):
+        return content
+    if len(previous) != len(GENESIS_HASH) or not _HEX.issuperset(previous):
+        return f"event {event.event_id} carries a malformed previous hash"
+    try:
+        content_hash = link(previous, *content)
+    except ValueError as exc:  # an unpaired surrogate: not UTF-8, nothing the log holds
+        return f"the content of event {event.event_id} cannot be hashed ({exc})"
+    if content_hash != event.hash:
+        return (f"the content of event {event.event_id} does not hash to its hash on top of "
+                "the previous hash it carries (altered envelope, data or previous hash)")
+    return True
 
 
-def confirm_and_record(tx: Executes, handled: Sequence[tuple[str, RecordedEvent]],
-                       contents: Sequence[Content], recorded_at: Any
+_HEX = frozenset("0123456789abcdef")
+
+
+def record_held_sql(dialect: str, rows: int) -> str:
+    """The inbox records of `rows` (consumer, event id, position, stream, hash), one
+    statement for both backends, for those whose position, event id, stream and hash the
+    log holds (a join by primary key); the (consumer, event id) of each newly recorded."""
+    m = mark(dialect)
+    values = ", ".join([f"({m}, {m}, CAST({m} AS bigint), {m}, {m})"] * rows)
+    return (f"WITH v (consumer, event_id, position, stream, hash) AS (VALUES {values})"
+            " INSERT INTO inbox (consumer, event_id, position, processed_at)"
+            f" SELECT v.consumer, v.event_id, v.position, {m} FROM v"
+            " JOIN events e ON e.position = v.position AND e.event_id = v.event_id"
+            " AND e.stream = v.stream AND e.hash = v.hash"
+            " WHERE true"  # SQLite: an INSERT ... SELECT before ON CONFLICT needs a WHERE
+            " ON CONFLICT (consumer, event_id) DO NOTHING RETURNING consumer, event_id")
+
+
+Handled = tuple[str, RecordedEvent, Content, bool | str]  # consumer, event, content, vouch
+
+
+def confirm_and_record(tx: Records, handled: Sequence[Handled], recorded_at: Any
                        ) -> tuple[list[ForgedEvent | None], set[tuple[str, str]]]:
-    """PostgreSQL: `confirm` the events of `handled` ((consumer, event) pairs) and record the
-    confirmed ones in the inbox in ONE statement (`confirm_and_record_sql`): per pair, None or
+    """Confirm the events of `handled` ((consumer, event, its `delivered_content`, its
+    `vouch`) tuples) and record the confirmed ones in the inbox, in `tx`: per tuple, None or
     the `ForgedEvent`; and the (consumer, event id) pairs newly recorded (the others are
     duplicates, as a pair repeated after its first occurrence is).
 
-    The statement records an event whose id, position, stream and hash the log holds before
-    its content is hashed here; when that content then does not hash to the stored hash (a
-    genuine envelope around other data, which only an attack makes), its new inbox record is
-    deleted again in `tx` (one more statement), so it stands for nothing: the genuine event,
-    when it comes, is not taken for a duplicate."""
-    if not handled:
-        return [], set()
-    ids = list(dict.fromkeys(e.event_id for _, e in handled if "\x00" not in e.event_id))
+    An event that vouches for its content is recorded by ONE statement for the batch, which
+    joins it to the log by key (`record_held_sql`): the usual case, as the relay publishes.
+    Only the events left over (carrying no previous hash, or not recorded by it: a
+    redelivered duplicate, or one the log does not hold) are `confirm`ed (one more query),
+    so that a duplicate is told from a forgery, with the reason; the confirmed ones among
+    those that carried no previous hash are then recorded."""
+    outcomes: list[ForgedEvent | None] = [
+        ForgedEvent(event.event_id, check) if isinstance(check, str) else None
+        for _, event, _, check in handled]
     rows: dict[tuple[str, str], RecordedEvent] = {}
-    for consumer, event in handled:
-        if "\x00" not in event.event_id:
+    for consumer, event, _, check in handled:
+        if check is True and "\x00" not in event.event_id + event.stream:
             rows.setdefault((consumer, event.event_id), event)
-    if not ids:
-        return [ForgedEvent(e.event_id, f"unknown event id {e.event_id!r}")
-                for _, e in handled], set()
-    params: list[Any] = [*ids, recorded_at]
-    for (consumer, event_id), event in rows.items():
-        params += (consumer, event_id, event.position, event.stream, event.hash)
-    found = tx.execute(confirm_and_record_sql(len(ids), len(rows)), params)
-    stored = {str(row[1]): row[1:] for row in found if row[0] == "s"}
-    new = {(str(row[3]), str(row[1])) for row in found if row[0] == "r"}
-    outcomes: list[ForgedEvent | None] = []
-    undo: list[tuple[str, str]] = []
-    for (consumer, event), content in zip(handled, contents, strict=True):
-        reason = mismatch(event, stored.get(event.event_id), content)
-        if reason is None:
-            outcomes.append(None)
-            continue
-        if (consumer, event.event_id) in new:
-            new.discard((consumer, event.event_id))
-            undo.append((consumer, event.event_id))
-        outcomes.append(ForgedEvent(event.event_id, reason))
-    if undo:
-        pairs = ", ".join(["(%s, %s)"] * len(undo))
-        tx.execute(f"DELETE FROM inbox WHERE (consumer, event_id) IN ({pairs})",
-                   [value for pair in undo for value in pair])
+    new: set[tuple[str, str]] = set()
+    if rows:
+        params: list[Any] = []
+        for (consumer, event_id), event in rows.items():
+            params += (consumer, event_id, event.position, event.stream, event.hash)
+        params.append(time_param(tx.dialect, recorded_at))
+        found = tx.execute(record_held_sql(tx.dialect, len(rows)), params)
+        new = {(str(consumer), str(event_id)) for consumer, event_id in found}
+    rest = [index for index, (consumer, event, _, check) in enumerate(handled)
+            if outcomes[index] is None
+            and (check is not True or (consumer, event.event_id) not in new)]
+    if not rest:
+        return outcomes, new
+    refusals = confirm(tx, [handled[i][1] for i in rest], [handled[i][2] for i in rest])
+    unrecorded: list[tuple[str, str, int]] = []
+    for index, refused in zip(rest, refusals, strict=True):
+        consumer, event, _, check = handled[index]
+        if refused is not None:
+            outcomes[index] = refused
+        elif check is not True:  # confirmed by the log's predecessor: not recorded yet
+            unrecorded.append((consumer, event.event_id, event.position))
+    if unrecorded:
+        new |= tx.record_inbox_many(unrecorded)
     return outcomes, new
 
 

@@ -15,6 +15,7 @@ from shared.events.envelope import RecordedEvent
 from shared.events.registry import EventRegistry
 
 from .dialects import iso_from_stored, mark, read_time
+from .tables import GENESIS_HASH
 
 T = TypeVar("T")
 Run = Callable[[Callable[[Any], T]], T]
@@ -22,6 +23,12 @@ Run = Callable[[Callable[[Any], T]], T]
 SELECT_EVENTS = ("SELECT position, event_id, stream, stream_version, type, version, "
                  "correlation_id, causation_id, actor, occurred_at, recorded_at, data, hash "
                  "FROM events")
+# The same columns and the hash of the event before each (by key: position - 1), as the
+# relay reads them to publish (`RecordedEvent.previous_hash`); conditions name `e.` columns.
+SELECT_EVENTS_WITH_PREVIOUS = (
+    "SELECT e.position, e.event_id, e.stream, e.stream_version, e.type, e.version, "
+    "e.correlation_id, e.causation_id, e.actor, e.occurred_at, e.recorded_at, e.data, e.hash, "
+    "p.hash FROM events e LEFT JOIN events p ON p.position = e.position - 1")
 SCAN_READERS = 2  # PostgreSQL pages a scan reads ahead, each on its own connection
 # [position, event_id, type, version, correlation_id, occurred_at as isoformat text, payload]:
 # the payload (current version) holds only the fields the scan was asked for (None for other
@@ -56,6 +63,16 @@ class LogReader:
         decoder = None if self.registry is None else self.registry.decode
         datas = json.loads("[" + ",".join([row[11] for row in rows]) + "]")
         time = read_time
+        if len(rows[0]) > 13:  # with the previous hash (SELECT_EVENTS_WITH_PREVIOUS)
+            return [
+                RecordedEvent(
+                    position=row[0], event_id=row[1], type=row[4], version=row[5],
+                    stream=row[2], stream_version=row[3], correlation_id=row[6],
+                    causation_id=row[7], actor=row[8], occurred_at=time(row[9]),
+                    recorded_at=time(row[10]), data=data, hash=row[12], decoder=decoder,
+                    previous_hash=(row[13] if row[13] is not None
+                                   else GENESIS_HASH if row[0] == 1 else None))
+                for row, data in zip(rows, datas, strict=True)]
         return [
             RecordedEvent(
                 position=position, event_id=event_id, type=type_, version=version,
@@ -66,8 +83,9 @@ class LogReader:
                  causation_id, actor, occurred_at, recorded_at, _text, hash_),
             data in zip(rows, datas, strict=True)]
 
-    def select(self, where: str, params: Sequence[Any]) -> list[RecordedEvent]:
-        sql = f"{SELECT_EVENTS} {where}"
+    def select(self, where: str, params: Sequence[Any],
+               select: str = SELECT_EVENTS) -> list[RecordedEvent]:
+        sql = f"{select} {where}"
         found: list[RecordedEvent] = self.run(
             lambda connection: self.events(fetch(connection, sql, params)))
         return found
@@ -84,18 +102,21 @@ class LogReader:
 
     def read_all(self, after: int = 0, limit: int = 1000,
                  categories: Sequence[str] | None = None,
-                 up_to: int | None = None) -> list[RecordedEvent]:
-        """Events after global position `after`, in order, at most `limit` of them."""
+                 up_to: int | None = None, *, previous: bool = False) -> list[RecordedEvent]:
+        """Events after global position `after`, in order, at most `limit` of them; with
+        `previous`, each with its `previous_hash` (what the relay publishes)."""
         m = self._m
-        where = f"WHERE position > {m}"
+        e = "e." if previous else ""  # the columns of `events e` beside its predecessor's
+        where = f"WHERE {e}position > {m}"
         params: list[Any] = [after]
         if categories:
-            where += f" AND category IN ({', '.join([m] * len(categories))})"
+            where += f" AND {e}category IN ({', '.join([m] * len(categories))})"
             params += categories
         if up_to is not None:
-            where += f" AND position <= {m}"
+            where += f" AND {e}position <= {m}"
             params.append(up_to)
-        return self.select(where + f" ORDER BY position LIMIT {m}", [*params, limit])
+        return self.select(where + f" ORDER BY {e}position LIMIT {m}", [*params, limit],
+                           SELECT_EVENTS_WITH_PREVIOUS if previous else SELECT_EVENTS)
 
     def iter_all(self, after: int = 0, page: int = 1000,
                  categories: Sequence[str] | None = None) -> Iterator[list[RecordedEvent]]:

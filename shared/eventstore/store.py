@@ -271,8 +271,8 @@ class EventStore:
 
     def read_all(self, after: int = 0, limit: int = 1000,
                  categories: Sequence[str] | None = None,
-                 up_to: int | None = None) -> list[RecordedEvent]:
-        return self.log.read_all(after, limit, categories, up_to)
+                 up_to: int | None = None, *, previous: bool = False) -> list[RecordedEvent]:
+        return self.log.read_all(after, limit, categories, up_to, previous=previous)
 
     def iter_all(self, after: int = 0, page: int = 1000,
                  categories: Sequence[str] | None = None) -> Iterator[list[RecordedEvent]]:

@@ -25,12 +25,14 @@ The writes (`writes.py`: callables, `Together`, `Append`) of the whole batch are
 `writes.perform`: appends last, so the deployment's log-head lock is held for the appends
 and the commit only, and each `Together` group in one call for the batch.
 
-The batch's transaction starts by confirming its delivered events against the log
-(`shared.eventstore.confirm`: one query for the whole batch): an event the log does not
-confirm (forged on the broker: an unknown id, another position, stream or hash, content that
-does not hash to the stored hash) gets no inbox record and none of its writes are made; its
-worker is told with `ForgedEvent` (the consumer parks the message at once). The other events
-of the batch commit as usual.
+Each delivered event is confirmed against the log (`shared.eventstore.confirm`). Its worker
+first checks that the content hashes to the event's hash on top of the previous hash the
+relay published with it; the batch's transaction then records the inbox records only of the
+events whose position, id, stream and hash the log holds (one statement, joined by key). An
+event the log does not confirm (forged on the broker: an unknown id, another position, stream
+or hash, content that does not hash to the hash) gets no inbox record and none of its writes
+are made; its worker is told with `ForgedEvent` (the consumer parks the message at once). The
+other events of the batch commit as usual.
 """
 
 from __future__ import annotations
@@ -49,9 +51,9 @@ from shared.events.envelope import RecordedEvent, utcnow
 from shared.eventstore.confirm import (
     Content,
     ForgedEvent,
-    confirm,
     confirm_and_record,
     delivered_content,
+    vouch,
 )
 from shared.eventstore.store import EventStore, Transaction
 from shared.observability.logging import get_logger
@@ -79,31 +81,27 @@ class Item:
     event: RecordedEvent
     writes: Sequence[AnyWrite]
     done: Event = field(default_factory=Event)
-    # What the event's chain hash covers, made by the worker that queues the item (not by
-    # the committer, inside the transaction): the committer only links it to the stored hash.
+    # What the event's chain hash covers, and whether it hashes to the event's hash on top
+    # of the previous hash it carries (`confirm.vouch`): made by the worker that queues the
+    # item, not by the committer inside the transaction, which only asks the log by key.
     content: Content = field(init=False)
+    vouched: bool | str = field(init=False)
 
     def __post_init__(self) -> None:
         self.content = delivered_content(self.event)
+        self.vouched = vouch(self.event, self.content)
 
 
 Outcome = bool | ForgedEvent  # True: a duplicate; False: written; ForgedEvent: refused
 
 
 def write(tx: Transaction, batch: Sequence[Item]) -> list[Outcome]:
-    """Confirm the events of `batch` against the log (one query), then the inbox records of
-    the confirmed ones (one statement) and the writes of each that is not a duplicate, in
-    `tx`; per item, True if it is a duplicate, False if written, the `ForgedEvent` if
-    refused (nothing of it written)."""
-    if tx.dialect == "postgresql":  # one round trip for both
-        refusals, new = confirm_and_record(tx, [(i.consumer, i.event) for i in batch],
-                                           [i.content for i in batch], utcnow())
-    else:
-        refusals = confirm(tx, [item.event for item in batch],
-                           [item.content for item in batch])
-        new = tx.record_inbox_many([(i.consumer, i.event.event_id, i.event.position)
-                                    for i, refused in zip(batch, refusals, strict=True)
-                                    if refused is None])
+    """Confirm the events of `batch` against the log and record the confirmed ones in the
+    inbox (`confirm_and_record`: one statement as a rule), then make the writes of each that
+    is not a duplicate, in `tx`; per item, True if it is a duplicate, False if written, the
+    `ForgedEvent` if refused (nothing of it written)."""
+    refusals, new = confirm_and_record(
+        tx, [(i.consumer, i.event, i.content, i.vouched) for i in batch], utcnow())
     outcomes: list[Outcome] = []
     writes: list[AnyWrite] = []
     for item, refused in zip(batch, refusals, strict=True):

@@ -177,7 +177,8 @@ class Relay:
             self._checkpoint = self._saved = self.store.checkpoint(self.name)
         checkpoint = self._checkpoint
         batch = self.store.read_all(
-            after=checkpoint, limit=self.settings.batch_size, categories=[self.category]
+            after=checkpoint, limit=self.settings.batch_size, categories=[self.category],
+            previous=True,  # so that consumers confirm what they receive by key alone
         )
         if not batch:
             self._failures = 0

@@ -62,7 +62,8 @@ def fresh(store: EventStore, like: RecordedEvent, payload: Any, actor: str) -> R
         stream=like.stream, stream_version=store.stream_version(like.stream) + 1,
         correlation_id=like.correlation_id, causation_id=like.event_id, actor=actor,
         occurred_at=now, recorded_at=now, data=dict(new.data), hash="")
-    return replace(event, hash=delivered_hash(last.hash, event))
+    # with the previous hash it was hashed on, as the relay publishes genuine events
+    return replace(event, hash=delivered_hash(last.hash, event), previous_hash=last.hash)
 
 
 def in_envelope_of(genuine: RecordedEvent, payload: Any, actor: str) -> RecordedEvent:
