@@ -46,6 +46,15 @@ def fetch(connection: Any, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         cursor.close()
 
 
+def statement(connection: Any, sql: str) -> None:
+    """Execute `sql` (no parameters, no rows) on a DB-API connection."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
 class LogReader:
     """Reads of the log on connections given by `run` (a pool's or one transaction's)."""
 

@@ -30,7 +30,7 @@ from shared.integrity.seals import Seal, SealError, SealSet, key_id
 
 from .dialects import mark, read_time
 from .hashing import canonical_time, header_text, link
-from .reader import SELECT_EVENTS, fetch
+from .reader import SELECT_EVENTS, fetch, statement
 from .store import EventStore
 from .tables import GENESIS_HASH
 
@@ -148,7 +148,7 @@ def _verify(connection: Any, dialect: str, page: int, progress: Progress | None,
     m = mark(dialect)
     begin = ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if dialect == "postgresql"
              else "BEGIN")
-    _statement(connection, begin)
+    statement(connection, begin)
     try:
         _check_triggers(connection, dialect, result)
         heads = fetch(connection, "SELECT position, hash FROM event_log_head WHERE id = 1")
@@ -191,16 +191,9 @@ def _verify(connection: Any, dialect: str, page: int, progress: Progress | None,
                 ))
         checker.finish(result.last_position)
     finally:
-        _statement(connection, "ROLLBACK")
+        statement(connection, "ROLLBACK")
     return _finish(result, progress)
 
-
-def _statement(connection: Any, sql: str) -> None:
-    cursor = connection.cursor()
-    try:
-        cursor.execute(sql)
-    finally:
-        cursor.close()
 
 
 def row_link(row: Sequence[Any], previous_hash: str) -> str:

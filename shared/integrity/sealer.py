@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.eventstore import EventStore
 from shared.eventstore.dialects import mark
-from shared.eventstore.reader import SELECT_EVENTS, fetch
+from shared.eventstore.reader import SELECT_EVENTS, fetch, statement
 from shared.eventstore.tables import GENESIS_HASH
 from shared.eventstore.verify import row_link
 from shared.messaging.publisher import Delivery, OutgoingMessage, Publisher
@@ -77,11 +77,11 @@ def _read_and_sign(connection: Any, dialect: str, key: Ed25519PrivateKey,
                    ) -> dict[str, Any] | None:
     begin = ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if dialect == "postgresql"
              else "BEGIN")
-    _statement(connection, begin)
+    statement(connection, begin)
     try:
         return _sign_head(connection, dialect, key, previous, page, now)
     finally:
-        _statement(connection, "ROLLBACK")
+        statement(connection, "ROLLBACK")
 
 
 def _sign_head(connection: Any, dialect: str, key: Ed25519PrivateKey, previous: Seal | None,
@@ -136,13 +136,6 @@ def _sign_head(connection: Any, dialect: str, key: Ed25519PrivateKey, previous: 
                      from_position=start, fingerprints=bytes(fingerprints),
                      sealed_at=now or datetime.now(UTC))
 
-
-def _statement(connection: Any, sql: str) -> None:
-    cursor = connection.cursor()
-    try:
-        cursor.execute(sql)
-    finally:
-        cursor.close()
 
 
 # -- publishing ------------------------------------------------------------------------------
