@@ -1,7 +1,7 @@
 """The auditor's consignment history: every event of one consignment, across all services.
 
     store = EventStore(url)
-    consignment_id = resolve(store, "26GBA7K2M9Q4R8T1X5")   # an MRN or a consignment id
+    consignment_id = resolve(store, "26GBK2M9Q4R8T1X5R5")   # an MRN or a consignment id
     h = history(store, consignment_id)                      # or as_of=datetime(...)
     to_json(h); to_csv(h); to_text(h); to_html(h)
 
@@ -53,7 +53,7 @@ from shared.eventstore.hashing import canonical_json, chain_hash
 from shared.eventstore.reader import fetch
 from shared.eventstore.tables import GENESIS_HASH
 
-MRN_PATTERN = re.compile(r"^\d{2}[A-Z]{2}[A-Z0-9]{14}$")
+MRN_PATTERN = re.compile(r"^\d{2}[A-Z]{2}[A-Z0-9]{12}[A-Z]\d$")
 
 # One colour per service (stream category); other categories get one from FALLBACK_COLOURS.
 SERVICE_COLOURS = {
@@ -75,7 +75,7 @@ def is_mrn(value: str) -> bool:
 def resolve(store: EventStore, consignment_or_mrn: str) -> str | None:
     """The consignment id named by an MRN or a consignment id, or None when unknown.
 
-    An MRN (`^\\d{2}[A-Z]{2}[A-Z0-9]{14}$`) is looked up in the declaration status projection
+    An MRN (`^\\d{2}[A-Z]{2}[A-Z0-9]{12}[A-Z]\\d$`) is looked up in the declaration status projection
     (`declaration_status`, unique on mrn). If the projection has no row for it (not yet
     projected, or being rebuilt), the log itself is searched: the `DeclarationAccepted`
     events of the `declaration` category, oldest first. That fallback is correct but slow:

@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from audit.history import history
+from services.declaration.domain.identifiers import format_mrn
 from shared.events import NewEvent
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted, DeclarationReceived
@@ -45,7 +46,7 @@ def other_event(i: int) -> NewEvent:
     """A payment-like event of another consignment (about the size of a real one)."""
     consignment = f"other-{i // 10:07d}"
     return NewEvent("PaymentReceived", 1, {
-        "consignment_id": consignment, "mrn": f"26GB{i // 10:014d}", "reference": f"PAY-{i:09d}",
+        "consignment_id": consignment, "mrn": format_mrn(2026, "GB", i // 10), "reference": f"PAY-{i:09d}",
         "amount": "1234.56", "currency": "GBP", "balance_due": "0.00", "credit": "0.00",
     }, correlation_id=consignment, actor=f"payer:PAY-{i:09d}")
 

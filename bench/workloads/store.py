@@ -29,6 +29,7 @@ from typing import Any
 import psycopg2
 
 from bench.harness import Size, Workload
+from services.declaration.domain.identifiers import format_mrn
 from shared.events import NewEvent
 from shared.events.catalog import registry as catalog
 from shared.eventstore import EventStore
@@ -303,7 +304,7 @@ def consignment_events(n: int, fixtures: dict[str, dict[str, Any]],
     """The 8 events of consignment `n`: (stream, event), realistic payloads from the golden
     fixtures with this consignment's id, MRN and payment reference."""
     consignment = str(uuid.UUID(int=n + 1))
-    mrn = f"26GB{n:014d}"
+    mrn = format_mrn(2026, "GB", n)
     out = []
     for event_type in FLOW:
         data = copy.deepcopy(fixtures[event_type])

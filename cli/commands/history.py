@@ -1,10 +1,10 @@
 """`clearance history CONSIGNMENT_OR_MRN`: the full ordered history across all services.
 
-    clearance history 26GBA7K2M9Q4R8T1X5                  # a table in log order
+    clearance history 26GBK2M9Q4R8T1X5R5                  # a table in log order
     clearance history <consignment id> --json             # the contract's JSON
-    clearance history 26GBA7K2M9Q4R8T1X5 --csv > h.csv    # one row per event
-    clearance history 26GBA7K2M9Q4R8T1X5 --html h.html    # a self-contained timeline page
-    clearance history 26GBA7K2M9Q4R8T1X5 --as-of 2026-11-29T10:20:00Z
+    clearance history 26GBK2M9Q4R8T1X5R5 --csv > h.csv    # one row per event
+    clearance history 26GBK2M9Q4R8T1X5R5 --html h.html    # a self-contained timeline page
+    clearance history 26GBK2M9Q4R8T1X5R5 --as-of 2026-11-29T10:20:00Z
 
 `--as-of TIME` keeps the events recorded at or before TIME (ISO 8601; without a timezone it
 is UTC) and shows the status and key facts as they stood then. Exit 1 when the consignment or

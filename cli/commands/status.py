@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run(args: argparse.Namespace) -> int:
     mrn = args.mrn.strip().upper()
     if not is_valid_mrn(mrn):
-        raise UsageError(f"{args.mrn!r} is not an MRN (18 characters, e.g. 26GB0K3ZP7Q2M9XABE, "
+        raise UsageError(f"{args.mrn!r} is not an MRN (18 characters, e.g. 26GB3ZP7Q2M9XABER4, "
                          "the last a check character)")
     reply = call("declaration", "GET", f"/declarations/{mrn}", token=token_of(args))
     if args.json:

@@ -89,7 +89,8 @@ class Declarations:
         # stream exists, so appending at version 0 fails and the stored one is answered.
         document = to_document(declaration)
         for _ in range(MRN_ATTEMPTS):
-            mrn = self.allocator.allocate(declaration.office, now.date())
+            mrn = self.allocator.allocate(declaration.office, now.date(),
+                                          declaration.type.value)
             events = [
                 registry().new_event(
                     DeclarationReceived(consignment_id, declaration.lrn,

@@ -12,7 +12,7 @@ class PaymentSchema(Schema):
         unknown = "raise"
 
     mrn = fields.String(required=True, validate=validate.Regexp(
-        r"^\d{2}[A-Z]{2}[A-Z0-9]{14}$", error="not an MRN (18 characters, e.g. 26GB...)"))
+        r"^\d{2}[A-Z]{2}[A-Z0-9]{12}[A-Z]\d$", error="not an MRN (18 characters, e.g. 26GB...)"))
     reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
     amount = DecimalString(max_places=4)
     currency = fields.String(required=True, validate=validate.Regexp(

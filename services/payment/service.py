@@ -39,7 +39,7 @@ class PaymentService(ops.OpsEndpoints):
     """Assesses duty and VAT, and takes payments.
 
     Example `POST /payments`:
-    `{"mrn": "26GBA7K2M9Q4R8T1X5", "reference": "PAY-000001", "amount": "2387.45",
+    `{"mrn": "26GBK2M9Q4R8T1X5R5", "reference": "PAY-000001", "amount": "2387.45",
       "currency": "GBP"}`
     """
 

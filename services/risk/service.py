@@ -38,7 +38,7 @@ def build(store: EventStore, config: Mapping[str, Any]) -> Risk:
 class RiskService(ops.OpsEndpoints):
     """Assesses accepted declarations and records control results.
 
-    Example `POST /controls/26GBA7K2M9Q4R8T1X5`:
+    Example `POST /controls/26GBK2M9Q4R8T1X5R5`:
     `{"result": "non_compliant", "findings": "invoice understated",
       "category": "valuation", "revenue_recovered": "412.50"}`
     """

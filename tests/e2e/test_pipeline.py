@@ -219,7 +219,7 @@ def test_refused_documents_get_a_problem_and_leave_nothing(http_env: Cluster) ->
 
 
 def test_contract_errors_of_the_other_services(http_env: Cluster) -> None:
-    unknown = "26GB0000000000000X"
+    unknown = "26GB00000000000XR7"
     token = broker(http_env)
     officer = http_env.token(["officer"], sub="o-1", offices=[OFFICE])
     cashier = http_env.token(["cashier"], sub="cashier-e2e")

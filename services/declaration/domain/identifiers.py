@@ -5,30 +5,33 @@ and the LRN, `services.declaration.application.consignment_id_for`.)
 
 MRN
 ---
-18 characters, `^\\d{2}[A-Z]{2}[A-Z0-9]{14}$`:
+18 characters, as in the EU's Union Customs Code (and the UK's CDS):
 
-    26 GB 0K3ZP7Q2M9XAB 7
-    |  |  |             `- check character: ISO 7064 MOD 37,36 over the first 17
-    |  |  `- serial: 13 base-36 digits (0-9, A-Z)
+    26 GB 4TNV8LHQQPOA R 7
+    |  |  |            | `- check digit: ISO 6346 over the first 17 characters
+    |  |  |            `- procedure category: R (import declaration only), A (export), J (transit)
+    |  |  `- serial: 12 base-36 digits (0-9, A-Z)
     |  `- country code of the office of declaration (its first two letters)
     `- last two digits of the year of acceptance
 
-ISO 7064 MOD 37,36 (a hybrid system over the 36 characters 0-9, A-Z, also used by GRid and
-ISAN) detects every single character substitution and most transpositions, and its check
-character is always in 0-9A-Z.
-(The EU's MRN uses an ISO 6346 check digit, which misses some substitutions.)
+The ISO 6346 check digit (the container-number algorithm the UCC prescribes): each character
+has a value (digits their own; letters 10 to 38, skipping the multiples of 11), weighted by
+2**position; the sum modulo 11, with 10 written as 0. HMRC's published sample MRN
+`25GB4TNV8LHQQPOAA5` validates. It misses what the algorithm misses: a substitution between
+characters whose values differ by a multiple of 11 (`1` and `B`, for instance), and one that
+moves the sum between residues 10 and 0.
 
 Uniqueness without coordination
 -------------------------------
 An MRN must be unique per (year, country), and several replicas allocate concurrently
 without talking to each other. Each `MrnAllocator` draws a uniformly random starting point
-in the serial space N = 36**13 (about 1.7e20, 67 bits) when it is created (and again after a
+in the serial space N = 36**12 (about 4.7e18, 62 bits) when it is created (and again after a
 fork), then hands out consecutive serials from there. Two allocators can only collide when
 their runs of consecutive serials overlap: for runs of lengths a and b that probability is at
 most (a + b) / N. Over k allocator lifetimes that together hand out n MRNs, the union bound
-gives P(any collision) <= (k - 1) * n / N. Even at 10 billion MRNs a year through a million
-process starts, that is under 6e-5 per year per country. Independent random draws
-would be far worse (the birthday bound n**2 / 2N is already about 0.3 for 10 billion), and a
+gives P(any collision) <= (k - 1) * n / N. Even at a billion MRNs a year through a million
+process starts, that is under 3e-4 per year per country. Independent random draws
+would be far worse (the birthday bound n**2 / 2N is already about 0.1 for a billion), and a
 time prefix would spend serial digits on the clock and weaken the bound further.
 
 The consecutive serials are passed through a fixed bijection of the serial space (an affine
@@ -62,29 +65,43 @@ from datetime import date
 
 from .declaration import Declaration, to_document
 
-MRN_PATTERN = re.compile(r"[0-9]{2}[A-Z]{2}[A-Z0-9]{14}", re.ASCII)  # use with fullmatch
+# use with fullmatch: year, country, serial, procedure category, check digit
+MRN_PATTERN = re.compile(r"[0-9]{2}[A-Z]{2}[A-Z0-9]{12}[A-Z][0-9]", re.ASCII)
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-SERIAL_LENGTH = 13
+SERIAL_LENGTH = 12
 SERIAL_SPACE: int = len(ALPHABET) ** SERIAL_LENGTH
+# The procedure category letter of each declaration type (UCC Delegated Regulation, Annex B).
+PROCEDURE_CATEGORIES = {"IM": "R", "EX": "A", "TR": "J"}
 
-_VALUES = {ch: i for i, ch in enumerate(ALPHABET)}
-_M = len(ALPHABET)  # 36; the hybrid system works modulo 36 and 37
+_M = len(ALPHABET)  # 36: the serial's base
+
+
+def _iso6346_values() -> dict[str, int]:
+    values = {str(digit): digit for digit in range(10)}
+    value = 10
+    for letter in ALPHABET[10:]:
+        if value % 11 == 0:  # 11, 22 and 33 are skipped
+            value += 1
+        values[letter] = value
+        value += 1
+    return values
+
+
+_VALUES = _iso6346_values()
 
 # The cosmetic bijection of the serial space: serial -> (A * serial + B) mod N. A is about
 # N / golden ratio (consecutive serials land far apart), odd and not a multiple of 3, so
-# coprime to 36**13 and the map is a permutation.
-_SCRAMBLE_A = 105425305874675059367
+# coprime to 36**12 and the map is a permutation.
+_SCRAMBLE_A = 2928480718740973571
 _SCRAMBLE_B = 0x5DEECE66D
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 def check_character(text: str) -> str:
-    """ISO 7064 MOD 37,36 check character of `text` (characters 0-9 and A-Z)."""
-    p = _M
-    for ch in text:
-        s = (p + _VALUES[ch]) % _M or _M
-        p = (2 * s) % (_M + 1)
-    return ALPHABET[(_M + 1 - p) % _M]
+    """The ISO 6346 check digit of `text` (characters 0-9 and A-Z), as the UCC computes an
+    MRN's over its first 17 characters."""
+    total = sum(_VALUES[ch] << position for position, ch in enumerate(text))
+    return str(total % 11 % 10)
 
 
 def encode_serial(serial: int) -> str:
@@ -98,16 +115,19 @@ def encode_serial(serial: int) -> str:
     return "".join(reversed(digits))
 
 
-def format_mrn(year: int, country: str, serial: int) -> str:
-    """The MRN for a year (any; its last two digits are used), a country and a serial."""
+def format_mrn(year: int, country: str, serial: int, procedure: str = "R") -> str:
+    """The MRN for a year (any; its last two digits are used), a country, a serial and a
+    procedure category letter (R: an import declaration)."""
     if not _COUNTRY.match(country):
         raise ValueError(f"{country!r} is not a two-letter country code")
-    body = f"{year % 100:02d}{country}{encode_serial(serial)}"
+    if procedure not in PROCEDURE_CATEGORIES.values():
+        raise ValueError(f"{procedure!r} is not a procedure category letter")
+    body = f"{year % 100:02d}{country}{encode_serial(serial)}{procedure}"
     return body + check_character(body)
 
 
 def is_valid_mrn(value: object) -> bool:
-    """Whether `value` is an MRN: the format and the check character."""
+    """Whether `value` is an MRN: the format and the check digit (any procedure category)."""
     if not isinstance(value, str) or not MRN_PATTERN.fullmatch(value):
         return False
     return check_character(value[:17]) == value[17]
@@ -136,15 +156,17 @@ class MrnAllocator:
         self._pid = -1
         self._next = 0
 
-    def allocate(self, office: str, on_date: date) -> str:
-        """A new MRN for a declaration accepted on `on_date` at `office` (e.g. "GBLHR001")."""
+    def allocate(self, office: str, on_date: date, declaration_type: str = "IM") -> str:
+        """A new MRN for a declaration of `declaration_type` accepted on `on_date` at `office`
+        (e.g. "GBLHR001")."""
         with self._lock:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 self._next = self._random_start() % SERIAL_SPACE
             serial = self._next
             self._next = (serial + 1) % SERIAL_SPACE
-        return format_mrn(on_date.year, office[:2], scramble(serial))
+        return format_mrn(on_date.year, office[:2], scramble(serial),
+                          PROCEDURE_CATEGORIES[declaration_type])
 
 
 def canonical_json(value: object) -> str:

@@ -15,7 +15,7 @@ Example body::
 
     {"schema_version": 2,
      "notification_id": "5d1c0a4e-7a0f-5b8e-9d7e-0c7f2b8f3a61",
-     "mrn": "26GB1A2B3C4D5E6F70", "consignment_id": "c-1",
+     "mrn": "26GB1A2B3C4D5E6FR6", "consignment_id": "c-1",
      "declaration_version": 1, "office": "GBLHR001", "transport_mode": "air",
      "released_at": "2026-03-02T10:15:00.000000+00:00",
      "position": 42}

@@ -19,6 +19,7 @@ import pytest
 
 from audit.decisions import ReplayReference, replay_decisions
 from cli.main import main
+from services.declaration.domain.identifiers import SERIAL_SPACE, format_mrn
 from services.payment.application import Payments
 from services.risk.application import Risk, RiskReference
 from shared.events.catalog import registry
@@ -45,7 +46,7 @@ def build_log(store: EventStore, key: Mapping[str, str] = KEY) -> dict[str, int]
     for name in SAMPLES:
         document = json.loads((ROOT / "samples" / name).read_text())
         cid = str(uuid.uuid4())
-        accepted = DeclarationAccepted(cid, f"26GB{uuid.uuid4().hex[:14].upper()}",
+        accepted = DeclarationAccepted(cid, format_mrn(2026, "GB", uuid.uuid4().int % SERIAL_SPACE),
                                        document["lrn"], document["declarant"]["eori"],
                                        document["office"], document["transport"]["mode"],
                                        date(2026, 11, 27), 1, document)

@@ -23,6 +23,7 @@ import pytest
 
 from audit.decisions import ReplayReference, replay_decisions
 from cli.main import main
+from services.declaration.domain.identifiers import SERIAL_SPACE, format_mrn
 from services.risk.application import Risk, RiskReference, declaration_facts
 from services.risk.development import dev_draw_environment
 from services.risk.domain import Draw, DrawKey, assess, keyed_draw, seeded_draw
@@ -45,7 +46,7 @@ SAMPLES = ["01-green-paid.json", "05-red-non-compliant.json", "07-blue-aeo.json"
 def accepted(store: EventStore, name: str) -> tuple[DeclarationAccepted, Any]:
     document = json.loads((ROOT / "samples" / name).read_text())
     cid = str(uuid.uuid4())
-    payload = DeclarationAccepted(cid, f"26GB{uuid.uuid4().hex[:14].upper()}", document["lrn"],
+    payload = DeclarationAccepted(cid, format_mrn(2026, "GB", uuid.uuid4().int % SERIAL_SPACE), document["lrn"],
                                   document["declarant"]["eori"], document["office"],
                                   document["transport"]["mode"], date(2026, 11, 27), 1, document)
     cause = store.append(stream_name("declaration", cid), [registry().new_event(

@@ -43,8 +43,8 @@ from shared.eventstore.reader import fetch
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
 
-MRN = "26GBA7K2M9Q4R8T1X5"
-OTHER_MRN = "26GBB8L3N0P5S9U2Y6"
+MRN = "26GBK2M9Q4R8T1X5R5"
+OTHER_MRN = "26GBL3N0P5S9U2Y6R4"
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)> & \"quotes\""
 RATIONALE = "Smartphones from CN: documentary check of the invoice"
 
@@ -365,13 +365,13 @@ def test_mrn_lookup_through_the_projection_and_the_log(
         project(tx, built.mine + built.others)
     assert resolve(store, MRN) == built.consignment_id
     assert resolve(store, built.consignment_id) == built.consignment_id
-    assert resolve(store, "26GBZZZZZZZZZZZZZZ") is None
+    assert resolve(store, "26GBZZZZZZZZZZZZR8") is None
     assert resolve(store, "no-such-consignment") is None
 
     code, out, _ = cli(monkeypatch, capsys, store.url, MRN, "--json")
     assert code == 0 and json.loads(out)["consignment_id"] == built.consignment_id
-    code, out, err = cli(monkeypatch, capsys, store.url, "26GBZZZZZZZZZZZZZZ")
-    assert code == 1 and out == "" and "26GBZZZZZZZZZZZZZZ" in err
+    code, out, err = cli(monkeypatch, capsys, store.url, "26GBZZZZZZZZZZZZR8")
+    assert code == 1 and out == "" and "26GBZZZZZZZZZZZZR8" in err
     code, _, _ = cli(monkeypatch, capsys, store.url, "no-such-consignment", "--json")
     assert code == 1
     code, _, err = cli(monkeypatch, capsys, store.url, MRN, "--as-of", "yesterday")
@@ -385,9 +385,9 @@ def test_mrn_lookup_prefers_the_projection(sqlite_store: EventStore) -> None:
     with sqlite_store.transaction() as tx:
         project(tx, built.mine)
         tx.execute(  # the projection says so: the log is not scanned
-            "UPDATE declaration_status SET mrn = '26GBQQQQQQQQQQQQQQ' WHERE consignment_id = ?",
+            "UPDATE declaration_status SET mrn = '26GBQQQQQQQQQQQQR1' WHERE consignment_id = ?",
             (built.consignment_id,))
-    assert resolve(sqlite_store, "26GBQQQQQQQQQQQQQQ") == built.consignment_id
+    assert resolve(sqlite_store, "26GBQQQQQQQQQQQQR1") == built.consignment_id
 
 
 # -- the HTML timeline in headless Chromium -----------------------------------------------------

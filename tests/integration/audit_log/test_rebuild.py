@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from audit.rebuild import check, rebuild
 from services.declaration import projections as declaration
+from services.declaration.domain.identifiers import SERIAL_SPACE, format_mrn
 from services.payment import projections as payment
 from services.release import projections as release
 from services.risk import projections as risk
@@ -39,7 +40,7 @@ DOCUMENT = {"lrn": "L", "currency": "GBP", "items": []}
 def consignment_history(lane: str, control: str, payments: int, settle: bool) -> list[Any]:
     """(category, payload) in a causal order for one consignment."""
     cid = str(uuid.uuid4())
-    mrn = f"26GB{uuid.uuid4().hex[:14].upper()}"
+    mrn = format_mrn(2026, "GB", uuid.uuid4().int % SERIAL_SPACE)
     steps: list[Any] = [
         ("declaration", d.DeclarationReceived(cid, f"L-{cid[:8]}", "GB1", "sha256:x", DOCUMENT)),
         ("declaration", d.DeclarationAccepted(cid, mrn, f"L-{cid[:8]}", "GB1", "GBDEM001", "air",

@@ -27,6 +27,7 @@ import pytest
 
 from audit.trs import build_report, read_store
 from cli.main import main
+from services.declaration.domain.identifiers import SERIAL_SPACE, format_mrn
 from shared.events import declaration as d
 from shared.events import payment as p
 from shared.events import release as r
@@ -53,7 +54,7 @@ def synthetic_log() -> list[tuple[datetime, str, Any]]:
             enumerate(PLAN):
         lodged = T0 + timedelta(minutes=n)
         at = lambda s, lodged=lodged: lodged + timedelta(seconds=s)  # noqa: E731
-        mrn = f"26GB{uuid.uuid4().hex[:14].upper()}"
+        mrn = format_mrn(2026, "GB", uuid.uuid4().int % SERIAL_SPACE)
         due = "0.00" if paid is None else "30.00"
         doc = {"lrn": f"L-{cid}"}
         steps += [

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from services.declaration.domain.identifiers import format_mrn
 from services.release.notifications import EXCHANGE as RELEASES_EXCHANGE
 from services.topology import SUBSCRIPTIONS
 from shared.events.catalog import registry
@@ -143,7 +144,7 @@ def accept(store: EventStore, consignment: str, mrn: str) -> None:
 
 
 def test_four_least_privilege_services_clear_consignments(cluster: Cluster) -> None:
-    consignments = {str(uuid.uuid4()): f"26GBLPRIV00000000{i}" for i in range(3)}
+    consignments = {str(uuid.uuid4()): format_mrn(2026, "GB", 7_000_000 + i) for i in range(3)}
     for consignment, mrn in consignments.items():
         accept(cluster.store, consignment, mrn)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from services.declaration.domain.identifiers import format_mrn
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted, DeclarationReceived
 from shared.eventstore import EventStore
@@ -108,7 +109,7 @@ def fill(url: str, consignments: int) -> int:
                     consignment_id=cid, lrn=lrn, declarant_eori="GB1", fingerprint="sha256:x",
                     document=document)
                 accepted = DeclarationAccepted(
-                    consignment_id=cid, mrn=f"26GB{n:014d}", lrn=lrn, declarant_eori="GB1",
+                    consignment_id=cid, mrn=format_mrn(2026, "GB", n), lrn=lrn, declarant_eori="GB1",
                     office="GBLHR001", transport_mode="air", acceptance_date=date(2026, 3, 2),
                     declaration_version=1, document=document)
                 transaction.append(f"declaration-{cid}", [

@@ -109,7 +109,7 @@ def publish_a_red_release(store_url: str, amqp_uri: str) -> str:
     release service's notification relay. Its MRN."""
     store = EventStore(store_url, registry())
     try:
-        consignment, mrn = str(uuid.uuid4()), "26GBLISTEN00000001"
+        consignment, mrn = str(uuid.uuid4()), "26GBSTEN00000001R9"
         lodged = datetime.now(UTC) - timedelta(hours=2)
         store.append(f"release-{consignment}", [registry().new_event(
             GoodsReleased(consignment, mrn, 2, "GBLHR001", "red", "air", lodged,
@@ -160,7 +160,7 @@ def test_listen_consumes_a_pre_made_queue_with_a_read_only_user(
 
     # A version 1 message from before the upgrade, still waiting in the queue, then a release.
     old = {"schema_version": 1, "notification_id": str(uuid.uuid4()),
-           "mrn": "26GBLISTEN00000000", "consignment_id": "c-old", "declaration_version": 1,
+           "mrn": "26GBSTEN00000000R0", "consignment_id": "c-old", "declaration_version": 1,
            "office": "GBLHR001", "transport_mode": "air", "lane": "yellow",
            "released_at": "2026-03-02T09:07:00.000000+00:00", "position": 1}
     rabbit.publish(broker.admin_uri, EXCHANGE, "GBLHR001.air", json.dumps(old).encode(),
@@ -186,7 +186,7 @@ def test_listen_consumes_a_pre_made_queue_with_a_read_only_user(
     run = clearance("listen", "--queue", QUEUE, "--count", "1", "--idle", "20",
                     url=sqlite_url, env={"AMQP_URI": broker.agency_uri}, timeout=60)
     assert run.code == 0, run
-    assert "RELEASED  26GBLISTEN00000000  office GBLHR001  air" in run.out
+    assert "RELEASED  26GBSTEN00000000R0  office GBLHR001  air" in run.out
     assert "lane" not in run.out and "yellow" not in run.out
 
 

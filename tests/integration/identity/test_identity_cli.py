@@ -20,7 +20,7 @@ from identity_servers import ROOT, RecordingService, serving
 from shared.identity.development import DEV_ISSUER, dev_environment, dev_paths
 from shared.identity.tokens import TokenVerifier
 
-VALID_MRN = "26GB0K3ZP7Q2M9XABE"
+VALID_MRN = "26GB3ZP7Q2M9XABER4"
 SAMPLE = ROOT / "samples" / "01-green-paid.json"
 
 

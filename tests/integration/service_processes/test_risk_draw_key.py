@@ -103,7 +103,7 @@ def test_a_running_risk_service_records_the_id_of_its_key(
         run_service: Callable[[str], Running]) -> None:
     running = run_service("risk")  # with the session's TEST_DRAW_KEY (see conftest)
     consignment = "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
-    running.accept(sample("01-green-paid.json"), "26GBA7K2M9Q4R8T1X9", consignment)
+    running.accept(sample("01-green-paid.json"), "26GBK2M9Q4R8T1X9R1", consignment)
     (assessed, *_) = running.stream(stream_name("risk", consignment))
     key = DrawKey.parse(TEST_DRAW_KEY)
     assert assessed.type == "RiskAssessed" and assessed.version == 2

@@ -83,8 +83,8 @@ def test_risk_service_decides_lanes_and_records_controls(
 ) -> None:
     running = run_service("risk")
     green, red = str(uuid.uuid4()), str(uuid.uuid4())
-    running.accept(sample("01-green-paid.json"), "26GBDEMO0000000001", green)
-    running.accept(sample("05-red-non-compliant.json"), "26GBDEMO0000000002", red)
+    running.accept(sample("01-green-paid.json"), "26GBMO0000000001R4", green)
+    running.accept(sample("05-red-non-compliant.json"), "26GBMO0000000002R3", red)
     green_events = running.stream(stream_name("risk", green))
     red_events = running.stream(stream_name("risk", red), types=2)
     assert [e.type for e in green_events] == ["RiskAssessed"]
@@ -99,13 +99,13 @@ def test_risk_service_decides_lanes_and_records_controls(
     officer = running.token(["officer"], sub="officer-7", offices=[OFFICE])
     result = {"result": "non_compliant", "findings": "undervalued",
               "category": "valuation", "revenue_recovered": "120.00"}
-    status, body = post(running.http, "/controls/26GBDEMO0000000002", result, officer)
+    status, body = post(running.http, "/controls/26GBMO0000000002R3", result, officer)
     assert status == 201 and body["result"] == "non_compliant"
     assert body["officer"] == "officer-7"
     assert running.store.read_stream(stream_name("risk", red))[-1].type == "ControlCompleted"
-    status, problem = post(running.http, "/controls/26GBDEMO0000000002", result, officer)
+    status, problem = post(running.http, "/controls/26GBMO0000000002R3", result, officer)
     assert status == 409 and problem["status"] == 409  # no control open any more
-    status, _ = post(running.http, "/controls/26GBDEMO0000000001", result, officer)
+    status, _ = post(running.http, "/controls/26GBMO0000000001R4", result, officer)
     assert status == 409  # green: no control was ever opened
 
 
@@ -113,7 +113,7 @@ def test_payment_service_assesses_with_its_working_and_takes_payments(
     run_service: Callable[[str], Running],
 ) -> None:
     running = run_service("payment")
-    consignment, mrn = str(uuid.uuid4()), "26GBDEMO0000000003"
+    consignment, mrn = str(uuid.uuid4()), "26GBMO0000000003R2"
     document = sample("01-green-paid.json")
     running.accept(document, mrn, consignment)
     events = running.stream(stream_name("payment", consignment))
@@ -151,7 +151,7 @@ def test_release_service_releases_once_whatever_the_order_and_tells_agencies(
     channel.exchange_declare("clearance.releases", exchange_type="topic", durable=True)
     channel.queue_declare("agency", durable=True)
     channel.queue_bind("agency", "clearance.releases", routing_key="GBDEM001.*")
-    consignment, mrn = str(uuid.uuid4()), "26GBDEMO0000000004"
+    consignment, mrn = str(uuid.uuid4()), "26GBMO0000000004R1"
     now = datetime.now(UTC)
 
     def new(payload: Any) -> Any:

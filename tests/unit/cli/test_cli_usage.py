@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 CLOSED = "127.0.0.1:9"  # discard port: nothing listens there
-VALID_MRN = "26GB0K3ZP7Q2M9XABE"  # format and ISO 7064 MOD 37,36 check character
+VALID_MRN = "26GB3ZP7Q2M9XABER4"  # format and ISO 7064 MOD 37,36 check character
 
 
 def clearance(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ from services.payment.domain import (
     check_reference,
 )
 
-MRN = "26GB1234567890ABCD"
+MRN = "26GB34567890ABCDR0"
 
 
 def ledger(due: str = "2519.96") -> Ledger:
@@ -84,7 +84,7 @@ def test_the_same_reference_with_another_body_is_a_conflict() -> None:
         once.receive(pay("BANK-1", "2100.00"))
     assert caught.value.reference == "BANK-1"
     with pytest.raises(PaymentReferenceConflict):
-        check_reference(once.payment("BANK-1"), pay("BANK-1", "2000.00", mrn="26GB0000000000ZZZZ"))
+        check_reference(once.payment("BANK-1"), pay("BANK-1", "2000.00", mrn="26GB00000000ZZZZR2"))
 
 
 def test_check_reference_across_declarations() -> None:
@@ -107,7 +107,7 @@ def test_amounts_must_be_positive_in_minor_units(amount: str) -> None:
 
 def test_a_payment_for_another_declaration_is_refused() -> None:
     with pytest.raises(PaymentForAnotherDeclaration):
-        ledger().receive(pay("BANK-1", "1.00", mrn="26GB0000000000ZZZZ"))
+        ledger().receive(pay("BANK-1", "1.00", mrn="26GB00000000ZZZZR2"))
 
 
 def test_replaying_recorded_payments_rebuilds_the_ledger() -> None:

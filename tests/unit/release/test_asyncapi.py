@@ -43,7 +43,7 @@ def released_event() -> RecordedEvent:
         correlation_id="5f0c8e1e-6a1b-4d5e-9b1a-2f8e7d6c5b4a", causation_id=None,
         actor="release-service", occurred_at=now, recorded_at=now,
         data={"consignment_id": "5f0c8e1e-6a1b-4d5e-9b1a-2f8e7d6c5b4a",
-              "mrn": "26GBA7K2M9Q4R8T1X5", "office": "GBLHR001", "lane": "green",
+              "mrn": "26GBK2M9Q4R8T1X5R5", "office": "GBLHR001", "lane": "green",
               "transport_mode": "air", "lodged_at": now.isoformat(),
               "released_at": now.isoformat()}, hash="h", decoder=registry().decode)
 

@@ -44,7 +44,7 @@ from services.release.domain import (
 )
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-ACCEPTED = DeclarationAccepted("e-acc", "26GB0000000000001A", "GBLHR001", "air", T0)
+ACCEPTED = DeclarationAccepted("e-acc", "26GB00000000001AR5", "GBLHR001", "air", T0)
 
 
 def risk(lane: str, version: int = 1) -> RiskDecided:

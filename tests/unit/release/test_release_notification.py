@@ -34,7 +34,7 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 def released(lane: str = "green", version: int = 1,
              at: datetime = T0 + timedelta(minutes=7)) -> GoodsReleased:
-    return GoodsReleased("c-1", "26GB0000000000001A", version, "GBLHR001", lane, "air", T0, at)
+    return GoodsReleased("c-1", "26GB00000000001AR5", version, "GBLHR001", lane, "air", T0, at)
 
 
 def body_of(payload: GoodsReleased | None = None, position: int = 42) -> dict:
@@ -82,7 +82,7 @@ def test_body_content():
     assert body_of(released(version=3)) == {
         "schema_version": 2,
         "notification_id": notification_id("c-1", "rel-1"),
-        "mrn": "26GB0000000000001A",
+        "mrn": "26GB00000000001AR5",
         "consignment_id": "c-1",
         "declaration_version": 3,
         "office": "GBLHR001",

@@ -50,7 +50,7 @@ amounts = st.decimals(min_value=0, max_value=500, places=2)
 def fact_sets(draw: st.DrawFn, with_release: bool = True) -> list[Fact]:
     facts: list[Fact] = []
     if draw(st.booleans()):
-        facts.append(DeclarationAccepted("acc", "26GB0000000000001A", "GBLHR001", "sea", T0))
+        facts.append(DeclarationAccepted("acc", "26GB00000000001AR5", "GBLHR001", "sea", T0))
     for version in range(1, draw(st.integers(1, 2)) + 1):
         if draw(st.integers(0, 4)):
             facts.append(RiskDecided(f"risk-{version}", draw(st.sampled_from(Lane)), version))

@@ -28,7 +28,7 @@ from services.release.domain import (
 )
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-ACCEPTED = DeclarationAccepted("acc", "26GB0000000000001A", "GBLHR001", "air", T0)
+ACCEPTED = DeclarationAccepted("acc", "26GB00000000001AR5", "GBLHR001", "air", T0)
 DUE = DutyAssessed("duty", Decimal("100"))
 PAID = PaymentReceived("pay", Decimal("100"), "PAY-1")
 

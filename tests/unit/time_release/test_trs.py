@@ -30,6 +30,7 @@ from audit.trs import (
     summarize,
 )
 from cli.commands.trs import duration
+from services.declaration.domain.identifiers import SERIAL_SPACE, format_mrn
 from shared.events import declaration as d
 from shared.events import payment as p
 from shared.events import release as r
@@ -68,7 +69,7 @@ def journey(
     release_lane: str | None = None,
 ) -> list[RecordedEvent]:
     """The events of one consignment; every time is seconds after `lodged`."""
-    mrn = f"26GB{cid:0>14}"[:18]
+    mrn = format_mrn(2026, "GB", int.from_bytes(cid.encode()) % SERIAL_SPACE)
     at = lambda s: lodged + timedelta(seconds=s)  # noqa: E731
     out = [recorded(d.DeclarationReceived(cid, f"LRN-{cid}", "GB1", "f", {}), lodged, cid)]
     if accepted is not None:
