@@ -71,7 +71,8 @@ class Declarations:
     def validate(self, raw: Mapping[str, Any], on_date: date) -> Declaration:
         return validate_document(raw, on_date=on_date, tariff=self.reference.tariff,
                                  countries=self.reference.countries,
-                                 currencies=self.reference.currencies)
+                                 currencies=self.reference.currencies,
+                                 offices=self.reference.offices.offices)
 
     def lodge(self, raw: Mapping[str, Any], caller: Caller, *,
               now: datetime | None = None) -> Lodged:
@@ -81,7 +82,9 @@ class Declarations:
         may_lodge_as(caller, declarant.get("eori") if isinstance(declarant, Mapping) else None)
         actor = actor_text(caller.actor())
         now = now or datetime.now(UTC)
-        declaration = self.validate(raw, now.date())
+        # the acceptance date: the local date at the office (its tariff, rate and limits)
+        accepted_on = self.reference.offices.local_date(raw.get("office"), now)
+        declaration = self.validate(raw, accepted_on)
         fingerprint = payload_fingerprint(declaration)
         consignment_id = consignment_id_for(declaration.declarant.eori, declaration.lrn)
         stream = stream_name(CATEGORY, consignment_id)
@@ -89,7 +92,7 @@ class Declarations:
         # stream exists, so appending at version 0 fails and the stored one is answered.
         document = to_document(declaration)
         for _ in range(MRN_ATTEMPTS):
-            mrn = self.allocator.allocate(declaration.office, now.date(),
+            mrn = self.allocator.allocate(declaration.office, accepted_on,
                                           declaration.type.value)
             events = [
                 registry().new_event(
@@ -99,7 +102,7 @@ class Declarations:
                 registry().new_event(
                     DeclarationAccepted(consignment_id, mrn, declaration.lrn,
                                         declaration.declarant.eori, declaration.office,
-                                        declaration.transport.mode.value, now.date(), 1,
+                                        declaration.transport.mode.value, accepted_on, 1,
                                         document),
                     correlation_id=consignment_id, actor=SERVICE_ACTOR, occurred_at=now),
             ]

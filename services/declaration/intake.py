@@ -168,6 +168,7 @@ def validate_document(
     currencies: Collection[str] | Mapping[str, int],
     max_items: int = MAX_ITEMS,
     proof_of_origin_types: Collection[str] = DEFAULT_PROOF_OF_ORIGIN_TYPES,
+    offices: Collection[str] | None = None,
 ) -> Declaration:
     """The validated `Declaration`, or `DeclarationInvalid` with every problem.
 
@@ -192,6 +193,7 @@ def validate_document(
         currencies=currencies,
         max_items=max_items,
         proof_of_origin_types=proof_of_origin_types,
+        offices=offices,
     )
     if problems:
         raise DeclarationInvalid(problems)

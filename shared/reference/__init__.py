@@ -33,6 +33,7 @@ from .errors import (
 from .files import ENV_VAR, PACKAGED_DATA_DIR, data_dir
 from .iso import countries, country_names, currencies
 from .nomenclature import hs_headings, hs_subheadings, statistical_aggregate
+from .offices import Office, OfficeRegister, load_offices
 from .rates import ExchangeRate, ExchangeRates, load_exchange_rates, parse_rates
 from .tariff import (
     UNITS,
@@ -57,6 +58,7 @@ class ReferenceData:
     rates: ExchangeRates
     currencies: Mapping[str, int]  # ISO 4217 code -> minor units
     countries: frozenset[str]  # ISO 3166-1 alpha-2
+    offices: OfficeRegister  # offices of declaration, with their time zones
 
 
 def load_reference_data(directory: str | os.PathLike[str] | None = None) -> ReferenceData:
@@ -66,10 +68,14 @@ def load_reference_data(directory: str | os.PathLike[str] | None = None) -> Refe
         rates=load_exchange_rates(directory),
         currencies=currencies(directory),
         countries=countries(directory),
+        offices=load_offices(directory),
     )
 
 
 __all__ = [
+    "Office",
+    "OfficeRegister",
+    "load_offices",
     "ENV_VAR",
     "PACKAGED_DATA_DIR",
     "UNITS",

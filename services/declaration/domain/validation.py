@@ -195,15 +195,23 @@ def check_declaration(
     currencies: Collection[str] | Mapping[str, int],
     max_items: int = MAX_ITEMS,
     proof_of_origin_types: Collection[str] = DEFAULT_PROOF_OF_ORIGIN_TYPES,
+    offices: Collection[str] | None = None,
 ) -> list[Problem]:
     """Every business-rule violation of `declaration` (empty when valid): the header's, then
     each item's in order, then the totals across items.
 
-    `on_date` is the acceptance date: the tariff valid on it is consulted and no date in the
-    document may be after it.
+    `on_date` is the acceptance date (the local date at the office): the tariff valid on it
+    is consulted and no date in the document may be after it. `offices`: the codes of the
+    office register, when the office must be one of them.
     """
     problems: list[Problem] = []
     problems += _header_problems(declaration, on_date, countries, currencies, max_items)
+    if (offices is not None and declaration.office not in offices
+            and not any(p.pointer == pointer("office") for p in problems)):
+        problems.append(Problem(
+            pointer("office"),
+            f"The office {declaration.office!r} is not an office of declaration in the "
+            "customs office register."))
     proof_types = frozenset(t.upper() for t in proof_of_origin_types)
     for index, item in enumerate(declaration.items):
         problems += _item_problems(
