@@ -72,7 +72,8 @@ class Declarations:
         return validate_document(raw, on_date=on_date, tariff=self.reference.tariff,
                                  countries=self.reference.countries,
                                  currencies=self.reference.currencies,
-                                 offices=self.reference.offices.offices)
+                                 offices=self.reference.offices.offices,
+                                 measures=self.reference.tariff, rates=self.reference.rates)
 
     def lodge(self, raw: Mapping[str, Any], caller: Caller, *,
               now: datetime | None = None) -> Lodged:

@@ -28,7 +28,9 @@ from .domain.declaration import MAX_ITEMS, Declaration
 from .domain.validation import (
     DEFAULT_PROOF_OF_ORIGIN_TYPES,
     DeclarationInvalid,
+    MeasureLookup,
     Problem,
+    RateLookup,
     TariffLookup,
     check_declaration,
     pointer,
@@ -169,6 +171,8 @@ def validate_document(
     max_items: int = MAX_ITEMS,
     proof_of_origin_types: Collection[str] = DEFAULT_PROOF_OF_ORIGIN_TYPES,
     offices: Collection[str] | None = None,
+    measures: MeasureLookup | None = None,
+    rates: RateLookup | None = None,
 ) -> Declaration:
     """The validated `Declaration`, or `DeclarationInvalid` with every problem.
 
@@ -194,6 +198,8 @@ def validate_document(
         max_items=max_items,
         proof_of_origin_types=proof_of_origin_types,
         offices=offices,
+        measures=measures,
+        rates=rates,
     )
     if problems:
         raise DeclarationInvalid(problems)

@@ -22,6 +22,10 @@ Rules (DOMAIN.md, "Declaration data and validation"):
 - the commodity code exists in the tariff valid on the acceptance date (`on_date`), and is no
   statistical aggregate (UN Comtrade's 999999, chapters 98 and 99), whatever the tariff says;
 - a claimed preference needs a proof-of-origin document on the same item;
+- acceptance means assessable (with `measures` and `rates`): what risk and duty will need is
+  there before an MRN is given: an exchange rate for the invoice currency on the acceptance
+  date, the quantity in the supplementary unit each measure that may apply is charged in,
+  and a claimed preference open to the item's origin on its commodity code;
 - no vague or too short descriptions;
 - dates not after `on_date`;
 - known countries (parties, origin, office, EORI prefixes) and currency.
@@ -40,7 +44,9 @@ from decimal import Decimal
 from typing import NamedTuple, Protocol
 
 from shared.reference.documents import PROOF_OF_ORIGIN_TYPES
+from shared.reference.errors import ReferenceDataError
 from shared.reference.nomenclature import statistical_aggregate
+from shared.reference.tariff import NET_MASS_UNIT, Measure, TariffLine
 
 from .declaration import MAX_ITEMS, SUPPORTED_TYPES, Declaration, Item
 
@@ -68,6 +74,19 @@ class TariffLookup(Protocol):
     """The one question validation asks the tariff (see `shared.reference`)."""
 
     def has_code(self, hs_code: str, on_date: date, /) -> bool: ...
+
+
+class MeasureLookup(Protocol):
+    """What the assessability checks ask the tariff (`shared.reference.Tariff`)."""
+
+    def lookup(self, hs_code: str, on_date: date, /) -> TariffLine: ...
+
+
+class RateLookup(Protocol):
+    """... and the exchange rates (`shared.reference.ExchangeRates`); raises a
+    `ReferenceDataError` when there is no rate."""
+
+    def rate(self, currency: str, on_date: date, /) -> object: ...
 
 
 def escape_token(token: str | int) -> str:
@@ -196,16 +215,21 @@ def check_declaration(
     max_items: int = MAX_ITEMS,
     proof_of_origin_types: Collection[str] = DEFAULT_PROOF_OF_ORIGIN_TYPES,
     offices: Collection[str] | None = None,
+    measures: MeasureLookup | None = None,
+    rates: RateLookup | None = None,
 ) -> list[Problem]:
     """Every business-rule violation of `declaration` (empty when valid): the header's, then
     each item's in order, then the totals across items.
 
     `on_date` is the acceptance date (the local date at the office): the tariff valid on it
     is consulted and no date in the document may be after it. `offices`: the codes of the
-    office register, when the office must be one of them.
+    office register, when the office must be one of them. `measures` and `rates` (the tariff
+    and the exchange rates): when given, a declaration must also be assessable.
     """
     problems: list[Problem] = []
     problems += _header_problems(declaration, on_date, countries, currencies, max_items)
+    if rates is not None and not any(p.pointer == pointer("currency") for p in problems):
+        problems += _rate_problems(declaration.currency, on_date, rates)
     if (offices is not None and declaration.office not in offices
             and not any(p.pointer == pointer("office") for p in problems)):
         problems.append(Problem(
@@ -217,8 +241,57 @@ def check_declaration(
         problems += _item_problems(
             index, item, declaration.currency, on_date, tariff, countries, currencies, proof_types
         )
+    if measures is not None:
+        for index, item in enumerate(declaration.items):
+            if not any(p.pointer.startswith(pointer("items", index, "")) for p in problems):
+                problems += _assessability_problems(index, item, on_date, measures)
     problems += _mass_total_problems(declaration)
     return problems
+
+
+def _rate_problems(currency: str, on_date: date, rates: RateLookup) -> Iterator[Problem]:
+    try:
+        rates.rate(currency, on_date)
+    except ReferenceDataError:
+        yield Problem(
+            pointer("currency"),
+            f"No exchange rate for {currency} is in force on {on_date.isoformat()} (the "
+            "acceptance date), so the customs value cannot be converted; declare the invoice "
+            "in a currency that has one.",
+        )
+
+
+def _assessability_problems(index: int, item: Item, on_date: date,
+                            measures: MeasureLookup) -> Iterator[Problem]:
+    """What the duty of item `index` will need and the document does not give: the quantity
+    in each measure's supplementary unit, and a preference open to the item's origin."""
+    try:
+        line = measures.lookup(item.hs_code, on_date)
+    except ReferenceDataError:  # reported as a commodity code problem already
+        return
+    applicable: list[tuple[str, Measure]] = [("third-country duty", line.third_country)]
+    if item.preference is not None:
+        open_to_origin = [p for p in line.preferences_for(item.origin)
+                          if p.scheme == item.preference]
+        if not open_to_origin:
+            schemes = sorted({p.scheme for p in line.preferences_for(item.origin)})
+            yield Problem(
+                pointer("items", index, "preference"),
+                f"Preference {item.preference!r} is not open to origin {item.origin} on "
+                f"commodity code {item.hs_code} on {on_date.isoformat()} (open to it: "
+                f"{', '.join(schemes) or 'none'}); correct the claim or remove it.",
+            )
+        applicable += [(f"preference {p.scheme}", p.measure) for p in open_to_origin]
+    for what, measure in applicable:
+        for unit in sorted(measure.units - {NET_MASS_UNIT}):
+            if item.unit != unit:
+                yield Problem(
+                    pointer("items", index, "unit"),
+                    f"The {what} on commodity code {item.hs_code} is charged per {unit}: "
+                    f"declare the quantity in {unit} (its supplementary unit), not in "
+                    f"{item.unit}.",
+                )
+                return
 
 
 def _header_problems(
