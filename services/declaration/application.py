@@ -24,13 +24,16 @@ from shared.reference import ReferenceData
 
 from .domain.access import may_lodge_as, may_see
 from .domain.declaration import Declaration, to_document
+from .domain.feed import StatusChange, status_changes
 from .domain.identifiers import MrnAllocator, payload_fingerprint
 from .domain.status import Status
+from .domain.status_view import KEPT_FIELDS
 from .intake import validate_document
-from .projections import project_in, status_by_mrn
+from .projections import STATUS, facts_of, project_in, status_by_mrn
 
 CONSIGNMENT_NAMESPACE = uuid.UUID("6f1c2a4e-2b1e-4d8a-9a57-1f0c3e5d7b21")
 CATEGORY = "declaration"
+FEED_WINDOW = 2000  # log positions one status-notifications request reads at most
 MRN_ATTEMPTS = 5
 SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
 
@@ -128,6 +131,36 @@ class Declarations:
         accepted = next(e.payload for e in existing
                         if isinstance(e.payload, DeclarationAccepted))
         return Lodged(False, accepted.mrn, received.consignment_id, Status.ACCEPTED)
+
+    def status_notifications(self, caller: Caller, after: int,
+                             limit: int) -> tuple[list[dict[str, Any]], int]:
+        """The status changes of the declarations `caller` may see, at log positions after
+        `after`, in log order (at most `limit`), and the position to ask after next time.
+
+        One request reads at most `FEED_WINDOW` positions of the log: a client follows with
+        `after` set to the position returned, so a first request (after=0) on a long log is
+        answered in bounded time. Each visible consignment met in the window has its status
+        changes folded from its own events in the log (`domain.feed`), so a change is
+        reported at the position of the fact that made it, whatever order the projection
+        heard the facts in."""
+        events = self.store.read_all(after, limit=FEED_WINDOW)
+        if not events:
+            return [], after
+        up_to = events[-1].position
+        met = list(dict.fromkeys(e.correlation_id for e in events if e.type in KEPT_FIELDS))
+        identity = STATUS.select(self.store, met, ["declarant_eori", "office"])
+        changes: list[StatusChange] = []
+        for consignment_id in met:
+            if consignment_id not in identity or not may_see(caller, *identity[consignment_id]):
+                continue
+            history = self.store.read_correlation(consignment_id, up_to=up_to)
+            facts = facts_of(history).get(consignment_id, {})
+            changes += [c for c in status_changes(facts) if c.position > after]
+        changes.sort(key=lambda change: change.position)
+        if len(changes) > limit:
+            del changes[limit:]
+            up_to = changes[-1].position
+        return [change.as_json() for change in changes], up_to
 
     def status(self, mrn: str, caller: Caller) -> dict[str, Any]:
         """The declaration's status, if `caller` may see it (else as if it did not exist)."""

@@ -2,7 +2,7 @@
 
     nameko run --config services/declaration/config.yaml services.declaration.service
 
-HTTP: `POST /declarations`, `GET /declarations/{mrn}`; RPC: `lodge`,
+HTTP: `POST /declarations`, `GET /declarations/{mrn}`, `GET /status-notifications`; RPC: `lodge`,
 `status`. It appends only `declaration-*` streams; its relay publishes them. It hears every
 event of the deployment on `declaration.status` to keep the status projection.
 """
@@ -26,7 +26,7 @@ from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
 from shared.messaging.writes import Together
-from shared.web import api, ops
+from shared.web import api, log_window, ops
 from shared.web.entrypoint import read_body
 from shared.web.identity import Authenticator
 
@@ -75,6 +75,15 @@ class DeclarationService(ops.OpsEndpoints):
          responses={200: DeclarationStatusSchema, 404: "unknown MRN, or not yours to see"})
     def get_declaration(self, request: Request, caller: Caller, mrn: str) -> Any:
         return self.app.status(mrn, caller)
+
+    @api("GET", "/status-notifications", roles=READ, errors=ERRORS,
+         summary="The caller's status changes after a log position (query: after, limit)",
+         responses={200: "notifications {position, mrn, declaration_version, status, at} in "
+                         "log order, and next_after", 400: "after or limit out of range"})
+    def get_status_notifications(self, request: Request, caller: Caller) -> Any:
+        after, limit = log_window(request)
+        found, next_after = self.app.status_notifications(caller, after, limit)
+        return {"notifications": found, "next_after": next_after}
 
     @rpc  # type: ignore[untyped-decorator]
     def lodge(self, document: dict[str, Any], token: str) -> dict[str, Any]:

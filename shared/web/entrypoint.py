@@ -98,6 +98,26 @@ def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     return value
 
 
+def log_window(request: Request, *, default_limit: int = 100,
+               max_limit: int = 1000) -> tuple[int, int]:
+    """`after` (a log position: an integer >= 0, default 0) and `limit` (1 to `max_limit`,
+    default `default_limit`) from the query string of a feed request; `Problem` 400 naming
+    the parameter otherwise."""
+    found: dict[str, int] = {}
+    for name, default, low, high in (("after", 0, 0, 2**63 - 1),
+                                     ("limit", default_limit, 1, max_limit)):
+        text = request.args.get(name)
+        if text is None:
+            found[name] = default
+            continue
+        if not (text.isascii() and text.isdigit() and len(text) <= 19) \
+                or not low <= int(text) <= high:
+            raise Problem(400, "Bad query", f"{name} must be an integer from {low} to {high}",
+                          PROBLEM_TYPE_BASE + "bad-query")
+        found[name] = int(text)
+    return found["after"], found["limit"]
+
+
 class _LoggingProtocol(HttpOnlyProtocol):  # type: ignore[misc]
     """nameko's HTTP protocol, whose `http.server` messages (a malformed request's 400) go to
     the `eventlet.wsgi` logger rather than straight to stderr, and whose own error answers
