@@ -1,4 +1,5 @@
-"""`clearance parked list|replay QUEUE`: the messages a consumer gave up on, and their retry.
+"""`clearance parked list|replay|prune [QUEUE]`: the messages a consumer gave up on, their
+retry, and the retry queues a former version left behind.
 
 A consumer parks a message in `QUEUE.parked` after its last retry (or at once when it cannot
 decode it), with the reason. Once the cause is fixed, `replay` moves them back to `QUEUE`
@@ -6,9 +7,14 @@ decode it), with the reason. Once the cause is fixed, `replay` moves them back t
 message that was in fact handled already a no-op. QUEUE is a subscription queue, e.g.
 `risk.declarations`; without one, `list` shows every queue of the deployment's topology.
 
+`prune` deletes the former retry queues (`QUEUE.retry.N`, replaced by `QUEUE.delay.N`) that an
+upgraded broker still holds, once they are empty; one still holding a message in flight is
+kept (its TTL brings the message back to its queue: prune again later). It needs configure
+permission on them: run it as the operator.
+
 The broker is AMQP_URI (shared/settings.py). Exit 2 on bad usage (`replay` without QUEUE, a
 QUEUE that is not a subscription queue of the topology, `--event-id` without `replay`, a
-`--limit` below 1); 1 when the broker cannot be reached, a parking queue does not exist yet
+`--limit` below 1, `prune` with a QUEUE); 1 when the broker cannot be reached, a parking queue does not exist yet
 (no service has declared it), or a replay failed.
 """
 
@@ -16,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import amqp.exceptions
 
-from services.topology import SUBSCRIPTIONS
+from services.topology import SUBSCRIPTIONS, TOPOLOGY
 from shared.messaging.parking import list_parked, replay_parked
+from shared.messaging.publisher import close_quietly, connect
+from shared.messaging.topology import delete_obsolete
 from shared.settings import setting
 
 from ..http import ServiceUnreachable, shown_uri
@@ -31,8 +39,9 @@ T = TypeVar("T")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("parked", help="list parked messages, or replay them")
-    parser.add_argument("action", choices=["list", "replay"])
+    parser = subparsers.add_parser(
+        "parked", help="list parked messages, replay them, or prune former retry queues")
+    parser.add_argument("action", choices=["list", "replay", "prune"])
     parser.add_argument("queue", nargs="?", help="subscription queue, e.g. risk.declarations")
     parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
                         help="at most this many")
@@ -45,6 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def check_usage(args: argparse.Namespace) -> None:
     if args.action == "replay" and not args.queue:
         raise UsageError("name the QUEUE to replay into")
+    if args.action == "prune" and args.queue:
+        raise UsageError("prune takes no QUEUE: it prunes the whole deployment's topology")
     if args.event_id and args.action != "replay":
         raise UsageError("--event-id selects messages to replay: use it with replay")
     if args.queue and args.queue not in SUBSCRIPTIONS:
@@ -81,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{result.queue}: {result.replayed} replayed, {result.failed} failed, "
                   f"{result.remaining} still parked")
         return 0 if result.failed == 0 else 1
+    if args.action == "prune":
+        return prune(uri, as_json=args.json)
     queues = [args.queue] if args.queue else list(SUBSCRIPTIONS)
     listings = on_broker(uri, lambda: [list_parked(uri, queue, limit=args.limit or 100)
                                        for queue in queues])
@@ -98,3 +111,40 @@ def run(args: argparse.Namespace) -> int:
                   f"event {message.message_id}  consignment {message.correlation_id}  "
                   f"after {message.attempts} attempts: {message.reason}")
     return 0
+
+
+def prune(uri: str, *, as_json: bool) -> int:
+    """Delete the empty former retry queues of the topology; say which were deleted and
+    which are kept (still holding messages)."""
+
+    def work() -> tuple[list[str], list[str]]:
+        connection = connect(uri)
+        try:
+            deleted = delete_obsolete(connection.channel(), TOPOLOGY)
+            kept = [name for name in TOPOLOGY.obsolete_queues()
+                    if name not in deleted and _exists(connection, name)]
+        finally:
+            close_quietly(connection)
+        return deleted, kept
+
+    deleted, kept = on_broker(uri, work)
+    if as_json:
+        emit_json({"deleted": deleted, "kept": kept})
+        return 0
+    for name in deleted:
+        print(f"deleted {name}")
+    for name in kept:
+        print(f"kept {name}: it still holds messages on their way back; prune again later")
+    if not deleted and not kept:
+        print("no former retry queue left")
+    return 0
+
+
+def _exists(connection: Any, name: str) -> bool:
+    channel = connection.channel()
+    try:
+        channel.queue_declare(name, passive=True)
+    except amqp.exceptions.NotFound:
+        return False  # the broker closed that channel
+    channel.close()
+    return True

@@ -119,6 +119,19 @@ def message_count(uri: str, queue: str) -> int:
     return queue_state(uri, queue)[0]
 
 
+def queue_exists(uri: str, queue: str) -> bool:
+    from amqp.exceptions import NotFound
+
+    connection = connect(uri)
+    try:
+        connection.channel().queue_declare(queue, passive=True)
+        return True
+    except NotFound:
+        return False
+    finally:
+        close_quietly(connection)
+
+
 def consumer_count(uri: str, queue: str) -> int:
     return queue_state(uri, queue)[1]
 

@@ -137,19 +137,8 @@ def test_each_service_declares_only_its_own_namespace() -> None:
                 close_quietly(connection)
             for spec in TOPO.queue_specs("risk.declarations"):
                 assert rabbit.queue_state(admin, spec.name) == (0, 0)  # exists
-            assert not exists(admin, "release.facts")
-            assert not exists(admin, "payment.declarations")
-
-
-def exists(uri: str, queue: str) -> bool:
-    connection = connect(uri)
-    try:
-        connection.channel().queue_declare(queue, passive=True)
-        return True
-    except amqp.exceptions.NotFound:
-        return False
-    finally:
-        close_quietly(connection)
+            assert not rabbit.queue_exists(admin, "release.facts")
+            assert not rabbit.queue_exists(admin, "payment.declarations")
 
 
 def test_retry_copies_go_through_the_services_own_exchange_and_come_back(
@@ -218,5 +207,5 @@ def test_a_broker_with_the_former_retry_queues_takes_the_new_topology() -> None:
         finally:
             close_quietly(connection)
         assert sorted(deleted) == sorted(TOPO.obsolete_queues())
-        assert not any(exists(admin, name) for name in TOPO.obsolete_queues())
-        assert all(exists(admin, spec.name) for spec in TOPO.all_queue_specs())
+        assert not any(rabbit.queue_exists(admin, name) for name in TOPO.obsolete_queues())
+        assert all(rabbit.queue_exists(admin, spec.name) for spec in TOPO.all_queue_specs())
