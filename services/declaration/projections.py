@@ -20,6 +20,7 @@ from shared.eventstore import EventStore, ReadModel, Transaction
 from shared.eventstore.reader import ScannedEvent
 from shared.eventstore.readmodels import Db
 
+from .domain.repayment import amount_repayable
 from .domain.status_view import KEPT_FIELDS, derive, fact_of
 
 NAME = "declaration_status"
@@ -186,10 +187,12 @@ def status_by_mrn(store: EventStore, mrn: str) -> dict[str, Any] | None:
         "declarant": row["declarant_eori"],
         "office": row["office"],
         "version": row["version"],
+        "declaration_version": row["version"],
         "status": {"name": row["status_name"], "code": row["status_code"]},
         "lane": row["lane"],
         "amount_due": row["amount_due"],
         "amount_paid": row["amount_paid"],
+        "amount_repayable": amount_repayable(row["amount_due"], row["amount_paid"]),
         "currency": row["currency"],
         "lodged_at": row["lodged_at"],
         "released_at": row["released_at"],

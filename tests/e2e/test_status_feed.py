@@ -5,6 +5,7 @@ every few seconds. Each party sees only what it may see; bad windows are 400 pro
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from .conftest import Cluster
@@ -77,3 +78,17 @@ def test_a_window_out_of_range_is_a_400_problem_and_no_token_a_401(cluster: Clus
         answer = send(cluster, "declaration", "GET", "/status-notifications",
                       token=PARTY[party].token(cluster))
         assert answer.status == 403, (party, str(answer))
+
+
+def test_an_overpayment_is_repayable_and_the_view_names_the_declaration_version(
+        cluster: Cluster) -> None:
+    mrn = lodge(cluster, "02-green-unpaid.json")
+    view = status_becomes(cluster, mrn, "tax_due")
+    assert view["declaration_version"] == 1 and view["amount_repayable"] == "0.00"
+    over = f"{Decimal(view['amount_due']) + Decimal('5.00'):.2f}"
+    paid = send(cluster, "payment", "POST", "/payments", token=PARTY["cashier"].token(cluster),
+                body={"mrn": mrn, "reference": f"OVER-{mrn}", "amount": over,
+                      "currency": "GBP"})
+    assert paid.status == 201, str(paid)
+    released = status_becomes(cluster, mrn, "released")
+    assert released["amount_paid"] == over and released["amount_repayable"] == "5.00"
