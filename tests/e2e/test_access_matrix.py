@@ -77,6 +77,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     #                                           anon decl d-oth off@  off-x cash c-oth audit agcy  oper
     "declaration POST /declarations":      _row(401, 201, 403, 403, 403, 403, 403, 403, 403, 403),
     "declaration GET /declarations/{mrn}": _row(401, 200, 404, 200, 404, 200, 404, 200, 403, 403),
+    # The feed answers each reader with its own declarations' changes (perhaps none).
+    "declaration GET /status-notifications": _row(401, 200, 200, 200, 200, 200, 200, 200, 403, 403),
     "risk POST /controls/{mrn}":           _row(401, 403, 403, 201, 404, 403, 403, 403, 403, 403),
     "payment POST /payments":              _row(401, 403, 403, 403, 403, 201, 404, 403, 403, 403),
     "release GET /notifications":          _row(401, 403, 403, 200, 200, 403, 403, 200, 200, 403),
