@@ -40,12 +40,15 @@ from services.declaration.domain.status_view import KEPT_FIELDS, StatusView, der
 from services.declaration.projections import STATUS
 from shared.events.declaration import (
     DeclarationAccepted,
+    DeclarationInvalidated,
     DeclarationReceived,
     DeclarationRejected,
+    InvalidationRefused,
+    InvalidationRequested,
 )
 from shared.events.envelope import RecordedEvent, as_utc, author_of, isoformat, utcnow
 from shared.events.payment import DutyAssessed, PaymentReceived
-from shared.events.release import GoodsHeld, GoodsReleased
+from shared.events.release import GoodsHeld, GoodsReleased, ReleaseRefused
 from shared.events.risk import ControlCompleted, ControlOrdered, RiskAssessed
 from shared.eventstore import EventStore, EventStoreError
 from shared.eventstore.dialects import mark
@@ -363,10 +366,16 @@ def _summary(payload: Any, event: RecordedEvent) -> str | None:
             return f"{kind} ordered ({payload.lane} lane)"
         case ControlCompleted():
             result = payload.result.replace("_", "-")
-            extra = (f"; revenue recovered {payload.revenue_recovered}"
-                     if payload.revenue_recovered != 0 else "")
+            findings = "; ".join(f"{f['category']}: {f['text']}" for f in payload.findings)
+            extra = ""
+            if payload.outcome is not None:
+                extra = f"; outcome {payload.outcome.replace('_', ' ')}"
+            elif payload.result == "non_compliant":
+                extra = "; no outcome decided (customs hold)"
+            if payload.additional_duty != 0:
+                extra += f", additional duty {payload.additional_duty}"
             return (f"Control result {result.upper()} by {event.author['sub']}: findings "
-                    f"{payload.findings or 'none'}{extra}")
+                    f"{findings or 'none'}{extra}")
         case DutyAssessed():
             working = payload.working
             rate = _get(working, "exchange_rate", "rate")
@@ -391,6 +400,18 @@ def _summary(payload: Any, event: RecordedEvent) -> str | None:
                     f"{_duration(seconds)} after lodgement")
         case GoodsHeld():
             return f"Goods held: {payload.reason}"
+        case InvalidationRequested():
+            return (f"Invalidation requested after release (declaration version "
+                    f"{payload.declaration_version}): {payload.reason}")
+        case DeclarationInvalidated():
+            how = ("granted after release" if payload.after_release
+                   else "before release, at the declarant's request")
+            return f"Declaration invalidated ({how}): {payload.reason}"
+        case InvalidationRefused():
+            return f"Invalidation refused: {payload.reason}"
+        case ReleaseRefused():
+            return (f"Release refused at {payload.refused_at.isoformat()} (office "
+                    f"{payload.office}), by the control's outcome")
     return None
 
 

@@ -48,8 +48,10 @@ median is P at p = 50 (the mean of the two middle values when n is even).
 **Shares.** `released_within_10m` and `released_within_1h`: the released consignments whose
 total is <= 600 s (<= 3600 s), divided by *all* consignments lodged in the window (open ones
 count as not released). Rejected declarations (DeclarationRejected, never accepted) are not
-clearance requests and are counted apart (`rejected`). `time_share`: of the summed totals of
-the released consignments, the part spent in `customs` control (stages `risk` and `control`),
+clearance requests and are counted apart (`rejected`); consignments whose release was
+refused (ReleaseRefused, final) count in `lodged` and in `refused`, those invalidated before
+release (DeclarationInvalidated) in `lodged` and in `invalidated`; neither is `open`.
+`time_share`: of the summed totals of the released consignments, the part spent in `customs` control (stages `risk` and `control`),
 waiting on the `trader` (stage `payment`: the debt due and unpaid) and `other` (stages
 `acceptance`, `assessment` and `release`: processing, the release decision and any hold by a
 partner agency, which the log does not yet tell apart).
@@ -79,12 +81,13 @@ from typing import TYPE_CHECKING, Any
 
 from shared.events.declaration import (
     DeclarationAccepted,
+    DeclarationInvalidated,
     DeclarationReceived,
     DeclarationRejected,
 )
 from shared.events.envelope import RecordedEvent, as_utc, isoformat
 from shared.events.payment import DutyAssessed, PaymentReceived
-from shared.events.release import GoodsReleased
+from shared.events.release import GoodsReleased, ReleaseRefused
 from shared.events.risk import ControlCompleted, RiskAssessed
 
 if TYPE_CHECKING:
@@ -117,7 +120,8 @@ CATEGORIES = ("declaration", "risk", "payment", "release")  # where the mileston
 
 _TRACKED = frozenset({
     "DeclarationReceived", "DeclarationAccepted", "DeclarationRejected", "RiskAssessed",
-    "ControlCompleted", "DutyAssessed", "PaymentReceived", "GoodsReleased",
+    "ControlCompleted", "DutyAssessed", "PaymentReceived", "GoodsReleased", "ReleaseRefused",
+    "DeclarationInvalidated",
 })
 
 
@@ -140,6 +144,8 @@ class Consignment:
     last_payment: float | None = None  # latest payment of any kind
     released: float | None = None
     rejected: bool = False
+    refused: bool = False  # release refused (final): never released, not open either
+    invalidated: bool = False  # the declaration was invalidated (before or after release)
     # (occurred_at, position, value...) of the event the values were taken from
     accepted_values: tuple[float, int, str, str] | None = None  # office, transport_mode
     risk_values: tuple[float, int, str] | None = None           # lane
@@ -225,6 +231,10 @@ class Collector:
                 record.last_payment = _max(record.last_payment, at)
                 if payload.balance_due <= 0:
                     record.settled = _min(record.settled, at)
+            case ReleaseRefused():
+                record.refused = True
+            case DeclarationInvalidated():
+                record.invalidated = True
             case GoodsReleased():
                 record.released = _min(record.released, at)
                 record.release_values = _earlier(record.release_values, (
@@ -310,6 +320,8 @@ class Group:
     intervals: dict[str, Stats]        # STAGES and TOTAL
     time_share: dict[str, float] | None
     totals: tuple[float, ...] = field(repr=False)  # sorted totals of the released (for plots)
+    refused: int = 0  # release refused: final, neither released nor open
+    invalidated: int = 0  # invalidated before release: neither released nor open
 
     @property
     def label(self) -> str:
@@ -320,7 +332,9 @@ class Group:
             "key": dict(self.key),
             "lodged": self.lodged,
             "released": self.released,
-            "open": self.lodged - self.released,
+            "open": self.lodged - self.released - self.refused - self.invalidated,
+            "refused": self.refused,
+            "invalidated": self.invalidated,
             "released_within_10m": _round(self.released_within_10m),
             "released_within_1h": _round(self.released_within_1h),
             "intervals": {name: stats.to_json() for name, stats in self.intervals.items()},
@@ -346,6 +360,8 @@ class Report:
     released: int
     rejected: int
     without_lodgement: int
+    refused: int
+    invalidated: int
     first_lodgement: datetime | None
     last_lodgement: datetime | None
     overall: Group
@@ -363,7 +379,10 @@ class Report:
             "intervals": [{"name": n, "label": INTERVAL_LABELS[n]} for n in INTERVALS],
             "time_share_buckets": {k: list(v) for k, v in TIME_SHARE_BUCKETS.items()},
             "consignments": {"lodged": self.lodged, "released": self.released,
-                             "open": self.lodged - self.released, "rejected": self.rejected,
+                             "open": (self.lodged - self.released - self.refused
+                                      - self.invalidated),
+                             "refused": self.refused, "invalidated": self.invalidated,
+                             "rejected": self.rejected,
                              "without_lodgement": self.without_lodgement},
             "overall": self.overall.to_json(),
             "breakdowns": [b.to_json() for b in self.breakdowns],
@@ -386,8 +405,11 @@ def _group(key: GroupKey, rows: Sequence[_Row]) -> Group:
     if grand > 0:
         time_share = {bucket: math.fsum(p.get(s, 0.0) for p in paths for s in stages) / grand
                       for bucket, stages in TIME_SHARE_BUCKETS.items()}
+    ended = [r.consignment for r in rows if r.path is None]  # not released
+    refused = sum(1 for c in ended if c.refused)
+    invalidated = sum(1 for c in ended if c.invalidated and not c.refused)
     return Group(
-        key=key, lodged=lodged, released=released,
+        key=key, lodged=lodged, released=released, refused=refused, invalidated=invalidated,
         released_within_10m=_share(sum(1 for t in totals if t <= WITHIN_10M), lodged),
         released_within_1h=_share(sum(1 for t in totals if t <= WITHIN_1H), lodged),
         intervals=intervals, time_share=time_share, totals=tuple(totals),
@@ -445,7 +467,8 @@ def build_report(
     overall = _group((), rows)
     return Report(
         since=since, until=until, lodged=overall.lodged, released=overall.released,
-        rejected=rejected, without_lodgement=without_lodgement,
+        rejected=rejected, without_lodgement=without_lodgement, refused=overall.refused,
+        invalidated=overall.invalidated,
         first_lodgement=_from_ts(min(lodgements)) if lodgements else None,
         last_lodgement=_from_ts(max(lodgements)) if lodgements else None,
         overall=overall, breakdowns=tuple(result),

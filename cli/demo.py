@@ -4,8 +4,10 @@
 
 For each entry of `samples/plan.json`: lodge the document over HTTP (invalid documents must get
 a 4xx problem and leave nothing behind), wait for the risk lane and the duty, record the
-officer's control result for yellow and red lanes, pay in full, half or twice the amount due,
-then wait until the declaration reaches its expected final status. Prints each journey and
+officer's control result for yellow and red lanes (compliant, or non-compliant with the
+plan's outcome: released, released after paying an additional duty, release refused), pay in
+full, half or twice the amount due, invalidate where the plan says so, then wait until the
+declaration reaches its expected final status. Prints each journey and
 exits 0 when every consignment ends as expected, 1 otherwise. Each run suffixes the LRNs with a
 run id, so the samples go through afresh every time (the log keeps earlier runs).
 
@@ -31,7 +33,8 @@ from shared.identity.development import default_var, mint
 from .http import Reply, call, describe_problem
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTLED = {"released", "held_by_other_agency", "rejected"}
+SETTLED = {"released", "release_refused", "invalidated", "held_by_other_agency", "query_raised",
+           "rejected"}
 HOLD_SECONDS = 2.0
 
 
@@ -69,6 +72,8 @@ class Journey:
     problem: str | None = None
     acted: set[str] = field(default_factory=set)
     holding_since: float | None = None
+    paid: Decimal = Decimal(0)  # what the demo's cashier paid so far
+    payments: int = 0
 
     def note(self, text: str) -> None:
         self.steps.append(f"{time.monotonic() - self.started:6.2f}s  {text}")
@@ -119,22 +124,25 @@ def step(journey: Journey, run_id: str, parties: Parties) -> None:
     if status in ("documents_required", "examination_intended") and "control" not in journey.acted:
         journey.acted.add("control")
         result = plan.get("control", "compliant")
-        body = {"result": result,
-                "findings": "invoice value understated" if result == "non_compliant" else "",
-                "category": "valuation" if result == "non_compliant" else None,
-                "revenue_recovered": "150.00" if result == "non_compliant" else "0"}
+        body: dict[str, Any] = {"result": result, "findings": [
+            {"category": "no_discrepancy", "text": "documents and goods as declared"}]}
+        if result == "non_compliant":
+            body = {"result": result,
+                    "findings": [{"category": "valuation", "text": "invoice value understated"}],
+                    "outcome": plan.get("outcome", "release"),
+                    "additional_duty": plan.get("additional_duty", "0.00")}
+        outcome = f", outcome {body['outcome']}" if "outcome" in body else ""
         check(journey, call("risk", "POST", f"/controls/{journey.mrn}", body,
                             token=parties.officer),
-              f"control  {result} recorded by officer-demo")
-    if view["amount_due"] is not None and plan.get("pay") and "pay" not in journey.acted:
-        journey.acted.add("pay")
-        due = Decimal(view["amount_due"])
-        amount = {"full": due, "half": (due / 2).quantize(Decimal("0.01")),
-                  "double": due * 2}[plan["pay"]]
-        body = {"mrn": journey.mrn, "reference": f"PAY-{journey.mrn}-{run_id}",
-                "amount": str(amount), "currency": view["currency"]}
-        check(journey, call("payment", "POST", "/payments", body, token=parties.cashier),
-              f"payment  {amount} {view['currency']} ({plan['pay']})")
+              f"control  {result}{outcome} recorded by officer-demo")
+    if view["amount_due"] is not None and plan.get("pay"):
+        pay(journey, view, status, run_id, parties)
+    if plan.get("invalidate") and status == "tax_due" and "invalidate" not in journey.acted:
+        journey.acted.add("invalidate")
+        check(journey, call("declaration", "POST", f"/declarations/{journey.mrn}/invalidation",
+                            {"reason": "lodged in error: the order was cancelled"},
+                            token=parties.broker),
+              "invalidation requested by broker-demo")
     planned = {"pay"} if plan.get("pay") else set()
     if status in SETTLED:
         journey.final = status
@@ -145,6 +153,30 @@ def step(journey: Journey, run_id: str, parties: Parties) -> None:
             journey.final = status
     else:
         journey.holding_since = None
+
+
+def pay(journey: Journey, view: dict[str, Any], status: str, run_id: str,
+        parties: Parties) -> None:
+    """The plan's payment, once ("full" pays the amount due, "half" half of it, "double"
+    twice it); and for "full", the rest when the amount due grew (a control's additional
+    duty) once the declaration shows what was paid so far."""
+    due, shown_paid = Decimal(view["amount_due"]), Decimal(view["amount_paid"] or "0")
+    how = journey.plan["pay"]
+    if "pay" not in journey.acted:
+        amount = {"full": due, "half": (due / 2).quantize(Decimal("0.01")),
+                  "double": due * 2}[how]
+    elif how == "full" and status == "tax_due" and shown_paid == journey.paid < due:
+        amount = due - journey.paid
+    else:
+        return
+    journey.acted.add("pay")
+    suffix = f"-{journey.payments}" if journey.payments else ""
+    body = {"mrn": journey.mrn, "reference": f"PAY-{journey.mrn}-{run_id}{suffix}",
+            "amount": str(amount), "currency": view["currency"]}
+    journey.payments += 1
+    journey.paid += amount
+    check(journey, call("payment", "POST", "/payments", body, token=parties.cashier),
+          f"payment  {amount} {view['currency']} ({how})")
 
 
 def check(journey: Journey, reply: Reply, text: str) -> None:

@@ -37,7 +37,7 @@ SERVICE_GRANTS: dict[str, Grant] = {
 
 FACTS_FOR_RELEASE = (
     "DeclarationAccepted", "RiskAssessed", "ControlOrdered", "ControlCompleted",
-    "DutyAssessed", "PaymentReceived",
+    "DutyAssessed", "PaymentReceived", "DeclarationInvalidated",
 )
 
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {

@@ -36,11 +36,11 @@ tests/integration/audit/test_trs_store.py (keys are sorted in the real output)::
                     {"name": "total", "label": "lodgement -> release"}],
       "time_share_buckets": {"customs": ["risk", "control"], "trader": ["payment"],
                              "other": ["acceptance", "assessment", "release"]},
-      "consignments": {"lodged": 6, "released": 5, "open": 1, "rejected": 0,
-                       "without_lodgement": 0},
+      "consignments": {"lodged": 6, "released": 5, "open": 1, "refused": 0, "invalidated": 0,
+                       "rejected": 0, "without_lodgement": 0},
       "overall": {
         "key": {},
-        "lodged": 6, "released": 5, "open": 1,
+        "lodged": 6, "released": 5, "open": 1, "refused": 0, "invalidated": 0,
         "released_within_10m": 0.5, "released_within_1h": 0.666667,
         "intervals": {
           "acceptance": {"count": 5, "median": 0.0, "p90": 0.0, "p95": 0.0, "mean": 0.0,
@@ -63,8 +63,8 @@ tests/integration/audit/test_trs_store.py (keys are sorted in the real output)::
       "breakdowns": [
         {"by": ["lane"],
          "groups": [
-           {"key": {"lane": "blue"}, "lodged": 1, "released": 1, "open": 0,
-            "released_within_10m": 1.0, "released_within_1h": 1.0,
+           {"key": {"lane": "blue"}, "lodged": 1, "released": 1, "open": 0, "refused": 0,
+            "invalidated": 0, "released_within_10m": 1.0, "released_within_1h": 1.0,
             "intervals": {"control": {"count": 0, "median": null, "p90": null, "p95": null,
                                       "mean": null, "max": null},
                           "...": "every stage and total, as in overall"},
@@ -202,10 +202,11 @@ def print_report(report: Report) -> None:
     window += f", until {_stamp(report.until)}" if report.until else ", to the end"
     print(f"Time Release Study: consignments lodged {window} of the log "
           f"(first {_stamp(report.first_lodgement)}, last {_stamp(report.last_lodgement)})")
-    opened = report.lodged - report.released
+    opened = report.lodged - report.released - report.refused - report.invalidated
     print(f"lodged {report.lodged:,}, released {report.released:,} "
           f"({share(report.released / report.lodged if report.lodged else None)}), "
-          f"open {opened:,}, rejected {report.rejected:,}")
+          f"open {opened:,}, release refused {report.refused:,}, "
+          f"invalidated {report.invalidated:,}, rejected {report.rejected:,}")
     print(f"stage statistics over the released consignments; percentiles by {PERCENTILE_METHOD}")
     print()
     overall = report.overall

@@ -1,4 +1,4 @@
-"""Use cases of the declaration service: lodge a declaration, read its status.
+"""Use cases of the declaration service: lodge a declaration, read its status, invalidate it.
 
 Lodgement is idempotent on (declarant, LRN) without a lookup table: the consignment id is a
 name-based UUID of the pair, so the declaration stream `declaration-<consignment id>` is the
@@ -16,8 +16,15 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from shared.events.catalog import registry
-from shared.events.declaration import DeclarationAccepted, DeclarationReceived
+from shared.events.declaration import (
+    DeclarationAccepted,
+    DeclarationInvalidated,
+    DeclarationReceived,
+    InvalidationRefused,
+    InvalidationRequested,
+)
 from shared.events.envelope import RecordedEvent, actor_text, stream_name
+from shared.events.release import GoodsReleased, ReleaseRefused
 from shared.eventstore import EventStore, KeyTaken, WrongExpectedVersion
 from shared.identity import Caller
 from shared.reference import ReferenceData
@@ -26,6 +33,8 @@ from .domain.access import may_lodge_as, may_see
 from .domain.declaration import Declaration, to_document
 from .domain.feed import StatusChange, status_changes
 from .domain.identifiers import MrnAllocator, payload_fingerprint
+from .domain.invalidation import Invalidate, decide_request, request_invalidation
+from .domain.invalidation import fold as fold_invalidation
 from .domain.status import Status
 from .domain.status_view import KEPT_FIELDS
 from .intake import validate_document
@@ -35,6 +44,7 @@ CONSIGNMENT_NAMESPACE = uuid.UUID("6f1c2a4e-2b1e-4d8a-9a57-1f0c3e5d7b21")
 CATEGORY = "declaration"
 FEED_WINDOW = 2000  # log positions one status-notifications request reads at most
 MRN_ATTEMPTS = 5
+WRITE_ATTEMPTS = 5  # an invalidation raced by another write to the consignment: decide again
 SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
 
 
@@ -44,6 +54,14 @@ class LrnConflict(Exception):
 
 class DeclarationNotFound(LookupError):
     """No declaration with this MRN."""
+
+
+class ConcurrentChange(Exception):
+    """Other writes to the declaration kept winning: the request may be sent again."""
+
+
+class _DecidedMeanwhile(Exception):
+    """The release was decided while an invalidation before release was being recorded."""
 
 
 @dataclass(frozen=True)
@@ -168,3 +186,77 @@ class Declarations:
         if view is None or not may_see(caller, view["declarant"], view["office"]):
             raise DeclarationNotFound(f"no declaration with MRN {mrn}")
         return view
+
+    def invalidate(self, mrn: str, caller: Caller, reason: str) -> tuple[int, dict[str, Any]]:
+        """The declarant asks for its declaration to be invalidated (UCC art. 174): before
+        release it is invalidated at once (200), after release the request waits for an
+        officer's decision (202). Raises InvalidationNotAllowed naming its ground, or
+        DeclarationNotFound when not the caller's to act on.
+
+        An invalidation before release and the release decision exclude each other: the
+        invalidation is appended first (taking the deployment's append lock) and then looks
+        for a release or a refusal in the log; if one was recorded meanwhile, it is undone and
+        decided again, now after release. The release service checks the other way round."""
+        view = self.status(mrn, caller)
+        consignment_id = view["consignment_id"]
+        for _ in range(WRITE_ATTEMPTS):
+            history, state = self._invalidation_state(consignment_id)
+            step = request_invalidation(state)
+            before_release = isinstance(step, Invalidate)
+            payload: Any = (
+                DeclarationInvalidated(consignment_id, mrn, state.declaration_version, reason,
+                                       False, None) if before_release
+                else InvalidationRequested(consignment_id, mrn, state.declaration_version,
+                                           reason))
+            try:
+                self._record(consignment_id, history, payload, caller,
+                             check_undecided=before_release)
+            except (WrongExpectedVersion, _DecidedMeanwhile):
+                continue
+            answer = self.status(mrn, caller)
+            return (200 if before_release else 202), {
+                "mrn": mrn, "consignment_id": consignment_id, "status": answer["status"],
+                "invalidation": "invalidated" if before_release else "requested"}
+        raise ConcurrentChange(f"{mrn} kept changing: send the request again")
+
+    def decide_invalidation(self, mrn: str, caller: Caller, granted: bool,
+                            reason: str) -> dict[str, Any]:
+        """An officer of the declaration's office decides the invalidation requested after
+        release: granted, the declaration is invalidated; refused, it stands."""
+        view = self.status(mrn, caller)
+        consignment_id = view["consignment_id"]
+        for _ in range(WRITE_ATTEMPTS):
+            history, state = self._invalidation_state(consignment_id)
+            request_id = decide_request(state)
+            payload: Any = (
+                DeclarationInvalidated(consignment_id, mrn, state.declaration_version, reason,
+                                       True, request_id) if granted
+                else InvalidationRefused(consignment_id, mrn, reason, request_id))
+            try:
+                self._record(consignment_id, history, payload, caller, check_undecided=False)
+            except WrongExpectedVersion:
+                continue
+            answer = self.status(mrn, caller)
+            return {"mrn": mrn, "consignment_id": consignment_id, "status": answer["status"],
+                    "decision": "granted" if granted else "refused"}
+        raise ConcurrentChange(f"{mrn} kept changing: send the decision again")
+
+    def _invalidation_state(self, consignment_id: str) -> tuple[list[RecordedEvent], Any]:
+        history = self.store.read_correlation(consignment_id)
+        return history, fold_invalidation((e.event_id, e.payload) for e in history)
+
+    def _record(self, consignment_id: str, history: list[RecordedEvent], payload: Any,
+                caller: Caller, *, check_undecided: bool) -> None:
+        """Append `payload` to the declaration stream (at the version `history` shows) and
+        project it; with `check_undecided`, undo it if the release was decided meanwhile."""
+        stream = stream_name(CATEGORY, consignment_id)
+        version = sum(1 for e in history if e.stream == stream)
+        event = registry().new_event(payload, correlation_id=consignment_id,
+                                     actor=actor_text(caller.actor()))
+        with self.store.transaction() as tx:
+            recorded = tx.append(stream, [event], expected_version=version)
+            if check_undecided and any(
+                    e.type in (GoodsReleased.TYPE, ReleaseRefused.TYPE)
+                    for e in tx.log.read_stream(stream_name("release", consignment_id))):
+                raise _DecidedMeanwhile(consignment_id)
+            project_in(tx, recorded)

@@ -1,9 +1,19 @@
 """The declaration service's one table from errors to HTTP problems."""
 
-from shared.web.problems import ErrorTable, ProblemSpec
+from marshmallow import ValidationError
 
-from .application import DeclarationNotFound, LrnConflict
+from shared.web.problems import ErrorTable, ProblemSpec, schema_pointers
+
+from .application import ConcurrentChange, DeclarationNotFound, LrnConflict
 from .domain.access import NotYourDeclarant
+from .domain.invalidation import (
+    AlreadyInvalidated,
+    ExaminationNotified,
+    InvalidationAlreadyRequested,
+    InvalidationNotAllowed,
+    NoInvalidationRequest,
+    ReleaseWasRefused,
+)
 from .domain.validation import DeclarationInvalid
 from .intake import BodyTooLarge, MalformedBody
 
@@ -27,4 +37,17 @@ ERRORS = ErrorTable({
     LrnConflict: ProblemSpec(409, "lrn-conflict", "LRN already used"),
     DeclarationNotFound: ProblemSpec(404, "not-found", "Declaration not found"),
     NotYourDeclarant: ProblemSpec(403, "not-your-declarant", "Lodged for another declarant"),
+    # The small request bodies (invalidation and its decision); nothing stored.
+    ValidationError: ProblemSpec(422, "validation", "The request is not valid",
+                                 schema_pointers, lambda e: "see errors; nothing was recorded"),
+    # Each ground of UCC art. 174 its own problem type.
+    **{ground: ProblemSpec(409, ground.ground, title) for ground, title in (
+        (AlreadyInvalidated, "Already invalidated"),
+        (InvalidationAlreadyRequested, "Invalidation already requested"),
+        (ExaminationNotified, "An examination was notified"),
+        (ReleaseWasRefused, "Release was refused"),
+        (NoInvalidationRequest, "No invalidation request to decide"),
+        (InvalidationNotAllowed, "Invalidation not allowed"),
+    )},
+    ConcurrentChange: ProblemSpec(409, "concurrent-update", "The declaration kept changing"),
 })

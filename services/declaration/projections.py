@@ -21,6 +21,7 @@ from shared.eventstore.reader import ScannedEvent
 from shared.eventstore.readmodels import Db
 
 from .domain.repayment import amount_repayable
+from .domain.status import Status
 from .domain.status_view import KEPT_FIELDS, derive, fact_of
 
 NAME = "declaration_status"
@@ -192,7 +193,9 @@ def status_by_mrn(store: EventStore, mrn: str) -> dict[str, Any] | None:
         "lane": row["lane"],
         "amount_due": row["amount_due"],
         "amount_paid": row["amount_paid"],
-        "amount_repayable": amount_repayable(row["amount_due"], row["amount_paid"]),
+        "amount_repayable": amount_repayable(
+            row["amount_due"], row["amount_paid"],
+            invalidated=row["status_name"] == Status.INVALIDATED.label),
         "currency": row["currency"],
         "lodged_at": row["lodged_at"],
         "released_at": row["released_at"],

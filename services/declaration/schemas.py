@@ -406,3 +406,43 @@ class DeclarationStatusSchema(Schema):
     currency = fields.String(allow_none=True)
     lodged_at = fields.String(allow_none=True)
     released_at = fields.String(allow_none=True)
+
+
+class InvalidationRequestSchema(Schema):
+    """`POST /declarations/{mrn}/invalidation`: the declarant's request and its reason."""
+
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class InvalidationDecisionSchema(Schema):
+    """`POST /declarations/{mrn}/invalidation/decision`: an officer's decision on the
+    invalidation requested after release."""
+
+    class Meta:
+        unknown = RAISE
+
+    decision = fields.String(required=True, validate=validate.OneOf(["granted", "refused"]))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class InvalidationAnswerSchema(Schema):
+    """The answer to an invalidation request: `invalidated` (200, before release) or
+    `requested` (202, after release: an officer decides)."""
+
+    mrn = fields.String(required=True)
+    consignment_id = fields.String(required=True)
+    status = fields.Nested(StatusSchema, required=True)
+    invalidation = fields.String(required=True, validate=validate.OneOf(["invalidated",
+                                                                         "requested"]))
+
+
+class InvalidationDecidedSchema(Schema):
+    """The answer to an officer's decision (the declaration's status after it)."""
+
+    mrn = fields.String(required=True)
+    consignment_id = fields.String(required=True)
+    status = fields.Nested(StatusSchema, required=True)
+    decision = fields.String(required=True, validate=validate.OneOf(["granted", "refused"]))

@@ -2,8 +2,8 @@
 
     nameko run --config services/declaration/config.yaml services.declaration.service
 
-HTTP: `POST /declarations`, `GET /declarations/{mrn}`, `GET /status-notifications`; RPC: `lodge`,
-`status`. It appends only `declaration-*` streams; its relay publishes them. It hears every
+HTTP: `POST /declarations`, `GET /declarations/{mrn}`, `POST /declarations/{mrn}/invalidation`
+(and its `/decision`), `GET /status-notifications`; RPC: `lodge`, `status`. It appends only `declaration-*` streams; its relay publishes them. It hears every
 event of the deployment on `declaration.status` to keep the status projection.
 """
 
@@ -26,7 +26,7 @@ from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
 from shared.messaging.writes import Together
-from shared.web import api, log_window, ops
+from shared.web import api, json_body, log_window, ops
 from shared.web.entrypoint import read_body
 from shared.web.identity import Authenticator
 
@@ -34,10 +34,22 @@ from .application import Declarations
 from .errors import ERRORS
 from .intake import MAX_BODY_BYTES, parse_json_body
 from .projections import project
-from .schemas import DeclarationSchema, DeclarationStatusSchema, LodgedSchema
+from .schemas import (
+    DeclarationSchema,
+    DeclarationStatusSchema,
+    InvalidationAnswerSchema,
+    InvalidationDecidedSchema,
+    InvalidationDecisionSchema,
+    InvalidationRequestSchema,
+    LodgedSchema,
+)
 
 LODGE = ("declarant",)
 READ = ("declarant", "officer", "cashier", "auditor")  # each sees its own (domain/access.py)
+DECIDE = ("officer",)  # at the declaration's office
+INVALIDATION_REQUEST = InvalidationRequestSchema()
+INVALIDATION_DECISION = InvalidationDecisionSchema()
+GROUNDS = "a ground of UCC art. 174 forbids it (the problem's type names it)"
 
 
 def build(store: EventStore, config: Mapping[str, Any]) -> Declarations:
@@ -75,6 +87,28 @@ class DeclarationService(ops.OpsEndpoints):
          responses={200: DeclarationStatusSchema, 404: "unknown MRN, or not yours to see"})
     def get_declaration(self, request: Request, caller: Caller, mrn: str) -> Any:
         return self.app.status(mrn, caller)
+
+    @api("POST", "/declarations/<string:mrn>/invalidation", roles=LODGE, errors=ERRORS,
+         summary="Invalidate a declaration (before release) or ask for it (after release)",
+         request=InvalidationRequestSchema,
+         responses={200: InvalidationAnswerSchema, 202: InvalidationAnswerSchema,
+                    404: "unknown MRN, or not your declaration", 409: GROUNDS,
+                    422: "invalid request"})
+    def post_invalidation(self, request: Request, caller: Caller, mrn: str) -> Any:
+        body = INVALIDATION_REQUEST.load(json_body(request))
+        return self.app.invalidate(mrn, caller, body["reason"])
+
+    @api("POST", "/declarations/<string:mrn>/invalidation/decision", roles=DECIDE,
+         errors=ERRORS, summary="Decide the invalidation requested after release",
+         request=InvalidationDecisionSchema,
+         responses={200: InvalidationDecidedSchema,
+                    404: "unknown MRN, or not at one of the officer's offices",
+                    409: "no invalidation request waits, or the declaration is final",
+                    422: "invalid decision"})
+    def post_invalidation_decision(self, request: Request, caller: Caller, mrn: str) -> Any:
+        body = INVALIDATION_DECISION.load(json_body(request))
+        return 200, self.app.decide_invalidation(mrn, caller, body["decision"] == "granted",
+                                                 body["reason"])
 
     @api("GET", "/status-notifications", roles=READ, errors=ERRORS,
          summary="The caller's status changes after a log position (query: after, limit)",

@@ -20,6 +20,7 @@ from shared.events.catalog import registry
 from shared.events.codec import json_value
 from shared.events.declaration import DeclarationAccepted
 from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name
+from shared.events.risk import ControlCompleted
 from shared.eventstore import EventStore, KeyTaken, Transaction
 from shared.identity import Caller
 from shared.messaging.writes import AnyWrite, Append, Together
@@ -119,6 +120,8 @@ class Payments:
                 return PaymentResult(False, earlier[1])
             history = self.store.read_stream(stream)
             ledger = fold_ledger(mrn, history, self.reference.currencies)
+            ledger = ledger.with_amount_due(ledger.amount_due
+                                            + self._additional_duty(consignment_id))
             outcome, after = ledger.receive(payment)
             assert outcome is PaymentOutcome.RECORDED  # a duplicate was found above
             balance = after.balance
@@ -147,6 +150,14 @@ class Payments:
         paid: events.PaymentReceived = event.payload
         return (Payment(paid.mrn, paid.reference, paid.amount, paid.currency),
                 payment_body(event))
+
+    def _additional_duty(self, consignment_id: str) -> Decimal:
+        """The additional debt of controls whose outcome is release after payment (from the
+        log: the risk stream's ControlCompleted events): part of the amount due."""
+        return sum((event.payload.additional_duty
+                    for event in self.store.read_stream(stream_name("risk", consignment_id))
+                    if isinstance(event.payload, ControlCompleted)
+                    and event.payload.outcome == "release_after_payment"), Decimal(0))
 
     def _declarant(self, consignment_id: str) -> str:
         """The declarant's EORI (from the log: the declaration's acceptance)."""

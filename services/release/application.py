@@ -3,9 +3,10 @@
 Facts arrive from three services through `release.facts`, in any order and possibly twice.
 `release_cases` keeps, per consignment, the set of facts heard (keyed by event id) and the
 outcome recorded; each new fact is merged under a row lock and the pure decision
-(`domain/decision.py`) is taken again from the whole set. A release is appended to
-`release-<consignment id>` at expected version 0 (or 1 after a hold), so the store's unique
-key guarantees exactly one release per consignment even with several replicas.
+(`domain/decision.py`) is taken again from the whole set. A release (or a refusal, after a
+control's `refuse_release`) is appended to `release-<consignment id>` at expected version 0
+(or 1 after a hold), so the store's unique key guarantees exactly one release or refusal per
+consignment even with several replicas; nothing is decided after either.
 """
 
 from __future__ import annotations
@@ -17,16 +18,25 @@ from typing import Any
 
 from shared.events import release as events
 from shared.events.catalog import registry
+from shared.events.declaration import DeclarationInvalidated
 from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name
 from shared.eventstore import EventStore, Transaction
 from shared.identity import Caller
 from shared.observability.metrics import metrics
 
 from .domain import facts as f
-from .domain.decision import Hold, ReleaseDecision, decide, release
+from .domain.decision import (
+    Hold,
+    Invalidated,
+    Refused,
+    ReleaseDecision,
+    decide,
+    refuse,
+    release,
+)
 from .domain.notification import release_notification
 from .domain.state import ConsignmentState, build_state
-from .projections import lock_cases, save_cases, stored_fact
+from .projections import FINAL, lock_cases, save_cases, stored_fact
 
 CATEGORY = "release"
 SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
@@ -42,11 +52,18 @@ def domain_fact(fact_id: str, fact: Mapping[str, Any]) -> f.Fact:
     if kind == "ControlOrdered":
         return f.ControlOrdered(fact_id, CONTROL)
     if kind == "ControlCompleted":
-        return f.ControlCompleted(fact_id, CONTROL, f.ControlResult(data["result"]))
+        # Facts stored before ControlCompleted version 3 have no outcome: a customs hold.
+        outcome = data.get("outcome")
+        return f.ControlCompleted(fact_id, CONTROL, f.ControlResult(data["result"]),
+                                  declaration_version=int(data.get("declaration_version", 1)),
+                                  outcome=None if outcome is None else f.ControlOutcome(outcome),
+                                  additional_duty=Decimal(data.get("additional_duty", "0")))
     if kind == "DutyAssessed":
         return f.DutyAssessed(fact_id, Decimal(data["amount_due"]))
     if kind == "PaymentReceived":
         return f.PaymentReceived(fact_id, Decimal(data["amount"]), data["reference"])
+    if kind == "DeclarationInvalidated":
+        return f.DeclarationInvalidated(fact_id, bool(data["after_release"]))
     raise ValueError(f"no release fact for {kind}")
 
 
@@ -99,7 +116,7 @@ class Releases:
             grown = any(event_id not in facts for event_id in incoming[consignment_id])
             facts.update({k: v for k, v in incoming[consignment_id].items() if k not in facts})
             decided = outcome
-            if outcome != "released":
+            if outcome not in FINAL:
                 decided, append = self._decide(consignment_id, facts, outcome,
                                                cause[consignment_id], now)
                 if append is not None:
@@ -112,6 +129,8 @@ class Releases:
         # COMMIT, so nothing else runs after them.
         for stream, new_event, expected_version in appends:
             tx.append(stream, [new_event], expected_version=expected_version)
+        _not_invalidated(tx, [new.correlation_id for _, new, _ in appends
+                              if new.type == events.GoodsReleased.TYPE])
         return outcomes
 
     def _decide(self, consignment_id: str, facts: Mapping[str, Mapping[str, Any]],
@@ -132,6 +151,17 @@ class Releases:
                                      accepted.transport_mode, accepted.lodged_at, released_at),
                 correlation_id=consignment_id, actor=SERVICE_ACTOR,
                 causation_id=cause, occurred_at=released_at), 1 if outcome == "held" else 0)
+        if isinstance(decision, Refused) and state.accepted:
+            refused_at = now or datetime.now(UTC)
+            refuse(state, fact_id=cause, refused_at=refused_at)  # the guard
+            return "refused", (stream, registry().new_event(
+                events.ReleaseRefused(consignment_id, state.accepted.mrn,
+                                      state.declaration_version, state.accepted.office,
+                                      decision.control_fact_id, refused_at),
+                correlation_id=consignment_id, actor=SERVICE_ACTOR,
+                causation_id=cause, occurred_at=refused_at), 1 if outcome == "held" else 0)
+        if isinstance(decision, Invalidated):
+            return "invalidated", None  # the declaration service recorded it
         if isinstance(decision, Hold) and outcome != "held" and state.accepted:
             reasons = "; ".join(f"{r.kind.value}" + (f" by {r.agency}" if r.agency else "")
                                 for r in decision.reasons)
@@ -153,6 +183,25 @@ class Releases:
                     if len(found) >= limit:
                         return found
         return found
+
+
+class InvalidatedMeanwhile(Exception):
+    """A declaration was invalidated while its release was being recorded: the batch is
+    undone and heard again (by then with the invalidation among its facts)."""
+
+
+def _not_invalidated(tx: Transaction, released: Sequence[str]) -> None:
+    """Raise InvalidatedMeanwhile if one of the consignments `released` in this transaction
+    has a DeclarationInvalidated in the log. Called after the appends, which hold the
+    deployment's append lock to COMMIT, so an invalidation is either committed before (and
+    seen here) or waits and then sees this release (see `Declarations.invalidate`)."""
+    if not released:
+        return
+    found = tx.log.of_type_in_streams(
+        DeclarationInvalidated.TYPE,
+        [stream_name("declaration", consignment_id) for consignment_id in released])
+    if found:
+        raise InvalidatedMeanwhile(", ".join(sorted({e.correlation_id for e in found})))
 
 
 def notification_body(event: RecordedEvent) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The release service's read model `release_cases`: per consignment, the set of facts heard
-(keyed by event id) and the outcome recorded (pending, held, released).
+(keyed by event id) and the outcome recorded (pending, held, released, refused).
 
 Both paths lock the rows with `lock_cases` and write them with `save_cases`: the live path
 (`application.Releases.hear_all`) with the outcome of its decision, `clearance rebuild`
-through `project`, which takes the outcome from the GoodsReleased / GoodsHeld events.
+through `project`, which takes the outcome from the GoodsReleased / GoodsHeld /
+ReleaseRefused events.
 """
 
 from __future__ import annotations
@@ -19,18 +20,24 @@ from shared.events.envelope import RecordedEvent, isoformat
 from shared.eventstore import ReadModel, Transaction
 
 NAME = "release_cases"
-OUTCOME_RANK = {"pending": 0, "held": 1, "released": 2}  # an outcome never goes back
+# An outcome never goes back; released and refused are both final (neither follows the other).
+OUTCOME_RANK = {"pending": 0, "held": 1, "released": 2, "refused": 2, "invalidated": 2}
+FINAL = frozenset({"released", "refused", "invalidated"})
 
 # What each fact contributes to the decision: the fields of its typed payload it keeps.
 KEPT = {
     "DeclarationAccepted": ("mrn", "office", "transport_mode", "declaration_version"),
     "RiskAssessed": ("lane",),
     "ControlOrdered": ("kind",),
-    "ControlCompleted": ("result",),
+    "ControlCompleted": ("result", "outcome", "additional_duty", "declaration_version"),
     "DutyAssessed": ("amount_due",),
     "PaymentReceived": ("amount", "reference"),
+    "DeclarationInvalidated": ("after_release",),
 }
-OUTCOMES = {"GoodsReleased": "released", "GoodsHeld": "held"}
+# The events that record an outcome (DeclarationInvalidated is a fact as well: the release
+# service records nothing more for it).
+OUTCOMES = {"GoodsReleased": "released", "GoodsHeld": "held", "ReleaseRefused": "refused",
+            "DeclarationInvalidated": "invalidated"}
 PLACEHOLDER = {"facts": "{}", "outcome": "pending", "last_position": 0}
 
 
@@ -76,7 +83,8 @@ def save_cases(tx: Transaction, changes: Sequence[tuple[str, Mapping[str, Any], 
 
 
 def stronger(recorded: str, new: str) -> str:
-    """The outcome to keep: an outcome never goes back (released > held > pending)."""
+    """The outcome to keep: an outcome never goes back (released, refused > held >
+    pending)."""
     return new if OUTCOME_RANK[new] > OUTCOME_RANK[recorded] else recorded
 
 
@@ -89,7 +97,7 @@ def project(tx: Transaction, events: Sequence[RecordedEvent], model: ReadModel =
         fact = stored_fact(event)
         if fact is not None:
             facts.setdefault(event.correlation_id, {})[event.event_id] = fact
-        elif event.type in OUTCOMES:
+        if event.type in OUTCOMES:
             facts.setdefault(event.correlation_id, {})
             outcome = OUTCOMES[event.type]
             known = outcomes.get(event.correlation_id, "pending")

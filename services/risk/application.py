@@ -9,7 +9,7 @@ working to `risk-<consignment id>`. Control state is folded from that stream; th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +31,7 @@ from .domain import (
     SAMPLE_RULESET_DIR,
     AeoRegister,
     ControlKind,
+    ControlOutcome,
     ControlResult,
     ControlState,
     DeclarationFacts,
@@ -151,32 +152,37 @@ class Risk:
         return [Together(_project, new),
                 Append(stream_name(CATEGORY, accepted.consignment_id), new, expected_version=0)]
 
-    def record_control(self, mrn: str, caller: Caller, result: str, findings: str,
-                       category: str | None, revenue_recovered: Decimal) -> dict[str, Any]:
-        """An officer's result for the open control of `mrn` (NoOpenControl when none; as
-        UnknownDeclaration when the declaration is not at one of the officer's offices)."""
+    def record_control(self, mrn: str, caller: Caller, result: str,
+                       findings: Sequence[Mapping[str, str]], outcome: str | None,
+                       additional_duty: Decimal) -> dict[str, Any]:
+        """An officer's result for the open control of `mrn`, with its findings and, when
+        non-compliant, the outcome that follows (NoOpenControl when no control is open;
+        InvalidControlResult when they do not agree; as UnknownDeclaration when the
+        declaration is not at one of the officer's offices)."""
         consignment_id = self._consignment(mrn)
-        if not may_control(caller, self._office(consignment_id)):
+        office, version = self._accepted(consignment_id)
+        if not may_control(caller, office):
             raise UnknownDeclaration(unknown(mrn))  # as if there were none
         officer = caller.sub
         stream = stream_name(CATEGORY, consignment_id)
         history = self.store.read_stream(stream)
         state = fold(consignment_id, _control_events(history))
-        outcome = ControlResult(result)
-        found: tuple[Finding, ...] = ()
-        if outcome is ControlResult.NON_COMPLIANT:
-            found = (Finding(FindingCategory(category or "documents"), findings),)
-        completed = record_result(state, outcome, findings=found,
-                                  revenue_recovered=revenue_recovered, officer=officer)
-        text = findings if not found else f"{found[0].category.value}: {findings}"
-        event = registry().new_event(
-            events.ControlCompleted(consignment_id, mrn, completed.result.value, text,
-                                    completed.revenue_recovered),
-            correlation_id=consignment_id, actor=actor_text(caller.actor()))
+        completed = record_result(
+            state, ControlResult(result),
+            findings=[Finding(FindingCategory(f["category"]), f["text"]) for f in findings],
+            outcome=None if outcome is None else ControlOutcome(outcome),
+            additional_duty=additional_duty, officer=officer)
+        recorded = events.ControlCompleted(
+            consignment_id, mrn, completed.result.value,
+            [finding.to_dict() for finding in completed.findings],
+            None if completed.outcome is None else completed.outcome.value,
+            completed.additional_duty, version)
+        event = registry().new_event(recorded, correlation_id=consignment_id,
+                                     actor=actor_text(caller.actor()))
         self.store.append(stream, [event], expected_version=len(history))
-        return {"mrn": mrn, "consignment_id": consignment_id, "result": completed.result.value,
-                "findings": text, "officer": officer,
-                "revenue_recovered": str(completed.revenue_recovered)}
+        return {"mrn": mrn, "consignment_id": consignment_id, "result": recorded.result,
+                "findings": recorded.findings, "outcome": recorded.outcome,
+                "additional_duty": format(recorded.additional_duty, "f"), "officer": officer}
 
     def _consignment(self, mrn: str) -> str:
         found = CASES.find(self.store, mrn=mrn)
@@ -184,12 +190,15 @@ class Risk:
             raise UnknownDeclaration(unknown(mrn))
         return str(found["consignment_id"])
 
-    def _office(self, consignment_id: str) -> str:
-        """The office of declaration (from the log: the declaration's acceptance)."""
-        for event in self.store.read_stream(stream_name("declaration", consignment_id)):
-            if isinstance(event.payload, DeclarationAccepted):
-                return event.payload.office
-        raise UnknownDeclaration(f"consignment {consignment_id} has no accepted declaration")
+    def _accepted(self, consignment_id: str) -> tuple[str, int]:
+        """The office of declaration and the declaration's current version (from the log: its
+        latest acceptance)."""
+        accepted = [event.payload for event in self.store.read_stream(
+            stream_name("declaration", consignment_id))
+            if isinstance(event.payload, DeclarationAccepted)]
+        if not accepted:
+            raise UnknownDeclaration(f"consignment {consignment_id} has no accepted declaration")
+        return accepted[-1].office, accepted[-1].declaration_version
 
     @staticmethod
     def _new(payload: Any, cause: RecordedEvent) -> Any:
@@ -209,12 +218,11 @@ def _control_events(history: list[RecordedEvent]) -> list[DomainOrdered | Domain
                 result.append(DomainOrdered(ordered.consignment_id, current,
                                             ControlKind(ordered.kind), Lane(ordered.lane)))
             case events.ControlCompleted() as completed:
-                category, _, note = completed.findings.partition(": ")
-                found = ((Finding(FindingCategory(category), note),)
-                         if completed.result == ControlResult.NON_COMPLIANT.value else ())
                 result.append(DomainCompleted(
                     completed.consignment_id, current, ControlResult(completed.result),
-                    found, completed.revenue_recovered, event.author["sub"]))
+                    tuple(Finding.from_dict(f) for f in completed.findings),
+                    None if completed.outcome is None else ControlOutcome(completed.outcome),
+                    completed.additional_duty, event.author["sub"]))
     return result
 
 

@@ -39,8 +39,9 @@ class RiskService(ops.OpsEndpoints):
     """Assesses accepted declarations and records control results.
 
     Example `POST /controls/26GBK2M9Q4R8T1X5R5`:
-    `{"result": "non_compliant", "findings": "invoice understated",
-      "category": "valuation", "revenue_recovered": "412.50"}`
+    `{"result": "non_compliant",
+      "findings": [{"category": "valuation", "text": "invoice understated"}],
+      "outcome": "release_after_payment", "additional_duty": "412.50"}`
     """
 
     name = "risk"
@@ -54,11 +55,13 @@ class RiskService(ops.OpsEndpoints):
          request=ControlResultSchema,
          responses={201: ControlRecordedSchema,
                     404: "unknown MRN, or not at one of the officer's offices",
-                    409: "no control open for this declaration", 422: "invalid result"})
+                    409: "no control open for this declaration",
+                    422: "invalid result (shape, or findings, outcome and additional duty "
+                         "that do not agree with it)"})
     def post_control(self, request: Request, caller: Caller, mrn: str) -> Any:
         body = CONTROL_RESULT.load(json_body(request))
         return 201, self.app.record_control(mrn, caller, body["result"], body["findings"],
-                                            body["category"], body["revenue_recovered"])
+                                            body["outcome"], body["additional_duty"])
 
     # The assessment is computed here, in the worker, outside any transaction; the group
     # commit records it with the inbox record. A redelivery (rare) computes it again and is

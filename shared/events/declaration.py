@@ -64,4 +64,52 @@ class DeclarationRejected:
     problems: list[dict[str, str]] = field(metadata={"items": Problem})
 
 
-EVENTS = [DeclarationReceived, DeclarationAccepted, DeclarationRejected]
+REASON = validate.Length(min=1, max=2000)
+
+
+@dataclass(frozen=True)
+class InvalidationRequested:
+    """After release, the declarant asked for the declaration to be invalidated (UCC art.
+    174); an officer decides (DeclarationInvalidated or InvalidationRefused)."""
+
+    TYPE: ClassVar[str] = "InvalidationRequested"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    declaration_version: int = field(metadata={"validate": validate.Range(min=1)})
+    reason: str = field(metadata={"validate": REASON})
+
+
+@dataclass(frozen=True)
+class DeclarationInvalidated:
+    """The declaration was invalidated (status 10): final, nothing is released after it and
+    money paid on it is repayable. Before release at the declarant's request
+    (`request_event_id` None); after release by an officer granting the request."""
+
+    TYPE: ClassVar[str] = "DeclarationInvalidated"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    declaration_version: int = field(metadata={"validate": validate.Range(min=1)})
+    reason: str = field(metadata={"validate": REASON})
+    after_release: bool
+    request_event_id: str | None
+
+
+@dataclass(frozen=True)
+class InvalidationRefused:
+    """An officer refused the invalidation requested after release; the declaration stands."""
+
+    TYPE: ClassVar[str] = "InvalidationRefused"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    reason: str = field(metadata={"validate": REASON})
+    request_event_id: str
+
+
+EVENTS = [DeclarationReceived, DeclarationAccepted, DeclarationRejected, InvalidationRequested,
+          DeclarationInvalidated, InvalidationRefused]

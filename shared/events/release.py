@@ -53,7 +53,8 @@ def goods_released_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class GoodsHeld:
-    """The goods are held (status 50): a non-compliant control or an agency hold."""
+    """The goods are held: by customs (a non-compliant control recorded with no outcome,
+    before ControlCompleted version 3) or by an agency (status 50)."""
 
     TYPE: ClassVar[str] = "GoodsHeld"
     VERSION: ClassVar[int] = 1
@@ -63,5 +64,22 @@ class GoodsHeld:
     reason: str
 
 
-EVENTS = [GoodsReleased, GoodsHeld]
+@dataclass(frozen=True)
+class ReleaseRefused:
+    """Release of the goods was refused (status `release_refused`): final, nothing is
+    released after it. `control_event_id` is the ControlCompleted (outcome
+    `refuse_release`) that decided it."""
+
+    TYPE: ClassVar[str] = "ReleaseRefused"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    declaration_version: int = field(metadata={"validate": validate.Range(min=1)})
+    office: str
+    control_event_id: str
+    refused_at: datetime
+
+
+EVENTS = [GoodsReleased, GoodsHeld, ReleaseRefused]
 OLD_VERSIONS = {GoodsReleased: {1: (GoodsReleasedV1, goods_released_v1_to_v2)}}

@@ -12,6 +12,10 @@ CATEGORY = "risk"
 LANES = ("green", "yellow", "red", "blue")
 CONTROL_KINDS = ("documentary", "examination")
 CONTROL_RESULTS = ("compliant", "non_compliant")
+CONTROL_OUTCOMES = ("release", "release_after_payment", "refuse_release")
+# A compliant control's remarks are "no_discrepancy"; the others are discrepancies.
+FINDING_CATEGORIES = ("no_discrepancy", "classification", "valuation", "origin", "quantity",
+                      "documents", "prohibited_goods")
 
 
 class RuleHit(Schema):
@@ -83,10 +87,42 @@ class ControlOrdered:
     lane: str = field(metadata={"validate": validate.OneOf(LANES)})
 
 
+class ControlFinding(Schema):
+    """One finding of a control: its category and the officer's words."""
+
+    category = fields.String(required=True, validate=validate.OneOf(FINDING_CATEGORIES))
+    text = fields.String(required=True, validate=validate.Length(max=2000))
+
+
 @dataclass(frozen=True)
 class ControlCompleted:
     """An officer recorded the control's result. Version 2: the officer is the event's
-    authenticated author (the envelope's actor), no longer a field anyone could fill in."""
+    authenticated author (the envelope's actor), no longer a field anyone could fill in.
+
+    Version 3: the findings are a list of `{category, text}`; a non-compliant result says
+    what follows (`outcome`: release, release after payment of `additional_duty`, or release
+    refused); `additional_duty` (>= 0, > 0 only for release after payment) replaces
+    `revenue_recovered`. `outcome` is None for a compliant result, and for a non-compliant
+    one recorded before version 3 (a customs hold: no outcome was decided). `declaration_version`:
+    the version of the declaration the control examined (1 for results before version 3)."""
+
+    TYPE: ClassVar[str] = "ControlCompleted"
+    VERSION: ClassVar[int] = 3
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    result: str = field(metadata={"validate": validate.OneOf(CONTROL_RESULTS)})
+    findings: list[dict[str, Any]] = field(metadata={"items": ControlFinding})
+    outcome: str | None = field(metadata={"validate": validate.OneOf(CONTROL_OUTCOMES)})
+    additional_duty: Decimal = field(metadata={"validate": validate.Range(min=0)})
+    # The declaration version the control examined (an amendment makes a new one).
+    declaration_version: int = field(default=1, metadata={"validate": validate.Range(min=1)})
+
+
+@dataclass(frozen=True)
+class ControlCompletedV2:
+    """Version 2 of ControlCompleted: findings as one "category: text" string (or free
+    text), and `revenue_recovered`; a non-compliant result held the goods, no outcome."""
 
     TYPE: ClassVar[str] = "ControlCompleted"
     VERSION: ClassVar[int] = 2
@@ -119,8 +155,34 @@ def control_completed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k != "officer"}
 
 
+def findings_of(result: str, text: str) -> list[dict[str, str]]:
+    """Version 2's findings string as version 3's list: "" -> []; a compliant result's
+    remark -> one `no_discrepancy` finding with the whole text; a non-compliant one's
+    "category: text" -> that category and text (the service wrote them so), and text with no
+    known category first -> `documents`, the category the service used when none was given."""
+    if not text:
+        return []
+    if result == "compliant":
+        return [{"category": "no_discrepancy", "text": text}]
+    category, separator, rest = text.partition(": ")
+    if separator and category in FINDING_CATEGORIES and category != "no_discrepancy":
+        return [{"category": category, "text": rest}]
+    return [{"category": "documents", "text": text}]
+
+
+def control_completed_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Findings as a list (`findings_of`); `revenue_recovered` becomes `additional_duty`;
+    no outcome: a version 2 non-compliant result is a customs hold with no outcome decided;
+    the declaration's first version (amendments came later)."""
+    upcast = {k: v for k, v in data.items() if k not in ("findings", "revenue_recovered")}
+    return {**upcast, "findings": findings_of(data["result"], data["findings"]),
+            "outcome": None, "additional_duty": data["revenue_recovered"],
+            "declaration_version": 1}
+
+
 EVENTS = [RiskAssessed, ControlOrdered, ControlCompleted]
 OLD_VERSIONS = {
     RiskAssessed: {1: (RiskAssessedV1, risk_assessed_v1_to_v2)},
-    ControlCompleted: {1: (ControlCompletedV1, control_completed_v1_to_v2)},
+    ControlCompleted: {1: (ControlCompletedV1, control_completed_v1_to_v2),
+                       2: (ControlCompletedV2, control_completed_v2_to_v3)},
 }

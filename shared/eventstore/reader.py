@@ -109,6 +109,17 @@ class LogReader:
             params.append(limit)
         return self.select(where, params)
 
+    def of_type_in_streams(self, event_type: str,
+                           streams: Sequence[str]) -> list[RecordedEvent]:
+        """The events of `event_type` in any of `streams`, in log order: one statement (the
+        (stream, version) index), whatever the number of streams."""
+        if not streams:
+            return []
+        m = self._m
+        marks = ", ".join([m] * len(streams))
+        return self.select(f"WHERE stream IN ({marks}) AND type = {m} ORDER BY position",
+                           [*streams, event_type])
+
     def read_all(self, after: int = 0, limit: int = 1000,
                  categories: Sequence[str] | None = None,
                  up_to: int | None = None, *, previous: bool = False) -> list[RecordedEvent]:

@@ -79,6 +79,10 @@ EXPECTED: dict[str, dict[str, int]] = {
     "declaration GET /declarations/{mrn}": _row(401, 200, 404, 200, 404, 200, 404, 200, 403, 403),
     # The feed answers each reader with its own declarations' changes (perhaps none).
     "declaration GET /status-notifications": _row(401, 200, 200, 200, 200, 200, 200, 200, 403, 403),
+    "declaration POST /declarations/{mrn}/invalidation":
+                                           _row(401, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "declaration POST /declarations/{mrn}/invalidation/decision":
+                                           _row(401, 403, 403, 200, 404, 403, 403, 403, 403, 403),
     "risk POST /controls/{mrn}":           _row(401, 403, 403, 201, 404, 403, 403, 403, 403, 403),
     "payment POST /payments":              _row(401, 403, 403, 403, 403, 201, 404, 403, 403, 403),
     "release GET /notifications":          _row(401, 403, 403, 200, 200, 403, 403, 200, 200, 403),
@@ -151,7 +155,9 @@ def _markdown_row(name: str, roles: str, row: dict[str, int] | None) -> str:
 @dataclass
 class World:
     """Declarations prepared for the matrix: `yellow`, its documentary control open;
-    `assessed`, a green one assessed and unpaid; and the bodies each route is called with."""
+    `assessed`, a green one assessed and unpaid; `spare`, a green one the invalidation route
+    invalidates; `requested`, released with an invalidation requested, which the decision
+    route decides; and the bodies each route is called with."""
 
     cluster: Cluster
     store: EventStore
@@ -163,8 +169,11 @@ class World:
     def target(self, route: Route) -> str:
         """The route's path, its `{mrn}` that of the declaration it acts on."""
         path = route.operation.path
+        target = {"declaration POST /declarations/{mrn}/invalidation": "spare",
+                  "declaration POST /declarations/{mrn}/invalidation/decision": "requested",
+                  }.get(route.key, "yellow")
         if "{mrn}" in path:
-            path = path.replace("{mrn}", self.mrns["yellow"])
+            path = path.replace("{mrn}", self.mrns[target])
         assert "{" not in path, f"{route.key}: no value for its path parameters"
         return path
 
@@ -176,6 +185,10 @@ class World:
             "payment POST /payments": lambda: {
                 "mrn": self.mrns["assessed"], "reference": self.reference,
                 "amount": self.amount_due, "currency": "GBP"},
+            "declaration POST /declarations/{mrn}/invalidation": lambda: {
+                "reason": "lodged in error: the goods never left the exporter"},
+            "declaration POST /declarations/{mrn}/invalidation/decision": lambda: {
+                "decision": "granted", "reason": "goods re-exported unopened"},
         }
         if not route.state_changing:
             return None
@@ -189,6 +202,10 @@ class World:
             status_becomes(self.cluster, answer.body["mrn"], "tax_due")
         if route.key == "payment POST /payments":
             status_becomes(self.cluster, self.mrns["assessed"], "released")
+        if route.key == "declaration POST /declarations/{mrn}/invalidation":
+            status_becomes(self.cluster, self.mrns["spare"], "invalidated")
+        if route.key == "declaration POST /declarations/{mrn}/invalidation/decision":
+            status_becomes(self.cluster, self.mrns["requested"], "invalidated")
         settle(self.store)
 
 
@@ -203,10 +220,30 @@ def prepared(cluster: Cluster, store: EventStore) -> tuple[dict[str, str], str]:
     return mrns, str(due)
 
 
+def released_with_a_request(cluster: Cluster, store: EventStore) -> str:
+    """A green declaration paid, released, and its invalidation requested (202)."""
+    mrn = lodge(cluster, "02-green-unpaid.json")
+    due = status_becomes(cluster, mrn, "tax_due")["amount_due"]
+    paid = send(cluster, "payment", "POST", "/payments", token=PARTY["cashier"].token(cluster),
+                body={"mrn": mrn, "reference": f"MATRIX-REQ-{uuid.uuid4().hex[:8]}",
+                      "amount": due, "currency": "GBP"})
+    assert paid.status == 201, str(paid)
+    status_becomes(cluster, mrn, "released")
+    asked = send(cluster, "declaration", "POST", f"/declarations/{mrn}/invalidation",
+                 token=PARTY["declarant"].token(cluster),
+                 body={"reason": "to be re-exported unopened"})
+    assert asked.status == 202, str(asked)
+    settle(store)
+    return mrn
+
+
 @pytest.fixture(scope="module")
 def world(cluster: Cluster) -> Iterator[World]:
     with log_of(cluster) as store:
         mrns, due = prepared(cluster, store)
+        mrns["spare"] = lodge(cluster, "02-green-unpaid.json")
+        status_becomes(cluster, mrns["spare"], "tax_due")
+        mrns["requested"] = released_with_a_request(cluster, store)
         yield World(cluster, store, mrns, due, f"MATRIX-{uuid.uuid4().hex[:8].upper()}",
                     f"MATRIX-PAY-{uuid.uuid4().hex[:8].upper()}")
 
@@ -297,6 +334,9 @@ CROSS_PARTY = [
     ("declaration GET /declarations/{mrn}", "cashier_other", "yellow"),
     ("risk POST /controls/{mrn}", "officer_elsewhere", "yellow"),
     ("payment POST /payments", "cashier_other", "assessed"),
+    ("declaration POST /declarations/{mrn}/invalidation", "declarant_other", "yellow"),
+    ("declaration POST /declarations/{mrn}/invalidation/decision", "officer_elsewhere",
+     "yellow"),
 ]
 
 
@@ -318,6 +358,10 @@ def test_another_partys_declaration_is_answered_as_an_unknown_mrn(
             elif route_key == "payment POST /payments":
                 body = {"mrn": mrn, "reference": f"X-{uuid.uuid4().hex[:8]}", "amount": due,
                         "currency": "GBP"}
+            elif route_key.endswith("/invalidation"):
+                body = {"reason": "withdrawn"}
+            elif route_key.endswith("/decision"):
+                body = {"decision": "granted", "reason": "re-exported"}
             before = snapshot(cluster, store, mrns)
             answer = send(cluster, route.service, route.operation.method, path, token=token,
                           body=body)

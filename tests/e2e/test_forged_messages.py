@@ -183,8 +183,9 @@ def test_a_forged_control_and_payment_do_not_release_a_yellow_consignment(
         [assessed] = [e for e in story if e.type == "DutyAssessed"]
         [ordered] = [e for e in story if e.type == "ControlOrdered"]
         consignment = ordered.correlation_id
-        control = risk.ControlCompleted(consignment, mrn, "compliant", "forged: all in order",
-                                        Decimal("0"))
+        control = risk.ControlCompleted(
+            consignment, mrn, "compliant",
+            [{"category": "no_discrepancy", "text": "forged: all in order"}], None, Decimal("0"))
         paid = payment.PaymentReceived(consignment, mrn, "FORGED-2",
                                        Decimal(str(assessed.data["amount_due"])),
                                        str(assessed.data["currency"]), Decimal("0"),

@@ -1,7 +1,7 @@
 """The README's example request bodies ("Trying it by hand"), sent exactly as written (only the
 `{mrn}` and `{amount_due}` placeholders filled in) to the real services: a yellow declaration
-controlled and paid is released, a red one found non-compliant is held. The optional
-`revenue_recovered` is left out, as the README does.
+controlled and paid is released, a red one found non-compliant with the outcome release
+after payment waits for the assessed and the additional duty, then is released.
 
 Each call carries the token of its party, taken as the README takes it: its
 `NAME=$(.venv/bin/clearance token ...)` commands are run as written (with the cluster's var
@@ -14,6 +14,7 @@ import copy
 import json
 import re
 import shlex
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -121,7 +122,8 @@ def test_a_yellow_declaration_controlled_and_paid_with_the_readme_bodies_is_rele
     reply = call("risk", "POST", f"/controls/{mrn}", raw=compliant.encode(),
                  token=tokens["OFFICER_TOKEN"])
     assert reply.status == 201, reply.body
-    assert reply.body["result"] == "compliant" and reply.body["revenue_recovered"] == "0"
+    assert reply.body["result"] == "compliant" and reply.body["additional_duty"] == "0"
+    assert reply.body["outcome"] is None
     assert reply.body["officer"] == "officer-117"  # the token's subject
     reply = call("payment", "POST", "/payments",
                  raw=json.dumps(filled(payment, mrn=mrn, amount_due=due)).encode(),
@@ -130,14 +132,38 @@ def test_a_yellow_declaration_controlled_and_paid_with_the_readme_bodies_is_rele
     assert status_becomes(mrn, "released", broker)["released_at"] is not None
 
 
-def test_a_red_declaration_found_non_compliant_with_the_readme_body_is_held(
+def test_a_red_declaration_released_after_payment_with_the_readme_bodies(
         services: Cluster, tokens: dict[str, str]) -> None:
-    _, non_compliant, _ = examples()
+    _, non_compliant, payment = examples()
     broker = tokens["TOKEN"]
     mrn = lodge("05-red-non-compliant.json", "README-RED", broker)
-    status_becomes(mrn, "examination_intended", broker)
+    assessed = status_becomes(mrn, "examination_intended", broker)
     reply = call("risk", "POST", f"/controls/{mrn}", raw=non_compliant.encode(),
                  token=tokens["OFFICER_TOKEN"])
     assert reply.status == 201, reply.body
-    assert reply.body["findings"] == "valuation: invoice understated"
-    status_becomes(mrn, "held_by_other_agency", broker)
+    assert reply.body["findings"] == [{"category": "valuation", "text": "invoice understated"}]
+    assert reply.body["outcome"] == "release_after_payment"
+    extra = Decimal(reply.body["additional_duty"])
+    view = status_becomes(mrn, "tax_due", broker)
+    assert Decimal(view["amount_due"]) == Decimal(assessed["amount_due"]) + extra
+    # The assessed duty alone does not release the goods: the additional duty is owed too.
+    first = {**filled(payment, mrn=mrn, amount_due=assessed["amount_due"]),
+             "reference": f"README-RED-{mrn}"}  # the README's own is the yellow one's
+    reply = call("payment", "POST", "/payments", raw=json.dumps(first).encode(),
+                 token=tokens["CASHIER_TOKEN"])
+    assert reply.status == 201, reply.body
+    assert Decimal(reply.body["balance_due"]) == extra
+    paid_part = {}
+
+    def part_paid_heard() -> bool:
+        reply = call("declaration", "GET", f"/declarations/{mrn}", token=broker)
+        paid_part.update(reply.body)
+        return reply.body["amount_paid"] == assessed["amount_due"]
+
+    wait_until(part_paid_heard, timeout=30, message=lambda: f"payment never shown: {paid_part}")
+    assert paid_part["status"]["name"] == "tax_due", paid_part
+    rest = {**first, "reference": first["reference"] + "-ADD", "amount": str(extra)}
+    reply = call("payment", "POST", "/payments", raw=json.dumps(rest).encode(),
+                 token=tokens["CASHIER_TOKEN"])
+    assert reply.status == 201 and reply.body["balance_due"] == "0.00", reply.body
+    assert status_becomes(mrn, "released", broker)["amount_repayable"] == "0.00"

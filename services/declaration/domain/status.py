@@ -11,7 +11,7 @@ risk decision, a hold after a payment), so the table allows the in-progress stat
 follow one another freely (and to go back to accepted once nothing is pending) and encodes
 only what must never happen:
 
-- nothing follows a rejection or an invalidation;
+- nothing follows a rejection, an invalidation or a refused release;
 - before acceptance, only acceptance, rejection or manual handling;
 - no invalidation and no amendment answer while an examination is intended (UCC 173/174:
   not before the notified examination has taken place);
@@ -36,13 +36,16 @@ class Status(Enum):
     CORRECTIONS_APPLIED = "07"
     TAX_DUE = "13"  # tax due / reserved
     INSUFFICIENT_BALANCE = "14"  # insufficient deferment balance
-    HELD_BY_OTHER_AGENCY = "50"
-    QUERY_RAISED = "51"
+    HELD_BY_OTHER_AGENCY = "50"  # a partner agency's hold, never customs' own
+    QUERY_RAISED = "51"  # customs holds the goods (a non-compliant control, no outcome decided)
     RELEASED = "08"  # the debt may not be final yet
     CLEARED = "09"  # released and the debt is final
     INVALIDATED = "10"
     AMENDMENT_ANSWERED = "11"  # answer to an amendment or invalidation request
     HANDLED_MANUALLY = "17"
+    # Release refused (a control's outcome `refuse_release`): final. The name is the
+    # contract's; 18 is a code of this service, used by no other status.
+    RELEASE_REFUSED = "18"
 
     # Members are singletons compared by identity: hashed by identity too (enum's own __hash__
     # is Python code, and the status fold looks statuses up in TRANSITIONS per event).
@@ -76,16 +79,19 @@ _IN_PROGRESS = frozenset(
     }
 )
 #: From an accepted, not yet released declaration: any control or payment status, back to
-#: accepted (nothing pending), release, an amendment answer or invalidation.
-_OPEN = _IN_PROGRESS | {S.ACCEPTED, S.RELEASED, S.AMENDMENT_ANSWERED, S.INVALIDATED}
+#: accepted (nothing pending), release or its refusal, an amendment answer or invalidation.
+_OPEN = _IN_PROGRESS | {S.ACCEPTED, S.RELEASED, S.RELEASE_REFUSED, S.AMENDMENT_ANSWERED,
+                        S.INVALIDATED}
 
 #: The one table: current status -> statuses allowed next.
 TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     S.RECEIVED: frozenset({S.ACCEPTED, S.REJECTED, S.HANDLED_MANUALLY}),
     S.ACCEPTED: _OPEN,
     S.DOCUMENTS_REQUIRED: _OPEN | {S.CORRECTIONS_APPLIED},
-    # A notified examination must take place before amendment or invalidation.
-    S.EXAMINATION_INTENDED: _IN_PROGRESS | {S.ACCEPTED, S.CORRECTIONS_APPLIED, S.RELEASED},
+    # A notified examination must take place before amendment or invalidation; its outcome
+    # may refuse the release.
+    S.EXAMINATION_INTENDED: _IN_PROGRESS | {S.ACCEPTED, S.CORRECTIONS_APPLIED, S.RELEASED,
+                                            S.RELEASE_REFUSED},
     S.CORRECTIONS_APPLIED: _OPEN,
     S.TAX_DUE: _OPEN | {S.CORRECTIONS_APPLIED},  # TAX_DUE -> TAX_DUE: re-assessed
     S.INSUFFICIENT_BALANCE: _OPEN,
@@ -95,10 +101,13 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     S.HANDLED_MANUALLY: _OPEN | {S.ACCEPTED, S.REJECTED, S.CORRECTIONS_APPLIED},
     # An accepted amendment re-runs risk and duty; after release it leads back to released.
     S.AMENDMENT_ANSWERED: _OPEN | {S.CLEARED},
-    S.RELEASED: frozenset({S.CLEARED, S.AMENDMENT_ANSWERED}),
-    S.CLEARED: frozenset({S.AMENDMENT_ANSWERED}),  # post-clearance amendment on application
+    # After release, an invalidation an officer grants (UCC art. 174).
+    S.RELEASED: frozenset({S.CLEARED, S.AMENDMENT_ANSWERED, S.INVALIDATED}),
+    # post-clearance amendment on application; invalidation granted
+    S.CLEARED: frozenset({S.AMENDMENT_ANSWERED, S.INVALIDATED}),
     S.REJECTED: frozenset(),
     S.INVALIDATED: frozenset(),
+    S.RELEASE_REFUSED: frozenset(),  # final: nothing is released after it
 }
 
 del S

@@ -29,11 +29,13 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "DeclarationRejected": (),
     "RiskAssessed": ("lane",),
     "ControlOrdered": ("kind",),
-    "ControlCompleted": ("result",),
+    "ControlCompleted": ("result", "outcome", "additional_duty"),
     "DutyAssessed": ("amount_due", "currency"),
     "PaymentReceived": ("amount", "reference"),
     "GoodsReleased": ("released_at",),
     "GoodsHeld": ("reason",),
+    "ReleaseRefused": ("refused_at",),
+    "DeclarationInvalidated": ("after_release",),
 }
 
 
@@ -93,6 +95,8 @@ def derive(facts: Mapping[str, Fact]) -> StatusView:
     risk, duty = last.get("RiskAssessed"), last.get("DutyAssessed")
     released = first.get("GoodsReleased")
     paid, due = seen.paid, seen.due
+    if due is not None and seen.additional:
+        due += seen.additional  # the additional debt of a release after payment
     return StatusView(
         mrn=identity.get("mrn"),
         lrn=identity.get("lrn", ""),
@@ -120,13 +124,15 @@ class _Seen:
     """The facts of one consignment met so far, in log order: the first and the last of each
     type, and the sums the status needs."""
 
-    __slots__ = ("first", "last", "paid", "due")
+    __slots__ = ("first", "last", "paid", "due", "additional", "refused")
 
     def __init__(self) -> None:
         self.first: dict[str, Fact] = {}
         self.last: dict[str, Fact] = {}
         self.paid = Decimal("0.00")
         self.due: Decimal | None = None
+        self.additional = Decimal("0.00")  # release after payment: the additional duty
+        self.refused = False  # a control refused release (final)
 
     def add(self, fact: Fact) -> None:
         kind = fact["type"]
@@ -136,23 +142,40 @@ class _Seen:
             self.paid += Decimal(fact["data"]["amount"])
         elif kind == "DutyAssessed":
             self.due = Decimal(fact["data"]["amount_due"])
+        elif kind == "ControlCompleted":
+            # Facts kept before ControlCompleted version 3 have no outcome (a customs hold).
+            outcome = fact["data"].get("outcome")
+            self.refused = self.refused or outcome == "refuse_release"
+            self.additional = (Decimal(fact["data"]["additional_duty"])
+                               if outcome == "release_after_payment" else Decimal("0.00"))
 
     def called_for(self) -> Status:
-        """The status these facts call for, strongest first."""
+        """The status these facts call for, strongest first. Customs' own hold (a
+        non-compliant control with no outcome decided) is `query_raised`, never the agency
+        hold `held_by_other_agency`; a release after payment is `tax_due` until the
+        assessed duty plus the additional duty is paid."""
         last = self.last
+        if "DeclarationInvalidated" in last:  # final, before or after release
+            return Status.INVALIDATED
         if "GoodsReleased" in last:
             return Status.RELEASED
+        if self.refused or "ReleaseRefused" in last:
+            return Status.RELEASE_REFUSED
         completed = last.get("ControlCompleted")
-        if "GoodsHeld" in last or (completed is not None
-                                   and completed["data"]["result"] == "non_compliant"):
-            return Status.HELD_BY_OTHER_AGENCY
+        if completed is not None and completed["data"]["result"] == "non_compliant" \
+                and completed["data"].get("outcome") is None:
+            return Status.QUERY_RAISED
+        held = last.get("GoodsHeld")
+        if held is not None:
+            return (Status.HELD_BY_OTHER_AGENCY if "agency_hold" in held["data"]["reason"]
+                    else Status.QUERY_RAISED)
         if "DeclarationRejected" in last:
             return Status.REJECTED
         ordered = last.get("ControlOrdered")
         if ordered is not None and completed is None:
             return (Status.EXAMINATION_INTENDED if ordered["data"]["kind"] == "examination"
                     else Status.DOCUMENTS_REQUIRED)
-        if self.due is not None and self.paid < self.due:
+        if self.due is not None and self.paid < self.due + self.additional:
             return Status.TAX_DUE
         if "DeclarationAccepted" in last:
             return Status.ACCEPTED

@@ -4,6 +4,7 @@ and the public release notification. No infrastructure imports.
 >>> state = build_state("c-1", facts)  # any order, duplicates allowed
 >>> outcome = decide(state)            # ReleaseDecision | Hold | Pending | Released
 >>> released = release(state, fact_id=event_id, released_at=now)  # guard + record
+>>> refused = refuse(state, fact_id=event_id, refused_at=now)  # after refuse_release
 >>> state = apply(state, released)      # apply
 >>> body = release_notification(goods_released, release_event_id=event_id, position=42)
 """
@@ -13,27 +14,33 @@ from .decision import (
     Hold,
     HoldKind,
     HoldReason,
+    Invalidated,
     Outcome,
     Pending,
     PendingReason,
+    Refused,
     Released,
     ReleaseDecision,
     RiskBasis,
     decide,
+    refuse,
     release,
 )
 from .errors import (
     AlreadyReleased,
     ConflictingFact,
     NotificationUnavailable,
+    NotRefusable,
     NotReleasable,
     ReleaseDomainError,
 )
 from .facts import (
     ControlCompleted,
     ControlOrdered,
+    ControlOutcome,
     ControlResult,
     DeclarationAccepted,
+    DeclarationInvalidated,
     DutyAssessed,
     Fact,
     GoodsReleased,
@@ -42,6 +49,7 @@ from .facts import (
     HoldPlaced,
     Lane,
     PaymentReceived,
+    ReleaseRefused,
     RiskDecided,
 )
 from .notification import (
@@ -63,9 +71,11 @@ __all__ = [
     "ConsignmentState",
     "ControlCompleted",
     "ControlOrdered",
+    "ControlOutcome",
     "ControlResult",
     "DebtBasis",
     "DeclarationAccepted",
+    "DeclarationInvalidated",
     "DutyAssessed",
     "Fact",
     "GoodsReleased",
@@ -75,15 +85,19 @@ __all__ = [
     "HoldLifted",
     "HoldPlaced",
     "HoldReason",
+    "Invalidated",
     "Lane",
+    "NotRefusable",
     "NotReleasable",
     "NotificationUnavailable",
     "Outcome",
     "PaymentReceived",
     "Pending",
     "PendingReason",
+    "Refused",
     "ReleaseDecision",
     "ReleaseDomainError",
+    "ReleaseRefused",
     "ReleaseStatus",
     "Released",
     "RiskBasis",
@@ -92,6 +106,7 @@ __all__ = [
     "build_state",
     "decide",
     "load_notification_schema",
+    "refuse",
     "notification_id",
     "release",
     "release_notification",

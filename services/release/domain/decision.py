@@ -3,12 +3,21 @@
 `decide(state)` reads the set of facts and answers one of:
 
 - `Released`: already released (exactly one release per consignment);
-- `Hold`: a non-compliant control, or an agency hold not lifted;
+- `Refused`: a control's outcome refused release (final: never released after it);
+- `Invalidated`: the declaration was invalidated (final: never released after it);
+- `Hold`: a customs hold (a non-compliant control with no outcome decided, recorded before
+  outcomes existed) or an agency hold not lifted;
 - `Pending(reasons)`: a release condition does not hold yet;
 - `ReleaseDecision`: every condition holds (risk closed, debt paid or secured, no hold).
 
+The risk is closed by a green or blue lane, or by a control that is compliant or
+non-compliant with outcome `release` or `release_after_payment`. The debt is the assessed
+duty plus the additional duty of a release after payment; a guarantee secures the assessed
+duty only, the additional duty must be paid.
+
 `release(state, fact_id=..., released_at=...)` re-checks that answer and returns the
-`GoodsReleased` fact to record; `state.apply` of that fact is the only change.
+`GoodsReleased` fact to record, `refuse(state, fact_id=..., refused_at=...)` the
+`ReleaseRefused` fact; `state.apply` of a fact is the only change.
 """
 
 from __future__ import annotations
@@ -18,8 +27,15 @@ from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 
-from .errors import AlreadyReleased, NotReleasable
-from .facts import ControlResult, GoodsReleased, Lane
+from .errors import AlreadyReleased, NotRefusable, NotReleasable
+from .facts import (
+    ControlCompleted,
+    ControlOutcome,
+    ControlResult,
+    GoodsReleased,
+    Lane,
+    ReleaseRefused,
+)
 from .state import ConsignmentState
 
 
@@ -34,8 +50,12 @@ class PendingReason(Enum):
 
 
 class HoldKind(Enum):
-    CONTROL_NON_COMPLIANT = "control_non_compliant"
+    CONTROL_NON_COMPLIANT = "control_non_compliant"  # customs' own hold, no outcome decided
     AGENCY_HOLD = "agency_hold"
+
+    @property
+    def by_customs(self) -> bool:
+        return self is HoldKind.CONTROL_NON_COMPLIANT
 
 
 class RiskBasis(Enum):
@@ -44,6 +64,8 @@ class RiskBasis(Enum):
     GREEN = "green"
     BLUE = "blue"
     CONTROL_COMPLIANT = "control_compliant"
+    CONTROL_RELEASE = "control_release"  # non-compliant, released
+    CONTROL_RELEASE_AFTER_PAYMENT = "control_release_after_payment"
 
 
 class DebtBasis(Enum):
@@ -82,6 +104,25 @@ class Released:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """Release refused by the control `control_fact_id`; `refused_at` None until the refusal
+    is recorded (`refuse`)."""
+
+    consignment_id: str
+    control_fact_id: str
+    refused_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Invalidated:
+    """The declaration was invalidated before release: nothing is released (the fact is the
+    declaration service's; the release service records nothing more)."""
+
+    consignment_id: str
+    fact_id: str
+
+
+@dataclass(frozen=True)
 class ReleaseDecision:
     """Every release condition holds; record it with `release`."""
 
@@ -95,9 +136,10 @@ class ReleaseDecision:
     amount_due: Decimal
     amount_paid: Decimal
     amount_secured: Decimal
+    additional_duty: Decimal = Decimal(0)
 
 
-Outcome = ReleaseDecision | Hold | Pending | Released
+Outcome = ReleaseDecision | Hold | Pending | Released | Refused | Invalidated
 
 
 def decide(state: ConsignmentState) -> Outcome:
@@ -105,11 +147,19 @@ def decide(state: ConsignmentState) -> Outcome:
     released = state.released
     if released is not None:
         return Released(state.consignment_id, released.fact_id, released.released_at)
+    refused, refusing = state.refused, state.refusing_control
+    if refused is not None:
+        return Refused(state.consignment_id, refused.control_fact_id, refused.refused_at)
+    if refusing is not None:
+        return Refused(state.consignment_id, refusing.fact_id)
+    invalidated = state.invalidated
+    if invalidated is not None:
+        return Invalidated(state.consignment_id, invalidated.fact_id)
 
     holds = [
         HoldReason(HoldKind.CONTROL_NON_COMPLIANT, control.control_id)
         for control in state.controls_completed
-        if control.result is ControlResult.NON_COMPLIANT
+        if control.customs_hold
     ] + [
         HoldReason(HoldKind.AGENCY_HOLD, hold.hold_id, hold.agency, hold.reason)
         for hold in state.active_holds
@@ -128,24 +178,20 @@ def decide(state: ConsignmentState) -> Outcome:
         pending.append(PendingReason.RISK_NOT_DECIDED)
     elif not risk.lane.needs_control:
         risk_basis = RiskBasis(risk.lane.value)
-    elif any(c.result is ControlResult.COMPLIANT for c in state.controls_completed):
-        risk_basis = RiskBasis.CONTROL_COMPLIANT
     else:
-        pending.append(PendingReason.CONTROL_NOT_COMPLETED)
+        risk_basis = _control_basis(state.controls_completed)
+        if risk_basis is None:
+            pending.append(PendingReason.CONTROL_NOT_COMPLETED)
 
     duty = state.duty
-    paid, secured = state.amount_paid, state.amount_secured
+    paid, secured, additional = state.amount_paid, state.amount_secured, state.additional_duty
     debt_basis: DebtBasis | None = None
     if duty is None:
         pending.append(PendingReason.DUTY_NOT_ASSESSED)
-    elif duty.amount_due <= 0:
-        debt_basis = DebtBasis.NOTHING_DUE
-    elif paid >= duty.amount_due:
-        debt_basis = DebtBasis.PAID
-    elif paid + secured >= duty.amount_due:
-        debt_basis = DebtBasis.SECURED
     else:
-        pending.append(PendingReason.DEBT_NOT_SETTLED)
+        debt_basis = _debt_basis(max(duty.amount_due, Decimal(0)), additional, paid, secured)
+        if debt_basis is None:
+            pending.append(PendingReason.DEBT_NOT_SETTLED)
 
     if pending or accepted is None or risk is None or duty is None:
         return Pending(state.consignment_id, tuple(pending))
@@ -161,7 +207,32 @@ def decide(state: ConsignmentState) -> Outcome:
         amount_due=duty.amount_due,
         amount_paid=paid,
         amount_secured=secured,
+        additional_duty=additional,
     )
+
+
+def _control_basis(completed: list[ControlCompleted]) -> RiskBasis | None:
+    """How the completed controls close the risk, or None (no control closes it yet)."""
+    closing = [c for c in completed if c.closes_risk]
+    if any(c.result is ControlResult.COMPLIANT for c in closing):
+        return RiskBasis.CONTROL_COMPLIANT
+    if any(c.outcome is ControlOutcome.RELEASE_AFTER_PAYMENT for c in closing):
+        return RiskBasis.CONTROL_RELEASE_AFTER_PAYMENT
+    return RiskBasis.CONTROL_RELEASE if closing else None
+
+
+def _debt_basis(due: Decimal, additional: Decimal, paid: Decimal,
+                secured: Decimal) -> DebtBasis | None:
+    """How the debt (the assessed `due` plus the `additional` duty) is settled, or None. A
+    guarantee secures the assessed duty only: the additional duty must be paid."""
+    total = due + additional
+    if total <= 0:
+        return DebtBasis.NOTHING_DUE
+    if paid >= total:
+        return DebtBasis.PAID
+    if paid + min(secured, due) >= total:
+        return DebtBasis.SECURED
+    return None
 
 
 def release(state: ConsignmentState, *, fact_id: str, released_at: datetime) -> GoodsReleased:
@@ -177,3 +248,15 @@ def release(state: ConsignmentState, *, fact_id: str, released_at: datetime) -> 
     if not isinstance(outcome, ReleaseDecision):
         raise NotReleasable(f"{state.consignment_id} cannot be released: {outcome}", outcome)
     return GoodsReleased(fact_id=fact_id, released_at=released_at)
+
+
+def refuse(state: ConsignmentState, *, fact_id: str, refused_at: datetime) -> ReleaseRefused:
+    """Guard and record: the `ReleaseRefused` fact, when a control refused release and the
+    refusal is not recorded yet. Raises `NotRefusable` (with the outcome) otherwise."""
+    if refused_at.tzinfo is None:
+        raise ValueError("refused_at must be timezone-aware")
+    outcome = decide(state)
+    if not isinstance(outcome, Refused) or outcome.refused_at is not None:
+        raise NotRefusable(f"{state.consignment_id}: no refusal to record: {outcome}", outcome)
+    return ReleaseRefused(fact_id=fact_id, control_fact_id=outcome.control_fact_id,
+                          refused_at=refused_at)

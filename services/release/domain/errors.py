@@ -23,5 +23,14 @@ class AlreadyReleased(NotReleasable):
     """The consignment was released already: exactly one release per consignment (409)."""
 
 
+class NotRefusable(ReleaseDomainError):
+    """A refusal was to be recorded while no control refused release, or it is recorded
+    already; `outcome` says what the decision is."""
+
+    def __init__(self, message: str, outcome: object) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
 class NotificationUnavailable(ReleaseDomainError):
     """A release notification was asked for a consignment not (known to be) released."""

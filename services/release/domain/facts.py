@@ -35,6 +35,15 @@ class ControlResult(Enum):
     NON_COMPLIANT = "non_compliant"
 
 
+class ControlOutcome(Enum):
+    """What follows a non-compliant control (None on a result: compliant, or non-compliant
+    recorded before outcomes existed, which is a customs hold)."""
+
+    RELEASE = "release"
+    RELEASE_AFTER_PAYMENT = "release_after_payment"  # of the additional duty
+    REFUSE_RELEASE = "refuse_release"  # final
+
+
 @dataclass(frozen=True)
 class DeclarationAccepted:
     fact_id: str
@@ -64,6 +73,32 @@ class ControlCompleted:
     control_id: str
     result: ControlResult
     declaration_version: int = 1
+    outcome: ControlOutcome | None = None
+    additional_duty: Decimal = Decimal(0)  # above 0 only with release after payment
+
+    @property
+    def closes_risk(self) -> bool:
+        """Compliant, or non-compliant with the goods to be released (at once or after
+        payment of the additional duty)."""
+        return self.result is ControlResult.COMPLIANT or self.outcome in (
+            ControlOutcome.RELEASE, ControlOutcome.RELEASE_AFTER_PAYMENT)
+
+    @property
+    def refuses_release(self) -> bool:
+        return (self.result is ControlResult.NON_COMPLIANT
+                and self.outcome is ControlOutcome.REFUSE_RELEASE)
+
+    @property
+    def customs_hold(self) -> bool:
+        """Non-compliant with no outcome decided: customs holds the goods."""
+        return self.result is ControlResult.NON_COMPLIANT and self.outcome is None
+
+    @property
+    def additional_debt(self) -> Decimal:
+        """The additional duty the release waits for (0 unless released after payment)."""
+        if self.outcome is ControlOutcome.RELEASE_AFTER_PAYMENT:
+            return self.additional_duty
+        return Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -113,6 +148,24 @@ class GoodsReleased:
     released_at: datetime
 
 
+@dataclass(frozen=True)
+class ReleaseRefused:
+    """Release was refused (final); `control_fact_id`: the control that refused it."""
+
+    fact_id: str
+    control_fact_id: str
+    refused_at: datetime
+
+
+@dataclass(frozen=True)
+class DeclarationInvalidated:
+    """The declaration was invalidated (UCC art. 174): final, nothing is released after it.
+    `after_release`: granted by an officer after the goods were released."""
+
+    fact_id: str
+    after_release: bool = False
+
+
 Fact = (
     DeclarationAccepted
     | RiskDecided
@@ -124,4 +177,6 @@ Fact = (
     | HoldPlaced
     | HoldLifted
     | GoodsReleased
+    | ReleaseRefused
+    | DeclarationInvalidated
 )

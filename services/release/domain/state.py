@@ -19,6 +19,7 @@ from .facts import (
     ControlCompleted,
     ControlOrdered,
     DeclarationAccepted,
+    DeclarationInvalidated,
     DutyAssessed,
     Fact,
     GoodsReleased,
@@ -26,6 +27,7 @@ from .facts import (
     HoldLifted,
     HoldPlaced,
     PaymentReceived,
+    ReleaseRefused,
     RiskDecided,
 )
 
@@ -102,6 +104,27 @@ class ConsignmentState:
         lifted = {f.hold_id for f in self._all(HoldLifted)}
         placed = {f.hold_id: f for f in reversed(self._all(HoldPlaced))}
         return [placed[hold_id] for hold_id in sorted(placed) if hold_id not in lifted]
+
+    @property
+    def additional_duty(self) -> Decimal:
+        """The additional debt of the latest version's controls released after payment."""
+        return sum((f.additional_debt for f in self.controls_completed), Decimal(0))
+
+    @property
+    def refusing_control(self) -> ControlCompleted | None:
+        """The control that refused release, whatever the declaration version (a refusal is
+        final: an amendment does not undo it)."""
+        return next((f for f in self._all(ControlCompleted) if f.refuses_release), None)
+
+    @property
+    def refused(self) -> ReleaseRefused | None:
+        found = self._all(ReleaseRefused)
+        return min(found, key=lambda f: (f.refused_at, f.fact_id), default=None)
+
+    @property
+    def invalidated(self) -> DeclarationInvalidated | None:
+        found = self._all(DeclarationInvalidated)
+        return found[0] if found else None
 
     @property
     def released(self) -> GoodsReleased | None:

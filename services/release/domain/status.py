@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from .decision import Hold, Pending, PendingReason, Released, decide
+from .decision import Hold, Invalidated, Pending, PendingReason, Refused, Released, decide
 from .facts import Lane
 from .state import ConsignmentState
 
@@ -19,8 +19,11 @@ class ReleaseStatus(Enum):
     DOCUMENTS_REQUIRED = "documents_required"
     EXAMINATION_INTENDED = "examination_intended"
     TAX_DUE = "tax_due"
-    HELD = "held"
+    HELD = "held"  # by a partner agency
+    QUERY_RAISED = "query_raised"  # held by customs: a non-compliant control, no outcome
     RELEASED = "released"
+    RELEASE_REFUSED = "release_refused"  # final
+    INVALIDATED = "invalidated"  # final (before release)
 
     @property
     def code(self) -> str:
@@ -34,20 +37,31 @@ _CODES = {
     ReleaseStatus.EXAMINATION_INTENDED: "05",
     ReleaseStatus.TAX_DUE: "13",
     ReleaseStatus.HELD: "50",
+    ReleaseStatus.QUERY_RAISED: "51",
     ReleaseStatus.RELEASED: "08",
+    ReleaseStatus.RELEASE_REFUSED: "18",
+    ReleaseStatus.INVALIDATED: "10",
 }
 
 
 def status_of(state: ConsignmentState) -> ReleaseStatus:
-    """released 08 > held 50 > received 02 (not accepted yet) > documents required 06 /
-    examination intended 05 (control not completed) > tax due 13 > accepted 01.
+    """released 08 > release refused 18 > invalidated 10 > held by customs (query raised 51) > held by an
+    agency 50 > received 02 (not accepted yet) > documents required 06 / examination
+    intended 05 (control not completed) > tax due 13 (the assessed duty, plus the additional
+    duty of a release after payment, not paid) > accepted 01.
 
-    "held" (50) covers agency holds and a non-compliant control alike.
+    Customs' own hold is never shown as an agency hold (50).
     """
     outcome = decide(state)
     if isinstance(outcome, Released):
         return ReleaseStatus.RELEASED
+    if isinstance(outcome, Refused):
+        return ReleaseStatus.RELEASE_REFUSED
+    if isinstance(outcome, Invalidated):
+        return ReleaseStatus.INVALIDATED
     if isinstance(outcome, Hold):
+        if any(reason.kind.by_customs for reason in outcome.reasons):
+            return ReleaseStatus.QUERY_RAISED
         return ReleaseStatus.HELD
     reasons = outcome.reasons if isinstance(outcome, Pending) else ()
     if PendingReason.NOT_ACCEPTED in reasons:

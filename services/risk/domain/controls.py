@@ -8,15 +8,25 @@ and its result. Guard, record, apply:
 
 Guards: a result needs an open control (`NoOpenControl`, 409); a control has one result
 (`ControlAlreadyCompleted`, 409); one open control at a time (`ControlAlreadyOpen`, 409);
-only yellow and red have a control (`NoControlForLane`). A compliant result has no findings
-and no revenue; a non-compliant one has at least one finding (`InvalidControlResult`, 422).
+only yellow and red have a control (`NoControlForLane`). Consistency of a result
+(`InvalidControlResult`, 422):
+
+- compliant: no outcome, no additional duty, and findings (if any) only `no_discrepancy`
+  remarks;
+- non-compliant: at least one finding, each a discrepancy (not `no_discrepancy`), and the
+  outcome that follows: `release`, `release_after_payment` of an `additional_duty` > 0, or
+  `refuse_release`; the additional duty is 0 unless released after payment;
+- the additional duty is an amount in minor units: >= 0, at most two decimals.
+
+A non-compliant result recorded before outcomes existed (ControlCompleted version 2) reads
+with outcome None: customs holds the goods, no outcome decided.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import Enum
 from typing import Any
 
@@ -49,6 +59,7 @@ class ControlResult(Enum):
 
 
 class FindingCategory(Enum):
+    NO_DISCREPANCY = "no_discrepancy"  # a compliant control's remark
     CLASSIFICATION = "classification"
     VALUATION = "valuation"
     ORIGIN = "origin"
@@ -57,22 +68,36 @@ class FindingCategory(Enum):
     PROHIBITED_GOODS = "prohibited_goods"
 
 
+    @property
+    def is_discrepancy(self) -> bool:
+        return self is not FindingCategory.NO_DISCREPANCY
+
+
+class ControlOutcome(Enum):
+    """What follows a non-compliant result."""
+
+    RELEASE = "release"
+    RELEASE_AFTER_PAYMENT = "release_after_payment"  # of the additional duty
+    REFUSE_RELEASE = "refuse_release"  # final
+
+
 KIND_FOR_LANE = {Lane.YELLOW: ControlKind.DOCUMENTARY, Lane.RED: ControlKind.EXAMINATION}
+MINOR_UNITS = Decimal("0.01")
 
 
 @dataclass(frozen=True)
 class Finding:
     category: FindingCategory
-    note: str = ""
+    text: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"category": self.category.value, "note": self.note}
+        return {"category": self.category.value, "text": self.text}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
         try:
-            return cls(category=FindingCategory(data["category"]), note=str(data.get("note", "")))
-        except (KeyError, ValueError) as error:
+            return cls(category=FindingCategory(data["category"]), text=str(data.get("text", "")))
+        except (KeyError, ValueError, TypeError) as error:
             raise InvalidRecord(f"finding: {error}") from None
 
 
@@ -110,13 +135,15 @@ class ControlOrdered:
 
 @dataclass(frozen=True)
 class ControlCompleted:
-    """Event: an officer recorded the result of a control."""
+    """Event: an officer recorded the result of a control (and, when non-compliant, what
+    follows; `outcome` None: recorded before outcomes existed, a customs hold)."""
 
     consignment_id: str
     control_id: str
     result: ControlResult
     findings: tuple[Finding, ...]
-    revenue_recovered: Decimal
+    outcome: ControlOutcome | None
+    additional_duty: Decimal
     officer: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,7 +152,8 @@ class ControlCompleted:
             "control_id": self.control_id,
             "result": self.result.value,
             "findings": [finding.to_dict() for finding in self.findings],
-            "revenue_recovered": decimal_text(self.revenue_recovered),
+            "outcome": None if self.outcome is None else self.outcome.value,
+            "additional_duty": decimal_text(self.additional_duty),
             "officer": self.officer,
         }
 
@@ -137,7 +165,8 @@ class ControlCompleted:
                 control_id=to_str(data["control_id"], "control_id"),
                 result=ControlResult(data["result"]),
                 findings=tuple(Finding.from_dict(f) for f in data["findings"]),
-                revenue_recovered=to_decimal(data["revenue_recovered"], "revenue_recovered"),
+                outcome=None if data["outcome"] is None else ControlOutcome(data["outcome"]),
+                additional_duty=to_decimal(data["additional_duty"], "additional_duty"),
                 officer=str(data["officer"]),
             )
         except (KeyError, ValueError) as error:
@@ -156,7 +185,8 @@ class Control:
     status: ControlStatus
     result: ControlResult | None = None
     findings: tuple[Finding, ...] = ()
-    revenue_recovered: Decimal = Decimal(0)
+    outcome: ControlOutcome | None = None
+    additional_duty: Decimal = Decimal(0)
     officer: str = ""
 
 
@@ -204,7 +234,8 @@ def record_result(
     result: ControlResult,
     *,
     findings: Iterable[Finding] = (),
-    revenue_recovered: Decimal = Decimal(0),
+    outcome: ControlOutcome | None = None,
+    additional_duty: Decimal = Decimal(0),
     officer: str = "",
     control_id: str | None = None,
 ) -> ControlCompleted:
@@ -220,20 +251,49 @@ def record_result(
         raise ControlAlreadyCompleted(
             f"control {target.control_id} of {state.consignment_id} already has a result"
         )
-    if revenue_recovered < 0:
-        raise InvalidControlResult("revenue recovered must not be negative")
-    if result is ControlResult.COMPLIANT and (findings or revenue_recovered):
-        raise InvalidControlResult("a compliant result has no findings and no revenue recovered")
-    if result is ControlResult.NON_COMPLIANT and not findings:
-        raise InvalidControlResult("a non-compliant result needs at least one finding")
+    _check_consistent(result, findings, outcome, additional_duty)
     return ControlCompleted(
         consignment_id=state.consignment_id,
         control_id=target.control_id,
         result=result,
         findings=findings,
-        revenue_recovered=revenue_recovered,
+        outcome=outcome,
+        additional_duty=additional_duty,
         officer=officer,
     )
+
+
+def _check_consistent(result: ControlResult, findings: tuple[Finding, ...],
+                      outcome: ControlOutcome | None, additional_duty: Decimal) -> None:
+    """`InvalidControlResult` unless the result, findings, outcome and duty agree (see the
+    module docstring)."""
+    if not additional_duty.is_finite() or additional_duty < 0:
+        raise InvalidControlResult("the additional duty must not be negative")
+    if additional_duty != additional_duty.quantize(MINOR_UNITS, rounding=ROUND_DOWN):
+        raise InvalidControlResult("the additional duty has at most two decimals")
+    if result is ControlResult.COMPLIANT:
+        if outcome is not None:
+            raise InvalidControlResult("a compliant result has no outcome (the goods follow "
+                                       "the normal release conditions)")
+        if additional_duty:
+            raise InvalidControlResult("a compliant result has no additional duty")
+        if any(f.category.is_discrepancy for f in findings):
+            raise InvalidControlResult("a compliant result has no discrepancy: its findings "
+                                       "are no_discrepancy remarks only")
+        return
+    if not findings:
+        raise InvalidControlResult("a non-compliant result needs at least one finding")
+    if not all(f.category.is_discrepancy for f in findings):
+        raise InvalidControlResult("a non-compliant result's findings are discrepancies "
+                                   "(no_discrepancy is for a compliant result)")
+    if outcome is None:
+        raise InvalidControlResult("a non-compliant result says what follows: release, "
+                                   "release_after_payment or refuse_release")
+    if outcome is ControlOutcome.RELEASE_AFTER_PAYMENT and additional_duty <= 0:
+        raise InvalidControlResult("release after payment needs an additional duty above 0")
+    if outcome is not ControlOutcome.RELEASE_AFTER_PAYMENT and additional_duty:
+        raise InvalidControlResult(
+            f"an additional duty is only for release_after_payment, not {outcome.value}")
 
 
 def apply(state: ControlState, event: ControlEvent) -> ControlState:
@@ -258,7 +318,8 @@ def apply(state: ControlState, event: ControlEvent) -> ControlState:
         status=target,
         result=event.result,
         findings=event.findings,
-        revenue_recovered=event.revenue_recovered,
+        outcome=event.outcome,
+        additional_duty=event.additional_duty,
         officer=event.officer,
     )
     return replace(state, controls=(*state.controls[:-1], completed))

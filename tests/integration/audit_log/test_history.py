@@ -143,8 +143,9 @@ def build(store: EventStore, description: str = "Smartphones, 128 GB",
     other(w.append("risk", d, RiskAssessed(d, OTHER_MRN, "green", 0, [], "2026.1", None,
                                            {"seed": "ef" * 32, "selected": False,
                                             "value": "0.5"}, {"lane": "green"})))
-    mine(w.append("risk", c, ControlCompleted(c, MRN, "compliant", findings,
-                                              Decimal("0.00")),
+    mine(w.append("risk", c, ControlCompleted(c, MRN, "compliant",
+                                              [{"category": "no_discrepancy", "text": findings}],
+                                              None, Decimal("0.00")),
                   actor="officer-117"), ("tax_due", "13"), "yellow", "2387.45", "0.00")
     mine(w.append("payment", c, PaymentReceived(c, MRN, "PAY-000001", Decimal("1000.00"), "GBP",
                                                 Decimal("1387.45"), Decimal("0.00")),

@@ -77,12 +77,15 @@ def test_an_old_log_verifies_rebuilds_and_reads_typed(store_url: str) -> None:
     events = store.read_correlation(CID)
     completed = next(e for e in events if e.type == "ControlCompleted")
     assert completed.version == 1 and completed.data["officer"] == "officer-117"
-    assert isinstance(completed.payload, ControlCompleted)  # upcast to version 2
+    assert isinstance(completed.payload, ControlCompleted)  # upcast to the current version
     assert not hasattr(completed.payload, "officer")
     released = next(e for e in events if e.type == "GoodsReleased")
     assert isinstance(released.payload, GoodsReleased)
     assert released.payload.declaration_version == 1
-    assert registry().current_version("ControlCompleted") == 2
+    assert registry().current_version("ControlCompleted") == 3
+    assert completed.payload.findings == [{"category": "valuation",
+                                           "text": "invoice understated"}]
+    assert completed.payload.outcome is None  # a customs hold: no outcome was decided
 
     authors = {e["type"]: e["actor"] for e in to_json(history(store, CID))["events"]}
     assert authors["ControlCompleted"]["sub"] == "officer-117"

@@ -53,12 +53,17 @@ def consignment_history(lane: str, control: str, payments: int, settle: bool) ->
     steps.append(("payment", p.DutyAssessed(cid, mrn, "GBP", Decimal("10.00"), Decimal("20.00"),
                                             Decimal("30.00"), "2026-07", "2026", "HALF_UP", {})))
     if lane in ("yellow", "red"):
-        steps.append(("risk", k.ControlCompleted(cid, mrn, control, "x", Decimal("0"))))
+        refused = control == "non_compliant"
+        steps.append(("risk", k.ControlCompleted(
+            cid, mrn, control, [{"category": "documents" if refused else "no_discrepancy",
+                                 "text": "x"}], "refuse_release" if refused else None,
+            Decimal("0"))))
     for n in range(payments):
         steps.append(("payment", p.PaymentReceived(cid, mrn, f"R-{cid[:8]}-{n}", Decimal("30.00"),
                                                    "GBP", Decimal("0.00"), Decimal("0.00"))))
     if settle and control == "non_compliant" and lane in ("yellow", "red"):
-        steps.append(("release", r.GoodsHeld(cid, mrn, "control_non_compliant")))
+        steps.append(("release", r.ReleaseRefused(cid, mrn, 1, "GBDEM001", "x",
+                                                  datetime.now(UTC))))
     elif settle and payments:
         now = datetime.now(UTC)
         steps.append(("release", r.GoodsReleased(cid, mrn, 1, "GBDEM001", lane, "air", now, now)))

@@ -73,7 +73,7 @@ def synthetic_log() -> list[tuple[datetime, str, Any]]:
                 cid, mrn, "documentary" if lane == "yellow" else "examination", lane)))
         if control is not None:
             steps.append((at(control), f"risk-{cid}",
-                          k.ControlCompleted(cid, mrn, "compliant", "", Decimal("0"))))
+                          k.ControlCompleted(cid, mrn, "compliant", [], None, Decimal("0"))))
         if paid is not None:
             steps.append((at(paid), f"payment-{cid}", p.PaymentReceived(
                 cid, mrn, f"REF-{cid}", Decimal(due), "GBP", Decimal("0"), Decimal("0"))))
@@ -121,8 +121,8 @@ def test_reader_builds_the_milestones_in_one_pass_whatever_the_page(filled: str)
 
 def test_trs_json_from_the_store(filled: str, capsys: pytest.CaptureFixture[str]) -> None:
     report = run_json(capsys)
-    assert report["consignments"] == {"lodged": 6, "released": 5, "open": 1, "rejected": 0,
-                                      "without_lodgement": 0}
+    assert report["consignments"] == {"lodged": 6, "released": 5, "open": 1, "refused": 0,
+                                      "invalidated": 0, "rejected": 0, "without_lodgement": 0}
     overall = report["overall"]
     # totals 2, 63, 425, 1206, 3606 of 6 lodged
     assert overall["released_within_10m"] == round(3 / 6, 6)

@@ -23,7 +23,7 @@ from services.release.notifications import NAME as NOTIFICATIONS
 from shared.events.catalog import registry
 from shared.events.envelope import stream_name
 from shared.events.payment import DutyAssessed, PaymentReceived
-from shared.events.risk import RiskAssessed
+from shared.events.risk import ControlCompleted, RiskAssessed
 from shared.reference import load_reference_data
 from shared.testing import rabbit
 from shared.testing.waiting import wait_until
@@ -97,11 +97,24 @@ def test_risk_service_decides_lanes_and_records_controls(
 
     # The officer is the token's subject (the body names no officer).
     officer = running.token(["officer"], sub="officer-7", offices=[OFFICE])
-    result = {"result": "non_compliant", "findings": "undervalued",
-              "category": "valuation", "revenue_recovered": "120.00"}
+    result = {"result": "non_compliant",
+              "findings": [{"category": "valuation", "text": "undervalued"}],
+              "outcome": "release_after_payment", "additional_duty": "120.00"}
+    # A result that does not agree with itself is 422 and stores nothing.
+    for wrong in ({"additional_duty": "0.00"}, {"outcome": None},
+                  {"findings": [{"category": "no_discrepancy", "text": "fine"}]},
+                  {"result": "compliant"}, {"additional_duty": "1.005"}):
+        status, problem = post(running.http, "/controls/26GBMO0000000002R3",
+                               {**result, **wrong}, officer)
+        assert status == 422 and problem["status"] == 422, (wrong, problem)
+    assert [e.type for e in running.store.read_stream(stream_name("risk", red))] == [
+        "RiskAssessed", "ControlOrdered"]
     status, body = post(running.http, "/controls/26GBMO0000000002R3", result, officer)
     assert status == 201 and body["result"] == "non_compliant"
-    assert body["officer"] == "officer-7"
+    assert body["officer"] == "officer-7" and body["findings"] == result["findings"]
+    assert body["outcome"] == "release_after_payment" and body["additional_duty"] == "120.00"
+    recorded = registry().decode(running.store.read_stream(stream_name("risk", red))[-1])
+    assert isinstance(recorded, ControlCompleted) and recorded.additional_duty == Decimal("120")
     assert running.store.read_stream(stream_name("risk", red))[-1].type == "ControlCompleted"
     status, problem = post(running.http, "/controls/26GBMO0000000002R3", result, officer)
     assert status == 409 and problem["status"] == 409  # no control open any more

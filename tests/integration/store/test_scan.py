@@ -47,7 +47,10 @@ def odd_payload(rng: random.Random, event_type: str, version: int,
         data["mrn"] = "26GB" + consignment[:14]
     for key in ("lrn", "reason", "findings", "officer", "reference", "tariff_version"):
         if key in data and rng.random() < 0.5:
-            data[key] += rng.choice(ODD)
+            if isinstance(data[key], list):  # findings since ControlCompleted v3
+                data[key] = [{**f, "text": f["text"] + rng.choice(ODD)} for f in data[key]]
+            else:
+                data[key] += rng.choice(ODD)
     return data
 
 

@@ -35,8 +35,13 @@ DOMAIN_CODES = {
 }
 
 
+#: Named by CONTRACT.md ("Declaration lifecycle": refusal is final, status
+#: `release_refused`) with no CDS code; 18 is this service's, used by no other status.
+CONTRACT_ONLY = {"18": "release_refused"}
+
+
 def test_the_vocabulary_is_domain_md_with_names_and_codes() -> None:
-    assert {s.code: s.label for s in Status} == DOMAIN_CODES
+    assert {s.code: s.label for s in Status} == DOMAIN_CODES | CONTRACT_ONLY
     assert Status.RELEASED.as_json() == {"name": "released", "code": "08"}
 
 
@@ -84,9 +89,9 @@ def test_import_paths_are_allowed(path: list[str]) -> None:
         assert can_transition(Status[current], Status[target]), (current, target)
 
 
-def test_rejected_and_invalidated_are_terminal() -> None:
+def test_rejected_invalidated_and_refused_release_are_terminal() -> None:
     assert {s for s, targets in TRANSITIONS.items() if not targets} == {
-        Status.REJECTED, Status.INVALIDATED}
+        Status.REJECTED, Status.INVALIDATED, Status.RELEASE_REFUSED}
 
 
 def test_before_acceptance_only_acceptance_rejection_or_manual_handling() -> None:
@@ -102,10 +107,14 @@ def test_no_invalidation_or_amendment_while_an_examination_is_intended() -> None
     assert not can_transition(Status.EXAMINATION_INTENDED, Status.AMENDMENT_ANSWERED)
 
 
-def test_no_invalidation_after_release() -> None:
-    assert not can_transition(Status.RELEASED, Status.INVALIDATED)
-    assert not can_transition(Status.CLEARED, Status.INVALIDATED)
-    assert TRANSITIONS[Status.RELEASED] == {Status.CLEARED, Status.AMENDMENT_ANSWERED}
+def test_after_release_only_clearance_an_amendment_answer_or_a_granted_invalidation() -> None:
+    # After release, invalidation is on request, granted by an officer (UCC art. 174; the
+    # guard is domain/invalidation.py): the table lets the granted one through.
+    assert can_transition(Status.RELEASED, Status.INVALIDATED)
+    assert can_transition(Status.CLEARED, Status.INVALIDATED)
+    assert TRANSITIONS[Status.RELEASED] == {Status.CLEARED, Status.AMENDMENT_ANSWERED,
+                                            Status.INVALIDATED}
+    assert not can_transition(Status.INVALIDATED, Status.RELEASED)
 
 
 def test_nothing_goes_back_to_received() -> None:
@@ -117,7 +126,7 @@ def test_release_only_after_acceptance() -> None:
 
 
 # -- the table governs the status view's fold -------------------------------------------------
-def fact(position: int, kind: str, **data: Any) -> tuple[str, dict[str, Any]]:
+def fact(position: int, kind: str, /, **data: Any) -> tuple[str, dict[str, Any]]:
     return f"e{position}", {"type": kind, "position": position,
                             "at": f"2026-03-02T10:00:{position:02d}.000000+00:00", "data": data}
 
@@ -151,3 +160,36 @@ def test_nothing_moves_a_released_declaration_back() -> None:
                   fact(4, "GoodsReleased", released_at="2026-03-02T10:01:00+00:00"),
                   fact(5, "GoodsHeld", reason="late hold")])
     assert derive(facts).status is Status.RELEASED
+
+
+def test_invalidation_is_final_before_and_after_release() -> None:
+    paid = [*ACCEPTED, fact(3, "RiskAssessed", lane="green"),
+            fact(4, "DutyAssessed", amount_due="10.00", currency="GBP"),
+            fact(5, "PaymentReceived", amount="10.00", reference="P1")]
+    before = dict([*paid, fact(6, "DeclarationInvalidated", after_release=False)])
+    assert derive(before).status is Status.INVALIDATED
+    # a release heard after it does not move it (the release service records none)
+    before.update([fact(7, "GoodsReleased", released_at="2026-03-02T10:01:00+00:00")])
+    assert derive(before).status is Status.INVALIDATED
+    after = dict([*paid, fact(6, "GoodsReleased", released_at="2026-03-02T10:01:00+00:00")])
+    assert derive(after).status is Status.RELEASED
+    after.update([fact(7, "DeclarationInvalidated", after_release=True)])
+    assert derive(after).status is Status.INVALIDATED
+
+
+def test_a_refused_release_and_customs_own_hold() -> None:
+    red = [*ACCEPTED, fact(3, "RiskAssessed", lane="red"),
+           fact(4, "ControlOrdered", kind="examination"),
+           fact(5, "DutyAssessed", amount_due="10.00", currency="GBP")]
+    assert derive(dict(red)).status is Status.EXAMINATION_INTENDED
+    refused = dict([*red, fact(6, "ControlCompleted", result="non_compliant",
+                                outcome="refuse_release", additional_duty="0")])
+    assert derive(refused).status is Status.RELEASE_REFUSED
+    old_hold = dict([*red, fact(6, "ControlCompleted", result="non_compliant", outcome=None,
+                                 additional_duty="0")])
+    assert derive(old_hold).status is Status.QUERY_RAISED  # never the agency's code 50
+    pay_more = dict([*red, fact(6, "ControlCompleted", result="non_compliant",
+                                 outcome="release_after_payment", additional_duty="4.50"),
+                     fact(7, "PaymentReceived", amount="10.00", reference="P1")])
+    view = derive(pay_more)
+    assert view.status is Status.TAX_DUE and view.amount_due == "14.50"

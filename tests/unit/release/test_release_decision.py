@@ -18,9 +18,11 @@ from services.release.domain import (
     ConflictingFact,
     ControlCompleted,
     ControlOrdered,
+    ControlOutcome,
     ControlResult,
     DebtBasis,
     DeclarationAccepted,
+    DeclarationInvalidated,
     DutyAssessed,
     GoodsReleased,
     GuaranteeSecured,
@@ -28,18 +30,23 @@ from services.release.domain import (
     HoldKind,
     HoldLifted,
     HoldPlaced,
+    Invalidated,
     Lane,
+    NotRefusable,
     NotReleasable,
     PaymentReceived,
     Pending,
     PendingReason,
+    Refused,
     Released,
     ReleaseDecision,
+    ReleaseRefused,
     RiskBasis,
     RiskDecided,
     apply,
     build_state,
     decide,
+    refuse,
     release,
 )
 
@@ -158,6 +165,81 @@ def test_a_non_compliant_control_holds_the_goods_even_when_paid():
     assert [(r.kind, r.reference) for r in result.reasons] == [
         (HoldKind.CONTROL_NON_COMPLIANT, "k-1")
     ]
+
+
+def non_compliant(outcome: ControlOutcome, additional: str = "0") -> ControlCompleted:
+    return ControlCompleted("e-ctl", "k-1", ControlResult.NON_COMPLIANT, outcome=outcome,
+                            additional_duty=Decimal(additional))
+
+
+def test_a_non_compliant_control_with_outcome_release_closes_the_risk():
+    result = outcome(ACCEPTED, risk("yellow"), non_compliant(ControlOutcome.RELEASE),
+                     duty("10"), paid("10"))
+    assert isinstance(result, ReleaseDecision)
+    assert result.risk_basis is RiskBasis.CONTROL_RELEASE
+
+
+def test_release_after_payment_waits_for_the_additional_duty():
+    control = non_compliant(ControlOutcome.RELEASE_AFTER_PAYMENT, "40")
+    base = (ACCEPTED, risk("red"), control, duty("100"))
+    assert outcome(*base, paid("100")) == Pending("c-1", (PendingReason.DEBT_NOT_SETTLED,))
+    assert outcome(*base, paid("100"), paid("39.99", "PAY-2")) == Pending(
+        "c-1", (PendingReason.DEBT_NOT_SETTLED,))
+    result = outcome(*base, paid("100"), paid("40", "PAY-2"))
+    assert isinstance(result, ReleaseDecision)
+    assert result.risk_basis is RiskBasis.CONTROL_RELEASE_AFTER_PAYMENT
+    assert result.debt_basis is DebtBasis.PAID and result.additional_duty == Decimal("40")
+    # Nothing was assessed: the additional duty alone is the debt.
+    nothing_due = (ACCEPTED, risk("red"), control, duty("0"))
+    assert isinstance(outcome(*nothing_due), Pending)
+    assert isinstance(outcome(*nothing_due, paid("40")), ReleaseDecision)
+
+
+def test_a_guarantee_secures_the_assessed_duty_not_the_additional_one():
+    control = non_compliant(ControlOutcome.RELEASE_AFTER_PAYMENT, "40")
+    guarantee = GuaranteeSecured("e-g", Decimal("1000"), "GUA-1")
+    base = (ACCEPTED, risk("red"), control, duty("100"), guarantee)
+    assert isinstance(outcome(*base), Pending)
+    result = outcome(*base, paid("40"))
+    assert isinstance(result, ReleaseDecision) and result.debt_basis is DebtBasis.SECURED
+
+
+class TestRefusedRelease:
+    refusing = build_state("c-1", [ACCEPTED, risk("red"), duty("10"), paid("10"),
+                                   non_compliant(ControlOutcome.REFUSE_RELEASE)])
+
+    def test_refusal_wins_over_everything_else(self):
+        assert decide(self.refusing) == Refused("c-1", "e-ctl")
+        with pytest.raises(NotReleasable):
+            release(self.refusing, fact_id="e-rel", released_at=T0)
+
+    def test_guard_record_apply_once(self):
+        fact = refuse(self.refusing, fact_id="e-ref", refused_at=T0)
+        assert fact == ReleaseRefused("e-ref", "e-ctl", T0)
+        state = apply(self.refusing, fact)
+        assert decide(state) == Refused("c-1", "e-ctl", T0)
+        with pytest.raises(NotRefusable):
+            refuse(state, fact_id="e-ref-2", refused_at=T0)
+        state = apply(state, HoldLifted("e-l", "h-1"))  # whatever arrives after
+        assert isinstance(decide(state), Refused)
+
+    def test_nothing_to_refuse_without_a_refusing_control(self):
+        ready = build_state("c-1", [ACCEPTED, risk("green"), duty("0")])
+        with pytest.raises(NotRefusable):
+            refuse(ready, fact_id="e-ref", refused_at=T0)
+        with pytest.raises(ValueError):
+            refuse(self.refusing, fact_id="e-ref", refused_at=datetime(2026, 3, 2, 9))
+
+
+def test_an_invalidated_declaration_is_never_released():
+    facts = (ACCEPTED, risk("green"), duty("10"), paid("10"), DeclarationInvalidated("e-inv"))
+    assert outcome(*facts) == Invalidated("c-1", "e-inv")
+    with pytest.raises(NotReleasable):
+        release(build_state("c-1", facts), fact_id="e-rel", released_at=T0)
+    # invalidated after release (granted): the goods were released, and stay so
+    after = (*facts[:-1], GoodsReleased("e-rel", T0),
+             DeclarationInvalidated("e-inv", after_release=True))
+    assert isinstance(outcome(*after), Released)
 
 
 def test_an_agency_hold_holds_and_its_lift_releases():

@@ -14,13 +14,16 @@ import pytest
 from services.release.domain import (
     ControlCompleted,
     ControlOrdered,
+    ControlOutcome,
     ControlResult,
     DeclarationAccepted,
+    DeclarationInvalidated,
     DutyAssessed,
     GoodsReleased,
     HoldPlaced,
     Lane,
     PaymentReceived,
+    ReleaseRefused,
     ReleaseStatus,
     RiskDecided,
     build_state,
@@ -63,10 +66,57 @@ PAID = PaymentReceived("pay", Decimal("100"), "PAY-1")
                 RiskDecided("r", Lane.RED),
                 ControlCompleted("c", "k", ControlResult.NON_COMPLIANT),
             ],
-            ReleaseStatus.HELD,
-            "50",
+            ReleaseStatus.QUERY_RAISED,  # recorded before outcomes: customs' own hold
+            "51",
+        ),
+        (
+            [
+                ACCEPTED,
+                RiskDecided("r", Lane.RED),
+                ControlCompleted("c", "k", ControlResult.NON_COMPLIANT,
+                                 outcome=ControlOutcome.RELEASE_AFTER_PAYMENT,
+                                 additional_duty=Decimal("40")),
+                DUE,
+                PAID,
+            ],
+            ReleaseStatus.TAX_DUE,  # the additional duty is not paid yet
+            "13",
+        ),
+        (
+            [
+                ACCEPTED,
+                RiskDecided("r", Lane.RED),
+                ControlCompleted("c", "k", ControlResult.NON_COMPLIANT,
+                                 outcome=ControlOutcome.REFUSE_RELEASE),
+                DUE,
+                PAID,
+            ],
+            ReleaseStatus.RELEASE_REFUSED,
+            "18",
+        ),
+        (
+            [
+                ACCEPTED,
+                RiskDecided("r", Lane.RED),
+                ControlCompleted("c", "k", ControlResult.NON_COMPLIANT,
+                                 outcome=ControlOutcome.REFUSE_RELEASE),
+                ReleaseRefused("rr", "c", T0),
+            ],
+            ReleaseStatus.RELEASE_REFUSED,
+            "18",
         ),
         ([ACCEPTED, HoldPlaced("h", "h-1", "FSA")], ReleaseStatus.HELD, "50"),
+        (
+            [ACCEPTED, RiskDecided("r", Lane.GREEN), DUE, PAID, DeclarationInvalidated("inv")],
+            ReleaseStatus.INVALIDATED,
+            "10",
+        ),
+        (
+            [ACCEPTED, RiskDecided("r", Lane.GREEN), DUE, PAID, GoodsReleased("rel", T0),
+             DeclarationInvalidated("inv", after_release=True)],
+            ReleaseStatus.RELEASED,  # the goods were released: that stays a fact
+            "08",
+        ),
         ([ACCEPTED, RiskDecided("r", Lane.GREEN), DUE, PAID], ReleaseStatus.ACCEPTED, "01"),
         ([ACCEPTED, GoodsReleased("rel", T0)], ReleaseStatus.RELEASED, "08"),
     ],
@@ -77,4 +127,5 @@ def test_status(facts, status, code):
 
 
 def test_every_status_has_a_code():
-    assert {s.code for s in ReleaseStatus} == {"02", "01", "06", "05", "13", "50", "08"}
+    assert {s.code for s in ReleaseStatus} == {
+        "02", "01", "06", "05", "13", "50", "51", "08", "18", "10"}

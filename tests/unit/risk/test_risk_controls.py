@@ -20,6 +20,7 @@ from services.risk.domain import (
     ControlConflict,
     ControlKind,
     ControlOrdered,
+    ControlOutcome,
     ControlResult,
     ControlState,
     ControlStatus,
@@ -72,19 +73,34 @@ def test_compliant_result_closes_the_control():
     assert state.current is not None and state.current.result is ControlResult.COMPLIANT
 
 
-def test_non_compliant_result_with_findings_and_revenue():
+def test_non_compliant_result_released_after_payment_of_an_additional_duty():
     state = opened()
     event = record_result(
         state,
         ControlResult.NON_COMPLIANT,
-        findings=[UNDERVALUED, Finding(FindingCategory.ORIGIN)],
-        revenue_recovered=Decimal("1250.40"),
+        findings=[UNDERVALUED, Finding(FindingCategory.ORIGIN, "no proof of origin")],
+        outcome=ControlOutcome.RELEASE_AFTER_PAYMENT,
+        additional_duty=Decimal("1250.40"),
         officer="officer-7",
     )
     state = apply(state, event)
     assert state.current is not None
     assert state.current.findings[0].category is FindingCategory.VALUATION
-    assert state.current.revenue_recovered == Decimal("1250.40")
+    assert state.current.outcome is ControlOutcome.RELEASE_AFTER_PAYMENT
+    assert state.current.additional_duty == Decimal("1250.40")
+
+
+@pytest.mark.parametrize("outcome", [ControlOutcome.RELEASE, ControlOutcome.REFUSE_RELEASE])
+def test_non_compliant_released_or_refused_has_no_additional_duty(outcome):
+    event = record_result(opened(), ControlResult.NON_COMPLIANT, findings=[UNDERVALUED],
+                          outcome=outcome)
+    assert event.outcome is outcome and event.additional_duty == 0
+
+
+def test_a_compliant_result_may_carry_no_discrepancy_remarks():
+    remark = Finding(FindingCategory.NO_DISCREPANCY, "invoice and origin certificate checked")
+    event = record_result(opened(), ControlResult.COMPLIANT, findings=[remark])
+    assert event.findings == (remark,) and event.outcome is None
 
 
 def test_one_result_per_control():
@@ -111,18 +127,31 @@ def test_one_open_control_at_a_time_and_a_new_one_after_completion():
     assert len(state.controls) == 2
 
 
+REMARK = Finding(FindingCategory.NO_DISCREPANCY, "checked")
+PAY = ControlOutcome.RELEASE_AFTER_PAYMENT
+
+
 @pytest.mark.parametrize(
-    ("result", "findings", "revenue"),
+    ("result", "findings", "outcome", "duty"),
     [
-        (ControlResult.COMPLIANT, [UNDERVALUED], "0"),
-        (ControlResult.COMPLIANT, [], "10"),
-        (ControlResult.NON_COMPLIANT, [], "0"),
-        (ControlResult.NON_COMPLIANT, [UNDERVALUED], "-1"),
+        (ControlResult.COMPLIANT, [UNDERVALUED], None, "0"),  # a discrepancy
+        (ControlResult.COMPLIANT, [], None, "10"),  # duty without a finding
+        (ControlResult.COMPLIANT, [REMARK], ControlOutcome.RELEASE, "0"),  # an outcome
+        (ControlResult.NON_COMPLIANT, [], ControlOutcome.RELEASE, "0"),  # no finding
+        (ControlResult.NON_COMPLIANT, [REMARK], ControlOutcome.RELEASE, "0"),  # no discrepancy
+        (ControlResult.NON_COMPLIANT, [UNDERVALUED], None, "0"),  # no outcome
+        (ControlResult.NON_COMPLIANT, [UNDERVALUED], PAY, "0"),  # nothing to pay
+        (ControlResult.NON_COMPLIANT, [UNDERVALUED], PAY, "-1"),
+        (ControlResult.NON_COMPLIANT, [UNDERVALUED], PAY, "10.005"),  # below minor units
+        (ControlResult.NON_COMPLIANT, [UNDERVALUED], PAY, "NaN"),
+        (ControlResult.NON_COMPLIANT, [UNDERVALUED], ControlOutcome.RELEASE, "10"),
+        (ControlResult.NON_COMPLIANT, [UNDERVALUED], ControlOutcome.REFUSE_RELEASE, "10"),
     ],
 )
-def test_results_must_be_consistent(result, findings, revenue):
+def test_results_must_be_consistent(result, findings, outcome, duty):
     with pytest.raises(InvalidControlResult):
-        record_result(opened(), result, findings=findings, revenue_recovered=Decimal(revenue))
+        record_result(opened(), result, findings=findings, outcome=outcome,
+                      additional_duty=Decimal(duty))
 
 
 def test_guards_do_not_change_the_state():
@@ -132,14 +161,16 @@ def test_guards_do_not_change_the_state():
 
 
 def test_transition_table_refuses_out_of_order_events():
-    completed = ControlCompleted("c-1", "k-1", ControlResult.COMPLIANT, (), Decimal(0), "o")
+    completed = ControlCompleted("c-1", "k-1", ControlResult.COMPLIANT, (), None, Decimal(0),
+                                 "o")
     with pytest.raises(InvalidControlTransition):
         apply(EMPTY, completed)
     state = opened()
     with pytest.raises(InvalidControlTransition):
         apply(state, ControlOrdered("c-1", "k-2", ControlKind.EXAMINATION, Lane.RED))
     with pytest.raises(InvalidControlTransition):
-        apply(state, ControlCompleted("c-1", "k-2", ControlResult.COMPLIANT, (), Decimal(0), ""))
+        apply(state, ControlCompleted("c-1", "k-2", ControlResult.COMPLIANT, (), None,
+                                      Decimal(0), ""))
     with pytest.raises(InvalidControlTransition):
         apply(EMPTY, ControlOrdered("c-2", "k-1", ControlKind.EXAMINATION, Lane.RED))
 
@@ -148,7 +179,8 @@ def test_events_round_trip_through_json_and_fold():
     ordered = order_control(EMPTY, Lane.RED, "k-1")
     state = apply(EMPTY, ordered)
     completed = record_result(
-        state, ControlResult.NON_COMPLIANT, findings=[UNDERVALUED], revenue_recovered=Decimal("5")
+        state, ControlResult.NON_COMPLIANT, findings=[UNDERVALUED], outcome=PAY,
+        additional_duty=Decimal("5")
     )
     decoded = [
         ControlOrdered.from_dict(json.loads(json.dumps(ordered.to_dict()))),
@@ -157,13 +189,15 @@ def test_events_round_trip_through_json_and_fold():
     assert decoded == [ordered, completed]
     assert fold("c-1", decoded) == apply(state, completed)
     assert completed.to_dict()["findings"] == [
-        {"category": "valuation", "note": "invoice does not match the bank transfer"}
+        {"category": "valuation", "text": "invoice does not match the bank transfer"}
     ]
-    assert completed.to_dict()["revenue_recovered"] == "5"
+    assert completed.to_dict()["outcome"] == "release_after_payment"
+    assert completed.to_dict()["additional_duty"] == "5"
 
 
 def test_finding_categories():
     assert {c.value for c in FindingCategory} == {
+        "no_discrepancy",
         "classification",
         "valuation",
         "origin",
@@ -171,3 +205,5 @@ def test_finding_categories():
         "documents",
         "prohibited_goods",
     }
+    assert [c for c in FindingCategory if not c.is_discrepancy] == [
+        FindingCategory.NO_DISCREPANCY]

@@ -82,7 +82,7 @@ def journey(
             kind = "documentary" if lane == "yellow" else "examination"
             out.append(recorded(k.ControlOrdered(cid, mrn, kind, lane), at(risk), cid))
     if control is not None:
-        out.append(recorded(k.ControlCompleted(cid, mrn, "compliant", "",
+        out.append(recorded(k.ControlCompleted(cid, mrn, "compliant", [], None,
                                                Decimal("0")), at(control), cid))
     if assessed is not None:
         out.append(recorded(p.DutyAssessed(cid, mrn, "GBP", Decimal("0"), Decimal(amount_due),
@@ -225,7 +225,8 @@ def test_stages_are_never_negative_and_add_up_to_the_total(
 # -- the report ---------------------------------------------------------------------------
 def test_overall_statistics_and_shares() -> None:
     report = as_json(journeys(), by=[])
-    assert report["consignments"] == {"lodged": 5, "released": 4, "open": 1, "rejected": 0,
+    assert report["consignments"] == {"lodged": 5, "released": 4, "open": 1, "refused": 0,
+                                      "invalidated": 0, "rejected": 0,
                                       "without_lodgement": 0}
     overall = report["overall"]
     assert overall["released_within_10m"] == 0.6    # A, B, E of 5 lodged (D counts as not)
@@ -309,8 +310,29 @@ def test_rejected_and_headless_consignments_are_counted_apart() -> None:
                 recorded(d.DeclarationRejected("R", "LRN-R", "GB1", []), T0, "R")]
     headless = journey("H", T0, risk=1, released=2)[1:]  # its lodgement is not in the log
     report = as_json(journeys() + rejected + headless)
-    assert report["consignments"] == {"lodged": 5, "released": 4, "open": 1, "rejected": 1,
-                                      "without_lodgement": 1}
+    assert report["consignments"] == {"lodged": 5, "released": 4, "open": 1, "refused": 0,
+                                      "invalidated": 0, "rejected": 1, "without_lodgement": 1}
+
+
+def test_a_refused_release_is_lodged_neither_released_nor_open() -> None:
+    refused = journey("X", T0, lane="red", risk=1, control=50, assessed=2)
+    refused.append(recorded(r.ReleaseRefused("X", "M", 1, "GBLHR001", "e-ctl",
+                                             T0 + timedelta(seconds=51)),
+                            T0 + timedelta(seconds=51), "X"))
+    report = as_json(journeys() + refused)
+    assert report["consignments"]["lodged"] == 6 and report["consignments"]["refused"] == 1
+    assert report["consignments"]["open"] == 1  # the open one of journeys(), not this one
+    [red] = [g for g in report["breakdowns"][0]["groups"] if g["key"] == {"lane": "red"}]
+    assert red["refused"] == 1 and red["open"] == red["lodged"] - red["released"] - 1
+
+
+def test_an_invalidated_consignment_is_neither_released_nor_open() -> None:
+    gone = journey("V", T0, risk=1, assessed=2)
+    gone.append(recorded(d.DeclarationInvalidated("V", "M", 1, "withdrawn", False, None),
+                         T0 + timedelta(seconds=30), "V"))
+    report = as_json(journeys() + gone)
+    assert report["consignments"]["invalidated"] == 1
+    assert report["consignments"]["open"] == 1 and report["consignments"]["refused"] == 0
 
 
 def test_lane_follows_the_latest_decision_and_the_release() -> None:

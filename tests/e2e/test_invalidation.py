@@ -1,0 +1,139 @@
+"""Invalidation (UCC art. 174) through the four real services (issue 12): before release the
+declarant's request invalidates at once (200, status `invalidated`, 10) and nothing releases
+the goods after it; after release it is a request (202) an officer of the office decides.
+Money paid on an invalidated declaration is repayable. Each refusal is a 409 whose type
+names its ground; bad input is 4xx; nothing refused is stored."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from .conftest import Cluster
+from .parties import PARTY, lodge, log_of, send, settle, status_becomes, status_of
+
+PROBLEMS = "https://open-clearance.org/problems/"
+
+
+def invalidate(cluster: Cluster, mrn: str, reason: Any = "lodged in error",
+               party: str = "declarant") -> Any:
+    return send(cluster, "declaration", "POST", f"/declarations/{mrn}/invalidation",
+                token=PARTY[party].token(cluster), body={"reason": reason})
+
+
+def decide(cluster: Cluster, mrn: str, decision: str, party: str = "officer_here") -> Any:
+    return send(cluster, "declaration", "POST", f"/declarations/{mrn}/invalidation/decision",
+                token=PARTY[party].token(cluster),
+                body={"decision": decision, "reason": f"{decision}: goods re-exported"})
+
+
+def pay(cluster: Cluster, mrn: str, amount: str) -> None:
+    answer = send(cluster, "payment", "POST", "/payments", token=PARTY["cashier"].token(cluster),
+                  body={"mrn": mrn, "reference": f"INV-{uuid.uuid4().hex[:10]}",
+                        "amount": amount, "currency": "GBP"})
+    assert answer.status == 201, str(answer)
+
+
+def refused_with(answer: Any, status: int, ground: str | None = None) -> None:
+    assert answer.status == status, str(answer)
+    assert answer.content_type == "application/problem+json", str(answer)
+    if ground is not None:
+        assert answer.body["type"] == PROBLEMS + ground, answer.body
+
+
+def stores_nothing(cluster: Cluster, attempt: Any) -> None:
+    with log_of(cluster) as store:
+        before = settle(store)
+        attempt()
+        assert store.last_position() == before, "a refused request stored something"
+
+
+def test_before_release_invalidated_at_once_and_never_released(cluster: Cluster) -> None:
+    mrn = lodge(cluster, "02-green-unpaid.json")
+    due = status_becomes(cluster, mrn, "tax_due")["amount_due"]
+    answer = invalidate(cluster, mrn)
+    assert answer.status == 200, str(answer)
+    assert answer.body["status"] == {"name": "invalidated", "code": "10"}
+    assert answer.body["invalidation"] == "invalidated"
+    assert status_of(cluster, mrn)["status"]["code"] == "10"  # type: ignore[index]
+    # paying in full afterwards releases nothing, and what was paid is repayable
+    pay(cluster, mrn, due)
+    with log_of(cluster) as store:
+        settle(store)
+        consignment = status_of(cluster, mrn)["consignment_id"]  # type: ignore[index]
+        types = [e.type for e in store.read_correlation(consignment)]
+    assert "GoodsReleased" not in types and types.count("DeclarationInvalidated") == 1
+    view = status_of(cluster, mrn)
+    assert view is not None and view["status"]["name"] == "invalidated"
+    assert view["amount_repayable"] == view["amount_paid"] == due
+    stores_nothing(cluster, lambda: refused_with(invalidate(cluster, mrn), 409,
+                                                  "already-invalidated"))
+
+
+def test_not_while_a_notified_examination_has_not_taken_place(cluster: Cluster) -> None:
+    mrn = lodge(cluster, "06-red-compliant.json")
+    status_becomes(cluster, mrn, "examination_intended")
+    stores_nothing(cluster, lambda: refused_with(invalidate(cluster, mrn), 409,
+                                                  "examination-notified"))
+    examined = send(cluster, "risk", "POST", f"/controls/{mrn}",
+                    token=PARTY["officer_here"].token(cluster),
+                    body={"result": "compliant", "findings": []})
+    assert examined.status == 201, str(examined)
+    status_becomes(cluster, mrn, "tax_due")
+    assert invalidate(cluster, mrn).status == 200
+
+
+def test_after_release_an_officer_decides_the_request(cluster: Cluster) -> None:
+    mrn = lodge(cluster, "02-green-unpaid.json")
+    due = status_becomes(cluster, mrn, "tax_due")["amount_due"]
+    stores_nothing(cluster, lambda: refused_with(decide(cluster, mrn, "granted"), 409,
+                                                  "no-invalidation-request"))
+    pay(cluster, mrn, due)
+    status_becomes(cluster, mrn, "released")
+
+    asked = invalidate(cluster, mrn, "to be re-exported unopened")
+    assert asked.status == 202, str(asked)
+    assert asked.body["invalidation"] == "requested"
+    assert asked.body["status"]["name"] == "released"
+    stores_nothing(cluster, lambda: refused_with(invalidate(cluster, mrn), 409,
+                                                  "invalidation-already-requested"))
+    stores_nothing(cluster, lambda: refused_with(
+        decide(cluster, mrn, "granted", party="officer_elsewhere"), 404))
+
+    refused = decide(cluster, mrn, "refused")
+    assert refused.status == 200, str(refused)
+    assert refused.body["decision"] == "refused" and refused.body["status"]["name"] == "released"
+    assert invalidate(cluster, mrn, "proof of re-export attached").status == 202
+    granted = decide(cluster, mrn, "granted")
+    assert granted.status == 200, str(granted)
+    assert granted.body["status"] == {"name": "invalidated", "code": "10"}
+    view = status_of(cluster, mrn)
+    assert view is not None and view["amount_repayable"] == due
+    assert view["released_at"] is not None  # the release stays a fact of the log
+
+    feed = send(cluster, "declaration", "GET", "/status-notifications?after=0&limit=1000",
+                token=PARTY["declarant"].token(cluster))
+    names = [n["status"]["name"] for n in feed.body["notifications"] if n["mrn"] == mrn]
+    assert names[-2:] == ["released", "invalidated"], names
+
+
+def test_bad_requests_are_4xx_problems_and_store_nothing(cluster: Cluster) -> None:
+    mrn = lodge(cluster, "02-green-unpaid.json")
+    status_becomes(cluster, mrn, "tax_due")
+    path = f"/declarations/{mrn}/invalidation"
+    token = PARTY["declarant"].token(cluster)
+
+    def attempts() -> None:
+        for body in ({"reason": ""}, {}, {"reason": "x", "extra": 1}, {"reason": 5}, ["x"],
+                     {"reason": "x" * 2001}):
+            refused_with(send(cluster, "declaration", "POST", path, token=token, body=body),
+                         422)
+        refused_with(invalidate(cluster, mrn, party="declarant_other"), 404)
+        refused_with(send(cluster, "declaration", "POST", f"{path}/decision",
+                          token=PARTY["officer_here"].token(cluster),
+                          body={"decision": "maybe", "reason": "x"}), 422)
+        for party in ("officer_here", "cashier", "auditor"):  # the declarant's to ask
+            refused_with(invalidate(cluster, mrn, party=party), 403)
+
+    stores_nothing(cluster, attempts)
+    assert status_of(cluster, mrn)["status"]["name"] == "tax_due"  # type: ignore[index]
