@@ -40,6 +40,7 @@ from services.declaration.domain.status_view import KEPT_FIELDS, StatusView, der
 from services.declaration.projections import STATUS
 from shared.events.declaration import (
     DeclarationAccepted,
+    DeclarationAmended,
     DeclarationInvalidated,
     DeclarationReceived,
     DeclarationRejected,
@@ -400,6 +401,13 @@ def _summary(payload: Any, event: RecordedEvent) -> str | None:
                     f"{_duration(seconds)} after lodgement")
         case GoodsHeld():
             return f"Goods held: {payload.reason}"
+        case DeclarationAmended():
+            changed = "; ".join(f"{c['pointer']}: {c['before']!r} -> {c['after']!r}"
+                                for c in payload.changes[:5])
+            more = len(payload.changes) - 5
+            changed += f"; and {more} more" if more > 0 else ""
+            return (f"Amended to version {payload.declaration_version} ({payload.reason}): "
+                    f"{changed}")
         case InvalidationRequested():
             return (f"Invalidation requested after release (declaration version "
                     f"{payload.declaration_version}): {payload.reason}")

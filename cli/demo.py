@@ -6,8 +6,8 @@ For each entry of `samples/plan.json`: lodge the document over HTTP (invalid doc
 a 4xx problem and leave nothing behind), wait for the risk lane and the duty, record the
 officer's control result for yellow and red lanes (compliant, or non-compliant with the
 plan's outcome: released, released after paying an additional duty, release refused), pay in
-full, half or twice the amount due, invalidate where the plan says so, then wait until the
-declaration reaches its expected final status. Prints each journey and
+full, half or twice the amount due, amend or invalidate where the plan says so, then wait
+until the declaration reaches its expected final status. Prints each journey and
 exits 0 when every consignment ends as expected, 1 otherwise. Each run suffixes the LRNs with a
 run id, so the samples go through afresh every time (the log keeps earlier runs).
 
@@ -74,6 +74,7 @@ class Journey:
     holding_since: float | None = None
     paid: Decimal = Decimal(0)  # what the demo's cashier paid so far
     payments: int = 0
+    document: dict[str, Any] | None = None  # as lodged (an amendment corrects it)
 
     def note(self, text: str) -> None:
         self.steps.append(f"{time.monotonic() - self.started:6.2f}s  {text}")
@@ -92,6 +93,7 @@ def lodge(journey: Journey, document: dict[str, Any], run_id: str, parties: Part
         journey.problem = describe_problem(reply)
         return
     journey.mrn = reply.body["mrn"]
+    journey.document = document
     journey.note(f"lodged   LRN {document['lrn']} -> MRN {journey.mrn} "
                  f"({reply.body['status']['name']}, HTTP {reply.status})")
 
@@ -135,7 +137,10 @@ def step(journey: Journey, run_id: str, parties: Parties) -> None:
         check(journey, call("risk", "POST", f"/controls/{journey.mrn}", body,
                             token=parties.officer),
               f"control  {result}{outcome} recorded by officer-demo")
-    if view["amount_due"] is not None and plan.get("pay"):
+    if plan.get("amend") and status == "tax_due" and "amend" not in journey.acted:
+        amend(journey, Decimal(plan["amend"]), parties)
+    amended = not plan.get("amend") or view["declaration_version"] > 1
+    if view["amount_due"] is not None and plan.get("pay") and amended:
         pay(journey, view, status, run_id, parties)
     if plan.get("invalidate") and status == "tax_due" and "invalidate" not in journey.acted:
         journey.acted.add("invalidate")
@@ -153,6 +158,21 @@ def step(journey: Journey, run_id: str, parties: Parties) -> None:
             journey.final = status
     else:
         journey.holding_since = None
+
+
+def amend(journey: Journey, factor: Decimal, parties: Parties) -> None:
+    """The plan's amendment: the first item's value corrected by `factor`, version 1 amended
+    (If-Match), so that a second run of this step could never amend a version unseen."""
+    journey.acted.add("amend")
+    assert journey.document is not None
+    document = json.loads(json.dumps(journey.document))
+    item = document["items"][0]
+    item["value"] = str((Decimal(item["value"]) * factor).quantize(Decimal("0.01")))
+    reply = call("declaration", "POST", f"/declarations/{journey.mrn}/amendments",
+                 {"reason": "the supplier's corrected invoice", "document": document},
+                 token=parties.broker, headers={"If-Match": '"1"'})
+    check(journey, reply, f"amended  item 1 value -> {item['value']} "
+                          f"(version {reply.body.get('declaration_version') if reply.ok else '?'})")
 
 
 def pay(journey: Journey, view: dict[str, Any], status: str, run_id: str,

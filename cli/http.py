@@ -78,10 +78,12 @@ def token_of(args: argparse.Namespace) -> str | None:
 
 
 def call(service: str, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-         timeout: float = 30.0, token: str | None = None) -> Reply:
-    """One request to a service; `token` is sent as `Authorization: Bearer <token>`."""
+         timeout: float = 30.0, token: str | None = None,
+         headers: dict[str, str] | None = None) -> Reply:
+    """One request to a service; `token` is sent as `Authorization: Bearer <token>`, with
+    any more `headers`."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(base_url(service) + path, data=data, method=method,

@@ -18,6 +18,7 @@ from typing import Any
 from shared.events.catalog import registry
 from shared.events.declaration import (
     DeclarationAccepted,
+    DeclarationAmended,
     DeclarationInvalidated,
     DeclarationReceived,
     InvalidationRefused,
@@ -30,13 +31,17 @@ from shared.identity import Caller
 from shared.reference import ReferenceData
 
 from .domain.access import may_lodge_as, may_see
+from .domain.amendment import AmendmentInvalid, check_amendment
+from .domain.amendment import guard as guard_amendment
 from .domain.declaration import Declaration, to_document
 from .domain.feed import StatusChange, status_changes
 from .domain.identifiers import MrnAllocator, payload_fingerprint
 from .domain.invalidation import Invalidate, decide_request, request_invalidation
-from .domain.invalidation import fold as fold_invalidation
+from .domain.lifecycle import Lifecycle
+from .domain.lifecycle import fold as fold_lifecycle
 from .domain.status import Status
 from .domain.status_view import KEPT_FIELDS
+from .domain.validation import DeclarationInvalid, Problem
 from .intake import validate_document
 from .projections import STATUS, facts_of, project_in, status_by_mrn
 
@@ -58,6 +63,10 @@ class DeclarationNotFound(LookupError):
 
 class ConcurrentChange(Exception):
     """Other writes to the declaration kept winning: the request may be sent again."""
+
+
+class VersionMismatch(Exception):
+    """The amendment was made to a declaration version that is no longer the current one."""
 
 
 class _DecidedMeanwhile(Exception):
@@ -200,7 +209,7 @@ class Declarations:
         view = self.status(mrn, caller)
         consignment_id = view["consignment_id"]
         for _ in range(WRITE_ATTEMPTS):
-            history, state = self._invalidation_state(consignment_id)
+            history, state = self._lifecycle(consignment_id)
             step = request_invalidation(state)
             before_release = isinstance(step, Invalidate)
             payload: Any = (
@@ -226,7 +235,7 @@ class Declarations:
         view = self.status(mrn, caller)
         consignment_id = view["consignment_id"]
         for _ in range(WRITE_ATTEMPTS):
-            history, state = self._invalidation_state(consignment_id)
+            history, state = self._lifecycle(consignment_id)
             request_id = decide_request(state)
             payload: Any = (
                 DeclarationInvalidated(consignment_id, mrn, state.declaration_version, reason,
@@ -241,20 +250,77 @@ class Declarations:
                     "decision": "granted" if granted else "refused"}
         raise ConcurrentChange(f"{mrn} kept changing: send the decision again")
 
-    def _invalidation_state(self, consignment_id: str) -> tuple[list[RecordedEvent], Any]:
+    def amend(self, mrn: str, caller: Caller, reason: str, raw: Mapping[str, Any], *,
+              of_version: int | None = None) -> dict[str, Any]:
+        """The declarant amends its declaration (UCC art. 173) with the whole corrected
+        document: a new declaration version, accepted with the same MRN and acceptance date,
+        which risk and payment assess again; DeclarationAmended records what changed. Raises
+        AmendmentNotAllowed naming its ground, DeclarationInvalid (422), DeclarationNotFound,
+        VersionMismatch when `of_version` (the version the declarant amends, from If-Match) is
+        no longer the current one, or WrongExpectedVersion when another amendment won the
+        race.
+
+        Like an invalidation before release, it excludes a release decided meanwhile: after
+        its append it looks for one in the log, and is undone and refused if one was."""
+        view = self.status(mrn, caller)
+        consignment_id = view["consignment_id"]
+        history, state = self._lifecycle(consignment_id)
+        if of_version is not None and of_version != state.declaration_version:
+            raise VersionMismatch(f"{mrn} is at declaration version "
+                                  f"{state.declaration_version}, not {of_version}: read it and "
+                                  "amend that one")
+        guard_amendment(state)
+        first = next(e.payload for e in history if isinstance(e.payload, DeclarationAccepted))
+        try:  # on the acceptance date: the tariff, rates and rules of the declaration
+            declaration = self.validate(raw, first.acceptance_date)
+            document = to_document(declaration)
+            changes = check_amendment(state, document)
+        except DeclarationInvalid as invalid:
+            raise DeclarationInvalid(Problem("/document" + p.pointer, p.message)
+                                     for p in invalid.problems) from None
+        except AmendmentInvalid as invalid:
+            raise DeclarationInvalid(Problem("/document" + pointer, message)
+                                     for pointer, message in invalid.problems) from None
+        version = state.declaration_version + 1
+        actor = actor_text(caller.actor())
+        new = [
+            registry().new_event(
+                DeclarationAmended(consignment_id, mrn, version, reason,
+                                   [change.to_dict() for change in changes]),
+                correlation_id=consignment_id, actor=actor),
+            registry().new_event(
+                DeclarationAccepted(consignment_id, mrn, declaration.lrn,
+                                    declaration.declarant.eori, declaration.office,
+                                    declaration.transport.mode.value, first.acceptance_date,
+                                    version, document),
+                correlation_id=consignment_id, actor=SERVICE_ACTOR),
+        ]
+        try:
+            self._record(consignment_id, history, new, check_undecided=True)
+        except _DecidedMeanwhile:
+            _, now = self._lifecycle(consignment_id)
+            check_amendment(now, document)  # raises: released (or refused) meanwhile
+            raise ConcurrentChange(f"{mrn} changed meanwhile: send the amendment again") \
+                from None
+        return {"mrn": mrn, "consignment_id": consignment_id, "declaration_version": version,
+                "changes": [change.to_dict() for change in changes]}
+
+    def _lifecycle(self, consignment_id: str) -> tuple[list[RecordedEvent], Lifecycle]:
         history = self.store.read_correlation(consignment_id)
-        return history, fold_invalidation((e.event_id, e.payload) for e in history)
+        return history, fold_lifecycle((e.event_id, e.payload) for e in history)
 
     def _record(self, consignment_id: str, history: list[RecordedEvent], payload: Any,
-                caller: Caller, *, check_undecided: bool) -> None:
-        """Append `payload` to the declaration stream (at the version `history` shows) and
-        project it; with `check_undecided`, undo it if the release was decided meanwhile."""
+                caller: Caller | None = None, *, check_undecided: bool) -> None:
+        """Append `payload` (one typed event by `caller`, or the new events given) to the
+        declaration stream, at the version `history` shows, and project it; with
+        `check_undecided`, undo it if the release was decided meanwhile."""
         stream = stream_name(CATEGORY, consignment_id)
         version = sum(1 for e in history if e.stream == stream)
-        event = registry().new_event(payload, correlation_id=consignment_id,
-                                     actor=actor_text(caller.actor()))
+        new = payload if isinstance(payload, list) else [registry().new_event(
+            payload, correlation_id=consignment_id,
+            actor=SERVICE_ACTOR if caller is None else actor_text(caller.actor()))]
         with self.store.transaction() as tx:
-            recorded = tx.append(stream, [event], expected_version=version)
+            recorded = tx.append(stream, new, expected_version=version)
             if check_undecided and any(
                     e.type in (GoodsReleased.TYPE, ReleaseRefused.TYPE)
                     for e in tx.log.read_stream(stream_name("release", consignment_id))):

@@ -2,9 +2,11 @@
 
 from marshmallow import ValidationError
 
+from shared.eventstore import WrongExpectedVersion
 from shared.web.problems import ErrorTable, ProblemSpec, schema_pointers
 
-from .application import ConcurrentChange, DeclarationNotFound, LrnConflict
+from .application import ConcurrentChange, DeclarationNotFound, LrnConflict, VersionMismatch
+from .domain import amendment
 from .domain.access import NotYourDeclarant
 from .domain.invalidation import (
     AlreadyInvalidated,
@@ -49,5 +51,19 @@ ERRORS = ErrorTable({
         (NoInvalidationRequest, "No invalidation request to decide"),
         (InvalidationNotAllowed, "Invalidation not allowed"),
     )},
+    # Each ground of UCC art. 173.
+    **{ground: ProblemSpec(409, ground.ground, title) for ground, title in (
+        (amendment.ExaminationNotified, "An examination was notified"),
+        (amendment.ParticularsIncorrect, "Particulars were found incorrect"),
+        (amendment.AlreadyReleased, "The goods are released"),
+        (amendment.ReleaseRefused, "Release was refused"),
+        (amendment.Invalidated, "The declaration is invalidated"),
+        (amendment.AmendmentNotAllowed, "Amendment not allowed"),
+    )},
     ConcurrentChange: ProblemSpec(409, "concurrent-update", "The declaration kept changing"),
+    VersionMismatch: ProblemSpec(412, "version-mismatch",
+                                 "The declaration version amended is no longer current"),
+    WrongExpectedVersion: ProblemSpec(409, "concurrent-update",
+                                      "Another change to the declaration was recorded at the "
+                                      "same time; read it and send yours again"),
 })

@@ -227,3 +227,38 @@ def validate_body(
         max_items=max_items,
         proof_of_origin_types=proof_of_origin_types,
     )
+
+
+MAX_REASON = 2000
+
+
+def amendment_request(body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`POST /declarations/{mrn}/amendments`: `{"reason": "...", "document": {the whole
+    corrected declaration}}` as (reason, document), or DeclarationInvalid pointing at what is
+    wrong (the document's own rules are checked by the amendment, on its acceptance date)."""
+    problems = [Problem(f"/{key}", "Unknown field: an amendment has a reason and a document.")
+                for key in body if key not in ("reason", "document")]
+    reason, document = body.get("reason"), body.get("document")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        problems.append(Problem("/reason", "Say why the declaration is amended: a text of 1 "
+                                f"to {MAX_REASON} characters."))
+    if not isinstance(document, dict):
+        problems.append(Problem("/document", "The whole corrected declaration, as a JSON "
+                                "object."))
+    if problems:
+        raise DeclarationInvalid(problems)
+    assert isinstance(reason, str) and isinstance(document, dict)
+    return reason, document
+
+
+def amended_version(if_match: str | None) -> int | None:
+    """The declaration version an amendment is made to, from its `If-Match` header (the
+    `declaration_version` a GET showed, quoted as an entity tag or not); None without one.
+    DeclarationInvalid when it is not a version number."""
+    if if_match is None:
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isascii() or not text.isdigit() or len(text) > 9 or int(text) < 1:
+        raise DeclarationInvalid([Problem("If-Match", 'The declaration version you amend, as '
+                                          'GET /declarations/{mrn} shows it, e.g. "1".')])
+    return int(text)

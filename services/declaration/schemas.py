@@ -446,3 +446,28 @@ class InvalidationDecidedSchema(Schema):
     consignment_id = fields.String(required=True)
     status = fields.Nested(StatusSchema, required=True)
     decision = fields.String(required=True, validate=validate.OneOf(["granted", "refused"]))
+
+
+class AmendmentSchema(Schema):
+    """`POST /declarations/{mrn}/amendments`: why, and the whole corrected declaration."""
+
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    document = fields.Nested(DeclarationSchema, required=True)
+
+
+class ChangeSchema(Schema):
+    pointer = fields.String(required=True)
+    before = fields.Raw(required=True, allow_none=True)
+    after = fields.Raw(required=True, allow_none=True)
+
+
+class AmendedSchema(Schema):
+    """The answer to an amendment: the new declaration version and what changed."""
+
+    mrn = fields.String(required=True)
+    consignment_id = fields.String(required=True)
+    declaration_version = fields.Integer(required=True)
+    changes = fields.List(fields.Nested(ChangeSchema), required=True)

@@ -2,8 +2,9 @@
 
     nameko run --config services/declaration/config.yaml services.declaration.service
 
-HTTP: `POST /declarations`, `GET /declarations/{mrn}`, `POST /declarations/{mrn}/invalidation`
-(and its `/decision`), `GET /status-notifications`; RPC: `lodge`, `status`. It appends only `declaration-*` streams; its relay publishes them. It hears every
+HTTP: `POST /declarations`, `GET /declarations/{mrn}`, `POST /declarations/{mrn}/amendments`,
+`POST /declarations/{mrn}/invalidation` (and its `/decision`), `GET /status-notifications`;
+RPC: `lodge`, `status`. It appends only `declaration-*` streams; its relay publishes them. It hears every
 event of the deployment on `declaration.status` to keep the status projection.
 """
 
@@ -32,9 +33,11 @@ from shared.web.identity import Authenticator
 
 from .application import Declarations
 from .errors import ERRORS
-from .intake import MAX_BODY_BYTES, parse_json_body
+from .intake import MAX_BODY_BYTES, amended_version, amendment_request, parse_json_body
 from .projections import project
 from .schemas import (
+    AmendedSchema,
+    AmendmentSchema,
     DeclarationSchema,
     DeclarationStatusSchema,
     InvalidationAnswerSchema,
@@ -87,6 +90,22 @@ class DeclarationService(ops.OpsEndpoints):
          responses={200: DeclarationStatusSchema, 404: "unknown MRN, or not yours to see"})
     def get_declaration(self, request: Request, caller: Caller, mrn: str) -> Any:
         return self.app.status(mrn, caller)
+
+    @api("POST", "/declarations/<string:mrn>/amendments", roles=LODGE, errors=ERRORS,
+         summary="Amend a declaration: a new version with the whole corrected document",
+         request=AmendmentSchema,
+         responses={201: AmendedSchema, 404: "unknown MRN, or not your declaration",
+                    409: "UCC art. 173 forbids it (the problem's type names the ground), or "
+                         "another amendment was recorded at the same time",
+                    412: "If-Match names a declaration version that is no longer current",
+                    413: "body too large",
+                    422: "invalid document, or one that changes the LRN, declarant or office, "
+                         "or nothing"})
+    def post_amendment(self, request: Request, caller: Caller, mrn: str) -> Any:
+        of_version = amended_version(request.headers.get("If-Match"))
+        body = parse_json_body(read_body(request, MAX_BODY_BYTES + 1))
+        reason, document = amendment_request(body)
+        return 201, self.app.amend(mrn, caller, reason, document, of_version=of_version)
 
     @api("POST", "/declarations/<string:mrn>/invalidation", roles=LODGE, errors=ERRORS,
          summary="Invalidate a declaration (before release) or ask for it (after release)",

@@ -96,12 +96,17 @@ class Payments:
                 vat_total=assessment.total_vat, amount_due=assessment.total_due,
                 tariff_version=assessment.tariff_version,
                 rates_version=assessment.rates_version, rounding=assessment.rounding_rule,
-                working=assessment_to_dict(assessment)),
+                working=assessment_to_dict(assessment),
+                declaration_version=accepted.declaration_version),
             correlation_id=accepted.consignment_id, actor=SERVICE_ACTOR,
             causation_id=cause.event_id)
+        # The first version opens the stream (a redelivery finds it taken); an amendment's
+        # assessment is kept once by the consumer's inbox, in the same transaction. Its
+        # amount due replaces the earlier one: more is an additional debt, less repayable.
+        first = accepted.declaration_version == 1
         return [Together(_project_cases, event),
                 Append(stream_name(CATEGORY, accepted.consignment_id), [event],
-                       expected_version=0)]
+                       expected_version=0 if first else None)]
 
     def pay(self, mrn: str, reference: str, amount: Decimal, currency: str,
             caller: Caller) -> PaymentResult:
@@ -175,9 +180,11 @@ class Payments:
 
 def fold_ledger(mrn: str, history: list[RecordedEvent], minor: Mapping[str, int]) -> Ledger:
     ledger: Ledger | None = None
+    version = 0  # the declaration version the amount due is of: the latest assessed wins
     for event in history:
         match event.payload:
-            case events.DutyAssessed() as assessed:
+            case events.DutyAssessed() as assessed if assessed.declaration_version >= version:
+                version = assessed.declaration_version
                 base = ledger or Ledger(mrn, assessed.currency, minor[assessed.currency])
                 ledger = base.with_amount_due(assessed.amount_due)
             case events.PaymentReceived() as paid if ledger is not None:

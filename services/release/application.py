@@ -18,7 +18,7 @@ from typing import Any
 
 from shared.events import release as events
 from shared.events.catalog import registry
-from shared.events.declaration import DeclarationInvalidated
+from shared.events.declaration import DeclarationAccepted, DeclarationInvalidated
 from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name
 from shared.eventstore import EventStore, Transaction
 from shared.identity import Caller
@@ -42,24 +42,30 @@ CATEGORY = "release"
 SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
 CONTROL = "control"  # one control per declaration version: ordered and completed refer to it
 
+def version(data: Mapping[str, Any]) -> int:
+    """The declaration version a stored fact is about (1 when stored before versions)."""
+    return int(data.get("declaration_version", 1))
+
+
 def domain_fact(fact_id: str, fact: Mapping[str, Any]) -> f.Fact:
     data, kind = fact["data"], fact["type"]
     if kind == "DeclarationAccepted":
         return f.DeclarationAccepted(fact_id, data["mrn"], data["office"],
-                                     data["transport_mode"], datetime.fromisoformat(fact["at"]))
+                                     data["transport_mode"], datetime.fromisoformat(fact["at"]),
+                                     version(data))
     if kind == "RiskAssessed":
-        return f.RiskDecided(fact_id, f.Lane(data["lane"]))
+        return f.RiskDecided(fact_id, f.Lane(data["lane"]), version(data))
     if kind == "ControlOrdered":
-        return f.ControlOrdered(fact_id, CONTROL)
+        return f.ControlOrdered(fact_id, CONTROL, version(data))
     if kind == "ControlCompleted":
         # Facts stored before ControlCompleted version 3 have no outcome: a customs hold.
         outcome = data.get("outcome")
         return f.ControlCompleted(fact_id, CONTROL, f.ControlResult(data["result"]),
-                                  declaration_version=int(data.get("declaration_version", 1)),
+                                  declaration_version=version(data),
                                   outcome=None if outcome is None else f.ControlOutcome(outcome),
                                   additional_duty=Decimal(data.get("additional_duty", "0")))
     if kind == "DutyAssessed":
-        return f.DutyAssessed(fact_id, Decimal(data["amount_due"]))
+        return f.DutyAssessed(fact_id, Decimal(data["amount_due"]), version(data))
     if kind == "PaymentReceived":
         return f.PaymentReceived(fact_id, Decimal(data["amount"]), data["reference"])
     if kind == "DeclarationInvalidated":
@@ -129,8 +135,8 @@ class Releases:
         # COMMIT, so nothing else runs after them.
         for stream, new_event, expected_version in appends:
             tx.append(stream, [new_event], expected_version=expected_version)
-        _not_invalidated(tx, [new.correlation_id for _, new, _ in appends
-                              if new.type == events.GoodsReleased.TYPE])
+        _not_superseded(tx, [new.payload for _, new, _ in appends
+                             if isinstance(new.payload, events.GoodsReleased)])
         return outcomes
 
     def _decide(self, consignment_id: str, facts: Mapping[str, Mapping[str, Any]],
@@ -185,23 +191,28 @@ class Releases:
         return found
 
 
-class InvalidatedMeanwhile(Exception):
-    """A declaration was invalidated while its release was being recorded: the batch is
-    undone and heard again (by then with the invalidation among its facts)."""
+class ChangedMeanwhile(Exception):
+    """A declaration was invalidated or amended while its release was being recorded: the
+    batch is undone and heard again (by then with the new facts among them)."""
 
 
-def _not_invalidated(tx: Transaction, released: Sequence[str]) -> None:
-    """Raise InvalidatedMeanwhile if one of the consignments `released` in this transaction
-    has a DeclarationInvalidated in the log. Called after the appends, which hold the
-    deployment's append lock to COMMIT, so an invalidation is either committed before (and
-    seen here) or waits and then sees this release (see `Declarations.invalidate`)."""
+def _not_superseded(tx: Transaction, released: Sequence[events.GoodsReleased]) -> None:
+    """Raise ChangedMeanwhile if a declaration released in this transaction has, in the log,
+    a DeclarationInvalidated, or a DeclarationAccepted of a later version than the one
+    released. Called after the appends, which hold the deployment's append lock to COMMIT, so
+    an invalidation or amendment is either committed before (and seen here) or waits and then
+    sees this release (see `Declarations.invalidate` and `Declarations.amend`)."""
     if not released:
         return
-    found = tx.log.of_type_in_streams(
-        DeclarationInvalidated.TYPE,
-        [stream_name("declaration", consignment_id) for consignment_id in released])
-    if found:
-        raise InvalidatedMeanwhile(", ".join(sorted({e.correlation_id for e in found})))
+    streams = [stream_name("declaration", r.consignment_id) for r in released]
+    version = {r.consignment_id: r.declaration_version for r in released}
+    changed = {e.correlation_id for e in tx.log.of_types_in_streams(
+        (DeclarationInvalidated.TYPE, DeclarationAccepted.TYPE), streams)
+        if isinstance(e.payload, DeclarationInvalidated)
+        or (isinstance(e.payload, DeclarationAccepted)
+            and e.payload.declaration_version > version[e.correlation_id])}
+    if changed:
+        raise ChangedMeanwhile(", ".join(sorted(changed)))
 
 
 def notification_body(event: RecordedEvent) -> dict[str, Any]:

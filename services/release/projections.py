@@ -27,10 +27,10 @@ FINAL = frozenset({"released", "refused", "invalidated"})
 # What each fact contributes to the decision: the fields of its typed payload it keeps.
 KEPT = {
     "DeclarationAccepted": ("mrn", "office", "transport_mode", "declaration_version"),
-    "RiskAssessed": ("lane",),
-    "ControlOrdered": ("kind",),
+    "RiskAssessed": ("lane", "declaration_version"),
+    "ControlOrdered": ("kind", "declaration_version"),
     "ControlCompleted": ("result", "outcome", "additional_duty", "declaration_version"),
-    "DutyAssessed": ("amount_due",),
+    "DutyAssessed": ("amount_due", "declaration_version"),
     "PaymentReceived": ("amount", "reference"),
     "DeclarationInvalidated": ("after_release",),
 }

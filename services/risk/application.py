@@ -141,16 +141,26 @@ class Risk:
             score=decision.score, rules_hit=hits, ruleset_version=ruleset.version,
             aeo_status=None if decision.aeo is None else decision.aeo.status.value,
             draw=decision.random.to_dict(), decision=decision.to_dict(), draw_key_id=key.key_id,
+            declaration_version=accepted.declaration_version,
         )
         new = [self._new(assessed, cause)]
+        version = accepted.declaration_version
+        stream = stream_name(CATEGORY, accepted.consignment_id)
         if decision.lane in (Lane.YELLOW, Lane.RED):
-            ordered = order_control(ControlState(accepted.consignment_id), decision.lane,
-                                    control_id=f"{accepted.consignment_id}/1")
+            # An amended version (2, 3, ...) may find the control of an older one still open:
+            # the new control supersedes it (domain/controls.py).
+            controls = (ControlState(accepted.consignment_id) if version == 1 else fold(
+                accepted.consignment_id, _control_events(self.store.read_stream(stream))))
+            ordered = order_control(controls, decision.lane,
+                                    control_id=f"{accepted.consignment_id}/{version}",
+                                    declaration_version=version)
             new.append(self._new(events.ControlOrdered(
-                accepted.consignment_id, accepted.mrn, ordered.kind.value, decision.lane.value),
-                cause))
+                accepted.consignment_id, accepted.mrn, ordered.kind.value, decision.lane.value,
+                version), cause))
+        # The first version opens the stream (a redelivery finds it taken); an amendment's is
+        # kept once by the consumer's inbox, recorded in the same transaction.
         return [Together(_project, new),
-                Append(stream_name(CATEGORY, accepted.consignment_id), new, expected_version=0)]
+                Append(stream, new, expected_version=0 if version == 1 else None)]
 
     def record_control(self, mrn: str, caller: Caller, result: str,
                        findings: Sequence[Mapping[str, str]], outcome: str | None,
@@ -160,7 +170,7 @@ class Risk:
         InvalidControlResult when they do not agree; as UnknownDeclaration when the
         declaration is not at one of the officer's offices)."""
         consignment_id = self._consignment(mrn)
-        office, version = self._accepted(consignment_id)
+        office = self._office(consignment_id)
         if not may_control(caller, office):
             raise UnknownDeclaration(unknown(mrn))  # as if there were none
         officer = caller.sub
@@ -176,7 +186,9 @@ class Risk:
             consignment_id, mrn, completed.result.value,
             [finding.to_dict() for finding in completed.findings],
             None if completed.outcome is None else completed.outcome.value,
-            completed.additional_duty, version)
+            completed.additional_duty,
+            # the version the control was ordered for (an open control is the current one)
+            state.open_control.declaration_version if state.open_control else 1)
         event = registry().new_event(recorded, correlation_id=consignment_id,
                                      actor=actor_text(caller.actor()))
         self.store.append(stream, [event], expected_version=len(history))
@@ -190,15 +202,12 @@ class Risk:
             raise UnknownDeclaration(unknown(mrn))
         return str(found["consignment_id"])
 
-    def _accepted(self, consignment_id: str) -> tuple[str, int]:
-        """The office of declaration and the declaration's current version (from the log: its
-        latest acceptance)."""
-        accepted = [event.payload for event in self.store.read_stream(
-            stream_name("declaration", consignment_id))
-            if isinstance(event.payload, DeclarationAccepted)]
-        if not accepted:
-            raise UnknownDeclaration(f"consignment {consignment_id} has no accepted declaration")
-        return accepted[-1].office, accepted[-1].declaration_version
+    def _office(self, consignment_id: str) -> str:
+        """The office of declaration (from the log: the declaration's acceptance)."""
+        for event in self.store.read_stream(stream_name("declaration", consignment_id)):
+            if isinstance(event.payload, DeclarationAccepted):
+                return event.payload.office
+        raise UnknownDeclaration(f"consignment {consignment_id} has no accepted declaration")
 
     @staticmethod
     def _new(payload: Any, cause: RecordedEvent) -> Any:
@@ -216,7 +225,8 @@ def _control_events(history: list[RecordedEvent]) -> list[DomainOrdered | Domain
             case events.ControlOrdered() as ordered:
                 current = event.event_id
                 result.append(DomainOrdered(ordered.consignment_id, current,
-                                            ControlKind(ordered.kind), Lane(ordered.lane)))
+                                            ControlKind(ordered.kind), Lane(ordered.lane),
+                                            ordered.declaration_version))
             case events.ControlCompleted() as completed:
                 result.append(DomainCompleted(
                     completed.consignment_id, current, ControlResult(completed.result),

@@ -35,3 +35,9 @@ def project(tx: Transaction, events: Sequence[RecordedEvent | NewEvent],
     rows = [{"mrn": p.mrn, "consignment_id": p.consignment_id, "lane": p.lane}
             for p in (e.payload for e in events) if isinstance(p, RiskAssessed)]
     model.insert(tx, rows, skip_existing=True)
+    # An amended declaration's new decision: its lane is the one in force.
+    amended = {p.mrn: {"mrn": p.mrn, "consignment_id": p.consignment_id, "lane": p.lane}
+               for p in (e.payload for e in events)
+               if isinstance(p, RiskAssessed) and p.declaration_version > 1}
+    if amended:
+        model.update(tx, list(amended.values()))

@@ -67,6 +67,31 @@ class DeclarationRejected:
 REASON = validate.Length(min=1, max=2000)
 
 
+class Change(Schema):
+    """One particular an amendment changed: where (a JSON pointer), from what, to what."""
+
+    pointer = fields.String(required=True)
+    before = fields.Raw(required=True, allow_none=True)
+    after = fields.Raw(required=True, allow_none=True)
+
+
+@dataclass(frozen=True)
+class DeclarationAmended:
+    """The declarant amended the declaration (UCC art. 173): `declaration_version` is the new
+    version, `changes` what changed from the previous one. The whole corrected document is
+    the DeclarationAccepted of that version, appended with it, which risk and payment assess
+    again."""
+
+    TYPE: ClassVar[str] = "DeclarationAmended"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    declaration_version: int = field(metadata={"validate": validate.Range(min=2)})
+    reason: str = field(metadata={"validate": REASON})
+    changes: list[dict[str, Any]] = field(metadata={"items": Change})
+
+
 @dataclass(frozen=True)
 class InvalidationRequested:
     """After release, the declarant asked for the declaration to be invalidated (UCC art.
@@ -111,5 +136,5 @@ class InvalidationRefused:
     request_event_id: str
 
 
-EVENTS = [DeclarationReceived, DeclarationAccepted, DeclarationRejected, InvalidationRequested,
-          DeclarationInvalidated, InvalidationRefused]
+EVENTS = [DeclarationReceived, DeclarationAccepted, DeclarationRejected, DeclarationAmended,
+          InvalidationRequested, DeclarationInvalidated, InvalidationRefused]

@@ -34,7 +34,30 @@ class RiskAssessed:
 
     Version 2: `draw_key_id` names the secret key the draw was made with (RISK_DRAW_KEY_ID;
     never the key itself), so that whoever holds that key re-derives the draw. None: the
-    legacy draw with the public salt (every version 1 decision)."""
+    legacy draw with the public salt (every version 1 decision).
+
+    Version 3: `declaration_version`, the version of the declaration assessed (an amendment
+    makes a new one, assessed again)."""
+
+    TYPE: ClassVar[str] = "RiskAssessed"
+    VERSION: ClassVar[int] = 3
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    lane: str = field(metadata={"validate": validate.OneOf(LANES)})
+    score: int
+    rules_hit: list[dict[str, Any]] = field(metadata={"items": RuleHit})
+    ruleset_version: str
+    aeo_status: str | None
+    draw: dict[str, Any]
+    decision: dict[str, Any]
+    draw_key_id: str | None = field(default=None, metadata={"validate": validate.Length(1, 64)})
+    declaration_version: int = field(default=1, metadata={"validate": validate.Range(min=1)})
+
+
+@dataclass(frozen=True)
+class RiskAssessedV2:
+    """Version 2 of RiskAssessed: no declaration version (always the first)."""
 
     TYPE: ClassVar[str] = "RiskAssessed"
     VERSION: ClassVar[int] = 2
@@ -74,9 +97,30 @@ def risk_assessed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "draw_key_id": None}
 
 
+def first_declaration_version(data: dict[str, Any]) -> dict[str, Any]:
+    """An event recorded before amendments existed is about the declaration's first version
+    (the upcaster of RiskAssessed 2 -> 3, ControlOrdered 1 -> 2, DutyAssessed 1 -> 2)."""
+    return {**data, "declaration_version": 1}
+
+
 @dataclass(frozen=True)
 class ControlOrdered:
-    """A documentary check (yellow) or a physical examination (red) was ordered."""
+    """A documentary check (yellow) or a physical examination (red) was ordered. Version 2:
+    `declaration_version`, the version of the declaration to control."""
+
+    TYPE: ClassVar[str] = "ControlOrdered"
+    VERSION: ClassVar[int] = 2
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    kind: str = field(metadata={"validate": validate.OneOf(CONTROL_KINDS)})
+    lane: str = field(metadata={"validate": validate.OneOf(LANES)})
+    declaration_version: int = field(default=1, metadata={"validate": validate.Range(min=1)})
+
+
+@dataclass(frozen=True)
+class ControlOrderedV1:
+    """Version 1 of ControlOrdered: no declaration version (always the first)."""
 
     TYPE: ClassVar[str] = "ControlOrdered"
     VERSION: ClassVar[int] = 1
@@ -182,7 +226,9 @@ def control_completed_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
 
 EVENTS = [RiskAssessed, ControlOrdered, ControlCompleted]
 OLD_VERSIONS = {
-    RiskAssessed: {1: (RiskAssessedV1, risk_assessed_v1_to_v2)},
+    RiskAssessed: {1: (RiskAssessedV1, risk_assessed_v1_to_v2),
+                   2: (RiskAssessedV2, first_declaration_version)},
+    ControlOrdered: {1: (ControlOrderedV1, first_declaration_version)},
     ControlCompleted: {1: (ControlCompletedV1, control_completed_v1_to_v2),
                        2: (ControlCompletedV2, control_completed_v2_to_v3)},
 }

@@ -109,16 +109,17 @@ class LogReader:
             params.append(limit)
         return self.select(where, params)
 
-    def of_type_in_streams(self, event_type: str,
-                           streams: Sequence[str]) -> list[RecordedEvent]:
-        """The events of `event_type` in any of `streams`, in log order: one statement (the
+    def of_types_in_streams(self, event_types: Sequence[str],
+                            streams: Sequence[str]) -> list[RecordedEvent]:
+        """The events of `event_types` in any of `streams`, in log order: one statement (the
         (stream, version) index), whatever the number of streams."""
-        if not streams:
+        if not streams or not event_types:
             return []
         m = self._m
-        marks = ", ".join([m] * len(streams))
-        return self.select(f"WHERE stream IN ({marks}) AND type = {m} ORDER BY position",
-                           [*streams, event_type])
+        in_streams = ", ".join([m] * len(streams))
+        of_types = ", ".join([m] * len(event_types))
+        return self.select(f"WHERE stream IN ({in_streams}) AND type IN ({of_types}) "
+                           "ORDER BY position", [*streams, *event_types])
 
     def read_all(self, after: int = 0, limit: int = 1000,
                  categories: Sequence[str] | None = None,

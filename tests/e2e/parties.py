@@ -93,12 +93,13 @@ class Answer:
 
 def send(cluster: Cluster, service: str, method: str, path: str, *, token: str | None = None,
          authorization: str | None = UNSET, body: Any = None,
-         content_type: str | None = "application/json", timeout: float = 30) -> Answer:
+         content_type: str | None = "application/json", timeout: float = 30,
+         headers: Mapping[str, str] | None = None) -> Answer:
     """One request, exactly as given: `authorization` is the raw header (UNSET: none, or
     `Bearer <token>` when `token` is given); `body` bytes are sent as they are, anything else
-    as JSON; `content_type` None sends no Content-Type."""
+    as JSON; `content_type` None sends no Content-Type; `headers` more headers."""
     host, _, port = cluster.env[f"{service.upper()}_HTTP"].rpartition(":")
-    headers: dict[str, str] = {}
+    headers = dict(headers or {})
     if authorization is not UNSET:
         headers["Authorization"] = authorization
     elif token is not None:

@@ -79,6 +79,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "declaration GET /declarations/{mrn}": _row(401, 200, 404, 200, 404, 200, 404, 200, 403, 403),
     # The feed answers each reader with its own declarations' changes (perhaps none).
     "declaration GET /status-notifications": _row(401, 200, 200, 200, 200, 200, 200, 200, 403, 403),
+    "declaration POST /declarations/{mrn}/amendments":
+                                           _row(401, 201, 404, 403, 403, 403, 403, 403, 403, 403),
     "declaration POST /declarations/{mrn}/invalidation":
                                            _row(401, 200, 404, 403, 403, 403, 403, 403, 403, 403),
     "declaration POST /declarations/{mrn}/invalidation/decision":
@@ -155,7 +157,8 @@ def _markdown_row(name: str, roles: str, row: dict[str, int] | None) -> str:
 @dataclass
 class World:
     """Declarations prepared for the matrix: `yellow`, its documentary control open;
-    `assessed`, a green one assessed and unpaid; `spare`, a green one the invalidation route
+    `assessed`, a green one assessed and unpaid; `amendable`, a green one the amendment route
+    amends (its document `amendable_document`); `spare`, a green one the invalidation route
     invalidates; `requested`, released with an invalidation requested, which the decision
     route decides; and the bodies each route is called with."""
 
@@ -165,11 +168,13 @@ class World:
     amount_due: str
     lrn: str
     reference: str
+    amendable_document: dict[str, Any]
 
     def target(self, route: Route) -> str:
         """The route's path, its `{mrn}` that of the declaration it acts on."""
         path = route.operation.path
-        target = {"declaration POST /declarations/{mrn}/invalidation": "spare",
+        target = {"declaration POST /declarations/{mrn}/amendments": "amendable",
+                  "declaration POST /declarations/{mrn}/invalidation": "spare",
                   "declaration POST /declarations/{mrn}/invalidation/decision": "requested",
                   }.get(route.key, "yellow")
         if "{mrn}" in path:
@@ -185,6 +190,8 @@ class World:
             "payment POST /payments": lambda: {
                 "mrn": self.mrns["assessed"], "reference": self.reference,
                 "amount": self.amount_due, "currency": "GBP"},
+            "declaration POST /declarations/{mrn}/amendments": lambda: {
+                "reason": "invoice corrected", "document": corrected(self.amendable_document)},
             "declaration POST /declarations/{mrn}/invalidation": lambda: {
                 "reason": "lodged in error: the goods never left the exporter"},
             "declaration POST /declarations/{mrn}/invalidation/decision": lambda: {
@@ -220,6 +227,12 @@ def prepared(cluster: Cluster, store: EventStore) -> tuple[dict[str, str], str]:
     return mrns, str(due)
 
 
+def corrected(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with its first item's value corrected (an amendment's body)."""
+    items = [{**document["items"][0], "value": "1.00"}, *document["items"][1:]]
+    return {**document, "items": items}
+
+
 def released_with_a_request(cluster: Cluster, store: EventStore) -> str:
     """A green declaration paid, released, and its invalidation requested (202)."""
     mrn = lodge(cluster, "02-green-unpaid.json")
@@ -244,8 +257,15 @@ def world(cluster: Cluster) -> Iterator[World]:
         mrns["spare"] = lodge(cluster, "02-green-unpaid.json")
         status_becomes(cluster, mrns["spare"], "tax_due")
         mrns["requested"] = released_with_a_request(cluster, store)
+        amendable = sample("02-green-unpaid.json")
+        lodged = send(cluster, "declaration", "POST", "/declarations",
+                      token=PARTY["declarant"].token(cluster), body=amendable)
+        assert lodged.status == 201, str(lodged)
+        mrns["amendable"] = lodged.body["mrn"]
+        status_becomes(cluster, mrns["amendable"], "tax_due")
+        settle(store)
         yield World(cluster, store, mrns, due, f"MATRIX-{uuid.uuid4().hex[:8].upper()}",
-                    f"MATRIX-PAY-{uuid.uuid4().hex[:8].upper()}")
+                    f"MATRIX-PAY-{uuid.uuid4().hex[:8].upper()}", amendable)
 
 
 # -- the tests -----------------------------------------------------------------------------------
@@ -334,6 +354,7 @@ CROSS_PARTY = [
     ("declaration GET /declarations/{mrn}", "cashier_other", "yellow"),
     ("risk POST /controls/{mrn}", "officer_elsewhere", "yellow"),
     ("payment POST /payments", "cashier_other", "assessed"),
+    ("declaration POST /declarations/{mrn}/amendments", "declarant_other", "yellow"),
     ("declaration POST /declarations/{mrn}/invalidation", "declarant_other", "yellow"),
     ("declaration POST /declarations/{mrn}/invalidation/decision", "officer_elsewhere",
      "yellow"),
@@ -358,6 +379,9 @@ def test_another_partys_declaration_is_answered_as_an_unknown_mrn(
             elif route_key == "payment POST /payments":
                 body = {"mrn": mrn, "reference": f"X-{uuid.uuid4().hex[:8]}", "amount": due,
                         "currency": "GBP"}
+            elif route_key.endswith("/amendments"):
+                body = {"reason": "corrected",
+                        "document": corrected(sample("04-yellow-compliant.json"))}
             elif route_key.endswith("/invalidation"):
                 body = {"reason": "withdrawn"}
             elif route_key.endswith("/decision"):

@@ -86,7 +86,7 @@ _OPEN = _IN_PROGRESS | {S.ACCEPTED, S.RELEASED, S.RELEASE_REFUSED, S.AMENDMENT_A
 #: The one table: current status -> statuses allowed next.
 TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     S.RECEIVED: frozenset({S.ACCEPTED, S.REJECTED, S.HANDLED_MANUALLY}),
-    S.ACCEPTED: _OPEN,
+    S.ACCEPTED: _OPEN | {S.CORRECTIONS_APPLIED},  # amended before anything else was due
     S.DOCUMENTS_REQUIRED: _OPEN | {S.CORRECTIONS_APPLIED},
     # A notified examination must take place before amendment or invalidation; its outcome
     # may refuse the release.

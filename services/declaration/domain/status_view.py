@@ -27,10 +27,10 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "DeclarationAccepted": ("mrn", "lrn", "declarant_eori", "office", "transport_mode",
                             "declaration_version"),
     "DeclarationRejected": (),
-    "RiskAssessed": ("lane",),
-    "ControlOrdered": ("kind",),
-    "ControlCompleted": ("result", "outcome", "additional_duty"),
-    "DutyAssessed": ("amount_due", "currency"),
+    "RiskAssessed": ("lane", "declaration_version"),
+    "ControlOrdered": ("kind", "declaration_version"),
+    "ControlCompleted": ("result", "outcome", "additional_duty", "declaration_version"),
+    "DutyAssessed": ("amount_due", "currency", "declaration_version"),
     "PaymentReceived": ("amount", "reference"),
     "GoodsReleased": ("released_at",),
     "GoodsHeld": ("reason",),
@@ -120,11 +120,15 @@ def _position(fact: Fact) -> int:
     return position
 
 
+# Facts about one declaration version (each names it; an earlier event version is about 1).
+_OF_A_VERSION = ("RiskAssessed", "ControlOrdered", "ControlCompleted", "DutyAssessed")
+
+
 class _Seen:
     """The facts of one consignment met so far, in log order: the first and the last of each
     type, and the sums the status needs."""
 
-    __slots__ = ("first", "last", "paid", "due", "additional", "refused")
+    __slots__ = ("first", "last", "paid", "due", "additional", "refused", "version")
 
     def __init__(self) -> None:
         self.first: dict[str, Fact] = {}
@@ -133,9 +137,22 @@ class _Seen:
         self.due: Decimal | None = None
         self.additional = Decimal("0.00")  # release after payment: the additional duty
         self.refused = False  # a control refused release (final)
+        self.version = 1  # the declaration version in force (an amendment makes the next)
 
     def add(self, fact: Fact) -> None:
         kind = fact["type"]
+        if kind in _OF_A_VERSION:
+            # What risk, controls and duty said about an earlier version no longer counts.
+            version = int(fact["data"].get("declaration_version", 1))
+            if version < self.version:
+                return
+        elif kind == "DeclarationAccepted":
+            version = int(fact["data"].get("declaration_version", 1))
+            if version > self.version:  # amended: the new version is assessed again
+                self.version = version
+                for earlier in _OF_A_VERSION:
+                    self.last.pop(earlier, None)
+                self.due, self.additional = None, Decimal("0.00")
         self.first.setdefault(kind, fact)
         self.last[kind] = fact
         if kind == "PaymentReceived":
@@ -171,6 +188,8 @@ class _Seen:
                     else Status.QUERY_RAISED)
         if "DeclarationRejected" in last:
             return Status.REJECTED
+        if self.version > 1 and "RiskAssessed" not in last:
+            return Status.CORRECTIONS_APPLIED  # amended: waiting for the new assessments
         ordered = last.get("ControlOrdered")
         if ordered is not None and completed is None:
             return (Status.EXAMINATION_INTENDED if ordered["data"]["kind"] == "examination"

@@ -51,6 +51,7 @@ class DeclarationAccepted:
     office: str
     transport_mode: str
     lodged_at: datetime
+    declaration_version: int = 1  # an amendment is accepted as a new version
 
 
 @dataclass(frozen=True)

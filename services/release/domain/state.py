@@ -59,11 +59,13 @@ class ConsignmentState:
 
     @property
     def declaration_version(self) -> int:
-        """The latest declaration version any risk, control or duty fact is about."""
+        """The latest declaration version accepted, or that any risk, control or duty fact is
+        about: an amended version waits for its own risk decision and duty."""
         versions = [
             f.declaration_version
             for f in self.facts.values()
-            if isinstance(f, RiskDecided | ControlOrdered | ControlCompleted | DutyAssessed)
+            if isinstance(f, DeclarationAccepted | RiskDecided | ControlOrdered
+                          | ControlCompleted | DutyAssessed)
         ]
         return max(versions, default=1)
 

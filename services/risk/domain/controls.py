@@ -51,6 +51,7 @@ class ControlKind(Enum):
 class ControlStatus(Enum):
     OPEN = "open"
     COMPLETED = "completed"
+    SUPERSEDED = "superseded"  # left open when an amendment made a new declaration version
 
 
 class ControlResult(Enum):
@@ -109,6 +110,7 @@ class ControlOrdered:
     control_id: str
     kind: ControlKind
     lane: Lane
+    declaration_version: int = 1  # the declaration version to control
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +118,7 @@ class ControlOrdered:
             "control_id": self.control_id,
             "kind": self.kind.value,
             "lane": self.lane.value,
+            "declaration_version": self.declaration_version,
         }
 
     @classmethod
@@ -126,6 +129,7 @@ class ControlOrdered:
                 control_id=to_str(data["control_id"], "control_id"),
                 kind=ControlKind(data["kind"]),
                 lane=Lane(data["lane"]),
+                declaration_version=int(data.get("declaration_version", 1)),
             )
         except (KeyError, ValueError) as error:
             if isinstance(error, InvalidRecord):
@@ -183,6 +187,7 @@ class Control:
     control_id: str
     kind: ControlKind
     status: ControlStatus
+    declaration_version: int = 1
     result: ControlResult | None = None
     findings: tuple[Finding, ...] = ()
     outcome: ControlOutcome | None = None
@@ -211,22 +216,28 @@ class ControlState:
 _TRANSITIONS: dict[tuple[ControlStatus | None, type[ControlEvent]], ControlStatus] = {
     (None, ControlOrdered): ControlStatus.OPEN,
     (ControlStatus.COMPLETED, ControlOrdered): ControlStatus.OPEN,  # a new control (amendment)
+    (ControlStatus.SUPERSEDED, ControlOrdered): ControlStatus.OPEN,
+    # an amendment's new version: the open control of an older version is superseded
+    (ControlStatus.OPEN, ControlOrdered): ControlStatus.OPEN,
     (ControlStatus.OPEN, ControlCompleted): ControlStatus.COMPLETED,
 }
 
 
-def order_control(state: ControlState, lane: Lane, control_id: str) -> ControlOrdered:
-    """Guard and record: open the control a yellow or red decision calls for."""
+def order_control(state: ControlState, lane: Lane, control_id: str,
+                  declaration_version: int = 1) -> ControlOrdered:
+    """Guard and record: open the control a yellow or red decision calls for, about
+    `declaration_version`. A control still open for an older version (the declaration was
+    amended) is superseded by it; one open for this version is `ControlAlreadyOpen`."""
     kind = KIND_FOR_LANE.get(lane)
     if kind is None:
         raise NoControlForLane(f"the {lane.value} lane has no control")
-    if state.open_control is not None:
+    open_control = state.open_control
+    if open_control is not None and open_control.declaration_version >= declaration_version:
         raise ControlAlreadyOpen(
-            f"control {state.open_control.control_id} is still open for {state.consignment_id}"
+            f"control {open_control.control_id} is still open for {state.consignment_id}"
         )
-    return ControlOrdered(
-        consignment_id=state.consignment_id, control_id=control_id, kind=kind, lane=lane
-    )
+    return ControlOrdered(consignment_id=state.consignment_id, control_id=control_id,
+                          kind=kind, lane=lane, declaration_version=declaration_version)
 
 
 def record_result(
@@ -245,7 +256,7 @@ def record_result(
         target = state.current
     else:
         target = next((c for c in state.controls if c.control_id == control_id), None)
-    if target is None:
+    if target is None or target.status is ControlStatus.SUPERSEDED:
         raise NoOpenControl(f"no control is open for {state.consignment_id}")
     if target.status is ControlStatus.COMPLETED:
         raise ControlAlreadyCompleted(
@@ -308,8 +319,15 @@ def apply(state: ControlState, event: ControlEvent) -> ControlState:
     if isinstance(event, ControlOrdered):
         if any(c.control_id == event.control_id for c in state.controls):
             raise InvalidControlTransition(f"control {event.control_id} was already ordered")
-        control = Control(control_id=event.control_id, kind=event.kind, status=target)
-        return replace(state, controls=(*state.controls, control))
+        earlier = state.controls
+        if current is not None and current.status is ControlStatus.OPEN:
+            if event.declaration_version <= current.declaration_version:
+                raise InvalidControlTransition(
+                    f"control {current.control_id} is open for the same declaration version")
+            earlier = (*earlier[:-1], replace(current, status=ControlStatus.SUPERSEDED))
+        control = Control(control_id=event.control_id, kind=event.kind, status=target,
+                          declaration_version=event.declaration_version)
+        return replace(state, controls=(*earlier, control))
     assert current is not None
     if event.control_id != current.control_id:
         raise InvalidControlTransition(f"control {event.control_id} is not the open control")

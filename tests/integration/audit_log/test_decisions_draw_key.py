@@ -77,9 +77,9 @@ def append_decision(store: EventStore, name: str, draw_for: DrawFor, key_id: str
     data = registry().encode(events.RiskAssessed(
         payload.consignment_id, payload.mrn, decision.lane.value, decision.score, [],
         reference.ruleset.version, None, decision.random.to_dict(), decision.to_dict(), key_id))
-    version = 2
-    if key_id is None:
-        del data["draw_key_id"]
+    version = registry().current_version("RiskAssessed")
+    if key_id is None:  # version 1: no key id, no declaration version
+        del data["draw_key_id"], data["declaration_version"]
         version = 1
     cid = payload.consignment_id
     return store.append(stream_name("risk", cid), [NewEvent(
@@ -98,7 +98,7 @@ def test_keyed_decisions_name_their_key_and_re_derive_with_it(store_url: str,
     positions = [decide(store, {"RISK_DRAW_KEY": KEY_TEXT}, name) for name in SAMPLES]
     for event in store.read_all(categories=["risk"]):
         if event.type == "RiskAssessed":
-            assert event.version == 2 and event.data["draw_key_id"] == KEY.key_id
+            assert event.version >= 2 and event.data["draw_key_id"] == KEY.key_id
             assert KEY_TEXT not in json.dumps(event.data)
             draw = keyed_draw(KEY, event.correlation_id, event.data["ruleset_version"])
             assert event.data["draw"]["seed"] == draw.seed

@@ -106,7 +106,7 @@ def test_a_running_risk_service_records_the_id_of_its_key(
     running.accept(sample("01-green-paid.json"), "26GBK2M9Q4R8T1X9R1", consignment)
     (assessed, *_) = running.stream(stream_name("risk", consignment))
     key = DrawKey.parse(TEST_DRAW_KEY)
-    assert assessed.type == "RiskAssessed" and assessed.version == 2
+    assert assessed.type == "RiskAssessed" and assessed.version == 3  # the key id since 2
     assert assessed.data["draw_key_id"] == key.key_id
     assert assessed.data["draw"]["seed"] == keyed_draw(
         key, consignment, assessed.data["ruleset_version"]).seed

@@ -39,6 +39,13 @@ def test_a_result_recorded_before_outcomes_reads_as_a_customs_hold() -> None:
     assert "no outcome decided (customs hold), additional duty 412.50" in text
 
 
+def test_an_amendment_names_its_version_reason_and_changes() -> None:
+    assert line(recorded("DeclarationAmended", 1, actor="broker")) == (
+        "Amended to version 2 (invoice corrected: the supplier's credit note lowers the value): "
+        "/items/0/value: '15000.00' -> '13500.00'; /items/0/documents/1: None -> "
+        "{'reference': 'CN-2026-0042', 'type': 'CREDIT_NOTE'}")
+
+
 def test_invalidation_requested_granted_and_refused() -> None:
     assert line(recorded("InvalidationRequested", 1, actor="broker")) == (
         "Invalidation requested after release (declaration version 1): goods declared under "

@@ -193,3 +193,28 @@ def test_a_refused_release_and_customs_own_hold() -> None:
                      fact(7, "PaymentReceived", amount="10.00", reference="P1")])
     view = derive(pay_more)
     assert view.status is Status.TAX_DUE and view.amount_due == "14.50"
+
+
+def test_an_amendment_is_assessed_again_and_earlier_assessments_no_longer_count() -> None:
+    v1 = [*ACCEPTED, fact(3, "RiskAssessed", lane="yellow", declaration_version=1),
+          fact(4, "ControlOrdered", kind="documentary", declaration_version=1),
+          fact(5, "DutyAssessed", amount_due="100.00", currency="GBP", declaration_version=1)]
+    assert derive(dict(v1)).status is Status.DOCUMENTS_REQUIRED
+    amended = dict([*v1, fact(6, "DeclarationAccepted", mrn="M", lrn="L", declarant_eori="GB1",
+                                office="GBLHR001", transport_mode="air",
+                                declaration_version=2)])
+    view = derive(amended)
+    assert view.status is Status.CORRECTIONS_APPLIED and view.version == 2
+    assert view.amount_due is None and view.lane is None  # being assessed again
+    # a late decision about version 1 changes nothing
+    amended.update([fact(7, "DutyAssessed", amount_due="100.00", currency="GBP",
+                         declaration_version=1)])
+    assert derive(amended).status is Status.CORRECTIONS_APPLIED
+    amended.update([fact(8, "RiskAssessed", lane="green", declaration_version=2),
+                    fact(9, "DutyAssessed", amount_due="80.00", currency="GBP",
+                         declaration_version=2)])
+    view = derive(amended)
+    assert view.status is Status.TAX_DUE and view.amount_due == "80.00"
+    assert view.lane == "green"  # the documentary check of version 1 is not asked for
+    amended.update([fact(10, "PaymentReceived", amount="80.00", reference="P1")])
+    assert derive(amended).status is Status.ACCEPTED

@@ -18,9 +18,9 @@ from services.declaration.domain.invalidation import (
     ReleaseWasRefused,
     RequestInvalidation,
     decide_request,
-    fold,
     request_invalidation,
 )
+from services.declaration.domain.lifecycle import fold
 from services.declaration.domain.repayment import amount_repayable
 from shared.events.declaration import (
     DeclarationAccepted,

@@ -207,3 +207,17 @@ def test_finding_categories():
     }
     assert [c for c in FindingCategory if not c.is_discrepancy] == [
         FindingCategory.NO_DISCREPANCY]
+
+
+def test_an_amendment_supersedes_the_control_open_for_the_older_version():
+    state = opened(Lane.YELLOW)  # version 1, open
+    with pytest.raises(ControlAlreadyOpen):
+        order_control(state, Lane.RED, "k-2", declaration_version=1)
+    ordered = order_control(state, Lane.RED, "k-2", declaration_version=2)
+    assert ordered.declaration_version == 2 and ordered.kind is ControlKind.EXAMINATION
+    state = apply(state, ordered)
+    assert [c.status for c in state.controls] == [ControlStatus.SUPERSEDED, ControlStatus.OPEN]
+    assert state.open_control is not None and state.open_control.declaration_version == 2
+    with pytest.raises(NoOpenControl):  # the superseded one takes no result
+        record_result(state, ControlResult.COMPLIANT, control_id="k-1")
+    assert fold("c-1", [order_control(EMPTY, Lane.YELLOW, "k-1"), ordered]) == state
