@@ -159,8 +159,9 @@ class Payments:
     def _additional_duty(self, consignment_id: str) -> Decimal:
         """The additional debt of controls whose outcome is release after payment (from the
         log: the risk stream's ControlCompleted events): part of the amount due."""
-        return sum((event.payload.additional_duty
-                    for event in self.store.read_stream(stream_name("risk", consignment_id))
+        completed = self.store.of_types_in_streams((ControlCompleted.TYPE,),
+                                                   [stream_name("risk", consignment_id)])
+        return sum((event.payload.additional_duty for event in completed
                     if isinstance(event.payload, ControlCompleted)
                     and event.payload.outcome == "release_after_payment"), Decimal(0))
 

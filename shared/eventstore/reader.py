@@ -121,6 +121,20 @@ class LogReader:
         return self.select(f"WHERE stream IN ({in_streams}) AND type IN ({of_types}) "
                            "ORDER BY position", [*streams, *event_types])
 
+    def count_types(self, event_types: Sequence[str],
+                    streams: Sequence[str]) -> dict[tuple[str, str], int]:
+        """How many events of each of `event_types` each of `streams` holds ((stream, type) ->
+        count; absent: none): one statement on the (stream, version) index, nothing decoded."""
+        if not streams or not event_types:
+            return {}
+        m = self._m
+        in_streams = ", ".join([m] * len(streams))
+        of_types = ", ".join([m] * len(event_types))
+        sql = (f"SELECT stream, type, COUNT(*) FROM events WHERE stream IN ({in_streams}) "
+               f"AND type IN ({of_types}) GROUP BY stream, type")
+        rows = self.run(lambda connection: fetch(connection, sql, [*streams, *event_types]))
+        return {(str(stream), str(type_)): int(count) for stream, type_, count in rows}
+
     def read_all(self, after: int = 0, limit: int = 1000,
                  categories: Sequence[str] | None = None,
                  up_to: int | None = None, *, previous: bool = False) -> list[RecordedEvent]:

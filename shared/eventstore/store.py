@@ -291,6 +291,10 @@ class EventStore:
     def stream_version(self, stream: str) -> int:
         return self.log.stream_version(stream)
 
+    def of_types_in_streams(self, event_types: Sequence[str],
+                            streams: Sequence[str]) -> list[RecordedEvent]:
+        return self.log.of_types_in_streams(event_types, streams)
+
     def last_position(self) -> int:
         return self.log.last_position()
 
