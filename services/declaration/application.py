@@ -199,7 +199,7 @@ class Declarations:
     def invalidate(self, mrn: str, caller: Caller, reason: str) -> tuple[int, dict[str, Any]]:
         """The declarant asks for its declaration to be invalidated (UCC art. 174): before
         release it is invalidated at once (200), after release the request waits for an
-        officer's decision (202). Raises InvalidationNotAllowed naming its ground, or
+        officer's decision (202). Raises lifecycle.NotAllowed naming its ground, or
         DeclarationNotFound when not the caller's to act on.
 
         An invalidation before release and the release decision exclude each other: the
@@ -255,7 +255,7 @@ class Declarations:
         """The declarant amends its declaration (UCC art. 173) with the whole corrected
         document: a new declaration version, accepted with the same MRN and acceptance date,
         which risk and payment assess again; DeclarationAmended records what changed. Raises
-        AmendmentNotAllowed naming its ground, DeclarationInvalid (422), DeclarationNotFound,
+        lifecycle.NotAllowed naming its ground, DeclarationInvalid (422), DeclarationNotFound,
         VersionMismatch when `of_version` (the version the declarant amends, from If-Match) is
         no longer the current one, or WrongExpectedVersion when another amendment won the
         race.

@@ -6,16 +6,8 @@ from shared.eventstore import WrongExpectedVersion
 from shared.web.problems import ErrorTable, ProblemSpec, schema_pointers
 
 from .application import ConcurrentChange, DeclarationNotFound, LrnConflict, VersionMismatch
-from .domain import amendment
+from .domain import amendment, invalidation, lifecycle
 from .domain.access import NotYourDeclarant
-from .domain.invalidation import (
-    AlreadyInvalidated,
-    ExaminationNotified,
-    InvalidationAlreadyRequested,
-    InvalidationNotAllowed,
-    NoInvalidationRequest,
-    ReleaseWasRefused,
-)
 from .domain.validation import DeclarationInvalid
 from .intake import BodyTooLarge, MalformedBody
 
@@ -42,23 +34,16 @@ ERRORS = ErrorTable({
     # The small request bodies (invalidation and its decision); nothing stored.
     ValidationError: ProblemSpec(422, "validation", "The request is not valid",
                                  schema_pointers, lambda e: "see errors; nothing was recorded"),
-    # Each ground of UCC art. 174 its own problem type.
+    # Each ground of UCC arts. 173 and 174 its own problem type.
     **{ground: ProblemSpec(409, ground.ground, title) for ground, title in (
-        (AlreadyInvalidated, "Already invalidated"),
-        (InvalidationAlreadyRequested, "Invalidation already requested"),
-        (ExaminationNotified, "An examination was notified"),
-        (ReleaseWasRefused, "Release was refused"),
-        (NoInvalidationRequest, "No invalidation request to decide"),
-        (InvalidationNotAllowed, "Invalidation not allowed"),
-    )},
-    # Each ground of UCC art. 173.
-    **{ground: ProblemSpec(409, ground.ground, title) for ground, title in (
-        (amendment.ExaminationNotified, "An examination was notified"),
+        (lifecycle.ExaminationNotified, "An examination was notified"),
+        (lifecycle.ReleaseWasRefused, "Release was refused"),
+        (lifecycle.Invalidated, "The declaration is invalidated"),
         (amendment.ParticularsIncorrect, "Particulars were found incorrect"),
         (amendment.AlreadyReleased, "The goods are released"),
-        (amendment.ReleaseRefused, "Release was refused"),
-        (amendment.Invalidated, "The declaration is invalidated"),
-        (amendment.AmendmentNotAllowed, "Amendment not allowed"),
+        (invalidation.InvalidationAlreadyRequested, "Invalidation already requested"),
+        (invalidation.NoInvalidationRequest, "No invalidation request to decide"),
+        (lifecycle.NotAllowed, "Not allowed now"),
     )},
     ConcurrentChange: ProblemSpec(409, "concurrent-update", "The declaration kept changing"),
     VersionMismatch: ProblemSpec(412, "version-mismatch",

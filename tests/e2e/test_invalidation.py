@@ -67,7 +67,7 @@ def test_before_release_invalidated_at_once_and_never_released(cluster: Cluster)
     assert view is not None and view["status"]["name"] == "invalidated"
     assert view["amount_repayable"] == view["amount_paid"] == due
     stores_nothing(cluster, lambda: refused_with(invalidate(cluster, mrn), 409,
-                                                  "already-invalidated"))
+                                                  "invalidated"))
 
 
 def test_not_while_a_notified_examination_has_not_taken_place(cluster: Cluster) -> None:

@@ -1,7 +1,7 @@
 """Amendment of an accepted declaration (UCC art. 173), pure: guard, and the difference.
 
 The declarant sends the whole corrected document; the amendment is a new declaration version
-that risk and duty assess again. Refused, each with its ground (`AmendmentNotAllowed.ground`,
+that risk and duty assess again. Refused, each with its ground (`lifecycle.NotAllowed.ground`,
 which the HTTP problem's `type` carries):
 
 - once the declarant was told the goods will be examined (art. 173(2)(a)):
@@ -21,38 +21,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from .lifecycle import Lifecycle
+from .lifecycle import (
+    ExaminationNotified,
+    Invalidated,
+    Lifecycle,
+    NotAllowed,
+    ReleaseWasRefused,
+    check_open,
+)
+
+__all__ = ["FIXED", "AlreadyReleased", "AmendmentInvalid", "Change", "ExaminationNotified",
+           "Invalidated", "ParticularsIncorrect", "ReleaseWasRefused", "check_amendment",
+           "differences", "guard"]
 
 #: Particulars an amendment may not change: they identify the declaration.
 FIXED = ("/lrn", "/declarant/eori", "/office")
 
 
-class AmendmentNotAllowed(Exception):
-    """UCC art. 173 does not allow the amendment now; `ground` names why."""
-
-    ground: ClassVar[str] = "amendment-not-allowed"
-
-
-class ExaminationNotified(AmendmentNotAllowed):
-    ground = "examination-notified"
-
-
-class ParticularsIncorrect(AmendmentNotAllowed):
+class ParticularsIncorrect(NotAllowed):
     ground = "particulars-incorrect"
 
 
-class AlreadyReleased(AmendmentNotAllowed):
+class AlreadyReleased(NotAllowed):
     ground = "released"
-
-
-class ReleaseRefused(AmendmentNotAllowed):
-    ground = "release-refused"
-
-
-class Invalidated(AmendmentNotAllowed):
-    ground = "invalidated"
 
 
 class AmendmentInvalid(ValueError):
@@ -103,7 +96,7 @@ def _escape(key: str) -> str:
 
 def check_amendment(state: Lifecycle, document: Mapping[str, Any]) -> list[Change]:
     """Guard an amendment of the declaration in `state` to the (validated, normalised)
-    `document`: the changes it makes, or AmendmentNotAllowed / AmendmentInvalid (pointers
+    `document`: the changes it makes, or NotAllowed / AmendmentInvalid (pointers
     into the document)."""
     guard(state)
     changes = differences(state.document, document)
@@ -118,11 +111,8 @@ def check_amendment(state: Lifecycle, document: Mapping[str, Any]) -> list[Chang
 
 
 def guard(state: Lifecycle) -> None:
-    """AmendmentNotAllowed, naming its ground, unless UCC art. 173 allows an amendment now."""
-    if state.invalidated:
-        raise Invalidated("the declaration is invalidated: nothing can be amended")
-    if state.release_refused:
-        raise ReleaseRefused("release of the goods was refused: the declaration is final")
+    """NotAllowed, naming its ground, unless UCC art. 173 allows an amendment now."""
+    check_open(state)
     if state.released:
         raise AlreadyReleased("the goods are released: a declaration is not amended after "
                               "release (UCC art. 173(2)(c)); a post-release amendment "

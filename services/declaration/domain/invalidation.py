@@ -8,41 +8,23 @@
 - Invalidation is final: nothing is released after it, and money paid on the declaration is
   repayable. A refused release is final too: there is nothing left to invalidate.
 
-Each refusal names its ground (`InvalidationNotAllowed.ground`), which the HTTP problem's
-`type` carries.
+Each refusal names its ground (`lifecycle.NotAllowed.ground`), which the HTTP problem's
+`type` carries: `invalidated`, `release-refused`, `examination-notified` (shared with
+amendment), `invalidation-already-requested`, `no-invalidation-request`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
-from .lifecycle import Lifecycle
-
-
-class InvalidationNotAllowed(Exception):
-    """The law does not allow this invalidation step now; `ground` names why."""
-
-    ground: ClassVar[str] = "invalidation-not-allowed"
+from .lifecycle import ExaminationNotified, Lifecycle, NotAllowed, check_open
 
 
-class AlreadyInvalidated(InvalidationNotAllowed):
-    ground = "already-invalidated"
-
-
-class InvalidationAlreadyRequested(InvalidationNotAllowed):
+class InvalidationAlreadyRequested(NotAllowed):
     ground = "invalidation-already-requested"
 
 
-class ExaminationNotified(InvalidationNotAllowed):
-    ground = "examination-notified"
-
-
-class ReleaseWasRefused(InvalidationNotAllowed):
-    ground = "release-refused"
-
-
-class NoInvalidationRequest(InvalidationNotAllowed):
+class NoInvalidationRequest(NotAllowed):
     ground = "no-invalidation-request"
 
 
@@ -57,8 +39,8 @@ class RequestInvalidation:
 
 
 def request_invalidation(state: Lifecycle) -> Invalidate | RequestInvalidation:
-    """The declarant asks for invalidation: what to record, or InvalidationNotAllowed."""
-    _check_open(state)
+    """The declarant asks for invalidation: what to record, or NotAllowed."""
+    check_open(state)
     if state.pending_request is not None:
         raise InvalidationAlreadyRequested("an invalidation request is already waiting for "
                                            "an officer's decision")
@@ -72,15 +54,8 @@ def request_invalidation(state: Lifecycle) -> Invalidate | RequestInvalidation:
 
 
 def decide_request(state: Lifecycle) -> str:
-    """An officer decides the waiting request: its event id, or InvalidationNotAllowed."""
-    _check_open(state)
+    """An officer decides the waiting request: its event id, or NotAllowed."""
+    check_open(state)
     if state.pending_request is None:
         raise NoInvalidationRequest("no invalidation request is waiting for a decision")
     return state.pending_request
-
-
-def _check_open(state: Lifecycle) -> None:
-    if state.invalidated:
-        raise AlreadyInvalidated("the declaration is already invalidated")
-    if state.release_refused:
-        raise ReleaseWasRefused("release of the goods was refused: the declaration is final")

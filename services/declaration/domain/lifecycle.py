@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from shared.events.declaration import (
     DeclarationAccepted,
@@ -20,6 +20,33 @@ from shared.events.declaration import (
 )
 from shared.events.release import GoodsReleased, ReleaseRefused
 from shared.events.risk import ControlCompleted, ControlOrdered
+
+
+class NotAllowed(Exception):
+    """UCC art. 173 or 174 does not allow the step now; `ground` names why (the HTTP
+    problem's `type`). The grounds both articles share are defined here."""
+
+    ground: ClassVar[str] = "not-allowed"
+
+
+class ExaminationNotified(NotAllowed):
+    ground = "examination-notified"
+
+
+class ReleaseWasRefused(NotAllowed):
+    ground = "release-refused"
+
+
+class Invalidated(NotAllowed):
+    ground = "invalidated"
+
+
+def check_open(state: Lifecycle) -> None:
+    """Invalidated or ReleaseWasRefused once the declaration is final."""
+    if state.invalidated:
+        raise Invalidated("the declaration is invalidated: nothing can follow")
+    if state.release_refused:
+        raise ReleaseWasRefused("release of the goods was refused: the declaration is final")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from services.declaration.domain.amendment import (
     ExaminationNotified,
     Invalidated,
     ParticularsIncorrect,
-    ReleaseRefused,
+    ReleaseWasRefused,
     check_amendment,
     differences,
 )
@@ -68,7 +68,7 @@ def test_a_documentary_check_does_not_stop_an_amendment() -> None:
       ControlCompleted(C, M, "non_compliant", [{"category": "valuation", "text": "low"}],
                        "release", Decimal(0))], ParticularsIncorrect),
     ([GoodsReleased(C, M, 1, "GBDEM001", "green", "air", T0, T0)], AlreadyReleased),
-    ([ReleaseRefusedEvent(C, M, 1, "GBDEM001", "e-ctl", T0)], ReleaseRefused),
+    ([ReleaseRefusedEvent(C, M, 1, "GBDEM001", "e-ctl", T0)], ReleaseWasRefused),
     ([DeclarationInvalidated(C, M, 1, "withdrawn", False, None)], Invalidated),
 ])
 def test_each_ground_of_art_173(facts: list[Any], refusal: type[Exception]) -> None:

@@ -10,17 +10,19 @@ from typing import Any
 import pytest
 
 from services.declaration.domain.invalidation import (
-    AlreadyInvalidated,
-    ExaminationNotified,
     Invalidate,
     InvalidationAlreadyRequested,
     NoInvalidationRequest,
-    ReleaseWasRefused,
     RequestInvalidation,
     decide_request,
     request_invalidation,
 )
-from services.declaration.domain.lifecycle import fold
+from services.declaration.domain.lifecycle import (
+    ExaminationNotified,
+    Invalidated,
+    ReleaseWasRefused,
+    fold,
+)
 from services.declaration.domain.repayment import amount_repayable
 from shared.events.declaration import (
     DeclarationAccepted,
@@ -73,9 +75,9 @@ def test_after_release_it_is_a_request_an_officer_decides() -> None:
 def test_nothing_after_invalidation_or_a_refused_release() -> None:
     invalidated = state(("e-inv", DeclarationInvalidated(C, M, 1, "withdrawn", False, None)))
     for guard in (request_invalidation, decide_request):
-        with pytest.raises(AlreadyInvalidated) as raised:
+        with pytest.raises(Invalidated) as raised:
             guard(invalidated)
-        assert raised.value.ground == "already-invalidated"
+        assert raised.value.ground == "invalidated"
     refused = state(("e-ref", ReleaseRefused(C, M, 1, "GBDEM001", "e-ctl", T0)))
     with pytest.raises(ReleaseWasRefused):
         request_invalidation(refused)
