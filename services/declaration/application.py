@@ -43,7 +43,7 @@ from .domain.status import Status
 from .domain.status_view import KEPT_FIELDS
 from .domain.validation import DeclarationInvalid, Problem
 from .intake import validate_document
-from .projections import STATUS, facts_of, project_in, status_by_mrn
+from .projections import STATUS, facts_of, lock_rows, project_in, status_by_mrn
 
 CONSIGNMENT_NAMESPACE = uuid.UUID("6f1c2a4e-2b1e-4d8a-9a57-1f0c3e5d7b21")
 CATEGORY = "declaration"
@@ -320,6 +320,7 @@ class Declarations:
             payload, correlation_id=consignment_id,
             actor=SERVICE_ACTOR if caller is None else actor_text(caller.actor()))]
         with self.store.transaction() as tx:
+            lock_rows(tx, [consignment_id])  # before the append: see lock_rows
             recorded = tx.append(stream, new, expected_version=version)
             if check_undecided and any(
                     e.type in (GoodsReleased.TYPE, ReleaseRefused.TYPE)

@@ -105,6 +105,15 @@ def project(tx: Transaction, events: Sequence[RecordedEvent], model: ReadModel =
     model.update(tx, changed)
 
 
+def lock_rows(tx: Transaction, consignment_ids: Sequence[str]) -> None:
+    """Lock the status rows of these consignments (created if missing) until the transaction
+    ends. A writer that will append and then `project_in` an existing consignment locks its
+    row first: a row lock waited for while holding the log-head lock would stall the process
+    (that wait does not yield to the green thread holding the row, see
+    `shared.messaging.store_provider`)."""
+    STATUS.lock(tx, list(consignment_ids), PLACEHOLDER, ["facts"])
+
+
 def project_in(tx: Transaction, events: Sequence[RecordedEvent]) -> None:
     """Apply events now and record them in the status consumer's inbox (so the broker's later
     delivery of the same events is recognised as a duplicate)."""
