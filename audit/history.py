@@ -49,7 +49,7 @@ from shared.events.declaration import (
 )
 from shared.events.envelope import RecordedEvent, as_utc, author_of, isoformat, utcnow
 from shared.events.payment import DutyAssessed, PaymentReceived
-from shared.events.release import GoodsHeld, GoodsReleased, ReleaseRefused
+from shared.events.release import DeclarationCleared, GoodsHeld, GoodsReleased, ReleaseRefused
 from shared.events.risk import ControlCompleted, ControlOrdered, RiskAssessed
 from shared.eventstore import EventStore, EventStoreError
 from shared.eventstore.dialects import mark
@@ -399,6 +399,10 @@ def _summary(payload: Any, event: RecordedEvent) -> str | None:
             return (f"Released at {payload.released_at.isoformat()} ({payload.lane} lane, "
                     f"office {payload.office}, {payload.transport_mode}), "
                     f"{_duration(seconds)} after lodgement")
+        case DeclarationCleared():
+            return (f"Cleared at {payload.cleared_at.isoformat()}: every debt paid "
+                    f"({payload.amount_paid} paid against {payload.amount_due} due, "
+                    f"declaration version {payload.declaration_version})")
         case GoodsHeld():
             return f"Goods held: {payload.reason}"
         case DeclarationAmended():

@@ -33,7 +33,7 @@ from shared.identity.development import default_var, mint
 from .http import Reply, call, describe_problem
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTLED = {"released", "release_refused", "invalidated", "held_by_other_agency", "query_raised",
+SETTLED = {"cleared", "release_refused", "invalidated", "held_by_other_agency", "query_raised",
            "rejected"}
 HOLD_SECONDS = 2.0
 

@@ -363,7 +363,7 @@ class PipelineBench:
                 paid = store.read_stream(stream_name("payment", cid))[-1]
                 with store.transaction() as tx:
                     outcome = releases.hear(tx, paid)
-                if outcome != "released":
+                if outcome != "cleared":
                     raise RuntimeError(f"peer: consignment {cid} ended {outcome}")
             elapsed = time.perf_counter() - started
             store.close()

@@ -6,7 +6,12 @@ outcome recorded; each new fact is merged under a row lock and the pure decision
 (`domain/decision.py`) is taken again from the whole set. A release (or a refusal, after a
 control's `refuse_release`) is appended to `release-<consignment id>` at expected version 0
 (or 1 after a hold), so the store's unique key guarantees exactly one release or refusal per
-consignment even with several replicas; nothing is decided after either.
+consignment even with several replicas; nothing is decided after a refusal.
+
+Released goods are cleared (`DeclarationCleared`, status 09) once every debt on the
+declaration is paid: in the same append as the release when it was paid before, or when the
+payment that settles it is heard after a release on a guarantee. Nothing is decided after
+the clearance.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from shared.observability.metrics import metrics
 
 from .domain import facts as f
 from .domain.decision import (
+    Clearance,
     Hold,
     Invalidated,
     Refused,
     ReleaseDecision,
+    clearance,
     decide,
     refuse,
     release,
@@ -116,7 +123,7 @@ class Releases:
         current = lock_cases(tx, list(incoming))
         outcomes: dict[str, str] = {}
         changes: list[tuple[str, Mapping[str, Any], str]] = []
-        appends: list[tuple[str, NewEvent, int]] = []
+        appends: list[Appending] = []
         for consignment_id in sorted(incoming):
             facts, outcome = current[consignment_id]
             grown = any(event_id not in facts for event_id in incoming[consignment_id])
@@ -133,48 +140,61 @@ class Releases:
         save_cases(tx, changes)
         # The appends last: each serialises with every other append of the deployment until
         # COMMIT, so nothing else runs after them.
-        for stream, new_event, expected_version in appends:
-            tx.append(stream, [new_event], expected_version=expected_version)
-        _not_superseded(tx, [new.payload for _, new, _ in appends
+        for stream, new_events, expected_version in appends:
+            if expected_version is None:  # a clearance after the release: after what is there
+                expected_version = tx.log.stream_version(stream)
+            tx.append(stream, new_events, expected_version=expected_version)
+        _not_superseded(tx, [new.payload for _, appended, _ in appends for new in appended
                              if isinstance(new.payload, events.GoodsReleased)])
         return outcomes
 
     def _decide(self, consignment_id: str, facts: Mapping[str, Mapping[str, Any]],
                 outcome: str, cause: str, now: datetime | None,
-                ) -> tuple[str, tuple[str, NewEvent, int] | None]:
-        """The outcome of one consignment's facts, and the event to append for it if any."""
+                ) -> tuple[str, Appending | None]:
+        """The outcome of one consignment's facts, and the events to append for it if any."""
         state = state_of(consignment_id, facts)
-        decision = decide(state)
         stream = stream_name(CATEGORY, consignment_id)
+        if outcome == "released":  # released on a guarantee: cleared once the debt is paid
+            cleared = clearance(state, released=True)
+            if cleared is None:
+                return outcome, None
+            return "cleared", (stream, [_cleared(cleared, cause, now or datetime.now(UTC))],
+                               None)
+        decision = decide(state)
         if isinstance(decision, ReleaseDecision):
             released_at = now or datetime.now(UTC)
             release(state, fact_id=cause, released_at=released_at)  # the guard
             accepted = state.accepted
             assert accepted is not None
-            return "released", (stream, registry().new_event(
+            new = [registry().new_event(
                 events.GoodsReleased(consignment_id, decision.mrn, decision.declaration_version,
                                      decision.office, decision.lane.value,
                                      accepted.transport_mode, accepted.lodged_at, released_at),
                 correlation_id=consignment_id, actor=SERVICE_ACTOR,
-                causation_id=cause, occurred_at=released_at), 1 if outcome == "held" else 0)
+                causation_id=cause, occurred_at=released_at)]
+            cleared = clearance(state, released=True)  # the debt was paid before release
+            if cleared is not None:
+                new.append(_cleared(cleared, cause, released_at))
+            return ("released" if cleared is None else "cleared"), (
+                stream, new, 1 if outcome == "held" else 0)
         if isinstance(decision, Refused) and state.accepted:
             refused_at = now or datetime.now(UTC)
             refuse(state, fact_id=cause, refused_at=refused_at)  # the guard
-            return "refused", (stream, registry().new_event(
+            return "refused", (stream, [registry().new_event(
                 events.ReleaseRefused(consignment_id, state.accepted.mrn,
                                       state.declaration_version, state.accepted.office,
                                       decision.control_fact_id, refused_at),
                 correlation_id=consignment_id, actor=SERVICE_ACTOR,
-                causation_id=cause, occurred_at=refused_at), 1 if outcome == "held" else 0)
+                causation_id=cause, occurred_at=refused_at)], 1 if outcome == "held" else 0)
         if isinstance(decision, Invalidated):
             return "invalidated", None  # the declaration service recorded it
         if isinstance(decision, Hold) and outcome != "held" and state.accepted:
             reasons = "; ".join(f"{r.kind.value}" + (f" by {r.agency}" if r.agency else "")
                                 for r in decision.reasons)
-            return "held", (stream, registry().new_event(
+            return "held", (stream, [registry().new_event(
                 events.GoodsHeld(consignment_id, state.accepted.mrn, reasons),
                 correlation_id=consignment_id, actor=SERVICE_ACTOR,
-                causation_id=cause), 0)
+                causation_id=cause)], 0)
         return outcome, None
 
     def notifications(self, after: int, limit: int) -> list[dict[str, Any]]:
@@ -189,6 +209,20 @@ class Releases:
                     if len(found) >= limit:
                         return found
         return found
+
+
+# Events to append to one release stream, at the expected version (None: the stream's
+# current version, read under the case's row lock).
+Appending = tuple[str, list[NewEvent], int | None]
+
+
+def _cleared(cleared: Clearance, cause: str, cleared_at: datetime) -> NewEvent:
+    return registry().new_event(
+        events.DeclarationCleared(cleared.consignment_id, cleared.mrn,
+                                  cleared.declaration_version, cleared.amount_due,
+                                  cleared.amount_paid, cleared_at),
+        correlation_id=cleared.consignment_id, actor=SERVICE_ACTOR, causation_id=cause,
+        occurred_at=cleared_at)
 
 
 class ChangedMeanwhile(Exception):

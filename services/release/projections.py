@@ -1,10 +1,11 @@
 """The release service's read model `release_cases`: per consignment, the set of facts heard
-(keyed by event id) and the outcome recorded (pending, held, released, refused).
+(keyed by event id) and the outcome recorded (pending, held, released, cleared, refused,
+invalidated).
 
 Both paths lock the rows with `lock_cases` and write them with `save_cases`: the live path
 (`application.Releases.hear_all`) with the outcome of its decision, `clearance rebuild`
 through `project`, which takes the outcome from the GoodsReleased / GoodsHeld /
-ReleaseRefused events.
+ReleaseRefused / DeclarationCleared events.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from shared.events.envelope import RecordedEvent, isoformat
 from shared.eventstore import ReadModel, Transaction
 
 NAME = "release_cases"
-# An outcome never goes back; released and refused are both final (neither follows the other).
-OUTCOME_RANK = {"pending": 0, "held": 1, "released": 2, "refused": 2, "invalidated": 2}
-FINAL = frozenset({"released", "refused", "invalidated"})
+# An outcome never goes back; cleared (after released), refused and invalidated are final.
+OUTCOME_RANK = {"pending": 0, "held": 1, "released": 2, "refused": 2, "invalidated": 2,
+                "cleared": 3}
+FINAL = frozenset({"cleared", "refused", "invalidated"})
 
 # What each fact contributes to the decision: the fields of its typed payload it keeps.
 KEPT = {
@@ -37,6 +39,7 @@ KEPT = {
 # The events that record an outcome (DeclarationInvalidated is a fact as well: the release
 # service records nothing more for it).
 OUTCOMES = {"GoodsReleased": "released", "GoodsHeld": "held", "ReleaseRefused": "refused",
+            "DeclarationCleared": "cleared",
             "DeclarationInvalidated": "invalidated"}
 PLACEHOLDER = {"facts": "{}", "outcome": "pending", "last_position": 0}
 

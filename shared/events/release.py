@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from marshmallow import validate
@@ -81,5 +82,23 @@ class ReleaseRefused:
     refused_at: datetime
 
 
-EVENTS = [GoodsReleased, GoodsHeld, ReleaseRefused]
+@dataclass(frozen=True)
+class DeclarationCleared:
+    """The declaration is cleared (status 09): its goods were released and every debt on it
+    (the assessed duty and any additional duty) is paid. Appended with the GoodsReleased when
+    the debt was paid before release, or later, when the payment that settles it is heard.
+    At most one per consignment; never after an invalidation."""
+
+    TYPE: ClassVar[str] = "DeclarationCleared"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    declaration_version: int = field(metadata={"validate": validate.Range(min=1)})
+    amount_due: Decimal = field(metadata={"validate": validate.Range(min=0)})
+    amount_paid: Decimal = field(metadata={"validate": validate.Range(min=0)})
+    cleared_at: datetime
+
+
+EVENTS = [GoodsReleased, GoodsHeld, ReleaseRefused, DeclarationCleared]
 OLD_VERSIONS = {GoodsReleased: {1: (GoodsReleasedV1, goods_released_v1_to_v2)}}

@@ -208,7 +208,7 @@ class World:
         if route.key == "declaration POST /declarations":
             status_becomes(self.cluster, answer.body["mrn"], "tax_due")
         if route.key == "payment POST /payments":
-            status_becomes(self.cluster, self.mrns["assessed"], "released")
+            status_becomes(self.cluster, self.mrns["assessed"], "cleared")
         if route.key == "declaration POST /declarations/{mrn}/invalidation":
             status_becomes(self.cluster, self.mrns["spare"], "invalidated")
         if route.key == "declaration POST /declarations/{mrn}/invalidation/decision":
@@ -241,7 +241,7 @@ def released_with_a_request(cluster: Cluster, store: EventStore) -> str:
                 body={"mrn": mrn, "reference": f"MATRIX-REQ-{uuid.uuid4().hex[:8]}",
                       "amount": due, "currency": "GBP"})
     assert paid.status == 201, str(paid)
-    status_becomes(cluster, mrn, "released")
+    status_becomes(cluster, mrn, "cleared")
     asked = send(cluster, "declaration", "POST", f"/declarations/{mrn}/invalidation",
                  token=PARTY["declarant"].token(cluster),
                  body={"reason": "to be re-exported unopened"})

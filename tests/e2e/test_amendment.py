@@ -91,7 +91,7 @@ def test_amended_before_payment_it_is_assessed_again_and_its_version_released(
         settle(store)
     assert status_of(cluster, mrn)["status"]["name"] == "tax_due"  # type: ignore[index]
     pay(cluster, mrn, str(second - first))
-    released = status_becomes(cluster, mrn, "released")
+    released = status_becomes(cluster, mrn, "cleared")
     assert released["declaration_version"] == 2 and released["amount_repayable"] == "0.00"
     history = events_of(cluster, mrn)
     [goods] = [e.payload for e in history if e.type == "GoodsReleased"]
@@ -119,7 +119,7 @@ def test_a_lower_duty_leaves_what_was_paid_beyond_it_repayable(cluster: Cluster)
                   token=PARTY["officer_here"].token(cluster),
                   body={"result": "compliant", "findings": []})
     assert result.status == 201, str(result)
-    view = status_becomes(cluster, mrn, "released")
+    view = status_becomes(cluster, mrn, "cleared")
     assert view["declaration_version"] == 2
     assert Decimal(view["amount_repayable"]) == half - Decimal(view["amount_due"]) > 0
 
@@ -141,7 +141,7 @@ def test_a_documentary_check_is_ordered_again_for_the_new_version(cluster: Clust
     assert result.status == 201, str(result)
     due = status_becomes(cluster, mrn, "tax_due")["amount_due"]
     pay(cluster, mrn, due)
-    assert status_becomes(cluster, mrn, "released")["declaration_version"] == 2
+    assert status_becomes(cluster, mrn, "cleared")["declaration_version"] == 2
 
 
 def test_each_ground_of_art_173_refuses_it(cluster: Cluster) -> None:
@@ -163,7 +163,7 @@ def test_each_ground_of_art_173_refuses_it(cluster: Cluster) -> None:
 
     green, green_document = lodged(cluster, "02-green-unpaid.json")
     pay(cluster, green, status_becomes(cluster, green, "tax_due")["amount_due"])
-    status_becomes(cluster, green, "released")
+    status_becomes(cluster, green, "cleared")
     refused(cluster, lambda: amend(cluster, green, with_value(green_document, "2")), 409,
             "released")
 

@@ -57,7 +57,7 @@ def test_release_after_payment_waits_for_the_additional_duty(cluster: Cluster) -
     assert "GoodsReleased" not in types_of(cluster, mrn)
 
     assert pay(cluster, mrn, "150.00")["balance_due"] == "0.00"
-    released = status_becomes(cluster, mrn, "released")
+    released = status_becomes(cluster, mrn, "cleared")
     assert released["amount_repayable"] == "0.00"
     assert types_of(cluster, mrn).count("GoodsReleased") == 1
 

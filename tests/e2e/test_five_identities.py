@@ -58,7 +58,7 @@ def test_a_consignment_driven_by_five_identities_has_each_event_by_its_true_auth
     assert answer.status == 201, str(answer)
 
     # The auditor reads the status: released.
-    released = status_becomes(cluster, mrn, "released", token=token["auditor"])
+    released = status_becomes(cluster, mrn, "cleared", token=token["auditor"])
     assert released["released_at"] is not None
 
     # The agency reads its feed and finds the release.
@@ -98,14 +98,16 @@ def test_a_consignment_driven_by_five_identities_has_each_event_by_its_true_auth
         "ControlCompleted": person("officer"),
         "PaymentReceived": person("cashier"),
         "GoodsReleased": service("release"),
+        "DeclarationCleared": service("release"),
     }
     authors = [(event["type"], event["actor"]) for event in history["events"]]
     assert sorted(t for t, _ in authors) == sorted(expected), authors
     wrong = [(t, actor, expected[t]) for t, actor in authors if actor != expected[t]]
     assert not wrong, "events whose author is not the one who made them happen:\n" + "\n".join(
         f"  {t}: recorded {actor}, expected {want}" for t, actor, want in wrong)
-    # The log's order is the story's: lodged, assessed, controlled, paid, then released.
+    # The log's order is the story's: lodged, assessed, controlled, paid, released, cleared.
     types = [t for t, _ in authors]
-    assert types[0] == "DeclarationReceived" and types[-1] == "GoodsReleased"
+    assert types[0] == "DeclarationReceived" and types[-2:] == ["GoodsReleased",
+                                                                 "DeclarationCleared"]
     assert types.index("ControlCompleted") < types.index("PaymentReceived")
     assert all(event["hash_verified"] for event in history["events"])

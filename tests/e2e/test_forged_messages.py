@@ -168,7 +168,7 @@ def test_a_forged_payment_does_not_release_a_consignment_that_waits_for_it(
                             "amount": str(assessed.data["amount_due"]),
                             "currency": assessed.data["currency"]})
         assert answer.status == 201, str(answer)
-        status_becomes(cluster, mrn, "released")
+        status_becomes(cluster, mrn, "cleared")
         assert [e.type for e in history(cluster, store, mrn)].count("GoodsReleased") == 1
 
 

@@ -89,12 +89,12 @@ def test_after_release_an_officer_decides_the_request(cluster: Cluster) -> None:
     stores_nothing(cluster, lambda: refused_with(decide(cluster, mrn, "granted"), 409,
                                                   "no-invalidation-request"))
     pay(cluster, mrn, due)
-    status_becomes(cluster, mrn, "released")
+    status_becomes(cluster, mrn, "cleared")
 
     asked = invalidate(cluster, mrn, "to be re-exported unopened")
     assert asked.status == 202, str(asked)
     assert asked.body["invalidation"] == "requested"
-    assert asked.body["status"]["name"] == "released"
+    assert asked.body["status"]["name"] == "cleared"
     stores_nothing(cluster, lambda: refused_with(invalidate(cluster, mrn), 409,
                                                   "invalidation-already-requested"))
     stores_nothing(cluster, lambda: refused_with(
@@ -102,7 +102,7 @@ def test_after_release_an_officer_decides_the_request(cluster: Cluster) -> None:
 
     refused = decide(cluster, mrn, "refused")
     assert refused.status == 200, str(refused)
-    assert refused.body["decision"] == "refused" and refused.body["status"]["name"] == "released"
+    assert refused.body["decision"] == "refused" and refused.body["status"]["name"] == "cleared"
     assert invalidate(cluster, mrn, "proof of re-export attached").status == 202
     granted = decide(cluster, mrn, "granted")
     assert granted.status == 200, str(granted)
@@ -114,7 +114,7 @@ def test_after_release_an_officer_decides_the_request(cluster: Cluster) -> None:
     feed = send(cluster, "declaration", "GET", "/status-notifications?after=0&limit=1000",
                 token=PARTY["declarant"].token(cluster))
     names = [n["status"]["name"] for n in feed.body["notifications"] if n["mrn"] == mrn]
-    assert names[-2:] == ["released", "invalidated"], names
+    assert names[-3:] == ["released", "cleared", "invalidated"], names
 
 
 def test_bad_requests_are_4xx_problems_and_store_nothing(cluster: Cluster) -> None:

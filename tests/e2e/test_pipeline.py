@@ -93,14 +93,14 @@ def heard_until(amqp_uri: str, queue: str, last_mrn: str, timeout: float = 60) -
 
 def released_last(http_env: Cluster) -> str:
     """The MRN of one more consignment, lodged, paid and released after all the others."""
-    template = next(t for t in TEMPLATES if t.plan["final"] == "released")
+    template = next(t for t in TEMPLATES if t.plan["final"] == "cleared")
     document = copy.deepcopy(template.document)
     assert document is not None
     document["lrn"] = f"E2E-LAST-{uuid.uuid4().hex[:8]}"
     entries = [demo.Entry("last", template.plan, document=document)]
     [journey] = demo.run_plan(entries, run_id="", timeout=120, workers=1, poll=0.3,
                               parties=http_env.parties(entries))
-    assert journey.ok and journey.final == "released" and journey.mrn, journey.problem
+    assert journey.ok and journey.final == "cleared" and journey.mrn, journey.problem
     return journey.mrn
 
 
@@ -122,8 +122,8 @@ def test_200_consignments_reach_their_final_states_and_each_release_is_heard_onc
     failed = [j for j in journeys if not j.ok]
     assert not failed, "\n".join(f"{j.file}: {j.problem or j.statuses}" for j in failed[:10])
 
-    released = {j.mrn for j in journeys if j.final == "released"}
-    expected_released = sum(1 for e in entries if e.plan["final"] == "released")
+    released = {j.mrn for j in journeys if j.final == "cleared"}
+    expected_released = sum(1 for e in entries if e.plan["final"] == "cleared")
     assert len(released) == expected_released
     # One more release, after all of them: once its notification is heard, so is every
     # notification (and any repeat) of the releases before it.

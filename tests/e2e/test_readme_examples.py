@@ -129,7 +129,7 @@ def test_a_yellow_declaration_controlled_and_paid_with_the_readme_bodies_is_rele
                  raw=json.dumps(filled(payment, mrn=mrn, amount_due=due)).encode(),
                  token=tokens["CASHIER_TOKEN"])
     assert reply.status == 201, reply.body
-    assert status_becomes(mrn, "released", broker)["released_at"] is not None
+    assert status_becomes(mrn, "cleared", broker)["released_at"] is not None
 
 
 def test_a_red_declaration_released_after_payment_with_the_readme_bodies(
@@ -166,4 +166,4 @@ def test_a_red_declaration_released_after_payment_with_the_readme_bodies(
     reply = call("payment", "POST", "/payments", raw=json.dumps(rest).encode(),
                  token=tokens["CASHIER_TOKEN"])
     assert reply.status == 201 and reply.body["balance_due"] == "0.00", reply.body
-    assert status_becomes(mrn, "released", broker)["amount_repayable"] == "0.00"
+    assert status_becomes(mrn, "cleared", broker)["amount_repayable"] == "0.00"

@@ -41,13 +41,13 @@ def test_a_declarant_follows_its_declaration_from_lodgement_to_release(
                 body={"mrn": mrn, "reference": f"FEED-{mrn}", "amount": due,
                       "currency": "GBP"})
     assert paid.status == 201, str(paid)
-    status_becomes(cluster, mrn, "released")
+    status_becomes(cluster, mrn, "cleared")
 
     mine = [n for n in feed(cluster, "declarant")["notifications"] if n["mrn"] == mrn]
     names = [n["status"]["name"] for n in mine]
-    assert names[0] == "accepted" and names[-1] == "released", names
+    assert names[0] == "accepted" and names[-2:] == ["released", "cleared"], names
     assert "tax_due" in names
-    assert [n["status"]["code"] for n in mine][-1] == "08"
+    assert [n["status"]["code"] for n in mine][-2:] == ["08", "09"]
     positions = [n["position"] for n in mine]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
     assert {n["declaration_version"] for n in mine} == {1}
@@ -90,5 +90,5 @@ def test_an_overpayment_is_repayable_and_the_view_names_the_declaration_version(
                 body={"mrn": mrn, "reference": f"OVER-{mrn}", "amount": over,
                       "currency": "GBP"})
     assert paid.status == 201, str(paid)
-    released = status_becomes(cluster, mrn, "released")
+    released = status_becomes(cluster, mrn, "cleared")
     assert released["amount_paid"] == over and released["amount_repayable"] == "5.00"

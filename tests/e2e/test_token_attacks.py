@@ -247,4 +247,4 @@ def test_the_same_requests_with_a_good_token_are_accepted(target: Target) -> Non
     assert answer.status == 200 and answer.body["mrn"] == target.mrn, str(answer)
     answer = target.request("POST /payments", good)
     assert answer.status == 201, str(answer)
-    status_becomes(target.cluster, target.mrn, "released")
+    status_becomes(target.cluster, target.mrn, "cleared")

@@ -15,8 +15,12 @@ only what must never happen:
 - before acceptance, only acceptance, rejection or manual handling;
 - no invalidation and no amendment answer while an examination is intended (UCC 173/174:
   not before the notified examination has taken place);
-- no invalidation after release;
-- after release only clearance, or an answer to a post-release amendment.
+- after release only clearance, or an invalidation an officer granted;
+- after clearance only such an invalidation.
+
+Every status declared here is reachable (`tests/unit/declaration/test_declaration_status.py`
+derives each one from facts). Those the wave-2 contract adds later are declared with the work
+that reaches them: `insufficient_balance` (14) with deferment accounts.
 """
 
 from __future__ import annotations
@@ -35,14 +39,11 @@ class Status(Enum):
     EXAMINATION_INTENDED = "05"
     CORRECTIONS_APPLIED = "07"
     TAX_DUE = "13"  # tax due / reserved
-    INSUFFICIENT_BALANCE = "14"  # insufficient deferment balance
     HELD_BY_OTHER_AGENCY = "50"  # a partner agency's hold, never customs' own
     QUERY_RAISED = "51"  # customs holds the goods (a non-compliant control, no outcome decided)
     RELEASED = "08"  # the debt may not be final yet
-    CLEARED = "09"  # released and the debt is final
+    CLEARED = "09"  # released and every debt on the declaration paid
     INVALIDATED = "10"
-    AMENDMENT_ANSWERED = "11"  # answer to an amendment or invalidation request
-    HANDLED_MANUALLY = "17"
     # Release refused (a control's outcome `refuse_release`): final. The name is the
     # contract's; 18 is a code of this service, used by no other status.
     RELEASE_REFUSED = "18"
@@ -72,39 +73,32 @@ _IN_PROGRESS = frozenset(
         S.DOCUMENTS_REQUIRED,
         S.EXAMINATION_INTENDED,
         S.TAX_DUE,
-        S.INSUFFICIENT_BALANCE,
         S.HELD_BY_OTHER_AGENCY,
         S.QUERY_RAISED,
-        S.HANDLED_MANUALLY,
     }
 )
 #: From an accepted, not yet released declaration: any control or payment status, back to
-#: accepted (nothing pending), release or its refusal, an amendment answer or invalidation.
-_OPEN = _IN_PROGRESS | {S.ACCEPTED, S.RELEASED, S.RELEASE_REFUSED, S.AMENDMENT_ANSWERED,
-                        S.INVALIDATED}
+#: accepted (nothing pending), release (and clearance with it, the debt paid before) or its
+#: refusal, or invalidation.
+_OPEN = _IN_PROGRESS | {S.ACCEPTED, S.RELEASED, S.CLEARED, S.RELEASE_REFUSED, S.INVALIDATED}
 
 #: The one table: current status -> statuses allowed next.
 TRANSITIONS: Mapping[Status, frozenset[Status]] = {
-    S.RECEIVED: frozenset({S.ACCEPTED, S.REJECTED, S.HANDLED_MANUALLY}),
+    S.RECEIVED: frozenset({S.ACCEPTED, S.REJECTED}),
     S.ACCEPTED: _OPEN | {S.CORRECTIONS_APPLIED},  # amended before anything else was due
     S.DOCUMENTS_REQUIRED: _OPEN | {S.CORRECTIONS_APPLIED},
     # A notified examination must take place before amendment or invalidation; its outcome
     # may refuse the release.
     S.EXAMINATION_INTENDED: _IN_PROGRESS | {S.ACCEPTED, S.CORRECTIONS_APPLIED, S.RELEASED,
-                                            S.RELEASE_REFUSED},
+                                            S.CLEARED, S.RELEASE_REFUSED},
     S.CORRECTIONS_APPLIED: _OPEN,
     S.TAX_DUE: _OPEN | {S.CORRECTIONS_APPLIED},  # TAX_DUE -> TAX_DUE: re-assessed
-    S.INSUFFICIENT_BALANCE: _OPEN,
     S.HELD_BY_OTHER_AGENCY: _OPEN | {S.CORRECTIONS_APPLIED},  # -> itself: a second agency
     S.QUERY_RAISED: _OPEN | {S.CORRECTIONS_APPLIED},
-    # Manual handling can also happen before acceptance.
-    S.HANDLED_MANUALLY: _OPEN | {S.ACCEPTED, S.REJECTED, S.CORRECTIONS_APPLIED},
-    # An accepted amendment re-runs risk and duty; after release it leads back to released.
-    S.AMENDMENT_ANSWERED: _OPEN | {S.CLEARED},
-    # After release, an invalidation an officer grants (UCC art. 174).
-    S.RELEASED: frozenset({S.CLEARED, S.AMENDMENT_ANSWERED, S.INVALIDATED}),
-    # post-clearance amendment on application; invalidation granted
-    S.CLEARED: frozenset({S.AMENDMENT_ANSWERED, S.INVALIDATED}),
+    # After release: cleared once every debt is paid, or an invalidation an officer grants
+    # (UCC art. 174).
+    S.RELEASED: frozenset({S.CLEARED, S.INVALIDATED}),
+    S.CLEARED: frozenset({S.INVALIDATED}),
     S.REJECTED: frozenset(),
     S.INVALIDATED: frozenset(),
     S.RELEASE_REFUSED: frozenset(),  # final: nothing is released after it

@@ -33,6 +33,7 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "DutyAssessed": ("amount_due", "currency", "declaration_version"),
     "PaymentReceived": ("amount", "reference"),
     "GoodsReleased": ("released_at",),
+    "DeclarationCleared": ("cleared_at",),
     "GoodsHeld": ("reason",),
     "ReleaseRefused": ("refused_at",),
     "DeclarationInvalidated": ("after_release",),
@@ -174,6 +175,8 @@ class _Seen:
         last = self.last
         if "DeclarationInvalidated" in last:  # final, before or after release
             return Status.INVALIDATED
+        if "DeclarationCleared" in last:  # released, and every debt paid
+            return Status.CLEARED
         if "GoodsReleased" in last:
             return Status.RELEASED
         if self.refused or "ReleaseRefused" in last:

@@ -5,11 +5,13 @@ and the public release notification. No infrastructure imports.
 >>> outcome = decide(state)            # ReleaseDecision | Hold | Pending | Released
 >>> released = release(state, fact_id=event_id, released_at=now)  # guard + record
 >>> refused = refuse(state, fact_id=event_id, refused_at=now)  # after refuse_release
+>>> cleared = clearance(state, released=True)  # every debt paid: Clearance, else None
 >>> state = apply(state, released)      # apply
 >>> body = release_notification(goods_released, release_event_id=event_id, position=42)
 """
 
 from .decision import (
+    Clearance,
     DebtBasis,
     Hold,
     HoldKind,
@@ -22,6 +24,7 @@ from .decision import (
     Released,
     ReleaseDecision,
     RiskBasis,
+    clearance,
     decide,
     refuse,
     release,
@@ -67,6 +70,7 @@ __all__ = [
     "NOTIFICATION_SCHEMA_PATH",
     "SCHEMA_VERSION",
     "AlreadyReleased",
+    "Clearance",
     "ConflictingFact",
     "ConsignmentState",
     "ControlCompleted",
@@ -104,6 +108,7 @@ __all__ = [
     "RiskDecided",
     "apply",
     "build_state",
+    "clearance",
     "decide",
     "load_notification_schema",
     "refuse",

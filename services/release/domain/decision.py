@@ -18,6 +18,10 @@ duty only, the additional duty must be paid.
 `release(state, fact_id=..., released_at=...)` re-checks that answer and returns the
 `GoodsReleased` fact to record, `refuse(state, fact_id=..., refused_at=...)` the
 `ReleaseRefused` fact; `state.apply` of a fact is the only change.
+
+`clearance(state, released=...)` answers whether released goods are cleared (status 09):
+every debt on the declaration paid, and the declaration not invalidated. A debt secured by a
+guarantee releases the goods but does not clear them: the payment does.
 """
 
 from __future__ import annotations
@@ -142,6 +146,17 @@ class ReleaseDecision:
 Outcome = ReleaseDecision | Hold | Pending | Released | Refused | Invalidated
 
 
+@dataclass(frozen=True)
+class Clearance:
+    """Released goods whose every debt is paid: the declaration is cleared."""
+
+    consignment_id: str
+    mrn: str
+    declaration_version: int
+    amount_due: Decimal  # the assessed duty plus any additional duty
+    amount_paid: Decimal
+
+
 def decide(state: ConsignmentState) -> Outcome:
     """The release outcome from the set of facts known (order and duplicates do not matter)."""
     released = state.released
@@ -233,6 +248,21 @@ def _debt_basis(due: Decimal, additional: Decimal, paid: Decimal,
     if paid + min(secured, due) >= total:
         return DebtBasis.SECURED
     return None
+
+
+def clearance(state: ConsignmentState, *, released: bool) -> Clearance | None:
+    """The clearance of the declaration when its goods are `released` (recorded, or being
+    recorded with this decision), it is not invalidated, and every debt on it (the latest
+    version's assessed duty plus the additional duty of a release after payment) is paid;
+    otherwise None. A guarantee does not clear: it secures a debt still to be paid."""
+    accepted, duty = state.accepted, state.duty
+    if not released or accepted is None or duty is None or state.invalidated is not None:
+        return None
+    due = max(duty.amount_due, Decimal(0)) + state.additional_duty
+    paid = state.amount_paid
+    if paid < due:
+        return None
+    return Clearance(state.consignment_id, accepted.mrn, state.declaration_version, due, paid)
 
 
 def release(state: ConsignmentState, *, fact_id: str, released_at: datetime) -> GoodsReleased:

@@ -35,7 +35,7 @@ from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted, DeclarationReceived
 from shared.events.envelope import RecordedEvent, author_of, isoformat, stream_name
 from shared.events.payment import DutyAssessed, PaymentReceived
-from shared.events.release import GoodsReleased
+from shared.events.release import DeclarationCleared, GoodsReleased
 from shared.events.risk import ControlCompleted, ControlOrdered, RiskAssessed
 from shared.eventstore import EventStore
 from shared.eventstore.reader import fetch
@@ -157,6 +157,10 @@ def build(store: EventStore, description: str = "Smartphones, 128 GB",
     mine(w.append("release", c, GoodsReleased(c, MRN, 1, "GBDEM001", "yellow", "air", lodged,
                                               released_at), actor="release-service"),
          ("released", "08"), "yellow", "2387.45", "2387.45", True)
+    mine(w.append("release", c, DeclarationCleared(c, MRN, 1, Decimal("2387.45"),
+                                                   Decimal("2387.45"), released_at),
+                  actor="release-service"),
+         ("cleared", "09"), "yellow", "2387.45", "2387.45", True)
     return built
 
 
@@ -197,11 +201,12 @@ def test_history_in_log_order_across_services_with_summaries(store: EventStore) 
     assert [e.position for e in h.events] == sorted(e.position for e in h.events)
     assert not {e.event_id for e in built.others} & {e.event_id for e in h.events}
     assert [e.service for e in h.events] == ["declaration", "declaration", "risk", "risk",
-                                             "payment", "risk", "payment", "payment", "release"]
+                                             "payment", "risk", "payment", "payment", "release",
+                                             "release"]
     assert [e.type for e in h.events] == [
         "DeclarationReceived", "DeclarationAccepted", "RiskAssessed", "ControlOrdered",
         "DutyAssessed", "ControlCompleted", "PaymentReceived", "PaymentReceived",
-        "GoodsReleased"]
+        "GoodsReleased", "DeclarationCleared"]
     assert all(e.hash_verified for e in h.events)
     assert [e.hash for e in h.events] == [e.hash for e in built.mine]
     # the chain links: a previous hash is the stored hash of the event just before it
@@ -228,8 +233,10 @@ def test_history_in_log_order_across_services_with_summaries(store: EventStore) 
     assert "balance due 0.00 GBP" in s["PaymentReceived7"]
     release = s["GoodsReleased8"]
     assert "Released at" in release and "yellow lane" in release and "after lodgement" in release
+    assert s["DeclarationCleared9"].startswith("Cleared at") and "2387.45 paid" in s[
+        "DeclarationCleared9"]
 
-    assert h.status == {"name": "released", "code": "08"}
+    assert h.status == {"name": "cleared", "code": "09"}
     assert h.mrn == MRN
     facts = h.facts
     assert facts is not None and facts.lane == "yellow" and facts.released
@@ -245,7 +252,7 @@ def test_json_has_the_contract_shape(store: EventStore, monkeypatch: pytest.Monk
     assert {"consignment_id", "events", "status", "as_of"} <= set(body)
     assert body["consignment_id"] == built.consignment_id
     assert body["as_of"] is None
-    assert body["status"] == {"name": "released", "code": "08"}
+    assert body["status"] == {"name": "cleared", "code": "09"}
     assert body["mrn"] == MRN
     assert body["facts"]["lane"] == "yellow" and body["facts"]["released"] is True
     assert len(body["events"]) == len(built.mine)
@@ -264,7 +271,7 @@ def test_json_has_the_contract_shape(store: EventStore, monkeypatch: pytest.Monk
 
     code, out, _ = cli(monkeypatch, capsys, store.url, built.consignment_id)  # the text table
     assert code == 0
-    assert "released (08)" in out
+    assert "cleared (09)" in out
     lines = [line for line in out.splitlines() if re.match(r"\s*\d+\s", line)]
     assert [int(line.split()[0]) for line in lines] == [e.position for e in built.mine]
 
@@ -281,7 +288,7 @@ def test_as_of_every_instant_gives_the_state_as_it_stood(
     statuses = [step.status for step in built.steps]
     assert statuses[:3] == [("received", "02"), ("accepted", "01"),
                             ("documents_required", "06")]
-    assert ("tax_due", "13") in statuses and statuses[-1] == ("released", "08")
+    assert ("tax_due", "13") in statuses and statuses[-2:] == [("released", "08"), ("cleared", "09")]
 
     before = history(store, built.consignment_id, as_of=instants[0] - timedelta(microseconds=1))
     assert before.events == [] and before.status is None and before.facts is None
@@ -435,7 +442,7 @@ def test_html_timeline_renders_in_chromium(sqlite_store: EventStore, tmp_path: P
     assert text.count("<script") == 1
     for e in built.mine:
         assert f'id="event-{e.position}"' in text and e.hash in text
-    assert MRN in text and built.consignment_id in text and "released (08)" in text
+    assert MRN in text and built.consignment_id in text and "cleared (09)" in text
 
     dom = run_chromium(tmp_path, "--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr[-3000:]
@@ -549,7 +556,7 @@ def test_history_object_round_trips_to_html_and_json(sqlite_store: EventStore) -
     body = json.loads(json.dumps(to_json(h)))
     assert body["consignment_id"] == built.consignment_id and body["mrn"] == MRN
     assert body["as_of"] is None and body["generated_at"] == isoformat(h.generated_at)
-    assert body["status"] == {"name": "released", "code": "08"}
+    assert body["status"] == {"name": "cleared", "code": "09"}
     assert body["positions"] == {"first": built.mine[0].position,
                                  "last": built.mine[-1].position,
                                  "log_head": sqlite_store.last_position()}

@@ -67,6 +67,8 @@ def consignment_history(lane: str, control: str, payments: int, settle: bool) ->
     elif settle and payments:
         now = datetime.now(UTC)
         steps.append(("release", r.GoodsReleased(cid, mrn, 1, "GBDEM001", lane, "air", now, now)))
+        steps.append(("release", r.DeclarationCleared(cid, mrn, 1, Decimal("30.00"),
+                                                      Decimal(30 * payments), now)))
     return [(cid, category, payload) for category, payload in steps]
 
 

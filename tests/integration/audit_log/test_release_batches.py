@@ -3,7 +3,8 @@
 Property: for random histories of several consignments, delivered in any order, with
 duplicates, cut into batches of any size, the batched hearing ends where hearing the same
 facts one by one ends: the same facts and outcome per consignment in `release_cases`, and
-exactly one GoodsReleased for each released consignment. Real SQLite stores.
+exactly one GoodsReleased for each released consignment, and one DeclarationCleared for each
+cleared one. Real SQLite stores.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ def cases(store: EventStore) -> dict[str, tuple[str, str]]:
             for row in CASES.all(store)}
 
 
-def released(store: EventStore) -> Counter[str]:
+def released(store: EventStore, event_type: str = "GoodsReleased") -> Counter[str]:
     return Counter(e.correlation_id for e in store.read_all(limit=100_000)
-                   if e.type == "GoodsReleased")
+                   if e.type == event_type)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
@@ -69,7 +70,10 @@ def test_batched_hearing_ends_where_hearing_one_by_one_ends(plans: Any, data: An
             assert cases(batched) == cases(one_by_one)
             outcomes = {cid: outcome for cid, (_facts, outcome) in cases(batched).items()}
             assert released(batched) == Counter(
-                {cid: 1 for cid, outcome in outcomes.items() if outcome == "released"})
+                {cid: 1 for cid, outcome in outcomes.items()
+                 if outcome in ("released", "cleared")})
+            assert released(batched, "DeclarationCleared") == Counter(
+                {cid: 1 for cid, outcome in outcomes.items() if outcome == "cleared"})
             assert released(one_by_one) == released(batched)
         finally:
             for store in (source, one_by_one, batched):

@@ -63,13 +63,15 @@ def test_a_release_the_declaration_changed_under_is_undone(store_url: str,
         store.close()
 
 
-def test_an_unchanged_declaration_is_released(store_url: str) -> None:
+def test_an_unchanged_declaration_is_released_and_cleared(store_url: str) -> None:
     store = EventStore(store_url, registry())
     try:
         heard = ready(store)
         with store.transaction() as tx:
-            assert Releases(store).hear_all(tx, heard) == {CID: "released"}
-        [release] = store.read_stream(stream_name("release", CID))
+            assert Releases(store).hear_all(tx, heard) == {CID: "cleared"}  # paid before
+        [release, cleared] = store.read_stream(stream_name("release", CID))
         assert release.type == "GoodsReleased" and release.payload.declaration_version == 1
+        assert cleared.type == "DeclarationCleared"
+        assert cleared.payload.amount_paid == cleared.payload.amount_due == Decimal("10")
     finally:
         store.close()

@@ -137,7 +137,7 @@ class Cluster:
                              "amount": str(Decimal(due)), "currency": view()["currency"]},
                             cashier)
         assert status == 201, paid
-        wait_until(lambda: view()["status"]["name"] == "released", timeout=60, interval=0.1,
+        wait_until(lambda: view()["status"]["name"] == "cleared", timeout=60, interval=0.1,
                    message=f"{mrn} released")
         return mrn
 

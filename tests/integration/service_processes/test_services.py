@@ -185,7 +185,8 @@ def test_release_service_releases_once_whatever_the_order_and_tells_agencies(
     assert running.store.read_stream(stream_name("release", consignment)) == []
     running.accept(sample("01-green-paid.json"), mrn, consignment)
     released = running.stream(stream_name("release", consignment))
-    assert [e.type for e in released] == ["GoodsReleased"]
+    # paid in full before release: cleared in the same append
+    assert [e.type for e in released] == ["GoodsReleased", "DeclarationCleared"]
     assert released[0].data["lane"] == "green" and released[0].data["mrn"] == mrn
     assert released[0].occurred_at >= now
 
@@ -220,9 +221,9 @@ def test_release_service_releases_once_whatever_the_order_and_tells_agencies(
                message=lambda: f"the release service to recognise the duplicate (duplicates "
                f"{duplicates()}, handled {handled()})")
     assert handled() == 4  # heard, and ignored
-    # ...and it changed nothing: still one release, one notification listed
+    # ...and it changed nothing: still one release and one clearance, one notification listed
     released = running.store.read_stream(stream_name("release", consignment))
-    assert [e.type for e in released] == ["GoodsReleased"]
+    assert [e.type for e in released] == ["GoodsReleased", "DeclarationCleared"]
     agency = running.token(["agency"], sub="agency-staff-1", agency="PHA")
     status, listing = get(running.http, "/notifications?after=0", agency)
     assert status == 200 and [n["mrn"] for n in listing["notifications"]] == [mrn]

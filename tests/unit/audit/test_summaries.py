@@ -1,5 +1,6 @@
-"""`clearance history` summaries of the control outcomes and the refused release: what an
-auditor reads must say what the officer decided, and that a release was refused."""
+"""`clearance history` summaries of the control outcomes, the refused release and the
+clearance: what an auditor reads must say what the officer decided, that a release was
+refused, and what cleared a declaration."""
 
 from __future__ import annotations
 
@@ -61,3 +62,9 @@ def test_a_refused_release_says_so() -> None:
     text = line(recorded("ReleaseRefused", 1, actor="release-service"))
     assert text == ("Release refused at 2026-03-02T10:15:00+00:00 (office GBDEM001), by the "
                     "control's outcome")
+
+
+def test_a_clearance_names_what_was_paid_against_what_was_due() -> None:
+    text = line(recorded("DeclarationCleared", 1, actor="release-service"))
+    assert text == ("Cleared at 2026-03-02T10:15:00+00:00: every debt paid (1234.56 paid "
+                    "against 1234.56 due, declaration version 1)")

@@ -15,6 +15,7 @@ import pytest
 
 from services.release.domain import (
     AlreadyReleased,
+    Clearance,
     ConflictingFact,
     ControlCompleted,
     ControlOrdered,
@@ -45,6 +46,7 @@ from services.release.domain import (
     RiskDecided,
     apply,
     build_state,
+    clearance,
     decide,
     refuse,
     release,
@@ -128,6 +130,52 @@ def test_secured_debt_is_released():
     result = outcome(ACCEPTED, risk("green"), duty("100"), paid("30"), guarantee)
     assert isinstance(result, ReleaseDecision) and result.debt_basis is DebtBasis.SECURED
     assert result.amount_secured == Decimal("70")
+
+
+class TestClearance:
+    """Cleared (status 09): released, and every debt on the declaration paid."""
+
+    def test_paid_before_release_is_cleared_with_it(self):
+        state = build_state("c-1", [ACCEPTED, risk("green"), duty("100.00"), paid("120.00")])
+        assert clearance(state, released=True) == Clearance(
+            "c-1", ACCEPTED.mrn, 1, Decimal("100.00"), Decimal("120.00"))
+        assert clearance(state, released=False) is None  # not before the goods are out
+
+    def test_nothing_due_is_cleared(self):
+        state = build_state("c-1", [ACCEPTED, risk("blue"), duty("0")])
+        cleared = clearance(state, released=True)
+        assert cleared is not None and cleared.amount_due == Decimal(0)
+
+    def test_a_guarantee_releases_but_the_payment_clears(self):
+        guarantee = GuaranteeSecured("e-g", Decimal("100"), "GUA-1")
+        secured = build_state("c-1", [ACCEPTED, risk("green"), duty("100"), guarantee])
+        assert isinstance(decide(secured), ReleaseDecision)
+        assert clearance(secured, released=True) is None
+        settled = apply(secured, paid("100"))
+        assert clearance(settled, released=True) is not None
+
+    def test_the_additional_duty_is_a_debt_too(self):
+        control = non_compliant(ControlOutcome.RELEASE_AFTER_PAYMENT, "40")
+        guarantee = GuaranteeSecured("e-g", Decimal("1000"), "GUA-1")
+        state = build_state("c-1", [ACCEPTED, risk("red"), control, duty("100"), guarantee,
+                                    paid("40")])
+        assert isinstance(decide(state), ReleaseDecision)  # secured, additional paid
+        assert clearance(state, released=True) is None
+        cleared = clearance(apply(state, paid("100", "PAY-2")), released=True)
+        assert cleared is not None and cleared.amount_due == Decimal("140")
+
+    def test_the_latest_version_counts(self):
+        amended = DeclarationAccepted("e-acc-2", ACCEPTED.mrn, "GBLHR001", "air", T0, 2)
+        state = build_state("c-1", [ACCEPTED, risk("green"), duty("100"), paid("100"),
+                                    amended, risk("green", 2), duty("130", 2)])
+        assert clearance(state, released=True) is None
+        cleared = clearance(apply(state, paid("30", "PAY-2")), released=True)
+        assert cleared is not None and cleared.declaration_version == 2
+
+    def test_never_after_an_invalidation(self):
+        state = build_state("c-1", [ACCEPTED, risk("green"), duty("10"), paid("10"),
+                                    DeclarationInvalidated("e-inv", after_release=True)])
+        assert clearance(state, released=True) is None
 
 
 def test_nothing_known_lists_every_reason():
