@@ -18,7 +18,7 @@ from typing import Any
 from shared.events import payment as events
 from shared.events.catalog import registry
 from shared.events.codec import json_value
-from shared.events.declaration import DeclarationAccepted
+from shared.events.declaration import DeclarationAccepted, DeclarationInvalidated
 from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name
 from shared.events.risk import ControlCompleted
 from shared.eventstore import EventStore, KeyTaken, Transaction
@@ -52,6 +52,11 @@ def unknown(mrn: str) -> str:
 
 class UnknownDeclaration(LookupError):
     """No assessed declaration with this MRN."""
+
+
+class InvalidatedDeclaration(Exception):
+    """The declaration was invalidated (UCC art. 174): nothing is due on it any more, and no
+    payment is taken (what was paid before is repayable)."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ class Payments:
             history = self.store.read_stream(stream)
             ledger = fold_ledger(mrn, history, self.reference.currencies)
             ledger = ledger.with_amount_due(ledger.amount_due
-                                            + self._additional_duty(consignment_id))
+                                            + self._additional_duty(consignment_id, mrn))
             outcome, after = ledger.receive(payment)
             assert outcome is PaymentOutcome.RECORDED  # a duplicate was found above
             balance = after.balance
@@ -156,12 +161,16 @@ class Payments:
         return (Payment(paid.mrn, paid.reference, paid.amount, paid.currency),
                 payment_body(event))
 
-    def _additional_duty(self, consignment_id: str) -> Decimal:
+    def _additional_duty(self, consignment_id: str, mrn: str) -> Decimal:
         """The additional debt of controls whose outcome is release after payment (from the
-        log: the risk stream's ControlCompleted events): part of the amount due."""
-        completed = self.store.of_types_in_streams((ControlCompleted.TYPE,),
-                                                   [stream_name("risk", consignment_id)])
-        return sum((event.payload.additional_duty for event in completed
+        log: the risk stream's ControlCompleted events): part of the amount due. The same
+        read finds an invalidation in the declaration's stream (InvalidatedDeclaration)."""
+        found = self.store.of_types_in_streams(
+            (ControlCompleted.TYPE, DeclarationInvalidated.TYPE),
+            [stream_name("risk", consignment_id), stream_name("declaration", consignment_id)])
+        if any(isinstance(event.payload, DeclarationInvalidated) for event in found):
+            raise InvalidatedDeclaration(f"{mrn} was invalidated: nothing is due on it")
+        return sum((event.payload.additional_duty for event in found
                     if isinstance(event.payload, ControlCompleted)
                     and event.payload.outcome == "release_after_payment"), Decimal(0))
 

@@ -4,7 +4,7 @@ from marshmallow import ValidationError
 
 from shared.web.problems import ErrorTable, ProblemSpec, schema_pointers
 
-from .application import UnknownDeclaration
+from .application import InvalidatedDeclaration, UnknownDeclaration
 from .domain.errors import (
     InvalidPaymentAmount,
     PaymentCurrencyNotAccepted,
@@ -20,4 +20,5 @@ ERRORS = ErrorTable({
                                             "Payments are taken in the national currency"),
     InvalidPaymentAmount: ProblemSpec(422, "invalid-amount", "The amount is not valid"),
     UnknownDeclaration: ProblemSpec(404, "not-found", "No assessed declaration"),
+    InvalidatedDeclaration: ProblemSpec(409, "invalidated", "The declaration was invalidated"),
 })

@@ -53,7 +53,9 @@ class PaymentService(ops.OpsEndpoints):
          summary="Record a payment (idempotent on its reference)", request=PaymentSchema,
          responses={201: PaymentRecordedSchema, 200: PaymentRecordedSchema,
                     404: "no assessed declaration with this MRN, or not the cashier's",
-                    409: "reference reused for another payment", 422: "invalid payment"})
+                    409: "reference reused for another payment, or the declaration was "
+                         "invalidated",
+                    422: "invalid payment"})
     def post_payment(self, request: Request, caller: Caller) -> Any:
         body = PAYMENT.load(json_body(request))
         result = self.app.pay(body["mrn"], body["reference"], body["amount"], body["currency"],

@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.events import risk as events
 from shared.events.catalog import registry
-from shared.events.declaration import DeclarationAccepted
+from shared.events.declaration import DeclarationAccepted, DeclarationInvalidated
 from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name
 from shared.eventstore import EventStore, Transaction
 from shared.identity import Caller
@@ -69,6 +69,10 @@ def unknown(mrn: str) -> str:
 
 class UnknownDeclaration(LookupError):
     """No risk case for this MRN (not accepted, or not assessed yet)."""
+
+
+class InvalidatedDeclaration(Exception):
+    """The declaration was invalidated (UCC art. 174): no control result is recorded on it."""
 
 
 @dataclass(frozen=True)
@@ -167,12 +171,15 @@ class Risk:
                        additional_duty: Decimal) -> dict[str, Any]:
         """An officer's result for the open control of `mrn`, with its findings and, when
         non-compliant, the outcome that follows (NoOpenControl when no control is open;
-        InvalidControlResult when they do not agree; as UnknownDeclaration when the
-        declaration is not at one of the officer's offices)."""
+        InvalidControlResult when they do not agree; InvalidatedDeclaration when the
+        declaration was invalidated; as UnknownDeclaration when the declaration is not at
+        one of the officer's offices)."""
         consignment_id = self._consignment(mrn)
-        office = self._office(consignment_id)
+        office, invalidated = self._declaration(consignment_id)
         if not may_control(caller, office):
             raise UnknownDeclaration(unknown(mrn))  # as if there were none
+        if invalidated:
+            raise InvalidatedDeclaration(f"{mrn} was invalidated: its control is closed")
         officer = caller.sub
         stream = stream_name(CATEGORY, consignment_id)
         history = self.store.read_stream(stream)
@@ -202,12 +209,15 @@ class Risk:
             raise UnknownDeclaration(unknown(mrn))
         return str(found["consignment_id"])
 
-    def _office(self, consignment_id: str) -> str:
-        """The office of declaration (from the log: the declaration's acceptance)."""
-        for event in self.store.read_stream(stream_name("declaration", consignment_id)):
-            if isinstance(event.payload, DeclarationAccepted):
-                return event.payload.office
-        raise UnknownDeclaration(f"consignment {consignment_id} has no accepted declaration")
+    def _declaration(self, consignment_id: str) -> tuple[str, bool]:
+        """The office of declaration and whether the declaration was invalidated (from the
+        log: the declaration's stream)."""
+        history = [e.payload for e in self.store.read_stream(
+            stream_name("declaration", consignment_id))]
+        office = next((p.office for p in history if isinstance(p, DeclarationAccepted)), None)
+        if office is None:
+            raise UnknownDeclaration(f"consignment {consignment_id} has no accepted declaration")
+        return office, any(isinstance(p, DeclarationInvalidated) for p in history)
 
     @staticmethod
     def _new(payload: Any, cause: RecordedEvent) -> Any:

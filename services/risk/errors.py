@@ -5,7 +5,7 @@ from marshmallow import ValidationError
 from shared.eventstore import WrongExpectedVersion
 from shared.web.problems import ErrorTable, ProblemSpec, schema_pointers
 
-from .application import UnknownDeclaration
+from .application import InvalidatedDeclaration, UnknownDeclaration
 from .domain import ControlConflict, InvalidControlResult
 
 ERRORS = ErrorTable({
@@ -15,6 +15,7 @@ ERRORS = ErrorTable({
                                       "The control result is not valid"),
     UnknownDeclaration: ProblemSpec(404, "not-found", "Declaration not found"),
     ControlConflict: ProblemSpec(409, "no-open-control", "No control is open"),
+    InvalidatedDeclaration: ProblemSpec(409, "invalidated", "The declaration was invalidated"),
     WrongExpectedVersion: ProblemSpec(409, "concurrent-update",
                                       "Another result was recorded at the same time"),
 })

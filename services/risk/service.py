@@ -55,7 +55,7 @@ class RiskService(ops.OpsEndpoints):
          request=ControlResultSchema,
          responses={201: ControlRecordedSchema,
                     404: "unknown MRN, or not at one of the officer's offices",
-                    409: "no control open for this declaration",
+                    409: "no control open for this declaration, or it was invalidated",
                     422: "invalid result (shape, or findings, outcome and additional duty "
                          "that do not agree with it)"})
     def post_control(self, request: Request, caller: Caller, mrn: str) -> Any:

@@ -1,12 +1,14 @@
 """Invalidation (UCC art. 174) through the four real services (issue 12): before release the
 declarant's request invalidates at once (200, status `invalidated`, 10) and nothing releases
 the goods after it; after release it is a request (202) an officer of the office decides.
-Money paid on an invalidated declaration is repayable. Each refusal is a 409 whose type
-names its ground; bad input is 4xx; nothing refused is stored."""
+Money paid on an invalidated declaration is repayable, and no payment or control result is
+taken on it after. Each refusal is a 409 whose type names its ground; bad input is 4xx;
+nothing refused is stored."""
 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from .conftest import Cluster
@@ -50,14 +52,20 @@ def stores_nothing(cluster: Cluster, attempt: Any) -> None:
 
 def test_before_release_invalidated_at_once_and_never_released(cluster: Cluster) -> None:
     mrn = lodge(cluster, "02-green-unpaid.json")
-    due = status_becomes(cluster, mrn, "tax_due")["amount_due"]
+    due = Decimal(status_becomes(cluster, mrn, "tax_due")["amount_due"])
+    part = (due / 2).quantize(Decimal("0.01"))
+    pay(cluster, mrn, str(part))
+    status_becomes(cluster, mrn, "tax_due")
     answer = invalidate(cluster, mrn)
     assert answer.status == 200, str(answer)
     assert answer.body["status"] == {"name": "invalidated", "code": "10"}
     assert answer.body["invalidation"] == "invalidated"
     assert status_of(cluster, mrn)["status"]["code"] == "10"  # type: ignore[index]
-    # paying in full afterwards releases nothing, and what was paid is repayable
-    pay(cluster, mrn, due)
+    # what was paid is repayable; the rest is no longer taken, and nothing releases the goods
+    stores_nothing(cluster, lambda: refused_with(send(
+        cluster, "payment", "POST", "/payments", token=PARTY["cashier"].token(cluster),
+        body={"mrn": mrn, "reference": f"INV-{uuid.uuid4().hex[:10]}",
+              "amount": str(due - part), "currency": "GBP"}), 409, "invalidated"))
     with log_of(cluster) as store:
         settle(store)
         consignment = status_of(cluster, mrn)["consignment_id"]  # type: ignore[index]
@@ -65,9 +73,18 @@ def test_before_release_invalidated_at_once_and_never_released(cluster: Cluster)
     assert "GoodsReleased" not in types and types.count("DeclarationInvalidated") == 1
     view = status_of(cluster, mrn)
     assert view is not None and view["status"]["name"] == "invalidated"
-    assert view["amount_repayable"] == view["amount_paid"] == due
+    assert view["amount_repayable"] == view["amount_paid"] == str(part)
     stores_nothing(cluster, lambda: refused_with(invalidate(cluster, mrn), 409,
                                                   "invalidated"))
+
+
+def test_no_control_result_on_an_invalidated_declaration(cluster: Cluster) -> None:
+    mrn = lodge(cluster, "04-yellow-compliant.json")
+    status_becomes(cluster, mrn, "documents_required")
+    assert invalidate(cluster, mrn).status == 200
+    stores_nothing(cluster, lambda: refused_with(send(
+        cluster, "risk", "POST", f"/controls/{mrn}", token=PARTY["officer_here"].token(cluster),
+        body={"result": "compliant", "findings": []}), 409, "invalidated"))
 
 
 def test_not_while_a_notified_examination_has_not_taken_place(cluster: Cluster) -> None:
