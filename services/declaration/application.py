@@ -24,7 +24,7 @@ from shared.events.declaration import (
     InvalidationRefused,
     InvalidationRequested,
 )
-from shared.events.envelope import RecordedEvent, actor_text, stream_name
+from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name
 from shared.events.release import GoodsReleased, ReleaseRefused
 from shared.eventstore import EventStore, KeyTaken, WrongExpectedVersion
 from shared.identity import Caller
@@ -83,6 +83,14 @@ class Lodged:
     def body(self) -> dict[str, Any]:
         return {"mrn": self.mrn, "consignment_id": self.consignment_id,
                 "status": self.status.as_json()}
+
+
+def _new(payload: Any, caller: Caller | None = None) -> NewEvent:
+    """A new event of the declaration stream whose consignment `payload` names, by `caller`
+    (by the service itself when None)."""
+    return registry().new_event(
+        payload, correlation_id=payload.consignment_id,
+        actor=SERVICE_ACTOR if caller is None else actor_text(caller.actor()))
 
 
 def consignment_id_for(declarant_eori: str, lrn: str) -> str:
@@ -218,7 +226,7 @@ class Declarations:
                 else InvalidationRequested(consignment_id, mrn, state.declaration_version,
                                            reason))
             try:
-                self._record(consignment_id, history, payload, caller,
+                self._record(consignment_id, history, [_new(payload, caller)],
                              check_undecided=before_release)
             except (WrongExpectedVersion, _DecidedMeanwhile):
                 continue
@@ -242,7 +250,8 @@ class Declarations:
                                        True, request_id) if granted
                 else InvalidationRefused(consignment_id, mrn, reason, request_id))
             try:
-                self._record(consignment_id, history, payload, caller, check_undecided=False)
+                self._record(consignment_id, history, [_new(payload, caller)],
+                             check_undecided=False)
             except WrongExpectedVersion:
                 continue
             answer = self.status(mrn, caller)
@@ -282,18 +291,13 @@ class Declarations:
             raise DeclarationInvalid(Problem("/document" + pointer, message)
                                      for pointer, message in invalid.problems) from None
         version = state.declaration_version + 1
-        actor = actor_text(caller.actor())
         new = [
-            registry().new_event(
-                DeclarationAmended(consignment_id, mrn, version, reason,
-                                   [change.to_dict() for change in changes]),
-                correlation_id=consignment_id, actor=actor),
-            registry().new_event(
-                DeclarationAccepted(consignment_id, mrn, declaration.lrn,
-                                    declaration.declarant.eori, declaration.office,
-                                    declaration.transport.mode.value, first.acceptance_date,
-                                    version, document),
-                correlation_id=consignment_id, actor=SERVICE_ACTOR),
+            _new(DeclarationAmended(consignment_id, mrn, version, reason,
+                                    [change.to_dict() for change in changes]), caller),
+            _new(DeclarationAccepted(consignment_id, mrn, declaration.lrn,
+                                     declaration.declarant.eori, declaration.office,
+                                     declaration.transport.mode.value, first.acceptance_date,
+                                     version, document)),
         ]
         try:
             self._record(consignment_id, history, new, check_undecided=True)
@@ -309,16 +313,13 @@ class Declarations:
         history = self.store.read_correlation(consignment_id)
         return history, fold_lifecycle((e.event_id, e.payload) for e in history)
 
-    def _record(self, consignment_id: str, history: list[RecordedEvent], payload: Any,
-                caller: Caller | None = None, *, check_undecided: bool) -> None:
-        """Append `payload` (one typed event by `caller`, or the new events given) to the
-        declaration stream, at the version `history` shows, and project it; with
-        `check_undecided`, undo it if the release was decided meanwhile."""
+    def _record(self, consignment_id: str, history: list[RecordedEvent], new: list[NewEvent],
+                *, check_undecided: bool) -> None:
+        """Append the `new` events to the declaration stream, at the version `history` shows,
+        and project them; with `check_undecided`, undo it if the release was decided
+        meanwhile."""
         stream = stream_name(CATEGORY, consignment_id)
         version = sum(1 for e in history if e.stream == stream)
-        new = payload if isinstance(payload, list) else [registry().new_event(
-            payload, correlation_id=consignment_id,
-            actor=SERVICE_ACTOR if caller is None else actor_text(caller.actor()))]
         with self.store.transaction() as tx:
             lock_rows(tx, [consignment_id])  # before the append: see lock_rows
             recorded = tx.append(stream, new, expected_version=version)
