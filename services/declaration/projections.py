@@ -22,7 +22,7 @@ from shared.eventstore.readmodels import Db
 
 from .domain.repayment import amount_repayable
 from .domain.status import Status
-from .domain.status_view import KEPT_FIELDS, derive, fact_of
+from .domain.status_view import KEPT_FIELDS, derive, fact_of, previous_lane
 
 NAME = "declaration_status"
 CONSUMER = "declaration.status"
@@ -200,6 +200,7 @@ def status_by_mrn(store: EventStore, mrn: str) -> dict[str, Any] | None:
         "declaration_version": row["version"],
         "status": {"name": row["status_name"], "code": row["status_code"]},
         "lane": row["lane"],
+        "previous_lane": previous_lane(json.loads(row["facts"])),
         "amount_due": row["amount_due"],
         "amount_paid": row["amount_paid"],
         "amount_repayable": amount_repayable(

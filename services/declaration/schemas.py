@@ -400,6 +400,8 @@ class DeclarationStatusSchema(Schema):
     declaration_version = fields.Integer(required=True)
     status = fields.Nested(StatusSchema, required=True)
     lane = fields.String(allow_none=True)
+    # the lane of the version before an amendment (null when not amended)
+    previous_lane = fields.String(allow_none=True)
     amount_due = fields.String(allow_none=True)
     amount_paid = fields.String(allow_none=True)
     amount_repayable = fields.String(required=True)  # "0.00" when none

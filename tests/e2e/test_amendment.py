@@ -71,7 +71,9 @@ def refused(cluster: Cluster, answer_of: Any, status: int, ground: str | None = 
 def test_amended_before_payment_it_is_assessed_again_and_its_version_released(
         cluster: Cluster) -> None:
     mrn, document = lodged(cluster, "02-green-unpaid.json")
-    first = Decimal(status_becomes(cluster, mrn, "tax_due")["amount_due"])
+    before = status_becomes(cluster, mrn, "tax_due")
+    first = Decimal(before["amount_due"])
+    assert before["previous_lane"] is None  # not amended
     answer = amend(cluster, mrn, with_value(document, "2"), "invoice was for two lots")
     assert answer.status == 201, str(answer)
     assert answer.body["declaration_version"] == 2
@@ -114,7 +116,10 @@ def test_a_lower_duty_leaves_what_was_paid_beyond_it_repayable(cluster: Cluster)
     assert amend(cluster, mrn, with_value(document, "0.1")).status == 201
     # A value a tenth of the first is itself a risk (the sample rules send it to yellow): the
     # documentary check of the new version comes first.
-    status_becomes(cluster, mrn, "documents_required")
+    # The officer who checks the documents sees the lane of the version before.
+    seen = status_becomes(cluster, mrn, "documents_required",
+                          token=PARTY["officer_here"].token(cluster))
+    assert seen["lane"] == "yellow" and seen["previous_lane"] == "green"
     result = send(cluster, "risk", "POST", f"/controls/{mrn}",
                   token=PARTY["officer_here"].token(cluster),
                   body={"result": "compliant", "findings": []})

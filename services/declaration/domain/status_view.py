@@ -116,6 +116,18 @@ def derive(facts: Mapping[str, Fact]) -> StatusView:
     )
 
 
+def previous_lane(facts: Mapping[str, Fact]) -> str | None:
+    """The lane risk gave the declaration version before the one in force (None before any
+    amendment, or while no earlier version has one): after an amendment the new version is
+    assessed again, and the officer sees what the previous assessment said."""
+    ordered = sorted(facts.values(), key=_position)
+    current = max((int(f["data"].get("declaration_version", 1)) for f in ordered
+                   if f["type"] == "DeclarationAccepted"), default=1)
+    earlier = [f for f in ordered if f["type"] == "RiskAssessed"
+               and int(f["data"].get("declaration_version", 1)) < current]
+    return str(earlier[-1]["data"]["lane"]) if earlier else None
+
+
 def _position(fact: Fact) -> int:
     position: int = fact["position"]
     return position

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from services.declaration.domain.status import TRANSITIONS, Status, can_transition
-from services.declaration.domain.status_view import derive
+from services.declaration.domain.status_view import derive, previous_lane
 
 DOMAIN_CODES = {
     "02": "received",
@@ -205,6 +205,7 @@ def test_an_amendment_is_assessed_again_and_earlier_assessments_no_longer_count(
     view = derive(amended)
     assert view.status is Status.CORRECTIONS_APPLIED and view.version == 2
     assert view.amount_due is None and view.lane is None  # being assessed again
+    assert previous_lane(dict(v1)) is None and previous_lane(amended) == "yellow"
     # a late decision about version 1 changes nothing
     amended.update([fact(7, "DutyAssessed", amount_due="100.00", currency="GBP",
                          declaration_version=1)])
@@ -215,6 +216,7 @@ def test_an_amendment_is_assessed_again_and_earlier_assessments_no_longer_count(
     view = derive(amended)
     assert view.status is Status.TAX_DUE and view.amount_due == "80.00"
     assert view.lane == "green"  # the documentary check of version 1 is not asked for
+    assert previous_lane(amended) == "yellow"  # what the officer sees of the version before
     amended.update([fact(10, "PaymentReceived", amount="80.00", reference="P1")])
     assert derive(amended).status is Status.ACCEPTED
 
