@@ -39,6 +39,8 @@ from typing import Any
 from services.declaration.domain.status_view import KEPT_FIELDS, StatusView, derive, fact_of
 from services.declaration.projections import STATUS
 from shared.events.declaration import (
+    AmendmentDecided,
+    AmendmentRequested,
     DeclarationAccepted,
     DeclarationAmended,
     DeclarationInvalidated,
@@ -319,6 +321,14 @@ def _payload(event: RecordedEvent) -> Any:
 # -- summaries ---------------------------------------------------------------------------------
 
 
+def _changes(changes: list[dict[str, Any]], shown: int = 5) -> str:
+    """An amendment's changes, the first `shown` of them: `pointer: before -> after`."""
+    text = "; ".join(f"{c['pointer']}: {c['before']!r} -> {c['after']!r}"
+                     for c in changes[:shown])
+    more = len(changes) - shown
+    return text + (f"; and {more} more" if more > 0 else "")
+
+
 def summarise(event: RecordedEvent, payload: Any) -> str:
     """One line of the key facts of an event, from its typed payload (current version); an
     event this code cannot read is summarised by its stored field names."""
@@ -406,12 +416,13 @@ def _summary(payload: Any, event: RecordedEvent) -> str | None:
         case GoodsHeld():
             return f"Goods held: {payload.reason}"
         case DeclarationAmended():
-            changed = "; ".join(f"{c['pointer']}: {c['before']!r} -> {c['after']!r}"
-                                for c in payload.changes[:5])
-            more = len(payload.changes) - 5
-            changed += f"; and {more} more" if more > 0 else ""
             return (f"Amended to version {payload.declaration_version} ({payload.reason}): "
-                    f"{changed}")
+                    f"{_changes(payload.changes)}")
+        case AmendmentRequested():
+            return (f"Post-release amendment to version {payload.declaration_version} applied "
+                    f"for ({payload.reason}): {_changes(payload.changes)}")
+        case AmendmentDecided():
+            return f"Post-release amendment {payload.decision}: {payload.reason}"
         case InvalidationRequested():
             return (f"Invalidation requested after release (declaration version "
                     f"{payload.declaration_version}): {payload.reason}")

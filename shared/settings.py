@@ -29,6 +29,8 @@ DEFAULTS: Mapping[str, str] = {
     "EVENT_HANDLER_BATCH": "64",
     "EVENT_HANDLER_LINGER": "0.005",
     "LOG_LEVEL": "INFO",
+    # The post-release amendment (UCC art. 173(3)): days after acceptance; 0: not offered.
+    "POST_RELEASE_AMENDMENT_DAYS": "1095",
     # Identity (README, "Identity and access"): bearer tokens verified with a JWKS document.
     "AUTH_JWKS_FILE": "",
     "AUTH_JWKS_URL": "",

@@ -17,6 +17,8 @@ from typing import Any
 
 from shared.events.catalog import registry
 from shared.events.declaration import (
+    AmendmentDecided,
+    AmendmentRequested,
     DeclarationAccepted,
     DeclarationAmended,
     DeclarationInvalidated,
@@ -31,7 +33,12 @@ from shared.identity import Caller
 from shared.reference import ReferenceData
 
 from .domain.access import may_lodge_as, may_see
-from .domain.amendment import AmendmentInvalid, check_amendment
+from .domain.amendment import (
+    AmendmentInvalid,
+    OnApplication,
+    check_amendment,
+    decide_application,
+)
 from .domain.amendment import guard as guard_amendment
 from .domain.declaration import Declaration, to_document
 from .domain.feed import StatusChange, status_changes
@@ -101,10 +108,12 @@ class Declarations:
     """The declaration service's application: the store and reference data it decides with."""
 
     def __init__(self, store: EventStore, reference: ReferenceData,
-                 allocator: MrnAllocator | None = None) -> None:
+                 allocator: MrnAllocator | None = None, *,
+                 post_release_amendment_days: int = 1095) -> None:
         self.store = store
         self.reference = reference
         self.allocator = allocator or MrnAllocator()
+        self.post_release_amendment_days = post_release_amendment_days
 
     def validate(self, raw: Mapping[str, Any], on_date: date) -> Declaration:
         return validate_document(raw, on_date=on_date, tariff=self.reference.tariff,
@@ -278,7 +287,8 @@ class Declarations:
             raise VersionMismatch(f"{mrn} is at declaration version "
                                   f"{state.declaration_version}, not {of_version}: read it and "
                                   "amend that one")
-        guard_amendment(state)
+        today = self.reference.offices.local_date(view["office"], datetime.now(UTC))
+        step = guard_amendment(state, today=today, limit_days=self.post_release_amendment_days)
         first = next(e.payload for e in history if isinstance(e.payload, DeclarationAccepted))
         try:  # on the acceptance date: the tariff, rates and rules of the declaration
             declaration = self.validate(raw, first.acceptance_date)
@@ -291,6 +301,13 @@ class Declarations:
             raise DeclarationInvalid(Problem("/document" + pointer, message)
                                      for pointer, message in invalid.problems) from None
         version = state.declaration_version + 1
+        answer = {"mrn": mrn, "consignment_id": consignment_id, "declaration_version": version,
+                  "changes": [change.to_dict() for change in changes]}
+        if isinstance(step, OnApplication):  # after release: an officer decides
+            self._record(consignment_id, history, [_new(AmendmentRequested(
+                consignment_id, mrn, version, reason, answer["changes"], document), caller)],
+                check_undecided=False)
+            return {**answer, "amendment": "requested"}
         new = [
             _new(DeclarationAmended(consignment_id, mrn, version, reason,
                                     [change.to_dict() for change in changes]), caller),
@@ -302,12 +319,54 @@ class Declarations:
         try:
             self._record(consignment_id, history, new, check_undecided=True)
         except _DecidedMeanwhile:
-            _, now = self._lifecycle(consignment_id)
-            check_amendment(now, document)  # raises: released (or refused) meanwhile
-            raise ConcurrentChange(f"{mrn} changed meanwhile: send the amendment again") \
-                from None
-        return {"mrn": mrn, "consignment_id": consignment_id, "declaration_version": version,
-                "changes": [change.to_dict() for change in changes]}
+            # released (or refused) meanwhile: after release it is an application; sent
+            # again, the declarant is told which
+            raise ConcurrentChange(f"{mrn} was released or refused meanwhile: send the "
+                                   "amendment again") from None
+        return {**answer, "amendment": "amended"}
+
+    def decide_amendment(self, mrn: str, caller: Caller, granted: bool,
+                         reason: str) -> dict[str, Any]:
+        """An officer of the declaration's office decides the post-release amendment applied
+        for (UCC art. 173(3)): granted, the declarant's corrected document becomes the next
+        declaration version, which risk and payment assess again (a higher duty is owed, a
+        lower one leaves the excess repayable); refused, the declaration stands."""
+        view = self.status(mrn, caller)
+        consignment_id = view["consignment_id"]
+        for _ in range(WRITE_ATTEMPTS):
+            history, state = self._lifecycle(consignment_id)
+            request_id = decide_application(state)
+            request = next(e for e in history if e.event_id == request_id)
+            asked: AmendmentRequested = request.payload
+            new = [_new(AmendmentDecided(consignment_id, mrn, request_id,
+                                         "granted" if granted else "refused", reason), caller)]
+            if granted:
+                document = asked.document
+                first = next(e.payload for e in history
+                             if isinstance(e.payload, DeclarationAccepted))
+                new += [
+                    # the amendment is the declarant's (who applied), permitted by the officer
+                    registry().new_event(
+                        DeclarationAmended(consignment_id, mrn, asked.declaration_version,
+                                           asked.reason, asked.changes),
+                        correlation_id=consignment_id, actor=request.actor,
+                        causation_id=request_id),
+                    _new(DeclarationAccepted(consignment_id, mrn, document["lrn"],
+                                             document["declarant"]["eori"], document["office"],
+                                             document["transport"]["mode"],
+                                             first.acceptance_date, asked.declaration_version,
+                                             document)),
+                ]
+            try:
+                self._record(consignment_id, history, new, check_undecided=False)
+            except WrongExpectedVersion:
+                continue
+            answer = self.status(mrn, caller)
+            return {"mrn": mrn, "consignment_id": consignment_id, "status": answer["status"],
+                    "decision": "granted" if granted else "refused",
+                    "declaration_version": asked.declaration_version if granted
+                    else state.declaration_version}
+        raise ConcurrentChange(f"{mrn} kept changing: send the decision again")
 
     def _lifecycle(self, consignment_id: str) -> tuple[list[RecordedEvent], Lifecycle]:
         history = self.store.read_correlation(consignment_id)

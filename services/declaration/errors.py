@@ -41,6 +41,8 @@ ERRORS = ErrorTable({
         (lifecycle.Invalidated, "The declaration is invalidated"),
         (amendment.ParticularsIncorrect, "Particulars were found incorrect"),
         (amendment.AlreadyReleased, "The goods are released"),
+        (amendment.AmendmentAlreadyRequested, "Post-release amendment already applied for"),
+        (amendment.NoAmendmentRequest, "No post-release amendment to decide"),
         (invalidation.InvalidationAlreadyRequested, "Invalidation already requested"),
         (invalidation.NoInvalidationRequest, "No invalidation request to decide"),
         (lifecycle.NotAllowed, "Not allowed now"),

@@ -467,9 +467,19 @@ class ChangeSchema(Schema):
 
 
 class AmendedSchema(Schema):
-    """The answer to an amendment: the new declaration version and what changed."""
+    """The answer to an amendment: the new declaration version and what changed; `amended`
+    (201, before release) or `requested` (202, a post-release amendment an officer
+    decides)."""
 
     mrn = fields.String(required=True)
     consignment_id = fields.String(required=True)
     declaration_version = fields.Integer(required=True)
     changes = fields.List(fields.Nested(ChangeSchema), required=True)
+    amendment = fields.String(required=True, validate=validate.OneOf(["amended", "requested"]))
+
+
+class AmendmentDecidedSchema(InvalidationDecidedSchema):
+    """The answer to an officer's decision on a post-release amendment: the status after it,
+    and the declaration version in force."""
+
+    declaration_version = fields.Integer(required=True)

@@ -27,6 +27,7 @@ from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
 from shared.messaging.writes import Together
+from shared.settings import DEFAULTS
 from shared.web import api, json_body, log_window, ops
 from shared.web.entrypoint import read_body
 from shared.web.identity import Authenticator
@@ -37,6 +38,7 @@ from .intake import MAX_BODY_BYTES, amended_version, amendment_request, parse_js
 from .projections import project
 from .schemas import (
     AmendedSchema,
+    AmendmentDecidedSchema,
     AmendmentSchema,
     DeclarationSchema,
     DeclarationStatusSchema,
@@ -56,7 +58,8 @@ GROUNDS = "a ground of UCC art. 174 forbids it (the problem's type names it)"
 
 
 def build(store: EventStore, config: Mapping[str, Any]) -> Declarations:
-    return Declarations(store, reference_data(config))
+    return Declarations(store, reference_data(config), post_release_amendment_days=int(
+        config.get("POST_RELEASE_AMENDMENT_DAYS", DEFAULTS["POST_RELEASE_AMENDMENT_DAYS"])))
 
 
 class DeclarationService(ops.OpsEndpoints):
@@ -92,9 +95,12 @@ class DeclarationService(ops.OpsEndpoints):
         return self.app.status(mrn, caller)
 
     @api("POST", "/declarations/<string:mrn>/amendments", roles=LODGE, errors=ERRORS,
-         summary="Amend a declaration: a new version with the whole corrected document",
+         summary="Amend a declaration: a new version with the whole corrected document "
+                 "(after release: apply for the post-release amendment)",
          request=AmendmentSchema,
-         responses={201: AmendedSchema, 404: "unknown MRN, or not your declaration",
+         responses={201: AmendedSchema,
+                    202: AmendedSchema,  # after release: applied for, an officer decides
+                    404: "unknown MRN, or not your declaration",
                     409: "UCC art. 173 forbids it (the problem's type names the ground), or "
                          "another amendment was recorded at the same time",
                     412: "If-Match names a declaration version that is no longer current",
@@ -105,7 +111,20 @@ class DeclarationService(ops.OpsEndpoints):
         of_version = amended_version(request.headers.get("If-Match"))
         body = parse_json_body(read_body(request, MAX_BODY_BYTES + 1))
         reason, document = amendment_request(body)
-        return 201, self.app.amend(mrn, caller, reason, document, of_version=of_version)
+        answer = self.app.amend(mrn, caller, reason, document, of_version=of_version)
+        return (202 if answer["amendment"] == "requested" else 201), answer
+
+    @api("POST", "/declarations/<string:mrn>/amendments/decision", roles=DECIDE,
+         errors=ERRORS, summary="Decide the post-release amendment applied for",
+         request=InvalidationDecisionSchema,
+         responses={200: AmendmentDecidedSchema,
+                    404: "unknown MRN, or not at one of the officer's offices",
+                    409: "no post-release amendment waits, or the declaration is final",
+                    422: "invalid decision"})
+    def post_amendment_decision(self, request: Request, caller: Caller, mrn: str) -> Any:
+        body = INVALIDATION_DECISION.load(json_body(request))
+        return 200, self.app.decide_amendment(mrn, caller, body["decision"] == "granted",
+                                              body["reason"])
 
     @api("POST", "/declarations/<string:mrn>/invalidation", roles=LODGE, errors=ERRORS,
          summary="Invalidate a declaration (before release) or ask for it (after release)",

@@ -10,8 +10,8 @@ consignment even with several replicas; nothing is decided after a refusal.
 
 Released goods are cleared (`DeclarationCleared`, status 09) once every debt on the
 declaration is paid: in the same append as the release when it was paid before, or when the
-payment that settles it is heard after a release on a guarantee. Nothing is decided after
-the clearance.
+fact that settles it is heard after a release on a guarantee. A post-release amendment (UCC
+art. 173(3)) makes a new declaration version: it is cleared in turn once its debt is paid.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class Releases:
             facts.update({k: v for k, v in incoming[consignment_id].items() if k not in facts})
             decided = outcome
             if outcome not in FINAL:
-                decided, append = self._decide(consignment_id, facts, outcome,
+                decided, append = self._decide(tx, consignment_id, facts, outcome,
                                                cause[consignment_id], now)
                 if append is not None:
                     appends.append(append)
@@ -148,15 +148,21 @@ class Releases:
                              if isinstance(new.payload, events.GoodsReleased)])
         return outcomes
 
-    def _decide(self, consignment_id: str, facts: Mapping[str, Mapping[str, Any]],
-                outcome: str, cause: str, now: datetime | None,
-                ) -> tuple[str, Appending | None]:
+    def _decide(self, tx: Transaction, consignment_id: str,
+                facts: Mapping[str, Mapping[str, Any]], outcome: str, cause: str,
+                now: datetime | None) -> tuple[str, Appending | None]:
         """The outcome of one consignment's facts, and the events to append for it if any."""
         state = state_of(consignment_id, facts)
         stream = stream_name(CATEGORY, consignment_id)
-        if outcome == "released":  # released on a guarantee: cleared once the debt is paid
+        if outcome in ("released", "cleared"):
+            # Released goods are cleared once the debt of the declaration version in force is
+            # paid: released on a guarantee, or amended after release (UCC art. 173(3)).
+            if outcome == "cleared" and state.declaration_version == 1:
+                return outcome, None  # the only version there is was cleared
             cleared = clearance(state, released=True)
-            if cleared is None:
+            if cleared is None or (outcome == "cleared" and cleared.declaration_version in {
+                    e.payload.declaration_version for e in tx.log.read_stream(stream)
+                    if isinstance(e.payload, events.DeclarationCleared)}):
                 return outcome, None
             return "cleared", (stream, [_cleared(cleared, cause, now or datetime.now(UTC))],
                                None)

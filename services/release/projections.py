@@ -21,10 +21,11 @@ from shared.events.envelope import RecordedEvent, isoformat
 from shared.eventstore import ReadModel, Transaction
 
 NAME = "release_cases"
-# An outcome never goes back; cleared (after released), refused and invalidated are final.
+# An outcome never goes back; refused and invalidated are final. Released and cleared goods
+# still hear facts: a declaration version amended after release is cleared in turn.
 OUTCOME_RANK = {"pending": 0, "held": 1, "released": 2, "refused": 2, "invalidated": 2,
                 "cleared": 3}
-FINAL = frozenset({"cleared", "refused", "invalidated"})
+FINAL = frozenset({"refused", "invalidated"})
 
 # What each fact contributes to the decision: the fields of its typed payload it keeps.
 KEPT = {

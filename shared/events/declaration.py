@@ -93,6 +93,40 @@ class DeclarationAmended:
 
 
 @dataclass(frozen=True)
+class AmendmentRequested:
+    """After release, the declarant applied to amend the declaration (UCC art. 173(3), the
+    post-release amendment): `declaration_version` is the version it would become, `changes`
+    what would change and `document` the whole corrected declaration. An officer decides
+    (AmendmentDecided); granted, DeclarationAmended and the new version's
+    DeclarationAccepted follow."""
+
+    TYPE: ClassVar[str] = "AmendmentRequested"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    declaration_version: int = field(metadata={"validate": validate.Range(min=2)})
+    reason: str = field(metadata={"validate": REASON})
+    changes: list[dict[str, Any]] = field(metadata={"items": Change})
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AmendmentDecided:
+    """An officer decided the post-release amendment applied for (`request_event_id`):
+    `decision` granted (the new version follows) or refused (the declaration stands)."""
+
+    TYPE: ClassVar[str] = "AmendmentDecided"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    request_event_id: str
+    decision: str = field(metadata={"validate": validate.OneOf(["granted", "refused"])})
+    reason: str = field(metadata={"validate": REASON})
+
+
+@dataclass(frozen=True)
 class InvalidationRequested:
     """After release, the declarant asked for the declaration to be invalidated (UCC art.
     174); an officer decides (DeclarationInvalidated or InvalidationRefused)."""
@@ -137,4 +171,5 @@ class InvalidationRefused:
 
 
 EVENTS = [DeclarationReceived, DeclarationAccepted, DeclarationRejected, DeclarationAmended,
-          InvalidationRequested, DeclarationInvalidated, InvalidationRefused]
+          AmendmentRequested, AmendmentDecided, InvalidationRequested, DeclarationInvalidated,
+          InvalidationRefused]

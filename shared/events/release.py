@@ -84,10 +84,11 @@ class ReleaseRefused:
 
 @dataclass(frozen=True)
 class DeclarationCleared:
-    """The declaration is cleared (status 09): its goods were released and every debt on it
-    (the assessed duty and any additional duty) is paid. Appended with the GoodsReleased when
-    the debt was paid before release, or later, when the payment that settles it is heard.
-    At most one per consignment; never after an invalidation."""
+    """The declaration version is cleared (status 09): its goods were released and every debt
+    on it (the assessed duty and any additional duty) is paid. Appended with the GoodsReleased
+    when the debt was paid before release, or later, when the payment that settles it is
+    heard. At most one per declaration version (a post-release amendment makes the next);
+    never after an invalidation."""
 
     TYPE: ClassVar[str] = "DeclarationCleared"
     VERSION: ClassVar[int] = 1

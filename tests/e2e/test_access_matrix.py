@@ -37,6 +37,7 @@ from services.payment.service import PaymentService
 from services.release.service import ReleaseService
 from services.risk.service import RiskService
 from shared.eventstore import EventStore
+from shared.testing.waiting import wait_until
 from shared.web.openapi import Operation, operations_of
 
 from .conftest import Cluster
@@ -51,6 +52,7 @@ from .parties import (
     settle,
     snapshot,
     status_becomes,
+    status_of,
 )
 
 SERVICE_CLASSES: dict[str, type[Any]] = {
@@ -84,6 +86,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "declaration POST /declarations/{mrn}/invalidation":
                                            _row(401, 200, 404, 403, 403, 403, 403, 403, 403, 403),
     "declaration POST /declarations/{mrn}/invalidation/decision":
+                                           _row(401, 403, 403, 200, 404, 403, 403, 403, 403, 403),
+    "declaration POST /declarations/{mrn}/amendments/decision":
                                            _row(401, 403, 403, 200, 404, 403, 403, 403, 403, 403),
     "risk POST /controls/{mrn}":           _row(401, 403, 403, 201, 404, 403, 403, 403, 403, 403),
     "payment POST /payments":              _row(401, 403, 403, 403, 403, 201, 404, 403, 403, 403),
@@ -160,7 +164,8 @@ class World:
     `assessed`, a green one assessed and unpaid; `amendable`, a green one the amendment route
     amends (its document `amendable_document`); `spare`, a green one the invalidation route
     invalidates; `requested`, released with an invalidation requested, which the decision
-    route decides; and the bodies each route is called with."""
+    route decides; `applied`, released with a post-release amendment applied for, which its
+    decision route decides; and the bodies each route is called with."""
 
     cluster: Cluster
     store: EventStore
@@ -176,6 +181,7 @@ class World:
         target = {"declaration POST /declarations/{mrn}/amendments": "amendable",
                   "declaration POST /declarations/{mrn}/invalidation": "spare",
                   "declaration POST /declarations/{mrn}/invalidation/decision": "requested",
+                  "declaration POST /declarations/{mrn}/amendments/decision": "applied",
                   }.get(route.key, "yellow")
         if "{mrn}" in path:
             path = path.replace("{mrn}", self.mrns[target])
@@ -196,6 +202,8 @@ class World:
                 "reason": "lodged in error: the goods never left the exporter"},
             "declaration POST /declarations/{mrn}/invalidation/decision": lambda: {
                 "decision": "granted", "reason": "goods re-exported unopened"},
+            "declaration POST /declarations/{mrn}/amendments/decision": lambda: {
+                "decision": "granted", "reason": "credit note checked"},
         }
         if not route.state_changing:
             return None
@@ -213,6 +221,10 @@ class World:
             status_becomes(self.cluster, self.mrns["spare"], "invalidated")
         if route.key == "declaration POST /declarations/{mrn}/invalidation/decision":
             status_becomes(self.cluster, self.mrns["requested"], "invalidated")
+        if route.key == "declaration POST /declarations/{mrn}/amendments/decision":
+            wait_until(lambda: (status_of(self.cluster, self.mrns["applied"]) or {}).get(
+                "declaration_version") == 2, timeout=30, interval=0.1,
+                message="the granted post-release amendment to show")
         settle(self.store)
 
 
@@ -233,18 +245,39 @@ def corrected(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "items": items}
 
 
-def released_with_a_request(cluster: Cluster, store: EventStore) -> str:
-    """A green declaration paid, released, and its invalidation requested (202)."""
-    mrn = lodge(cluster, "02-green-unpaid.json")
+def released(cluster: Cluster, document: dict[str, Any]) -> str:
+    """The MRN of `document` lodged, paid, released and cleared."""
+    lodged = send(cluster, "declaration", "POST", "/declarations",
+                  token=PARTY["declarant"].token(cluster), body=document)
+    assert lodged.status == 201, str(lodged)
+    mrn: str = lodged.body["mrn"]
     due = status_becomes(cluster, mrn, "tax_due")["amount_due"]
     paid = send(cluster, "payment", "POST", "/payments", token=PARTY["cashier"].token(cluster),
                 body={"mrn": mrn, "reference": f"MATRIX-REQ-{uuid.uuid4().hex[:8]}",
                       "amount": due, "currency": "GBP"})
     assert paid.status == 201, str(paid)
     status_becomes(cluster, mrn, "cleared")
+    return mrn
+
+
+def released_with_a_request(cluster: Cluster, store: EventStore) -> str:
+    """A green declaration released, and its invalidation requested (202)."""
+    mrn = released(cluster, sample("02-green-unpaid.json"))
     asked = send(cluster, "declaration", "POST", f"/declarations/{mrn}/invalidation",
                  token=PARTY["declarant"].token(cluster),
                  body={"reason": "to be re-exported unopened"})
+    assert asked.status == 202, str(asked)
+    settle(store)
+    return mrn
+
+
+def released_with_an_application(cluster: Cluster, store: EventStore) -> str:
+    """A green declaration released, and its post-release amendment applied for (202)."""
+    document = sample("02-green-unpaid.json")
+    mrn = released(cluster, document)
+    asked = send(cluster, "declaration", "POST", f"/declarations/{mrn}/amendments",
+                 token=PARTY["declarant"].token(cluster),
+                 body={"reason": "credit note after release", "document": corrected(document)})
     assert asked.status == 202, str(asked)
     settle(store)
     return mrn
@@ -257,6 +290,7 @@ def world(cluster: Cluster) -> Iterator[World]:
         mrns["spare"] = lodge(cluster, "02-green-unpaid.json")
         status_becomes(cluster, mrns["spare"], "tax_due")
         mrns["requested"] = released_with_a_request(cluster, store)
+        mrns["applied"] = released_with_an_application(cluster, store)
         amendable = sample("02-green-unpaid.json")
         lodged = send(cluster, "declaration", "POST", "/declarations",
                       token=PARTY["declarant"].token(cluster), body=amendable)

@@ -2,8 +2,10 @@
 whole corrected document; a new declaration version is accepted under the same MRN, assessed
 again by risk and payment, and released on its own decisions: a higher duty is owed before
 release, a lower one leaves what was paid beyond it repayable. The release names the version
-released. Each refusal is a 409 whose type names its ground of art. 173; bad input is a 4xx
-problem; nothing refused is stored; of two concurrent amendments one wins, the other is 409."""
+released. After release, the post-release amendment (art. 173(3)) is applied for and an
+officer decides it; its version is cleared in turn. Each refusal is a 409 whose type names
+its ground of art. 173; bad input is a 4xx problem; nothing refused is stored; of two
+concurrent amendments one wins, the other is 409."""
 
 from __future__ import annotations
 
@@ -169,8 +171,63 @@ def test_each_ground_of_art_173_refuses_it(cluster: Cluster) -> None:
     green, green_document = lodged(cluster, "02-green-unpaid.json")
     pay(cluster, green, status_becomes(cluster, green, "tax_due")["amount_due"])
     status_becomes(cluster, green, "cleared")
-    refused(cluster, lambda: amend(cluster, green, with_value(green_document, "2")), 409,
-            "released")
+    # after release only the post-release amendment, on application: one at a time
+    assert amend(cluster, green, with_value(green_document, "2")).status == 202
+    refused(cluster, lambda: amend(cluster, green, with_value(green_document, "3")), 409,
+            "amendment-already-requested")
+
+
+def decide(cluster: Cluster, mrn: str, decision: str, party: str = "officer_here") -> Any:
+    return send(cluster, "declaration", "POST", f"/declarations/{mrn}/amendments/decision",
+                token=PARTY[party].token(cluster),
+                body={"decision": decision, "reason": f"{decision}: credit note checked"})
+
+
+def test_after_release_an_officer_decides_the_post_release_amendment(cluster: Cluster) -> None:
+    """UCC art. 173(3): the declarant applies (202), an officer of the office decides. Granted,
+    version 2 is assessed again: its higher duty is owed (released, 08, until paid), then it
+    is cleared (09) in turn; the goods are not released again."""
+    mrn, document = lodged(cluster, "02-green-unpaid.json")
+    first = status_becomes(cluster, mrn, "tax_due")["amount_due"]
+    pay(cluster, mrn, first)
+    status_becomes(cluster, mrn, "cleared")
+    refused(cluster, lambda: decide(cluster, mrn, "granted"), 409, "no-amendment-request")
+
+    applied = amend(cluster, mrn, with_value(document, "2"), "a second lot was invoiced late")
+    assert applied.status == 202, str(applied)
+    assert applied.body["amendment"] == "requested" and applied.body["declaration_version"] == 2
+    assert status_of(cluster, mrn)["declaration_version"] == 1  # type: ignore[index]
+    refused(cluster, lambda: decide(cluster, mrn, "granted", party="officer_elsewhere"), 404)
+    granted = decide(cluster, mrn, "granted")
+    assert granted.status == 200, str(granted)
+    assert granted.body["decision"] == "granted" and granted.body["declaration_version"] == 2
+
+    def owed() -> dict[str, Any]:
+        view = status_becomes(cluster, mrn, "released")
+        return view if view["declaration_version"] == 2 else owed()
+
+    view = owed()
+    assert Decimal(view["amount_due"]) > Decimal(first) == Decimal(view["amount_paid"])
+    pay(cluster, mrn, str(Decimal(view["amount_due"]) - Decimal(first)))
+    cleared = status_becomes(cluster, mrn, "cleared")
+    assert cleared["declaration_version"] == 2 and cleared["amount_repayable"] == "0.00"
+    history = events_of(cluster, mrn)
+    types = [e.type for e in history]
+    assert types.count("GoodsReleased") == 1
+    assert [e.payload.declaration_version for e in history
+            if e.type == "DeclarationCleared"] == [1, 2]
+    assert [e.type for e in history if e.stream.startswith("declaration-")][-4:] == [
+        "AmendmentRequested", "AmendmentDecided", "DeclarationAmended", "DeclarationAccepted"]
+    amended = next(e for e in history if e.type == "DeclarationAmended")
+    assert "declarant" in amended.actor  # the declarant's amendment, the officer permitted it
+
+    other, other_document = lodged(cluster, "02-green-unpaid.json")
+    pay(cluster, other, status_becomes(cluster, other, "tax_due")["amount_due"])
+    status_becomes(cluster, other, "cleared")
+    assert amend(cluster, other, with_value(other_document, "0.5")).status == 202
+    answer = decide(cluster, other, "refused")
+    assert answer.status == 200 and answer.body["declaration_version"] == 1, str(answer)
+    assert answer.body["status"]["name"] == "cleared"
 
 
 def test_bad_amendments_are_4xx_problems_and_store_nothing(cluster: Cluster) -> None:

@@ -8,8 +8,11 @@ which the HTTP problem's `type` carries):
   `examination-notified`;
 - once customs found particulars incorrect, a non-compliant control (art. 173(2)(b)):
   `particulars-incorrect`;
-- after release (art. 173(2)(c)): `released`. The post-release amendment of art. 173(3) is
-  not offered by this service yet;
+- after release (art. 173(2)(c)), except as the post-release amendment of art. 173(3): on
+  the declarant's application, within `limit_days` of the acceptance (three years in the
+  UCC; 0: not offered), decided by an officer (`OnApplication`, then
+  `decide_application`); beyond it `released`, and `amendment-already-requested` while an
+  application waits, `no-amendment-request` when an officer has none to decide;
 - after a refused release or an invalidation: `release-refused`, `invalidated`.
 
 The corrected document must be valid (as at lodgement, on the original acceptance date), keep
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from .lifecycle import (
@@ -32,9 +36,10 @@ from .lifecycle import (
     check_open,
 )
 
-__all__ = ["FIXED", "AlreadyReleased", "AmendmentInvalid", "Change", "ExaminationNotified",
-           "Invalidated", "ParticularsIncorrect", "ReleaseWasRefused", "check_amendment",
-           "differences", "guard"]
+__all__ = ["FIXED", "AlreadyReleased", "AmendmentAlreadyRequested", "AmendmentInvalid",
+           "Change", "ExaminationNotified", "Invalidated", "NoAmendmentRequest", "Now",
+           "OnApplication", "ParticularsIncorrect", "ReleaseWasRefused", "check_amendment",
+           "decide_application", "differences", "guard"]
 
 #: Particulars an amendment may not change: they identify the declaration.
 FIXED = ("/lrn", "/declarant/eori", "/office")
@@ -46,6 +51,25 @@ class ParticularsIncorrect(NotAllowed):
 
 class AlreadyReleased(NotAllowed):
     ground = "released"
+
+
+class AmendmentAlreadyRequested(NotAllowed):
+    ground = "amendment-already-requested"
+
+
+class NoAmendmentRequest(NotAllowed):
+    ground = "no-amendment-request"
+
+
+@dataclass(frozen=True)
+class Now:
+    """Before release: the amendment is recorded at once (DeclarationAmended)."""
+
+
+@dataclass(frozen=True)
+class OnApplication:
+    """After release, within the limit: the post-release amendment (UCC art. 173(3)) is an
+    application (AmendmentRequested) an officer decides."""
 
 
 class AmendmentInvalid(ValueError):
@@ -95,10 +119,9 @@ def _escape(key: str) -> str:
 
 
 def check_amendment(state: Lifecycle, document: Mapping[str, Any]) -> list[Change]:
-    """Guard an amendment of the declaration in `state` to the (validated, normalised)
-    `document`: the changes it makes, or NotAllowed / AmendmentInvalid (pointers
-    into the document)."""
-    guard(state)
+    """The changes an amendment of the declaration in `state` to the (validated, normalised)
+    `document` makes, or AmendmentInvalid (pointers into the document). `guard` says whether
+    it may be made."""
     changes = differences(state.document, document)
     fixed = [c for c in changes
              if any(c.pointer == p or c.pointer.startswith(p + "/") for p in FIXED)]
@@ -110,16 +133,35 @@ def check_amendment(state: Lifecycle, document: Mapping[str, Any]) -> list[Chang
     return changes
 
 
-def guard(state: Lifecycle) -> None:
-    """NotAllowed, naming its ground, unless UCC art. 173 allows an amendment now."""
+def guard(state: Lifecycle, *, today: date, limit_days: int) -> Now | OnApplication:
+    """How UCC art. 173 allows an amendment on `today`: at once, or on application after
+    release (art. 173(3), within `limit_days` of the acceptance); else NotAllowed, naming its
+    ground."""
     check_open(state)
     if state.released:
-        raise AlreadyReleased("the goods are released: a declaration is not amended after "
-                              "release (UCC art. 173(2)(c)); a post-release amendment "
-                              "(art. 173(3)) is not offered by this service yet")
+        if state.pending_amendment is not None:
+            raise AmendmentAlreadyRequested("a post-release amendment is already waiting for "
+                                            "an officer's decision")
+        until = (state.accepted_on or today) + timedelta(days=limit_days)
+        if limit_days <= 0 or today > until:
+            raise AlreadyReleased(
+                "the goods are released (UCC art. 173(2)(c)), and the post-release amendment "
+                f"of art. 173(3) was possible until {until.isoformat()}, {limit_days} days "
+                "after acceptance")
+        return OnApplication()
     if state.particulars_incorrect:
         raise ParticularsIncorrect("a control found particulars of the declaration incorrect "
                                    "(UCC art. 173(2)(b))")
     if state.examination_notified:
         raise ExaminationNotified("an examination of the goods was notified (UCC art. "
                                   "173(2)(a))")
+    return Now()
+
+
+def decide_application(state: Lifecycle) -> str:
+    """An officer decides the post-release amendment applied for: its event id, or
+    NotAllowed."""
+    check_open(state)
+    if state.pending_amendment is None:
+        raise NoAmendmentRequest("no post-release amendment is waiting for a decision")
+    return state.pending_amendment

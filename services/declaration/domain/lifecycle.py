@@ -2,7 +2,8 @@
 
 Amendment (UCC art. 173) and invalidation (art. 174) are guarded by the same facts: was an
 examination notified, were particulars found incorrect, were the goods released or their
-release refused, is the declaration invalidated or an invalidation request waiting. `fold`
+release refused, is the declaration invalidated, an invalidation request or a post-release
+amendment application waiting. `fold`
 reads them from the typed events of one consignment in log order (event id, payload).
 """
 
@@ -10,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any, ClassVar
 
 from shared.events.declaration import (
+    AmendmentDecided,
+    AmendmentRequested,
     DeclarationAccepted,
     DeclarationInvalidated,
     InvalidationRefused,
@@ -54,6 +58,7 @@ class Lifecycle:
     """The facts of one declaration that amendment and invalidation depend on."""
 
     accepted: bool = False
+    accepted_on: date | None = None  # the acceptance date (of the first version)
     mrn: str = ""
     declaration_version: int = 1
     document: Mapping[str, Any] = field(default_factory=dict)  # the current version's
@@ -64,7 +69,8 @@ class Lifecycle:
     release_refused: bool = False
     invalidated: bool = False
     pending_request: str | None = None  # the event id of an invalidation request not decided
-
+    pending_amendment: str | None = None  # the event id of a post-release application not
+    # decided
     @property
     def examination_notified(self) -> bool:
         """The declarant was told the goods will be examined (UCC art. 173(2)(a))."""
@@ -84,6 +90,7 @@ def fold(facts: Iterable[tuple[str, Any]]) -> Lifecycle:
         match payload:
             case DeclarationAccepted():
                 state = replace(state, accepted=True, mrn=payload.mrn,
+                                accepted_on=state.accepted_on or payload.acceptance_date,
                                 declaration_version=payload.declaration_version,
                                 document=payload.document)
             case ControlOrdered() if payload.kind == "examination":
@@ -102,4 +109,8 @@ def fold(facts: Iterable[tuple[str, Any]]) -> Lifecycle:
                 state = replace(state, invalidated=True, pending_request=None)
             case InvalidationRefused():
                 state = replace(state, pending_request=None)
+            case AmendmentRequested():
+                state = replace(state, pending_amendment=event_id)
+            case AmendmentDecided():
+                state = replace(state, pending_amendment=None)
     return state

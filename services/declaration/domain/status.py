@@ -16,7 +16,8 @@ only what must never happen:
 - no invalidation and no amendment answer while an examination is intended (UCC 173/174:
   not before the notified examination has taken place);
 - after release only clearance, or an invalidation an officer granted;
-- after clearance only such an invalidation.
+- after clearance only such an invalidation, or released again: a post-release amendment
+  made a version whose debt is not paid yet.
 
 Every status declared here is reachable (`tests/unit/declaration/test_declaration_status.py`
 derives each one from facts). Those the wave-2 contract adds later are declared with the work
@@ -98,7 +99,9 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     # After release: cleared once every debt is paid, or an invalidation an officer grants
     # (UCC art. 174).
     S.RELEASED: frozenset({S.CLEARED, S.INVALIDATED}),
-    S.CLEARED: frozenset({S.INVALIDATED}),
+    # A post-release amendment (UCC art. 173(3)) makes a new version, whose debt is not final
+    # until it is cleared in turn.
+    S.CLEARED: frozenset({S.RELEASED, S.INVALIDATED}),
     S.REJECTED: frozenset(),
     S.INVALIDATED: frozenset(),
     S.RELEASE_REFUSED: frozenset(),  # final: nothing is released after it

@@ -33,7 +33,7 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "DutyAssessed": ("amount_due", "currency", "declaration_version"),
     "PaymentReceived": ("amount", "reference"),
     "GoodsReleased": ("released_at",),
-    "DeclarationCleared": ("cleared_at",),
+    "DeclarationCleared": ("cleared_at", "declaration_version"),
     "GoodsHeld": ("reason",),
     "ReleaseRefused": ("refused_at",),
     "DeclarationInvalidated": ("after_release",),
@@ -134,7 +134,8 @@ def _position(fact: Fact) -> int:
 
 
 # Facts about one declaration version (each names it; an earlier event version is about 1).
-_OF_A_VERSION = ("RiskAssessed", "ControlOrdered", "ControlCompleted", "DutyAssessed")
+_OF_A_VERSION = ("RiskAssessed", "ControlOrdered", "ControlCompleted", "DutyAssessed",
+                 "DeclarationCleared")
 
 
 class _Seen:
@@ -187,8 +188,8 @@ class _Seen:
         last = self.last
         if "DeclarationInvalidated" in last:  # final, before or after release
             return Status.INVALIDATED
-        if "DeclarationCleared" in last:  # released, and every debt paid
-            return Status.CLEARED
+        if "DeclarationCleared" in last:  # released, and every debt of this version paid
+            return Status.CLEARED  # (amended after release: released until it is cleared)
         if "GoodsReleased" in last:
             return Status.RELEASED
         if self.refused or "ReleaseRefused" in last:

@@ -104,3 +104,45 @@ def test_released_goods_invalidated_after_release_are_never_cleared(store_url: s
         assert release_stream(store) == ["GoodsReleased"]
     finally:
         store.close()
+
+
+def test_a_version_amended_after_clearance_is_cleared_in_turn(store_url: str) -> None:
+    """A post-release amendment (UCC art. 173(3)) makes version 2: its higher duty is owed,
+    and once paid, version 2 is cleared too; nothing is released again."""
+    store = EventStore(store_url, registry())
+    try:
+        releases = Releases(store)
+        first = [
+            *append(store, "declaration", DeclarationAccepted(
+                CID, MRN, "L-1", "GB1", "GBDEM001", "air", date(2026, 3, 2), 1, {})),
+            *append(store, "risk", RiskAssessed(CID, MRN, "green", 0, [], "2026.1", None, {},
+                                                {})),
+            *append(store, "payment", DutyAssessed(CID, MRN, "GBP", Decimal("0"), Decimal("10"),
+                                                   Decimal("10"), "t", "r", "half-up", {})),
+            *paid(store, "P-1", "10.00"),
+        ]
+        with store.transaction() as tx:
+            assert releases.hear_all(tx, first) == {CID: "cleared"}
+        amended = [
+            *append(store, "declaration", DeclarationAccepted(
+                CID, MRN, "L-1", "GB1", "GBDEM001", "air", date(2026, 3, 2), 2, {})),
+            *append(store, "risk", RiskAssessed(CID, MRN, "green", 0, [], "2026.1", None, {},
+                                                {}, declaration_version=2)),
+            *append(store, "payment", DutyAssessed(CID, MRN, "GBP", Decimal("0"), Decimal("14"),
+                                                   Decimal("14"), "t", "r", "half-up", {},
+                                                   declaration_version=2)),
+        ]
+        with store.transaction() as tx:
+            releases.hear_all(tx, amended)
+        assert release_stream(store) == ["GoodsReleased", "DeclarationCleared"]  # 4.00 owed
+        settling = paid(store, "P-2", "4.00")
+        for _ in range(2):  # heard twice: cleared once
+            with store.transaction() as tx:
+                assert releases.hear_all(tx, settling) == {CID: "cleared"}
+        assert release_stream(store) == ["GoodsReleased", "DeclarationCleared",
+                                         "DeclarationCleared"]
+        versions = [e.payload.declaration_version
+                    for e in store.read_stream(stream_name("release", CID))[1:]]
+        assert versions == [1, 2]
+    finally:
+        store.close()

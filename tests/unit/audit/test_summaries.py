@@ -68,3 +68,11 @@ def test_a_clearance_names_what_was_paid_against_what_was_due() -> None:
     text = line(recorded("DeclarationCleared", 1, actor="release-service"))
     assert text == ("Cleared at 2026-03-02T10:15:00+00:00: every debt paid (1234.56 paid "
                     "against 1234.56 due, declaration version 1)")
+
+
+def test_a_post_release_amendment_applied_for_and_decided() -> None:
+    assert line(recorded("AmendmentRequested", 1, actor="broker")) == (
+        "Post-release amendment to version 2 applied for (post-release: the supplier's credit "
+        "note lowers the value): /items/0/value: '15000.00' -> '13500.00'")
+    assert line(recorded("AmendmentDecided", 1)) == (
+        "Post-release amendment granted: credit note checked against the supplier's ledger")

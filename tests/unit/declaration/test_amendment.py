@@ -1,10 +1,11 @@
-"""Amendment (UCC art. 173), pure: each guard by its named ground, the fixed particulars, and
-the difference recorded (which particulars changed, from what to what)."""
+"""Amendment (UCC art. 173), pure: each guard by its named ground, the post-release
+amendment's application within its limit (art. 173(3)) and its decision, the fixed
+particulars, and the difference recorded (which particulars changed, from what to what)."""
 
 from __future__ import annotations
 
 import copy
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,17 +13,28 @@ import pytest
 
 from services.declaration.domain.amendment import (
     AlreadyReleased,
+    AmendmentAlreadyRequested,
     AmendmentInvalid,
     Change,
     ExaminationNotified,
     Invalidated,
+    NoAmendmentRequest,
+    Now,
+    OnApplication,
     ParticularsIncorrect,
     ReleaseWasRefused,
     check_amendment,
+    decide_application,
     differences,
+    guard,
 )
 from services.declaration.domain.lifecycle import fold
-from shared.events.declaration import DeclarationAccepted, DeclarationInvalidated
+from shared.events.declaration import (
+    AmendmentDecided,
+    AmendmentRequested,
+    DeclarationAccepted,
+    DeclarationInvalidated,
+)
 from shared.events.release import GoodsReleased
 from shared.events.release import ReleaseRefused as ReleaseRefusedEvent
 from shared.events.risk import ControlCompleted, ControlOrdered
@@ -36,8 +48,12 @@ DOCUMENT: dict[str, Any] = {
 }
 
 
+ACCEPTED_ON, LIMIT = date(2026, 3, 2), 1095
+RELEASED = GoodsReleased(C, M, 1, "GBDEM001", "green", "air", T0, T0)
+
+
 def lifecycle(*facts: Any) -> Any:
-    accepted = DeclarationAccepted(C, M, "L-1", "GB1", "GBDEM001", "air", date(2026, 3, 2), 1,
+    accepted = DeclarationAccepted(C, M, "L-1", "GB1", "GBDEM001", "air", ACCEPTED_ON, 1,
                                    DOCUMENT)
     return fold([("e-acc", accepted), *((f"e-{n}", fact) for n, fact in enumerate(facts))])
 
@@ -67,14 +83,48 @@ def test_a_documentary_check_does_not_stop_an_amendment() -> None:
     ([ControlOrdered(C, M, "documentary", "yellow"),
       ControlCompleted(C, M, "non_compliant", [{"category": "valuation", "text": "low"}],
                        "release", Decimal(0))], ParticularsIncorrect),
-    ([GoodsReleased(C, M, 1, "GBDEM001", "green", "air", T0, T0)], AlreadyReleased),
     ([ReleaseRefusedEvent(C, M, 1, "GBDEM001", "e-ctl", T0)], ReleaseWasRefused),
     ([DeclarationInvalidated(C, M, 1, "withdrawn", False, None)], Invalidated),
+    ([RELEASED, AmendmentRequested(C, M, 2, "credit note", [], DOCUMENT)],
+     AmendmentAlreadyRequested),
 ])
 def test_each_ground_of_art_173(facts: list[Any], refusal: type[Exception]) -> None:
     with pytest.raises(refusal) as raised:
-        check_amendment(lifecycle(*facts), corrected(value="1200.00"))
+        guard(lifecycle(*facts), today=ACCEPTED_ON, limit_days=LIMIT)
     assert raised.value.ground  # type: ignore[attr-defined]
+
+
+def test_before_release_the_amendment_is_made_at_once() -> None:
+    assert guard(lifecycle(), today=ACCEPTED_ON, limit_days=LIMIT) == Now()
+
+
+def test_after_release_it_is_applied_for_within_the_limit_of_art_173_3() -> None:
+    released = lifecycle(RELEASED)
+    last_day = ACCEPTED_ON + timedelta(days=LIMIT)
+    assert guard(released, today=last_day, limit_days=LIMIT) == OnApplication()
+    with pytest.raises(AlreadyReleased) as raised:
+        guard(released, today=last_day + timedelta(days=1), limit_days=LIMIT)
+    assert raised.value.ground == "released" and last_day.isoformat() in str(raised.value)
+    with pytest.raises(AlreadyReleased):  # 0 days: the post-release amendment is not offered
+        guard(released, today=ACCEPTED_ON, limit_days=0)
+    # what was found incorrect before release does not bar the application (art. 173(3))
+    incorrect = ControlCompleted(C, M, "non_compliant", [{"category": "valuation",
+                                                          "text": "low"}],
+                                 "release_after_payment", Decimal("5"))
+    assert guard(lifecycle(incorrect, RELEASED), today=ACCEPTED_ON,
+                 limit_days=LIMIT) == OnApplication()
+
+
+def test_an_officer_decides_the_application_once() -> None:
+    with pytest.raises(NoAmendmentRequest):
+        decide_application(lifecycle(RELEASED))
+    asked = AmendmentRequested(C, M, 2, "credit note", [], DOCUMENT)
+    state = lifecycle(RELEASED, asked)
+    assert decide_application(state) == "e-1"  # the application's event id
+    decided = lifecycle(RELEASED, asked, AmendmentDecided(C, M, "e-1", "refused", "no proof"))
+    with pytest.raises(NoAmendmentRequest):
+        decide_application(decided)
+    assert guard(decided, today=ACCEPTED_ON, limit_days=LIMIT) == OnApplication()  # again
 
 
 @pytest.mark.parametrize(("pointer", "document"), [

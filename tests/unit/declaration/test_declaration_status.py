@@ -107,13 +107,13 @@ def test_no_invalidation_while_an_examination_is_intended() -> None:
     assert not can_transition(Status.EXAMINATION_INTENDED, Status.INVALIDATED)
 
 
-def test_after_release_only_clearance_or_a_granted_invalidation() -> None:
+def test_after_release_only_clearance_a_new_version_or_a_granted_invalidation() -> None:
     # After release, invalidation is on request, granted by an officer (UCC art. 174; the
     # guard is domain/invalidation.py): the table lets the granted one through.
     assert TRANSITIONS[Status.RELEASED] == {Status.CLEARED, Status.INVALIDATED}
-    assert TRANSITIONS[Status.CLEARED] == {Status.INVALIDATED}
+    # a post-release amendment's version is released until its debt is paid
+    assert TRANSITIONS[Status.CLEARED] == {Status.RELEASED, Status.INVALIDATED}
     assert not can_transition(Status.INVALIDATED, Status.RELEASED)
-    assert not can_transition(Status.CLEARED, Status.RELEASED)
 
 
 def test_nothing_goes_back_to_received() -> None:
@@ -275,3 +275,25 @@ REACHED_BY: dict[Status, list[tuple[str, dict[str, Any]]]] = {
 def test_every_declared_status_is_reachable(status: Status) -> None:
     assert status in REACHED_BY, f"{status.label} ({status.code}): no facts reach it"
     assert derive(dict(REACHED_BY[status])).status is status
+
+
+def test_an_amendment_after_clearance_is_released_until_its_debt_is_paid() -> None:
+    cleared = [*GREEN_PAID, fact(5, "PaymentReceived", amount="10.00", reference="P"),
+               fact(6, "GoodsReleased", released_at="2026-03-02T10:01:00+00:00"),
+               fact(7, "DeclarationCleared", cleared_at="2026-03-02T10:01:00+00:00",
+                    declaration_version=1)]
+    facts = dict([*cleared, fact(8, "DeclarationAccepted", mrn="M", lrn="L",
+                                 declarant_eori="GB1", office="GBLHR001",
+                                 transport_mode="air", declaration_version=2)])
+    view = derive(facts)
+    assert view.status is Status.RELEASED and view.version == 2 and view.amount_due is None
+    facts.update([fact(9, "RiskAssessed", lane="green", declaration_version=2),
+                  fact(10, "DutyAssessed", amount_due="14.00", currency="GBP",
+                       declaration_version=2)])
+    view = derive(facts)
+    assert view.status is Status.RELEASED and view.amount_due == "14.00"
+    assert view.amount_paid == "10.00"
+    facts.update([fact(11, "PaymentReceived", amount="4.00", reference="P2"),
+                  fact(12, "DeclarationCleared", cleared_at="2026-03-02T10:05:00+00:00",
+                       declaration_version=2)])
+    assert derive(facts).status is Status.CLEARED
