@@ -69,8 +69,9 @@ class Lifecycle:
     release_refused: bool = False
     invalidated: bool = False
     pending_request: str | None = None  # the event id of an invalidation request not decided
-    pending_amendment: str | None = None  # the event id of a post-release application not
-    # decided
+    # the event id of a post-release amendment applied for and not decided
+    pending_amendment: str | None = None
+
     @property
     def examination_notified(self) -> bool:
         """The declarant was told the goods will be examined (UCC art. 173(2)(a))."""

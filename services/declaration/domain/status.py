@@ -12,9 +12,9 @@ follow one another freely (and to go back to accepted once nothing is pending) a
 only what must never happen:
 
 - nothing follows a rejection, an invalidation or a refused release;
-- before acceptance, only acceptance, rejection or manual handling;
-- no invalidation and no amendment answer while an examination is intended (UCC 173/174:
-  not before the notified examination has taken place);
+- before acceptance, only acceptance or rejection;
+- no invalidation while an examination is intended (UCC 174: not before the notified
+  examination has taken place);
 - after release only clearance, or an invalidation an officer granted;
 - after clearance only such an invalidation, or released again: a post-release amendment
   made a version whose debt is not paid yet.
