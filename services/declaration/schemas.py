@@ -419,9 +419,9 @@ class InvalidationRequestSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class InvalidationDecisionSchema(Schema):
-    """`POST /declarations/{mrn}/invalidation/decision`: an officer's decision on the
-    invalidation requested after release."""
+class DecisionSchema(Schema):
+    """An officer's decision on what the declarant asked for after release: the invalidation
+    (`/invalidation/decision`) or the post-release amendment (`/amendments/decision`)."""
 
     class Meta:
         unknown = RAISE

@@ -40,11 +40,11 @@ from .schemas import (
     AmendedSchema,
     AmendmentDecidedSchema,
     AmendmentSchema,
+    DecisionSchema,
     DeclarationSchema,
     DeclarationStatusSchema,
     InvalidationAnswerSchema,
     InvalidationDecidedSchema,
-    InvalidationDecisionSchema,
     InvalidationRequestSchema,
     LodgedSchema,
 )
@@ -53,7 +53,7 @@ LODGE = ("declarant",)
 READ = ("declarant", "officer", "cashier", "auditor")  # each sees its own (domain/access.py)
 DECIDE = ("officer",)  # at the declaration's office
 INVALIDATION_REQUEST = InvalidationRequestSchema()
-INVALIDATION_DECISION = InvalidationDecisionSchema()
+DECISION = DecisionSchema()
 GROUNDS = "a ground of UCC art. 174 forbids it (the problem's type names it)"
 
 
@@ -116,13 +116,13 @@ class DeclarationService(ops.OpsEndpoints):
 
     @api("POST", "/declarations/<string:mrn>/amendments/decision", roles=DECIDE,
          errors=ERRORS, summary="Decide the post-release amendment applied for",
-         request=InvalidationDecisionSchema,
+         request=DecisionSchema,
          responses={200: AmendmentDecidedSchema,
                     404: "unknown MRN, or not at one of the officer's offices",
                     409: "no post-release amendment waits, or the declaration is final",
                     422: "invalid decision"})
     def post_amendment_decision(self, request: Request, caller: Caller, mrn: str) -> Any:
-        body = INVALIDATION_DECISION.load(json_body(request))
+        body = DECISION.load(json_body(request))
         return 200, self.app.decide_amendment(mrn, caller, body["decision"] == "granted",
                                               body["reason"])
 
@@ -138,13 +138,13 @@ class DeclarationService(ops.OpsEndpoints):
 
     @api("POST", "/declarations/<string:mrn>/invalidation/decision", roles=DECIDE,
          errors=ERRORS, summary="Decide the invalidation requested after release",
-         request=InvalidationDecisionSchema,
+         request=DecisionSchema,
          responses={200: InvalidationDecidedSchema,
                     404: "unknown MRN, or not at one of the officer's offices",
                     409: "no invalidation request waits, or the declaration is final",
                     422: "invalid decision"})
     def post_invalidation_decision(self, request: Request, caller: Caller, mrn: str) -> Any:
-        body = INVALIDATION_DECISION.load(json_body(request))
+        body = DECISION.load(json_body(request))
         return 200, self.app.decide_invalidation(mrn, caller, body["decision"] == "granted",
                                                  body["reason"])
 
