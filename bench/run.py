@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import platform
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -61,7 +62,19 @@ def collect(size: Size, only: set[str] | None) -> list[Workload]:
     return found
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM ends a run as Ctrl-C does: each workload's `finally` stops the service processes
+    and removes the databases it made. (By default Python dies at once on SIGTERM, and a
+    terminated `make bench` left its four services running.)"""
+
+    def terminate(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=["tiny", "full"], default="full")
     parser.add_argument("--only", nargs="*", default=None)

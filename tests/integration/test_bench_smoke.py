@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+from shared.testing.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 IDS = {"S1-postgres", "S1-sqlite", "S2-postgres", "S2-sqlite", "S3-postgres", "S4-postgres",
@@ -46,3 +51,53 @@ def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
         assert isinstance(entry["met"], bool)
     assert (tmp_path / "performance.md").read_text().count("|") > 20
     assert (tmp_path / "performance.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def services_marked(mark: str) -> list[int]:
+    """The live service processes (`... run --config ...`) whose environment carries `mark`
+    (the benchmark's services run detached, as `make start` runs them: their parent is not
+    the benchmark; from /proc, zombies are not alive)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            marked = mark.encode() in (proc / "environ").read_bytes()
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if b"--config" in command and marked and alive(int(proc.name)):
+            found.append(int(proc.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_a_terminated_run_stops_the_services_it_started(tmp_path: Path) -> None:
+    """SIGTERM to a benchmark run while the pipeline's four services run: the run ends, and
+    so do they (it used to die at once and leave them running)."""
+    mark = f"BENCH_TEST_MARK={uuid.uuid4().hex}"
+    name, value = mark.split("=")
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "bench.run", "--size", "tiny", "--only", "P1-throughput",
+         "--no-docs", "--output", str(tmp_path)],
+        cwd=ROOT, env={**os.environ, name: value}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        services = wait_until(lambda: (lambda found: found if len(found) >= 4 else None)(
+            services_marked(mark)), timeout=180, interval=0.1,
+            message="the pipeline's four services to start")
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(60) == 128 + signal.SIGTERM
+        wait_until(lambda: not any(alive(pid) for pid in services), timeout=30,
+                   interval=0.2, message=lambda: f"services still running: "
+                   f"{[pid for pid in services if alive(pid)]}")
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+        for pid in services_marked(mark):  # whatever a failure left behind
+            os.kill(pid, signal.SIGKILL)
