@@ -309,8 +309,8 @@ class Declarations:
                 check_undecided=False)
             return {**answer, "amendment": "requested"}
         new = [
-            _new(DeclarationAmended(consignment_id, mrn, version, reason,
-                                    [change.to_dict() for change in changes]), caller),
+            _new(DeclarationAmended(consignment_id, mrn, version, reason, answer["changes"]),
+                 caller),
             _new(DeclarationAccepted(consignment_id, mrn, declaration.lrn,
                                      declaration.declarant.eori, declaration.office,
                                      declaration.transport.mode.value, first.acceptance_date,

@@ -160,9 +160,8 @@ class Releases:
             if outcome == "cleared" and state.declaration_version == 1:
                 return outcome, None  # the only version there is was cleared
             cleared = clearance(state, released=True)
-            if cleared is None or (outcome == "cleared" and cleared.declaration_version in {
-                    e.payload.declaration_version for e in tx.log.read_stream(stream)
-                    if isinstance(e.payload, events.DeclarationCleared)}):
+            if cleared is None or (outcome == "cleared" and cleared.declaration_version
+                                   in _cleared_versions(tx, stream)):
                 return outcome, None
             return "cleared", (stream, [_cleared(cleared, cause, now or datetime.now(UTC))],
                                None)
@@ -220,6 +219,13 @@ class Releases:
 # Events to append to one release stream, at the expected version (None: the stream's
 # current version, read under the case's row lock).
 Appending = tuple[str, list[NewEvent], int | None]
+
+
+def _cleared_versions(tx: Transaction, stream: str) -> set[int]:
+    """The declaration versions a release stream records as cleared (read under the case's
+    row lock; only for a case cleared before whose declaration was amended since)."""
+    return {e.payload.declaration_version for e in tx.log.read_stream(stream)
+            if isinstance(e.payload, events.DeclarationCleared)}
 
 
 def _cleared(cleared: Clearance, cause: str, cleared_at: datetime) -> NewEvent:
