@@ -75,6 +75,7 @@ PROJECTIONS = (
     Projection(risk.CASES, risk.project),
     Projection(payment.CASES, payment.project_cases),
     Projection(payment.REFERENCES, payment.project_references),
+    Projection(payment.ACCOUNTS, payment.project_accounts),
     Projection(release.CASES, release.project),
 )
 

@@ -37,12 +37,13 @@ SERVICE_GRANTS: dict[str, Grant] = {
 
 FACTS_FOR_RELEASE = (
     "DeclarationAccepted", "RiskAssessed", "ControlOrdered", "ControlCompleted",
-    "DutyAssessed", "PaymentReceived", "DeclarationInvalidated",
+    "DutyAssessed", "PaymentReceived", "DebtCharged", "DebtSecured", "DeclarationInvalidated",
 )
 
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "risk.declarations": ("DeclarationAccepted",),
     "payment.declarations": ("DeclarationAccepted",),
+    "payment.invalidations": ("DeclarationInvalidated",),
     "release.facts": FACTS_FOR_RELEASE,
     "declaration.status": tuple(registry().types()),
 }

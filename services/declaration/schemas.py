@@ -36,7 +36,15 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 from marshmallow.types import ErrorMessages
 
 #: Decimal strings: at most this many digits before the point and places after it.
@@ -52,6 +60,8 @@ from .domain.declaration import (
     Exporter,
     Importer,
     Item,
+    PaymentMethod,
+    PaymentTerms,
     Transport,
     TransportMode,
 )
@@ -235,6 +245,42 @@ class DocumentSchema(_Strict):
         return Document(**data)
 
 
+class PaymentSchema(_Strict):
+    """How the debt is settled: `immediate` (no account), or charged to a `deferment`
+    account, or secured by a `guarantee` account (the account's number required)."""
+
+    method = fields.Enum(
+        PaymentMethod,
+        by_value=True,
+        required=True,
+        error_messages={
+            **_REQUIRED,
+            "unknown": "Must be one of: " + ", ".join(m.value for m in PaymentMethod) + ".",
+        },
+    )
+    account = _code(
+        r"[A-Z0-9][A-Z0-9-]{0,29}",
+        "An account number is 1 to 30 capital letters, digits or '-', e.g. DAN1234567.",
+        required=False,
+        load_default=None,
+        allow_none=True,
+    )
+
+    @validates_schema
+    def account_for_method(self, data: dict[str, Any], **kwargs: Any) -> None:
+        method, account = data.get("method"), data.get("account")
+        if method is PaymentMethod.IMMEDIATE and account is not None:
+            raise ValidationError("An immediate payment names no account; remove it, or "
+                                  "choose deferment or guarantee.", "account")
+        if method not in (None, PaymentMethod.IMMEDIATE) and account is None:
+            raise ValidationError(f"A {method.value} payment needs the account's number.",
+                                  "account")
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> PaymentTerms:
+        return PaymentTerms(**data)
+
+
 class ItemSchema(_Strict):
     hs_code = _code(
         r"[0-9]{6}(?:[0-9]{2}){0,2}",
@@ -306,6 +352,7 @@ class DeclarationSchema(_Strict):
         required=True,
         error_messages={**_REQUIRED, "invalid": "Must be a list of items."},
     )
+    payment = fields.Nested(PaymentSchema, required=False, load_default=None)
 
     def __init__(self, *, max_items: int = MAX_ITEMS, **kwargs: Any) -> None:
         super().__init__(**kwargs)

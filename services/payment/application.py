@@ -27,6 +27,7 @@ from shared.messaging.writes import AnyWrite, Append, Together
 from shared.reference import ReferenceData
 from shared.reference.documents import PROOF_OF_ORIGIN_TYPES
 
+from .accounting import Accounts, Charge, charge_all, free_all, free_security
 from .domain.access import may_pay
 from .domain.duty import (
     DutyDeclaration,
@@ -37,7 +38,7 @@ from .domain.duty import (
 )
 from .domain.errors import PaymentReferenceConflict
 from .domain.ledger import Ledger, Payment, PaymentOutcome, check_reference
-from .projections import CASES, REFERENCES, project_cases, project_references
+from .projections import CASES, REFERENCES, lock_accounts, project_cases, project_references
 
 CATEGORY = "payment"
 SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
@@ -83,10 +84,18 @@ def duty_declaration(document: Mapping[str, Any]) -> DutyDeclaration:
                            items=tuple(items))
 
 
+def payment_method(document: Mapping[str, Any]) -> tuple[str, str | None]:
+    """How the declaration says its debt is settled: (method, account); immediate (paid at
+    once, no account) when it says nothing."""
+    block = document.get("payment") or {}
+    return str(block.get("method") or "immediate"), block.get("account")
+
+
 class Payments:
     def __init__(self, store: EventStore, reference: ReferenceData) -> None:
         self.store = store
         self.reference = reference
+        self.accounts = Accounts(store, reference.currencies, reference.rates.national_currency)
 
     def assessment(self, accepted: DeclarationAccepted, cause: RecordedEvent) -> list[AnyWrite]:
         """Assess the duty of an accepted declaration: the writes that record it (computed
@@ -94,6 +103,7 @@ class Payments:
         assessment = assess(duty_declaration(accepted.document), accepted.acceptance_date,
                             self.reference.tariff, self.reference.rates,
                             minor_units=self.reference.currencies)
+        method, account = payment_method(accepted.document)
         event = registry().new_event(
             events.DutyAssessed(
                 consignment_id=accepted.consignment_id, mrn=accepted.mrn,
@@ -102,13 +112,17 @@ class Payments:
                 tariff_version=assessment.tariff_version,
                 rates_version=assessment.rates_version, rounding=assessment.rounding_rule,
                 working=assessment_to_dict(assessment),
-                declaration_version=accepted.declaration_version),
+                declaration_version=accepted.declaration_version,
+                payment_method=method, account=account),
             correlation_id=accepted.consignment_id, actor=SERVICE_ACTOR,
             causation_id=cause.event_id)
         # The first version opens the stream (a redelivery finds it taken); an amendment's
         # assessment is kept once by the consumer's inbox, in the same transaction. Its
         # amount due replaces the earlier one: more is an additional debt, less repayable.
         first = accepted.declaration_version == 1
+        if account is not None:  # charged to or secured by an account, with the assessment
+            return [Together(_project_cases, event),
+                    Together(charge_all, Charge(event, first, accepted.declarant_eori))]
         return [Together(_project_cases, event),
                 Append(stream_name(CATEGORY, accepted.consignment_id), [event],
                        expected_version=0 if first else None)]
@@ -139,16 +153,29 @@ class Payments:
                 events.PaymentReceived(consignment_id, mrn, reference, amount, currency,
                                        balance.balance_due, balance.credit),
                 correlation_id=consignment_id, actor=actor_text(caller.actor()))
+            # Paid in full, a guarantee's reservation for the declaration is freed.
+            secured = guarantee_of(history) if balance.settled else None
             try:
                 with self.store.transaction() as tx:
-                    # The reference is claimed first: the append takes the log-head lock,
-                    # held to the COMMIT, so it comes last.
+                    # The reference is claimed and the guarantee's row locked first: the
+                    # append takes the log-head lock, held to the COMMIT, so it comes last.
                     project_references(tx, [event])
+                    if secured is not None:
+                        lock_accounts(tx, [secured])
                     recorded = tx.append(stream, [event], expected_version=len(history))
+                    if secured is not None:
+                        free_security(tx, consignment_id, cause="paid",
+                                      caused_by=recorded[0].event_id)
             except KeyTaken:
                 continue  # the same reference was recorded concurrently: answer as a repeat
             return PaymentResult(True, payment_body(recorded[0]))
         raise PaymentReferenceConflict(reference)
+
+    def invalidated(self, invalidated: DeclarationInvalidated,
+                    cause: RecordedEvent) -> list[AnyWrite]:
+        """A declaration was invalidated: free its guarantee's reservation, or take back its
+        deferment charge (the debt is extinguished, UCC art. 117)."""
+        return [Together(free_all, (invalidated.consignment_id, cause.event_id))]
 
     def _earlier(self, reference: str) -> tuple[Payment, dict[str, Any]] | None:
         claimed = REFERENCES.find(self.store, reference=reference)
@@ -202,6 +229,15 @@ def fold_ledger(mrn: str, history: list[RecordedEvent], minor: Mapping[str, int]
     if ledger is None:
         raise UnknownDeclaration(f"no duty assessment for MRN {mrn}")
     return ledger
+
+
+def guarantee_of(history: list[RecordedEvent]) -> str | None:
+    """The guarantee account securing the declaration version in force, if any."""
+    found = [e.payload for e in history if isinstance(e.payload, events.DutyAssessed)]
+    latest = max(found, key=lambda a: a.declaration_version, default=None)
+    if latest is None or latest.payment_method != "guarantee":
+        return None
+    return latest.account
 
 
 def payment_body(event: RecordedEvent) -> dict[str, Any]:

@@ -4,7 +4,9 @@ from marshmallow import ValidationError
 
 from shared.web.problems import ErrorTable, ProblemSpec, schema_pointers
 
+from .accounting import UnknownAccount
 from .application import InvalidatedDeclaration, UnknownDeclaration
+from .domain.accounts import AccountClosedError, AccountError, AccountExists, InvalidLimit
 from .domain.errors import (
     InvalidPaymentAmount,
     PaymentCurrencyNotAccepted,
@@ -21,4 +23,9 @@ ERRORS = ErrorTable({
     InvalidPaymentAmount: ProblemSpec(422, "invalid-amount", "The amount is not valid"),
     UnknownDeclaration: ProblemSpec(404, "not-found", "No assessed declaration"),
     InvalidatedDeclaration: ProblemSpec(409, "invalidated", "The declaration was invalidated"),
+    UnknownAccount: ProblemSpec(404, "not-found", "No such account"),
+    AccountExists: ProblemSpec(409, "account-exists", "An account with this number exists"),
+    AccountClosedError: ProblemSpec(409, "account-closed", "The account is closed"),
+    InvalidLimit: ProblemSpec(422, "invalid-limit", "The limit is not valid"),
+    AccountError: ProblemSpec(422, "account", "The account request is not valid"),
 })

@@ -27,3 +27,81 @@ class PaymentRecordedSchema(Schema):
     balance_due = fields.String(required=True)
     credit = fields.String(required=True)
     recorded_at = fields.String(required=True)
+
+
+ACCOUNT_NUMBER = validate.Regexp(
+    r"^[A-Z0-9][A-Z0-9-]{0,29}$",
+    error="an account number is 1 to 30 capital letters, digits or '-', e.g. DAN1234567")
+
+
+class AccountSchema(Schema):
+    """`POST /accounts` (operator): open a deferment or guarantee account."""
+
+    class Meta:
+        unknown = "raise"
+
+    number = fields.String(required=True, validate=ACCOUNT_NUMBER)
+    type = fields.String(required=True, validate=validate.OneOf(["deferment", "guarantee"]))
+    holder_eori = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Z]{2}[A-Z0-9]{1,15}$", error="an EORI number, e.g. GB123456789000"))
+    limit = DecimalString(max_places=4)
+    currency = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Z]{3}$", error="an ISO 4217 code, e.g. GBP"))
+
+
+class LimitSchema(Schema):
+    """`POST /accounts/{number}/limit` (operator): the new limit (reference amount)."""
+
+    class Meta:
+        unknown = "raise"
+
+    limit = DecimalString(max_places=4)
+
+
+class DirectDebitSchema(Schema):
+    """`POST /accounts/{number}/direct-debit` (operator): the end of a deferment period."""
+
+    class Meta:
+        unknown = "raise"
+
+    period_end = fields.Date(required=True)
+
+
+class ClosureSchema(Schema):
+    """`POST /accounts/{number}/closure` (operator): why the account is closed."""
+
+    class Meta:
+        unknown = "raise"
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class AccountEntrySchema(Schema):
+    position = fields.Integer(required=True)
+    at = fields.String(required=True)
+    kind = fields.String(required=True)
+    amount = fields.String(required=True)
+    mrn = fields.String(allow_none=True)
+    detail = fields.String(required=True)
+
+
+class WaitingSchema(Schema):
+    mrn = fields.String(required=True)
+    amount = fields.String(required=True)
+
+
+class AccountViewSchema(Schema):
+    """An account: limit, charged (deferment, this period), reserved (guarantee), available,
+    the charges waiting for balance, and its entries."""
+
+    number = fields.String(required=True)
+    type = fields.String(required=True)
+    holder_eori = fields.String(required=True)
+    currency = fields.String(required=True)
+    closed = fields.Boolean(required=True)
+    limit = fields.String(required=True)
+    charged = fields.String(required=True)
+    reserved = fields.String(required=True)
+    available = fields.String(required=True)
+    waiting = fields.List(fields.Nested(WaitingSchema), required=True)
+    entries = fields.List(fields.Nested(AccountEntrySchema), required=True)

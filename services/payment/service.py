@@ -2,7 +2,9 @@
 
     nameko run --config services/payment/config.yaml services.payment.service
 
-Hears `DeclarationAccepted` on `payment.declarations`; appends only `payment-*` streams.
+Hears `DeclarationAccepted` on `payment.declarations` and `DeclarationInvalidated` on
+`payment.invalidations`; appends only `payment-*` streams (a declaration's
+`payment-<consignment id>`, an account's `payment-account-<number>`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from werkzeug.wrappers import Request
 from services.topology import TOPOLOGY
 from services.wiring import Application, reference_data
 from shared.events.catalog import registry
-from shared.events.declaration import DeclarationAccepted
+from shared.events.declaration import DeclarationAccepted, DeclarationInvalidated
 from shared.events.envelope import RecordedEvent
 from shared.eventstore import EventStore
 from shared.identity import Caller
@@ -27,9 +29,22 @@ from shared.web import api, json_body, ops
 
 from .application import Payments
 from .errors import ERRORS
-from .schemas import PaymentRecordedSchema, PaymentSchema
+from .schemas import (
+    AccountSchema,
+    AccountViewSchema,
+    ClosureSchema,
+    DirectDebitSchema,
+    LimitSchema,
+    PaymentRecordedSchema,
+    PaymentSchema,
+)
 
 PAYMENT = PaymentSchema()  # built once: a schema is reusable across requests
+ACCOUNT, LIMIT, DIRECT_DEBIT = AccountSchema(), LimitSchema(), DirectDebitSchema()
+CLOSURE = ClosureSchema()
+# Who reads an account: its holder (a declarant or a trader's cashier whose token names the
+# holder's EORI), officers, auditors and operators.
+ACCOUNT_READERS = ("declarant", "cashier", "officer", "auditor", "operator")
 
 def build(store: EventStore, config: Mapping[str, Any]) -> Payments:
     return Payments(store, reference_data(config))
@@ -62,9 +77,54 @@ class PaymentService(ops.OpsEndpoints):
                               caller)
         return (201 if result.created else 200), result.body
 
+    @api("POST", "/accounts", roles=("operator",), errors=ERRORS,
+         summary="Open a deferment or guarantee account", request=AccountSchema,
+         responses={201: AccountViewSchema, 409: "an account with this number exists",
+                    422: "invalid account (shape, limit, or not the national currency)"})
+    def post_account(self, request: Request, caller: Caller) -> Any:
+        body = ACCOUNT.load(json_body(request))
+        return 201, self.app.accounts.open(body["number"], body["type"], body["holder_eori"],
+                                           body["limit"], body["currency"], caller)
+
+    @api("GET", "/accounts/<string:number>", roles=ACCOUNT_READERS, errors=ERRORS,
+         summary="An account: limit, charged, reserved, available, and its entries",
+         responses={200: AccountViewSchema, 404: "no such account, or not the holder's"})
+    def get_account(self, request: Request, caller: Caller, number: str) -> Any:
+        return 200, self.app.accounts.read(number, caller)
+
+    @api("POST", "/accounts/<string:number>/limit", roles=("operator",), errors=ERRORS,
+         summary="Change an account's limit (charges waiting for balance are tried again)",
+         request=LimitSchema,
+         responses={200: AccountViewSchema, 404: "no such account",
+                    409: "the account is closed", 422: "invalid limit"})
+    def post_limit(self, request: Request, caller: Caller, number: str) -> Any:
+        body = LIMIT.load(json_body(request))
+        return 200, self.app.accounts.change_limit(number, body["limit"], caller)
+
+    @api("POST", "/accounts/<string:number>/direct-debit", roles=("operator",), errors=ERRORS,
+         summary="End a deferment period: collect its charges by direct debit",
+         request=DirectDebitSchema,
+         responses={200: AccountViewSchema, 404: "no such account",
+                    422: "not a deferment account"})
+    def post_direct_debit(self, request: Request, caller: Caller, number: str) -> Any:
+        body = DIRECT_DEBIT.load(json_body(request))
+        return 200, self.app.accounts.collect(number, body["period_end"], caller)
+
+    @api("POST", "/accounts/<string:number>/closure", roles=("operator",), errors=ERRORS,
+         summary="Close an account: no more charges or securities on it",
+         request=ClosureSchema,
+         responses={200: AccountViewSchema, 404: "no such account", 422: "no reason given"})
+    def post_closure(self, request: Request, caller: Caller, number: str) -> Any:
+        body = CLOSURE.load(json_body(request))
+        return 200, self.app.accounts.close(number, body["reason"], caller)
+
     # The assessment is computed here, in the worker, outside any transaction; the group
     # commit records it with the inbox record. A redelivery (rare) computes it again and is
     # dropped by that inbox record: cheaper than an inbox query for every delivery.
     @event_handler("payment.declarations", topology=TOPOLOGY, precheck=False)
     def on_accepted(self, event: RecordedEvent, accepted: DeclarationAccepted) -> Any:
         return self.app.assessment(accepted, event)
+
+    @event_handler("payment.invalidations", topology=TOPOLOGY, precheck=False)
+    def on_invalidated(self, event: RecordedEvent, invalidated: DeclarationInvalidated) -> Any:
+        return self.app.invalidated(invalidated, event)

@@ -9,8 +9,9 @@ control's `refuse_release`) is appended to `release-<consignment id>` at expecte
 consignment even with several replicas; nothing is decided after a refusal.
 
 Released goods are cleared (`DeclarationCleared`, status 09) once every debt on the
-declaration is paid: in the same append as the release when it was paid before, or when the
-fact that settles it is heard after a release on a guarantee. A post-release amendment (UCC
+declaration is paid or charged to a deferment account: in the same append as the release
+when it was settled before, or when the fact that settles it is heard after a release on a
+guarantee. A post-release amendment (UCC
 art. 173(3)) makes a new declaration version: it is cleared in turn once its debt is paid.
 """
 
@@ -75,6 +76,10 @@ def domain_fact(fact_id: str, fact: Mapping[str, Any]) -> f.Fact:
         return f.DutyAssessed(fact_id, Decimal(data["amount_due"]), version(data))
     if kind == "PaymentReceived":
         return f.PaymentReceived(fact_id, Decimal(data["amount"]), data["reference"])
+    if kind == "DebtCharged":  # each charge is its own (an amendment may add one)
+        return f.DebtCharged(fact_id, Decimal(data["amount"]), fact_id)
+    if kind == "DebtSecured":
+        return f.GuaranteeSecured(fact_id, Decimal(data["amount"]), fact_id)
     if kind == "DeclarationInvalidated":
         return f.DeclarationInvalidated(fact_id, bool(data["after_release"]))
     raise ValueError(f"no release fact for {kind}")

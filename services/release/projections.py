@@ -35,6 +35,8 @@ KEPT = {
     "ControlCompleted": ("result", "outcome", "additional_duty", "declaration_version"),
     "DutyAssessed": ("amount_due", "declaration_version"),
     "PaymentReceived": ("amount", "reference"),
+    "DebtCharged": ("amount", "number"),
+    "DebtSecured": ("amount", "number"),
     "DeclarationInvalidated": ("after_release",),
 }
 # The events that record an outcome (DeclarationInvalidated is a fact as well: the release

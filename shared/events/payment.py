@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -12,13 +13,47 @@ from .risk import first_declaration_version
 
 CATEGORY = "payment"
 
+PAYMENT_METHODS = ("immediate", "deferment", "guarantee")
+ACCOUNT_TYPES = ("deferment", "guarantee")
+# Why a charge to an account was refused. Only `insufficient_balance` waits for the account
+# (status 14); the others are answered by paying another way.
+CHARGE_REFUSALS = ("insufficient_balance", "unknown_account", "not_holder", "closed",
+                   "wrong_type", "currency")
+_POSITIVE = {"validate": validate.Range(min=0, min_inclusive=False)}
+_NOT_NEGATIVE = {"validate": validate.Range(min=0)}
+
 
 @dataclass(frozen=True)
 class DutyAssessed:
     """Duty and VAT assessed, with every term of the working, the tariff version, the
     exchange rate and its date, and the rounding rule, so an auditor can re-derive it.
     Version 2: `declaration_version`, the version of the declaration assessed (an amendment
-    is assessed again; its amount due replaces the earlier one)."""
+    is assessed again; its amount due replaces the earlier one). Version 3: how the
+    declarant said the debt is settled (`payment_method`, and the `account` charged or
+    securing it for `deferment` and `guarantee`)."""
+
+    TYPE: ClassVar[str] = "DutyAssessed"
+    VERSION: ClassVar[int] = 3
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    currency: str
+    duty_total: Decimal
+    vat_total: Decimal
+    amount_due: Decimal
+    tariff_version: str
+    rates_version: str
+    rounding: str
+    working: dict[str, Any]
+    declaration_version: int = field(default=1, metadata={"validate": validate.Range(min=1)})
+    payment_method: str = field(default="immediate",
+                                metadata={"validate": validate.OneOf(PAYMENT_METHODS)})
+    account: str | None = None
+
+
+@dataclass(frozen=True)
+class DutyAssessedV2:
+    """Version 2 of DutyAssessed: no payment method (always immediate)."""
 
     TYPE: ClassVar[str] = "DutyAssessed"
     VERSION: ClassVar[int] = 2
@@ -72,5 +107,153 @@ class PaymentReceived:
     credit: Decimal
 
 
-EVENTS = [DutyAssessed, PaymentReceived]
-OLD_VERSIONS = {DutyAssessed: {1: (DutyAssessedV1, first_declaration_version)}}
+# -- accounts: each on its own stream `payment-account-<number>`, the account's ledger ------
+# The balance of an account is the fold of its stream (`services/payment/domain/accounts.py`).
+# Events about a declaration's debt carry its consignment as correlation id.
+
+
+@dataclass(frozen=True)
+class AccountOpened:
+    """A deferment account (debts charged to it, collected by direct debit at the end of each
+    period; `limit`: what may be charged in one period) or a guarantee account (debts secured
+    by it until paid; `limit`: the reference amount), held by `holder_eori`."""
+
+    TYPE: ClassVar[str] = "AccountOpened"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    number: str
+    account_type: str = field(metadata={"validate": validate.OneOf(ACCOUNT_TYPES)})
+    holder_eori: str
+    limit: Decimal = field(metadata=_POSITIVE)
+    currency: str
+
+
+@dataclass(frozen=True)
+class AccountLimitChanged:
+    TYPE: ClassVar[str] = "AccountLimitChanged"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    number: str
+    limit: Decimal = field(metadata=_POSITIVE)
+    previous_limit: Decimal
+
+
+@dataclass(frozen=True)
+class AccountClosed:
+    """No more charges or securities on the account (what it holds stays until settled)."""
+
+    TYPE: ClassVar[str] = "AccountClosed"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    number: str
+    reason: str = field(metadata={"validate": validate.Length(min=1, max=500)})
+
+
+@dataclass(frozen=True)
+class DebtCharged:
+    """A declaration's debt charged to a deferment account: settled for customs (the
+    declaration can be released and cleared), collected from the holder by direct debit."""
+
+    TYPE: ClassVar[str] = "DebtCharged"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    number: str
+    consignment_id: str
+    mrn: str
+    declaration_version: int
+    amount: Decimal = field(metadata=_POSITIVE)
+    currency: str
+
+
+@dataclass(frozen=True)
+class DebtSecured:
+    """A declaration's debt secured by a guarantee account (reserved from its reference
+    amount): the goods may be released; the debt is still to be paid, and the reservation is
+    freed once it is, or once the declaration is invalidated (`SecurityReleased`)."""
+
+    TYPE: ClassVar[str] = "DebtSecured"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    number: str
+    consignment_id: str
+    mrn: str
+    declaration_version: int
+    amount: Decimal = field(metadata=_POSITIVE)
+    currency: str
+
+
+@dataclass(frozen=True)
+class SecurityReleased:
+    """A guarantee's reservation for a declaration freed: `cause` "paid" (the debt was paid)
+    or "invalidated" (the debt was extinguished)."""
+
+    TYPE: ClassVar[str] = "SecurityReleased"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    number: str
+    consignment_id: str
+    mrn: str
+    amount: Decimal = field(metadata=_POSITIVE)
+    cause: str = field(metadata={"validate": validate.OneOf(["paid", "invalidated"])})
+
+
+@dataclass(frozen=True)
+class ChargeCancelled:
+    """A deferment charge taken back before it was collected: the declaration was
+    invalidated (UCC art. 117: the debt is extinguished)."""
+
+    TYPE: ClassVar[str] = "ChargeCancelled"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    number: str
+    consignment_id: str
+    mrn: str
+    amount: Decimal = field(metadata=_POSITIVE)
+    cause: str = field(metadata={"validate": validate.OneOf(["invalidated"])})
+
+
+@dataclass(frozen=True)
+class ChargeRefused:
+    """A debt could not be charged to or secured by the account the declaration named:
+    nothing was charged. `insufficient_balance` (status 14) is recorded on the account's
+    stream and is charged again when the account allows it (a higher limit, a direct debit,
+    a freed reservation); the other reasons on the declaration's payment stream: the debt is
+    to be paid another way. `available`: what the account had (0 when unknown)."""
+
+    TYPE: ClassVar[str] = "ChargeRefused"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    number: str
+    consignment_id: str
+    mrn: str
+    declaration_version: int
+    payment_method: str = field(metadata={"validate": validate.OneOf(ACCOUNT_TYPES)})
+    amount: Decimal
+    available: Decimal
+    reason: str = field(metadata={"validate": validate.OneOf(CHARGE_REFUSALS)})
+
+
+@dataclass(frozen=True)
+class DirectDebitCollected:
+    """The end of a deferment period: what was charged in it is collected from the holder by
+    direct debit, and the period's limit is available again."""
+
+    TYPE: ClassVar[str] = "DirectDebitCollected"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    number: str
+    period_end: date
+    amount: Decimal = field(metadata=_NOT_NEGATIVE)
+    charges: int = field(metadata=_NOT_NEGATIVE)
+
+
+def immediate_payment(data: dict[str, Any]) -> dict[str, Any]:
+    """DutyAssessed 2 -> 3: recorded before payment methods, the debt was paid at once."""
+    return {**data, "payment_method": "immediate", "account": None}
+
+
+EVENTS = [DutyAssessed, PaymentReceived, AccountOpened, AccountLimitChanged, AccountClosed,
+          DebtCharged, DebtSecured, SecurityReleased, ChargeCancelled, ChargeRefused,
+          DirectDebitCollected]
+OLD_VERSIONS = {DutyAssessed: {1: (DutyAssessedV1, first_declaration_version),
+                               2: (DutyAssessedV2, immediate_payment)}}

@@ -97,6 +97,21 @@ class Document:
     date: date | None = None  # date of issue, when given
 
 
+class PaymentMethod(Enum):
+    """How the declarant settles the debt: paid at once (the default), charged to a deferment
+    account, or secured by a guarantee account (released on it, paid later)."""
+
+    IMMEDIATE = "immediate"
+    DEFERMENT = "deferment"
+    GUARANTEE = "guarantee"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentTerms:
+    method: PaymentMethod = PaymentMethod.IMMEDIATE
+    account: str | None = None  # the deferment or guarantee account (none when immediate)
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     hs_code: str
@@ -129,6 +144,7 @@ class Declaration:
     gross_mass_kg: Decimal
     items: tuple[Item, ...]
     invoice_date: date | None = None
+    payment: PaymentTerms | None = None  # None: not given (immediate)
 
     @property
     def office_country(self) -> str:
@@ -172,7 +188,9 @@ def _item_to_json(item: Item, normalise: bool) -> dict[str, Any]:
 
 
 def to_document(declaration: Declaration, *, normalise_decimals: bool = False) -> dict[str, Any]:
-    """The JSON-ready document (CONTRACT.md shape, every optional key present, null if unset).
+    """The JSON-ready document (CONTRACT.md shape, every optional key present, null if unset;
+    `payment` only when the declarant gave it, so a document lodged before payment methods
+    existed keeps its fingerprint).
 
     Decimals keep the places they were given unless `normalise_decimals` (used for the
     payload fingerprint, so that "20.50" and "20.5" are the same payload).
@@ -201,4 +219,5 @@ def to_document(declaration: Declaration, *, normalise_decimals: bool = False) -
         "insurance": num(d.insurance),
         "gross_mass_kg": num(d.gross_mass_kg),
         "items": [_item_to_json(item, normalise_decimals) for item in d.items],
-    }
+    } | ({} if d.payment is None else {"payment": {"method": d.payment.method.value,
+                                                   "account": d.payment.account}})

@@ -20,8 +20,7 @@ only what must never happen:
   made a version whose debt is not paid yet.
 
 Every status declared here is reachable (`tests/unit/declaration/test_declaration_status.py`
-derives each one from facts). Those the wave-2 contract adds later are declared with the work
-that reaches them: `insufficient_balance` (14) with deferment accounts.
+derives each one from facts).
 """
 
 from __future__ import annotations
@@ -40,6 +39,9 @@ class Status(Enum):
     EXAMINATION_INTENDED = "05"
     CORRECTIONS_APPLIED = "07"
     TAX_DUE = "13"  # tax due / reserved
+    # The account the declaration named cannot take its debt now (nothing was charged): it
+    # is charged as soon as the account allows it, or the debt is paid another way.
+    INSUFFICIENT_BALANCE = "14"
     HELD_BY_OTHER_AGENCY = "50"  # a partner agency's hold, never customs' own
     QUERY_RAISED = "51"  # customs holds the goods (a non-compliant control, no outcome decided)
     RELEASED = "08"  # the debt may not be final yet
@@ -74,6 +76,7 @@ _IN_PROGRESS = frozenset(
         S.DOCUMENTS_REQUIRED,
         S.EXAMINATION_INTENDED,
         S.TAX_DUE,
+        S.INSUFFICIENT_BALANCE,
         S.HELD_BY_OTHER_AGENCY,
         S.QUERY_RAISED,
     }
@@ -94,6 +97,7 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
                                             S.CLEARED, S.RELEASE_REFUSED},
     S.CORRECTIONS_APPLIED: _OPEN,
     S.TAX_DUE: _OPEN | {S.CORRECTIONS_APPLIED},  # TAX_DUE -> TAX_DUE: re-assessed
+    S.INSUFFICIENT_BALANCE: _OPEN | {S.CORRECTIONS_APPLIED},
     S.HELD_BY_OTHER_AGENCY: _OPEN | {S.CORRECTIONS_APPLIED},  # -> itself: a second agency
     S.QUERY_RAISED: _OPEN | {S.CORRECTIONS_APPLIED},
     # After release: cleared once every debt is paid, or an invalidation an officer grants

@@ -32,6 +32,9 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "ControlCompleted": ("result", "outcome", "additional_duty", "declaration_version"),
     "DutyAssessed": ("amount_due", "currency", "declaration_version"),
     "PaymentReceived": ("amount", "reference"),
+    "DebtCharged": ("amount", "declaration_version"),
+    "DebtSecured": ("amount", "declaration_version"),
+    "ChargeRefused": ("reason", "declaration_version"),
     "GoodsReleased": ("released_at",),
     "DeclarationCleared": ("cleared_at", "declaration_version"),
     "GoodsHeld": ("reason",),
@@ -142,12 +145,16 @@ class _Seen:
     """The facts of one consignment met so far, in log order: the first and the last of each
     type, and the sums the status needs."""
 
-    __slots__ = ("first", "last", "paid", "due", "additional", "refused", "version")
+    __slots__ = ("first", "last", "paid", "charged", "secured", "due", "additional", "refused",
+                 "version", "short_of_balance")
 
     def __init__(self) -> None:
         self.first: dict[str, Fact] = {}
         self.last: dict[str, Fact] = {}
         self.paid = Decimal("0.00")
+        self.charged = Decimal("0.00")  # to a deferment account: settled for customs
+        self.secured = Decimal("0.00")  # by a guarantee: released on it, still to be paid
+        self.short_of_balance = False  # the account named refused the charge for balance
         self.due: Decimal | None = None
         self.additional = Decimal("0.00")  # release after payment: the additional duty
         self.refused = False  # a control refused release (final)
@@ -171,6 +178,14 @@ class _Seen:
         self.last[kind] = fact
         if kind == "PaymentReceived":
             self.paid += Decimal(fact["data"]["amount"])
+        elif kind == "DebtCharged":
+            self.charged += Decimal(fact["data"]["amount"])
+            self.short_of_balance = False
+        elif kind == "DebtSecured":
+            self.secured += Decimal(fact["data"]["amount"])
+            self.short_of_balance = False
+        elif kind == "ChargeRefused":
+            self.short_of_balance = fact["data"]["reason"] == "insufficient_balance"
         elif kind == "DutyAssessed":
             self.due = Decimal(fact["data"]["amount_due"])
         elif kind == "ControlCompleted":
@@ -184,7 +199,9 @@ class _Seen:
         """The status these facts call for, strongest first. Customs' own hold (a
         non-compliant control with no outcome decided) is `query_raised`, never the agency
         hold `held_by_other_agency`; a release after payment is `tax_due` until the
-        assessed duty plus the additional duty is paid."""
+        assessed duty plus the additional duty is paid. A debt charged to a deferment
+        account or secured by a guarantee is not due now; one the named account refused for
+        want of balance is `insufficient_balance` until charged or paid."""
         last = self.last
         if "DeclarationInvalidated" in last:  # final, before or after release
             return Status.INVALIDATED
@@ -211,7 +228,11 @@ class _Seen:
             return (Status.EXAMINATION_INTENDED if ordered["data"]["kind"] == "examination"
                     else Status.DOCUMENTS_REQUIRED)
         if self.due is not None and self.paid < self.due + self.additional:
-            return Status.TAX_DUE
+            # A guarantee secures the assessed duty only: the additional duty must be paid.
+            settled = self.paid + self.charged + min(self.secured, self.due)
+            if settled < self.due + self.additional:
+                return (Status.INSUFFICIENT_BALANCE if self.short_of_balance
+                        else Status.TAX_DUE)
         if "DeclarationAccepted" in last:
             return Status.ACCEPTED
         return Status.RECEIVED

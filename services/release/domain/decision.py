@@ -20,7 +20,8 @@ duty only, the additional duty must be paid.
 `ReleaseRefused` fact; `state.apply` of a fact is the only change.
 
 `clearance(state, released=...)` answers whether released goods are cleared (status 09):
-every debt on the declaration paid, and the declaration not invalidated. A debt secured by a
+every debt on the declaration paid (or charged to a deferment account, which counts as paid
+here and in the release decision), and the declaration not invalidated. A debt secured by a
 guarantee releases the goods but does not clear them: the payment does.
 """
 
@@ -138,7 +139,7 @@ class ReleaseDecision:
     risk_basis: RiskBasis
     debt_basis: DebtBasis
     amount_due: Decimal
-    amount_paid: Decimal
+    amount_paid: Decimal  # paid, or charged to a deferment account
     amount_secured: Decimal
     additional_duty: Decimal = Decimal(0)
 
@@ -199,7 +200,7 @@ def decide(state: ConsignmentState) -> Outcome:
             pending.append(PendingReason.CONTROL_NOT_COMPLETED)
 
     duty = state.duty
-    paid, secured, additional = state.amount_paid, state.amount_secured, state.additional_duty
+    paid, secured, additional = state.amount_settled, state.amount_secured, state.additional_duty
     debt_basis: DebtBasis | None = None
     if duty is None:
         pending.append(PendingReason.DUTY_NOT_ASSESSED)
@@ -259,7 +260,7 @@ def clearance(state: ConsignmentState, *, released: bool) -> Clearance | None:
     if not released or accepted is None or duty is None or state.invalidated is not None:
         return None
     due = max(duty.amount_due, Decimal(0)) + state.additional_duty
-    paid = state.amount_paid
+    paid = state.amount_settled
     if paid < due:
         return None
     return Clearance(state.consignment_id, accepted.mrn, state.declaration_version, due, paid)

@@ -121,8 +121,18 @@ class PaymentReceived:
 
 
 @dataclass(frozen=True)
+class DebtCharged:
+    """An amount of the debt charged to a deferment account: settled for customs as a
+    payment is (the account's holder pays it by direct debit)."""
+
+    fact_id: str
+    amount: Decimal
+    reference: str
+
+
+@dataclass(frozen=True)
 class GuaranteeSecured:
-    """An amount of the debt secured by a guarantee or a deferment account."""
+    """An amount of the debt secured by a guarantee: released on it, not cleared until paid."""
 
     fact_id: str
     amount: Decimal
@@ -174,6 +184,7 @@ Fact = (
     | ControlCompleted
     | DutyAssessed
     | PaymentReceived
+    | DebtCharged
     | GuaranteeSecured
     | HoldPlaced
     | HoldLifted

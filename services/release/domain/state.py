@@ -18,6 +18,7 @@ from .errors import ConflictingFact
 from .facts import (
     ControlCompleted,
     ControlOrdered,
+    DebtCharged,
     DeclarationAccepted,
     DeclarationInvalidated,
     DutyAssessed,
@@ -98,6 +99,16 @@ class ConsignmentState:
         return _sum_by_reference(self._all(PaymentReceived))
 
     @property
+    def amount_charged(self) -> Decimal:
+        """Charged to a deferment account: settled as a payment is."""
+        return _sum_by_reference(self._all(DebtCharged))
+
+    @property
+    def amount_settled(self) -> Decimal:
+        """Paid, or charged to a deferment account."""
+        return self.amount_paid + self.amount_charged
+
+    @property
     def amount_secured(self) -> Decimal:
         return _sum_by_reference(self._all(GuaranteeSecured))
 
@@ -154,7 +165,8 @@ def build_state(consignment_id: str, facts: Iterable[Fact]) -> ConsignmentState:
     return state
 
 
-def _sum_by_reference(facts: list[PaymentReceived] | list[GuaranteeSecured]) -> Decimal:
+def _sum_by_reference(facts: list[PaymentReceived] | list[DebtCharged]
+                      | list[GuaranteeSecured]) -> Decimal:
     """Each reference counts once (the first by fact id), whatever the number of facts."""
     by_reference: dict[str, Decimal] = {}
     for fact in facts:

@@ -58,6 +58,11 @@ def consignment_history(lane: str, control: str, payments: int, settle: bool) ->
             cid, mrn, control, [{"category": "documents" if refused else "no_discrepancy",
                                  "text": "x"}], "refuse_release" if refused else None,
             Decimal("0"))))
+    if not payments:  # the debt on a deferment account, opened for it
+        number = f"DAN{cid[:8].upper()}"
+        steps.append(("payment", p.AccountOpened(number, "deferment", "GB1", Decimal("100.00"),
+                                                 "GBP")))
+        steps.append(("payment", p.DebtCharged(number, cid, mrn, 1, Decimal("30.00"), "GBP")))
     for n in range(payments):
         steps.append(("payment", p.PaymentReceived(cid, mrn, f"R-{cid[:8]}-{n}", Decimal("30.00"),
                                                    "GBP", Decimal("0.00"), Decimal("0.00"))))
@@ -98,6 +103,7 @@ def append_all(store: EventStore, plans: list[list[Any]], order: list[int]) -> l
             risk.project(tx, new)
             payment.project_cases(tx, new)
             payment.project_references(tx, new)
+            payment.project_accounts(tx, new)
             # the release service records its outcome with its event
             release.project(tx, [e for e in new if e.type in release.OUTCOMES])
         recorded.extend(new)
@@ -109,6 +115,7 @@ def append_all(store: EventStore, plans: list[list[Any]], order: list[int]) -> l
                 risk.project(tx, new)
                 payment.project_cases(tx, new)
                 payment.project_references(tx, new)
+                payment.project_accounts(tx, new)
                 release.project(tx, [e for e in new if e.type in release.OUTCOMES])
             recorded.extend(new)
     return recorded
@@ -177,7 +184,7 @@ def test_rebuild_swaps_in_while_writers_append(store_url: str) -> None:
     assert result.events >= 30 * 7
     assert {t.name for t in result.tables} == {
         "declaration_status", "risk_cases", "payment_cases", "payment_references",
-        "release_cases"}
+        "payment_accounts", "release_cases"}
     report = check(store)
     assert report.identical, report.to_json()
     status_rows = next(c for c in report.comparisons if c.name == "declaration_status")

@@ -25,16 +25,16 @@ DOMAIN_CODES = {
     "05": "examination_intended",
     "07": "corrections_applied",
     "13": "tax_due",
+    "14": "insufficient_balance",
     "50": "held_by_other_agency",
     "51": "query_raised",
     "08": "released",
     "09": "cleared",
     "10": "invalidated",
 }
-#: DOMAIN.md's codes no fact reaches yet, so not declared (issue 12: reachable, or removed):
-#: 14 insufficient deferment balance comes with deferment accounts; 11 (answer to an
+#: DOMAIN.md's codes not declared (issue 12: reachable, or removed): 11 (answer to an
 #: amendment or invalidation request) and 17 (handled manually) have no use case here.
-NOT_DECLARED = {"14", "11", "17"}
+NOT_DECLARED = {"11", "17"}
 
 
 #: Named by CONTRACT.md ("Declaration lifecycle": refusal is final, status
@@ -257,6 +257,9 @@ REACHED_BY: dict[Status, list[tuple[str, dict[str, Any]]]] = {
                                                    transport_mode="air",
                                                    declaration_version=2)],
     Status.TAX_DUE: GREEN_PAID,
+    Status.INSUFFICIENT_BALANCE: [*GREEN_PAID, fact(5, "ChargeRefused",
+                                                    reason="insufficient_balance",
+                                                    declaration_version=1)],
     Status.HELD_BY_OTHER_AGENCY: [*ACCEPTED, fact(3, "GoodsHeld", reason="agency_hold by FSA")],
     Status.QUERY_RAISED: [*RED, fact(5, "ControlCompleted", result="non_compliant",
                                      outcome=None, additional_duty="0")],
@@ -275,6 +278,28 @@ REACHED_BY: dict[Status, list[tuple[str, dict[str, Any]]]] = {
 def test_every_declared_status_is_reachable(status: Status) -> None:
     assert status in REACHED_BY, f"{status.label} ({status.code}): no facts reach it"
     assert derive(dict(REACHED_BY[status])).status is status
+
+
+def test_a_debt_on_an_account_is_not_due_and_one_short_of_balance_waits() -> None:
+    charged = dict([*GREEN_PAID, fact(5, "DebtCharged", amount="10.00",
+                                      declaration_version=1)])
+    assert derive(charged).status is Status.ACCEPTED  # settled for customs: not tax due
+    short = [*GREEN_PAID, fact(5, "ChargeRefused", reason="insufficient_balance",
+                               declaration_version=1)]
+    assert derive(dict(short)).status is Status.INSUFFICIENT_BALANCE
+    # charged once the limit allows it, or paid another way
+    assert derive(dict([*short, fact(6, "DebtCharged", amount="10.00",
+                                     declaration_version=1)])).status is Status.ACCEPTED
+    assert derive(dict([*short, fact(6, "PaymentReceived", amount="10.00",
+                                     reference="P")])).status is Status.ACCEPTED
+    # another refusal (not the declarant's account...): pay another way, tax due
+    other = dict([*GREEN_PAID, fact(5, "ChargeRefused", reason="not_holder",
+                                    declaration_version=1)])
+    assert derive(other).status is Status.TAX_DUE
+    # a guarantee secures the assessed duty: not due now (released, cleared once paid)
+    secured = dict([*GREEN_PAID, fact(5, "DebtSecured", amount="10.00",
+                                      declaration_version=1)])
+    assert derive(secured).status is Status.ACCEPTED
 
 
 def test_an_amendment_after_clearance_is_released_until_its_debt_is_paid() -> None:

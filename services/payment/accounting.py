@@ -1,0 +1,326 @@
+"""Use cases of deferment and guarantee accounts: open one, change its limit, close it,
+collect a deferment period by direct debit, read it; and, for the other use cases, charge a
+declaration's debt to an account, free a guarantee's reservation, and try again the charges
+that waited for balance.
+
+Each account is its own stream, `payment-account-<number>`; its balance is the fold of that
+stream (`domain/accounts.py`). Every write to an account first locks the account's row in
+`payment_accounts` (to the COMMIT), then reads and folds the stream inside the transaction:
+concurrent charges on one account are decided one after the other, and the second sees the
+first. A group commit may charge several accounts in one transaction: it locks them all at
+once, in number order, before any append (the appends take the log-head lock), so two
+writers never wait for each other in a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from shared.events import payment as events
+from shared.events.catalog import registry
+from shared.events.codec import json_value
+from shared.events.declaration import DeclarationInvalidated
+from shared.events.envelope import NewEvent, RecordedEvent, actor_text, isoformat, stream_name
+from shared.eventstore import EventStore, KeyTaken, Transaction
+from shared.identity import Caller
+
+from .domain import accounts as domain
+from .domain.accounts import Account, AccountType, Refusal
+from .projections import ACCOUNTS, lock_accounts, project_accounts
+
+CATEGORY = "payment"
+SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
+
+
+def account_stream(number: str) -> str:
+    return stream_name(CATEGORY, f"account-{number}")
+
+
+class UnknownAccount(LookupError):
+    """No account with this number, or not the caller's: the same words for both."""
+
+
+def unknown(number: str) -> UnknownAccount:
+    return UnknownAccount(f"no account {number} (unknown, or not yours)")
+
+
+@dataclass(frozen=True)
+class Charge:
+    """A declaration's assessed debt to charge to (deferment) or secure by (guarantee) the
+    account the declaration named: recorded with its DutyAssessed event."""
+
+    assessed: NewEvent  # the DutyAssessed event, appended first
+    first: bool  # the declaration's first version (its assessment opens the stream)
+    declarant_eori: str
+
+
+def may_read(caller: Caller, holder_eori: str) -> bool:
+    """Operators, officers and auditors read any account; a holder (its token's `eori`)
+    its own."""
+    if caller.has("operator") or caller.has("officer") or caller.has("auditor"):
+        return True
+    return caller.eori is not None and caller.eori == holder_eori
+
+
+class Accounts:
+    def __init__(self, store: EventStore, minor_units: dict[str, int] | Any,
+                 national_currency: str) -> None:
+        self.store = store
+        self.minor = minor_units
+        self.national = national_currency
+
+    # -- the operator's use cases -------------------------------------------------------------
+    def open(self, number: str, account_type: str, holder_eori: str, limit: Decimal,
+             currency: str, caller: Caller) -> dict[str, Any]:
+        if currency != self.national:
+            raise domain.AccountError(
+                f"accounts are kept in the national currency, {self.national}, not {currency}")
+        domain.check_limit(limit, self.minor[currency])
+        event = registry().new_event(
+            events.AccountOpened(number, account_type, holder_eori, limit, currency),
+            correlation_id=number, actor=actor_text(caller.actor()))
+        try:
+            with self.store.transaction() as tx:
+                project_accounts(tx, [event])  # the number is claimed first
+                tx.append(account_stream(number), [event], expected_version=0)
+        except KeyTaken:
+            raise domain.AccountExists(f"account {number} exists; nothing was recorded") \
+                from None
+        return self.read(number, caller)
+
+    def change_limit(self, number: str, limit: Decimal, caller: Caller) -> dict[str, Any]:
+        with self.store.transaction() as tx:
+            account, _ = self._locked(tx, number)
+            domain.check_limit(limit, self.minor[account.currency])
+            if account.closed:
+                raise domain.AccountClosedError(f"account {number} is closed")
+            if limit != account.limit:
+                changed = self._append(tx, account, [events.AccountLimitChanged(
+                    number, limit, account.limit)], caller)
+                settle_waiting(tx, number, changed)
+        return self.read(number, caller)
+
+    def close(self, number: str, reason: str, caller: Caller) -> dict[str, Any]:
+        with self.store.transaction() as tx:
+            account, _ = self._locked(tx, number)
+            if not account.closed:
+                self._append(tx, account, [events.AccountClosed(number, reason)], caller)
+        return self.read(number, caller)
+
+    def collect(self, number: str, period_end: date, caller: Caller) -> dict[str, Any]:
+        """End a deferment period: what was charged in it is collected by direct debit."""
+        with self.store.transaction() as tx:
+            account, _ = self._locked(tx, number)
+            if account.account_type is not AccountType.DEFERMENT:
+                raise domain.AccountError(f"account {number} is a guarantee: nothing is "
+                                          "collected from it by direct debit")
+            collected = self._append(tx, account, [events.DirectDebitCollected(
+                number, period_end, account.charged, len(account.uncollected))], caller)
+            settle_waiting(tx, number, collected)
+        return self.read(number, caller)
+
+    # -- reads ------------------------------------------------------------------------------
+    def read(self, number: str, caller: Caller) -> dict[str, Any]:
+        """The account as `GET /accounts/{number}` shows it: limit, charged, reserved,
+        available, and its entries."""
+        history = self.store.read_stream(account_stream(number))
+        account = domain.fold(e.payload for e in history)
+        if account is None or not may_read(caller, account.holder_eori):
+            raise unknown(number)
+        return account_body(account, history, self.minor[account.currency])
+
+    def numbers(self) -> list[str]:
+        return [row["number"] for row in ACCOUNTS.all(self.store)]
+
+    # -- internals --------------------------------------------------------------------------
+    def _locked(self, tx: Transaction, number: str) -> tuple[Account, list[RecordedEvent]]:
+        if ACCOUNTS.find(tx, number=number) is None:
+            raise unknown(number)
+        lock_accounts(tx, [number])
+        history = tx.log.read_stream(account_stream(number))
+        account = domain.fold(e.payload for e in history)
+        assert account is not None
+        return account, history
+
+    def _append(self, tx: Transaction, account: Account, payloads: Sequence[Any],
+                caller: Caller) -> str:
+        """Append to the account's stream; the last event's id."""
+        recorded = tx.append(account_stream(account.number),
+                             [registry().new_event(p, correlation_id=account.number,
+                                                   actor=actor_text(caller.actor()))
+                              for p in payloads],
+                             expected_version=account.version)
+        return recorded[-1].event_id
+
+
+def account_body(account: Account, history: Sequence[RecordedEvent],
+                 minor_units: int) -> dict[str, Any]:
+    """The account's figures as decimal strings in its currency's minor units."""
+    unit = Decimal(1).scaleb(-minor_units)
+
+    def money(amount: Decimal) -> str:
+        return str(json_value(amount.quantize(unit)))
+
+    entries = [domain.entry(e.position, isoformat(e.recorded_at), e.payload) for e in history]
+    return {
+        "number": account.number, "type": account.account_type.value,
+        "holder_eori": account.holder_eori, "currency": account.currency,
+        "closed": account.closed, "limit": money(account.limit),
+        "charged": money(account.charged), "reserved": money(account.reserved_total),
+        "available": money(account.available),
+        "waiting": [{"mrn": w.mrn, "amount": money(w.amount)} for w in account.waiting],
+        "entries": [{"position": x.position, "at": x.at, "kind": x.kind,
+                     "amount": money(x.amount), "mrn": x.mrn, "detail": x.detail}
+                    for x in entries if x is not None],
+    }
+
+
+# -- charging, called inside other use cases' transactions --------------------------------------
+
+
+def charge_all(tx: Transaction, charges: list[Charge]) -> None:
+    """Record each assessment and charge its debt to the account its declaration named (a
+    `Together` write of the assessment handler: one call for a group commit's batch)."""
+    named = sorted({c.assessed.payload.account for c in charges})
+    existing = ACCOUNTS.select(tx, named, [])
+    lock_accounts(tx, list(existing))  # all at once, in number order, before any append
+    for charge in charges:
+        assessed: events.DutyAssessed = charge.assessed.payload
+        tx.append(stream_name(CATEGORY, assessed.consignment_id), [charge.assessed],
+                  expected_version=0 if charge.first else None)
+        outstanding = assessed.amount_due
+        if not charge.first:
+            outstanding -= _paid(tx, assessed.consignment_id)
+        _charge(tx, assessed, charge.declarant_eori, outstanding,
+                cause=charge.assessed.event_id)
+
+
+def _charge(tx: Transaction, assessed: events.DutyAssessed, declarant_eori: str,
+            outstanding: Decimal, *, cause: str | None) -> None:
+    """Charge (or secure) what is outstanding of `assessed`'s debt on its account, or record
+    why not: on the account when it waits for balance, otherwise on the declaration."""
+    number = assessed.account
+    assert number is not None
+    stream = account_stream(number)
+    history = tx.log.read_stream(stream)
+    account = domain.fold(e.payload for e in history)
+    if account is not None:  # an amendment: only what is not charged or secured yet
+        outstanding -= (account.charged_for(assessed.consignment_id)
+                        + account.secured_for(assessed.consignment_id))
+    if outstanding <= 0 or _invalidated(tx, assessed.consignment_id):
+        return
+    refusal = domain.charge_refusal(account, method=assessed.payment_method,
+                                    declarant_eori=declarant_eori,
+                                    currency=assessed.currency, amount=outstanding)
+    cid, mrn, version = assessed.consignment_id, assessed.mrn, assessed.declaration_version
+    payload: Any
+    if refusal is None:
+        kind = (events.DebtCharged if assessed.payment_method == "deferment"
+                else events.DebtSecured)
+        payload = kind(number, cid, mrn, version, outstanding, assessed.currency)
+    else:
+        available = account.available if account is not None else Decimal(0)
+        payload = events.ChargeRefused(number, cid, mrn, version, assessed.payment_method,
+                                       outstanding, available, refusal.value)
+        if not refusal.waits or account is None:
+            tx.append(stream_name(CATEGORY, cid), [_new(payload, cid, cause)],
+                      expected_version=None)
+            return
+    assert account is not None
+    tx.append(stream, [_new(payload, cid, cause)], expected_version=account.version)
+
+
+def settle_waiting(tx: Transaction, number: str, cause: str | None) -> None:
+    """Try again, in the order they were refused, the charges waiting on account `number`
+    (locked by the caller) after the event `cause` made room: each that the account now
+    allows is charged; one whose debt
+    is settled another way meanwhile, or whose declaration was invalidated or now names
+    another account, is left."""
+    stream = account_stream(number)
+    account = domain.fold(e.payload for e in tx.log.read_stream(stream))
+    if account is None:
+        return
+    for waiting in account.waiting:
+        assessed = _assessment(tx, waiting.consignment_id)
+        if assessed is None or assessed.account != number:
+            continue
+        outstanding = assessed.amount_due - _paid(tx, waiting.consignment_id)
+        outstanding -= (account.charged_for(waiting.consignment_id)
+                        + account.secured_for(waiting.consignment_id))
+        if outstanding <= 0 or outstanding > account.available \
+                or _invalidated(tx, waiting.consignment_id):
+            continue
+        _charge(tx, assessed, account.holder_eori, outstanding, cause=cause)
+        account = domain.fold(e.payload for e in tx.log.read_stream(stream))
+        assert account is not None
+
+
+def free_security(tx: Transaction, consignment_id: str, *, cause: str,
+                  caused_by: str | None = None) -> None:
+    """After the debt of a declaration secured by a guarantee was paid (`cause` "paid") or
+    the declaration invalidated ("invalidated"): free the reservation; on invalidation, take
+    back a deferment charge not collected yet. Then try the charges waiting on the account."""
+    assessed = _assessment(tx, consignment_id)
+    if assessed is None or assessed.account is None:
+        return
+    number = assessed.account
+    if ACCOUNTS.find(tx, number=number) is None:
+        return
+    lock_accounts(tx, [number])
+    account = domain.fold(e.payload for e in tx.log.read_stream(account_stream(number)))
+    assert account is not None
+    payload: Any = None
+    if account.secured_for(consignment_id) > 0:
+        payload = events.SecurityReleased(number, consignment_id, assessed.mrn,
+                                          account.secured_for(consignment_id), cause)
+    elif cause == "invalidated" and account.charged_for(consignment_id) > 0:
+        payload = events.ChargeCancelled(number, consignment_id, assessed.mrn,
+                                         account.charged_for(consignment_id), cause)
+    if payload is None:
+        return
+    freed = tx.append(account_stream(number), [_new(payload, consignment_id, caused_by)],
+                      expected_version=account.version)
+    settle_waiting(tx, number, freed[0].event_id)
+
+
+def free_all(tx: Transaction, invalidated: list[tuple[str, str]]) -> None:
+    """`free_security` for each invalidated (consignment, event id) of a group commit's batch:
+    their accounts locked all at once, in number order, before any append."""
+    numbers = [a.account for a in (_assessment(tx, cid) for cid, _ in invalidated)
+               if a is not None and a.account is not None]
+    lock_accounts(tx, list(ACCOUNTS.select(tx, numbers, [])))
+    for consignment_id, event_id in invalidated:
+        free_security(tx, consignment_id, cause="invalidated", caused_by=event_id)
+
+
+def _new(payload: Any, consignment_id: str, cause: str | None) -> NewEvent:
+    return registry().new_event(payload, correlation_id=consignment_id, actor=SERVICE_ACTOR,
+                                causation_id=cause)
+
+
+def _assessment(tx: Transaction, consignment_id: str) -> events.DutyAssessed | None:
+    """The latest DutyAssessed of the declaration (the version in force)."""
+    found = [e.payload for e in tx.log.read_stream(stream_name(CATEGORY, consignment_id))
+             if isinstance(e.payload, events.DutyAssessed)]
+    return max(found, key=lambda a: a.declaration_version, default=None)
+
+
+def _paid(tx: Transaction, consignment_id: str) -> Decimal:
+    """What was paid on the declaration (each payment reference once)."""
+    paid = {e.payload.reference: e.payload.amount
+            for e in tx.log.read_stream(stream_name(CATEGORY, consignment_id))
+            if isinstance(e.payload, events.PaymentReceived)}
+    return sum(paid.values(), Decimal(0))
+
+
+def _invalidated(tx: Transaction, consignment_id: str) -> bool:
+    return bool(tx.log.of_types_in_streams((DeclarationInvalidated.TYPE,),
+                                           [stream_name("declaration", consignment_id)]))
+
+
+__all__ = ["Accounts", "Charge", "Refusal", "UnknownAccount", "account_stream", "charge_all",
+           "free_all", "free_security", "settle_waiting"]

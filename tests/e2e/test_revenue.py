@@ -1,0 +1,201 @@
+"""Revenue through the four real services (issue 13): a declaration charged to a deferment
+account or secured by a guarantee is released without waiting for payment; an account short
+of balance holds it at `insufficient_balance` (14) with nothing charged, until the limit is
+raised; a guarantee's reservation is freed when the debt is paid; an invalidation takes a
+deferment charge back. Bad account requests are 4xx problem+json and store nothing."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from .conftest import Cluster
+from .parties import (
+    OWN_EORI,
+    PARTY,
+    log_of,
+    sample,
+    send,
+    settle,
+    status_becomes,
+    status_of,
+)
+
+
+def operator(cluster: Cluster, method: str, path: str, body: Any = None) -> Any:
+    return send(cluster, "payment", method, path, token=PARTY["operator"].token(cluster),
+                body=body)
+
+
+def open_account(cluster: Cluster, kind: str, limit: str, holder: str = OWN_EORI) -> str:
+    number = f"{kind[:3].upper()}{uuid.uuid4().hex[:8].upper()}"
+    answer = operator(cluster, "POST", "/accounts",
+                      {"number": number, "type": kind, "holder_eori": holder,
+                       "limit": limit, "currency": "GBP"})
+    assert answer.status == 201, str(answer)
+    assert answer.body["available"] == answer.body["limit"]
+    return number
+
+
+def account(cluster: Cluster, number: str, party: str = "declarant") -> dict[str, Any]:
+    answer = send(cluster, "payment", "GET", f"/accounts/{number}",
+                  token=PARTY[party].token(cluster))
+    assert answer.status == 200, str(answer)
+    body: dict[str, Any] = answer.body
+    return body
+
+
+def lodge_on(cluster: Cluster, sample_name: str, method: str, number: str) -> str:
+    document = {**sample(sample_name), "payment": {"method": method, "account": number}}
+    answer = send(cluster, "declaration", "POST", "/declarations",
+                  token=PARTY["declarant"].token(cluster), body=document)
+    assert answer.status == 201, str(answer)
+    return str(answer.body["mrn"])
+
+
+def pay(cluster: Cluster, mrn: str, amount: str) -> None:
+    answer = send(cluster, "payment", "POST", "/payments",
+                  token=PARTY["cashier"].token(cluster),
+                  body={"mrn": mrn, "reference": f"REV-{uuid.uuid4().hex[:10]}",
+                        "amount": amount, "currency": "GBP"})
+    assert answer.status == 201, str(answer)
+
+
+def types_of(cluster: Cluster, mrn: str) -> list[str]:
+    consignment = status_of(cluster, mrn)["consignment_id"]  # type: ignore[index]
+    with log_of(cluster) as store:
+        settle(store)
+        return [e.type for e in store.read_correlation(consignment)]
+
+
+def test_a_deferment_account_releases_and_clears_without_payment(cluster: Cluster) -> None:
+    number = open_account(cluster, "deferment", "100000.00")
+    mrn = lodge_on(cluster, "02-green-unpaid.json", "deferment", number)
+    view = status_becomes(cluster, mrn, "cleared")
+    assert view["amount_paid"] == "0.00" and view["released_at"] is not None
+    due = Decimal(view["amount_due"])
+    held = account(cluster, number)
+    assert Decimal(held["charged"]) == due
+    assert Decimal(held["available"]) == Decimal("100000.00") - due
+    assert [e["kind"] for e in held["entries"]] == ["charged"]
+    assert held["entries"][0]["mrn"] == mrn
+    assert "PaymentReceived" not in types_of(cluster, mrn)
+    # the period ends: the direct debit collects it, the limit is whole again
+    collected = operator(cluster, "POST", f"/accounts/{number}/direct-debit",
+                         {"period_end": "2026-11-30"})
+    assert collected.status == 200, str(collected)
+    assert collected.body["charged"] == "0.00"
+    assert collected.body["available"] == collected.body["limit"]
+    assert collected.body["entries"][-1]["kind"] == "direct_debit"
+    assert Decimal(collected.body["entries"][-1]["amount"]) == due
+
+
+def test_insufficient_balance_waits_then_releases_when_the_limit_is_raised(
+        cluster: Cluster) -> None:
+    number = open_account(cluster, "deferment", "10.00")
+    mrn = lodge_on(cluster, "02-green-unpaid.json", "deferment", number)
+    view = status_becomes(cluster, mrn, "insufficient_balance")
+    assert view["status"]["code"] == "14" and view["released_at"] is None
+    held = account(cluster, number)
+    assert held["charged"] == "0.00" and held["available"] == "10.00"  # nothing charged
+    assert held["waiting"] == [{"mrn": mrn, "amount": view["amount_due"]}]
+    assert "GoodsReleased" not in types_of(cluster, mrn)
+
+    raised = operator(cluster, "POST", f"/accounts/{number}/limit", {"limit": "100000.00"})
+    assert raised.status == 200, str(raised)
+    assert raised.body["waiting"] == []
+    assert Decimal(raised.body["charged"]) == Decimal(view["amount_due"])
+    status_becomes(cluster, mrn, "cleared")
+    assert types_of(cluster, mrn).count("GoodsReleased") == 1
+
+
+def test_a_guarantee_releases_and_its_reservation_is_freed_on_payment(cluster: Cluster) -> None:
+    number = open_account(cluster, "guarantee", "50000.00")
+    mrn = lodge_on(cluster, "02-green-unpaid.json", "guarantee", number)
+    view = status_becomes(cluster, mrn, "released")  # secured: released, not cleared
+    due = view["amount_due"]
+    held = account(cluster, number, "officer_here")
+    assert held["reserved"] == due and held["charged"] == "0.00"
+    assert Decimal(held["available"]) == Decimal("50000.00") - Decimal(due)
+
+    pay(cluster, mrn, due)
+    status_becomes(cluster, mrn, "cleared")
+    freed = account(cluster, number)
+    assert freed["reserved"] == "0.00" and freed["available"] == "50000.00"
+    assert [e["kind"] for e in freed["entries"]] == ["secured", "security_released"]
+    assert freed["entries"][-1]["detail"] == "paid"
+
+
+def test_an_invalidation_takes_a_deferment_charge_back(cluster: Cluster) -> None:
+    number = open_account(cluster, "deferment", "100000.00")
+    mrn = lodge_on(cluster, "04-yellow-compliant.json", "deferment", number)
+    status_becomes(cluster, mrn, "documents_required")
+    charged = account(cluster, number)
+    assert Decimal(charged["charged"]) > 0  # charged on assessment; released after control
+    answer = send(cluster, "declaration", "POST", f"/declarations/{mrn}/invalidation",
+                  token=PARTY["declarant"].token(cluster), body={"reason": "sent twice"})
+    assert answer.status == 200, str(answer)
+    status_becomes(cluster, mrn, "invalidated")
+    with log_of(cluster) as store:
+        settle(store)
+    back = account(cluster, number)
+    assert back["charged"] == "0.00" and back["available"] == "100000.00"
+    assert [e["kind"] for e in back["entries"]] == ["charged", "charge_cancelled"]
+
+
+def test_an_account_the_declarant_does_not_hold_charges_nothing(cluster: Cluster) -> None:
+    number = open_account(cluster, "deferment", "100000.00", holder="GB000000000001")
+    mrn = lodge_on(cluster, "02-green-unpaid.json", "deferment", number)
+    view = status_becomes(cluster, mrn, "tax_due")  # to be paid another way
+    assert "ChargeRefused" in types_of(cluster, mrn)
+    assert status_of(cluster, mrn)["status"]["name"] == "tax_due"  # type: ignore[index]
+    held = account(cluster, number, "operator")
+    assert held["charged"] == "0.00" and held["entries"] == []
+    pay(cluster, mrn, view["amount_due"])
+    status_becomes(cluster, mrn, "cleared")
+
+
+def test_bad_account_requests_are_4xx_and_store_nothing(cluster: Cluster) -> None:
+    number = open_account(cluster, "guarantee", "1000.00")
+    good = {"number": "NEW" + uuid.uuid4().hex[:8].upper(), "type": "deferment",
+            "holder_eori": OWN_EORI, "limit": "1000.00", "currency": "GBP"}
+    with log_of(cluster) as store:
+        before = settle(store)
+        for body, status in (
+            ({**good, "limit": "0"}, 422),
+            ({**good, "limit": "-5.00"}, 422),
+            ({**good, "currency": "EUR"}, 422),
+            ({**good, "type": "credit"}, 422),
+            ({**good, "number": number}, 409),  # the number is taken
+        ):
+            answer = operator(cluster, "POST", "/accounts", body)
+            assert answer.status == status, (body, str(answer))
+            assert answer.content_type == "application/problem+json"
+        for path, body, status in (
+            (f"/accounts/{number}/limit", {"limit": "0.00"}, 422),
+            ("/accounts/NOSUCHACCOUNT/limit", {"limit": "10.00"}, 404),
+            (f"/accounts/{number}/direct-debit", {"period_end": "2026-11-30"}, 422),
+        ):
+            answer = operator(cluster, "POST", path, body)
+            assert answer.status == status, (path, str(answer))
+        # the cashier may not open one; another holder's account is as if it did not exist
+        answer = send(cluster, "payment", "POST", "/accounts", body=good,
+                      token=PARTY["cashier"].token(cluster))
+        assert answer.status == 403, str(answer)
+        other = send(cluster, "payment", "GET", f"/accounts/{number}",
+                     token=PARTY["declarant_other"].token(cluster))
+        missing = send(cluster, "payment", "GET", "/accounts/NOSUCHACCOUNT",
+                       token=PARTY["declarant_other"].token(cluster))
+        assert other.status == missing.status == 404
+        assert other.body["detail"].replace(number, "X") \
+            == missing.body["detail"].replace("NOSUCHACCOUNT", "X")
+        assert store.last_position() == before
+    # a closed account takes no more charges
+    closed = operator(cluster, "POST", f"/accounts/{number}/closure", {"reason": "revoked"})
+    assert closed.status == 200 and closed.body["closed"] is True, str(closed)
+    again = operator(cluster, "POST", f"/accounts/{number}/limit", {"limit": "5000.00"})
+    assert again.status == 409, str(again)
+    mrn = lodge_on(cluster, "02-green-unpaid.json", "guarantee", number)
+    status_becomes(cluster, mrn, "tax_due")
+    assert account(cluster, number)["reserved"] == "0.00"
