@@ -42,6 +42,7 @@ from shared.web.openapi import Operation, operations_of
 
 from .conftest import Cluster
 from .parties import (
+    OWN_EORI,
     PARTIES,
     PARTY,
     Answer,
@@ -92,6 +93,16 @@ EXPECTED: dict[str, dict[str, int]] = {
     "risk POST /controls/{mrn}":           _row(401, 403, 403, 201, 404, 403, 403, 403, 403, 403),
     "payment POST /payments":              _row(401, 403, 403, 403, 403, 201, 404, 403, 403, 403),
     "release GET /notifications":          _row(401, 403, 403, 200, 200, 403, 403, 200, 200, 403),
+    # Accounts: opened and managed by operators; read by the holder (a token naming its EORI),
+    # officers, auditors and operators; anyone else's token finds no such account (404).
+    "payment POST /accounts":              _row(401, 403, 403, 403, 403, 403, 403, 403, 403, 201),
+    "payment GET /accounts/{number}":      _row(401, 200, 404, 200, 200, 404, 404, 200, 403, 200),
+    "payment POST /accounts/{number}/limit":
+                                           _row(401, 403, 403, 403, 403, 403, 403, 403, 403, 200),
+    "payment POST /accounts/{number}/direct-debit":
+                                           _row(401, 403, 403, 403, 403, 403, 403, 403, 403, 200),
+    "payment POST /accounts/{number}/closure":
+                                           _row(401, 403, 403, 403, 403, 403, 403, 403, 403, 200),
     **{f"{service} GET {path}":            _row(*[200] * len(COLUMNS))
        for service in SERVICE_CLASSES for path in OPS_PATHS},
 }
@@ -165,7 +176,8 @@ class World:
     amends (its document `amendable_document`); `spare`, a green one the invalidation route
     invalidates; `requested`, released with an invalidation requested, which the decision
     route decides; `applied`, released with a post-release amendment applied for, which its
-    decision route decides; and the bodies each route is called with."""
+    decision route decides; `accounts`: a deferment account of the declarant (`held`), and
+    one the closure route closes (`closable`); and the bodies each route is called with."""
 
     cluster: Cluster
     store: EventStore
@@ -174,6 +186,8 @@ class World:
     lrn: str
     reference: str
     amendable_document: dict[str, Any]
+    accounts: dict[str, str]
+    new_account: str
 
     def target(self, route: Route) -> str:
         """The route's path, its `{mrn}` that of the declaration it acts on."""
@@ -185,6 +199,9 @@ class World:
                   }.get(route.key, "yellow")
         if "{mrn}" in path:
             path = path.replace("{mrn}", self.mrns[target])
+        if "{number}" in path:
+            path = path.replace("{number}", self.accounts[
+                "closable" if route.key.endswith("/closure") else "held"])
         assert "{" not in path, f"{route.key}: no value for its path parameters"
         return path
 
@@ -204,6 +221,12 @@ class World:
                 "decision": "granted", "reason": "goods re-exported unopened"},
             "declaration POST /declarations/{mrn}/amendments/decision": lambda: {
                 "decision": "granted", "reason": "credit note checked"},
+            "payment POST /accounts": lambda: {
+                "number": self.new_account, "type": "guarantee", "holder_eori": OWN_EORI,
+                "limit": "1000.00", "currency": "GBP"},
+            "payment POST /accounts/{number}/limit": lambda: {"limit": "250000.00"},
+            "payment POST /accounts/{number}/direct-debit": lambda: {"period_end": "2026-11-30"},
+            "payment POST /accounts/{number}/closure": lambda: {"reason": "mandate cancelled"},
         }
         if not route.state_changing:
             return None
@@ -297,9 +320,22 @@ def world(cluster: Cluster) -> Iterator[World]:
         assert lodged.status == 201, str(lodged)
         mrns["amendable"] = lodged.body["mrn"]
         status_becomes(cluster, mrns["amendable"], "tax_due")
+        accounts = {name: opened(cluster, "deferment") for name in ("held", "closable")}
         settle(store)
         yield World(cluster, store, mrns, due, f"MATRIX-{uuid.uuid4().hex[:8].upper()}",
-                    f"MATRIX-PAY-{uuid.uuid4().hex[:8].upper()}", amendable)
+                    f"MATRIX-PAY-{uuid.uuid4().hex[:8].upper()}", amendable, accounts,
+                    f"MATRIX{uuid.uuid4().hex[:8].upper()}")
+
+
+def opened(cluster: Cluster, kind: str) -> str:
+    """The number of a new account of `kind` held by the declarant (OWN_EORI)."""
+    number = f"MATRIX{uuid.uuid4().hex[:8].upper()}"
+    answer = send(cluster, "payment", "POST", "/accounts",
+                  token=PARTY["operator"].token(cluster),
+                  body={"number": number, "type": kind, "holder_eori": OWN_EORI,
+                        "limit": "100000.00", "currency": "GBP"})
+    assert answer.status == 201, str(answer)
+    return number
 
 
 # -- the tests -----------------------------------------------------------------------------------
