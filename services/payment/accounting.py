@@ -14,7 +14,7 @@ writers never wait for each other in a cycle.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -67,7 +67,7 @@ def may_read(caller: Caller, holder_eori: str) -> bool:
 
 
 class Accounts:
-    def __init__(self, store: EventStore, minor_units: dict[str, int] | Any,
+    def __init__(self, store: EventStore, minor_units: Mapping[str, int],
                  national_currency: str) -> None:
         self.store = store
         self.minor = minor_units
@@ -93,68 +93,112 @@ class Accounts:
         return self.read(number, caller)
 
     def change_limit(self, number: str, limit: Decimal, caller: Caller) -> dict[str, Any]:
+        """A new limit; the charges waiting for balance are tried again with it."""
         with self.store.transaction() as tx:
-            account, _ = self._locked(tx, number)
+            book = self._book(tx, number)
+            account = book.account(number)
             domain.check_limit(limit, self.minor[account.currency])
             if account.closed:
                 raise domain.AccountClosedError(f"account {number} is closed")
             if limit != account.limit:
-                changed = self._append(tx, account, [events.AccountLimitChanged(
-                    number, limit, account.limit)], caller)
-                settle_waiting(tx, number, changed)
+                changed = book.record(number, events.AccountLimitChanged(
+                    number, limit, account.limit), number, actor=actor_text(caller.actor()))
+                settle_waiting(book, number, changed)
+            book.flush()
         return self.read(number, caller)
 
     def close(self, number: str, reason: str, caller: Caller) -> dict[str, Any]:
         with self.store.transaction() as tx:
-            account, _ = self._locked(tx, number)
-            if not account.closed:
-                self._append(tx, account, [events.AccountClosed(number, reason)], caller)
+            book = self._book(tx, number)
+            if not book.account(number).closed:
+                book.record(number, events.AccountClosed(number, reason), number,
+                            actor=actor_text(caller.actor()))
+            book.flush()
         return self.read(number, caller)
 
     def collect(self, number: str, period_end: date, caller: Caller) -> dict[str, Any]:
-        """End a deferment period: what was charged in it is collected by direct debit."""
+        """End a deferment period: what was charged in it is collected by direct debit, and
+        the charges waiting for balance are tried again."""
         with self.store.transaction() as tx:
-            account, _ = self._locked(tx, number)
+            book = self._book(tx, number)
+            account = book.account(number)
             if account.account_type is not AccountType.DEFERMENT:
                 raise domain.AccountError(f"account {number} is a guarantee: nothing is "
                                           "collected from it by direct debit")
-            collected = self._append(tx, account, [events.DirectDebitCollected(
-                number, period_end, account.charged, len(account.uncollected))], caller)
-            settle_waiting(tx, number, collected)
+            collected = book.record(number, events.DirectDebitCollected(
+                number, period_end, account.charged, len(account.uncollected)), number,
+                actor=actor_text(caller.actor()))
+            settle_waiting(book, number, collected)
+            book.flush()
         return self.read(number, caller)
 
     # -- reads ------------------------------------------------------------------------------
     def read(self, number: str, caller: Caller) -> dict[str, Any]:
         """The account as `GET /accounts/{number}` shows it: limit, charged, reserved,
-        available, and its entries."""
+        available, the charges waiting, and its entries."""
         history = self.store.read_stream(account_stream(number))
         account = domain.fold(e.payload for e in history)
         if account is None or not may_read(caller, account.holder_eori):
             raise unknown(number)
         return account_body(account, history, self.minor[account.currency])
 
-    def numbers(self) -> list[str]:
-        return [row["number"] for row in ACCOUNTS.all(self.store)]
-
-    # -- internals --------------------------------------------------------------------------
-    def _locked(self, tx: Transaction, number: str) -> tuple[Account, list[RecordedEvent]]:
-        if ACCOUNTS.find(tx, number=number) is None:
+    def _book(self, tx: Transaction, number: str) -> Book:
+        book = Book(tx)
+        book.lock([number])
+        if book.accounts.get(number) is None:
             raise unknown(number)
-        lock_accounts(tx, [number])
-        history = tx.log.read_stream(account_stream(number))
-        account = domain.fold(e.payload for e in history)
-        assert account is not None
-        return account, history
+        return book
 
-    def _append(self, tx: Transaction, account: Account, payloads: Sequence[Any],
-                caller: Caller) -> str:
-        """Append to the account's stream; the last event's id."""
-        recorded = tx.append(account_stream(account.number),
-                             [registry().new_event(p, correlation_id=account.number,
-                                                   actor=actor_text(caller.actor()))
-                              for p in payloads],
-                             expected_version=account.version)
-        return recorded[-1].event_id
+
+class Book:
+    """The accounts one transaction writes: their rows locked (to the COMMIT) and their
+    streams folded BEFORE anything is appended, the decisions applied to the folds as they
+    are taken (a second charge in the same batch sees the first), and every event appended
+    at the end (`flush`), in the order recorded. The log-head lock, which every append takes
+    to the COMMIT, is taken last: the reads and decisions happen under the accounts' own
+    locks only."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+        self.accounts: dict[str, Account | None] = {}
+        self.pending: list[tuple[str, NewEvent, int | None]] = []
+
+    def lock(self, numbers: Sequence[str]) -> None:
+        """Lock the accounts `numbers` that exist and are not locked yet, in number order,
+        and fold their streams (a number no account has folds to None)."""
+        wanted = sorted(set(numbers) - set(self.accounts))
+        existing = list(ACCOUNTS.select(self.tx, wanted, [])) if wanted else []
+        lock_accounts(self.tx, existing)
+        for number in wanted:
+            history = self.tx.log.read_stream(account_stream(number)) if number in existing \
+                else []
+            self.accounts[number] = domain.fold(e.payload for e in history)
+
+    def account(self, number: str) -> Account:
+        account = self.accounts.get(number)
+        assert account is not None, f"account {number} is not locked, or does not exist"
+        return account
+
+    def record(self, number: str, payload: Any, correlation_id: str, *,
+               cause: str | None = None, actor: str = SERVICE_ACTOR) -> str:
+        """Record an event on the account's stream (after what it holds); its id."""
+        account = self.account(number)
+        event = registry().new_event(payload, correlation_id=correlation_id, actor=actor,
+                                     causation_id=cause)
+        self.pending.append((account_stream(number), event, account.version))
+        self.accounts[number] = domain.apply(account, payload)
+        return event.event_id
+
+    def add(self, stream: str, event: NewEvent, expected_version: int | None) -> None:
+        """Append `event` to another stream (a declaration's), in order with the rest."""
+        self.pending.append((stream, event, expected_version))
+
+    def flush(self) -> list[RecordedEvent]:
+        recorded: list[RecordedEvent] = []
+        for stream, event, expected in self.pending:
+            recorded += self.tx.append(stream, [event], expected_version=expected)
+        self.pending.clear()
+        return recorded
 
 
 def account_body(account: Account, history: Sequence[RecordedEvent],
@@ -185,94 +229,81 @@ def account_body(account: Account, history: Sequence[RecordedEvent],
 def charge_all(tx: Transaction, charges: list[Charge]) -> None:
     """Record each assessment and charge its debt to the account its declaration named (a
     `Together` write of the assessment handler: one call for a group commit's batch)."""
-    named = sorted({c.assessed.payload.account for c in charges})
-    existing = ACCOUNTS.select(tx, named, [])
-    lock_accounts(tx, list(existing))  # all at once, in number order, before any append
+    book = Book(tx)
+    book.lock([c.assessed.payload.account for c in charges])  # all at once, in order
     for charge in charges:
         assessed: events.DutyAssessed = charge.assessed.payload
-        tx.append(stream_name(CATEGORY, assessed.consignment_id), [charge.assessed],
-                  expected_version=0 if charge.first else None)
+        book.add(stream_name(CATEGORY, assessed.consignment_id), charge.assessed,
+                 0 if charge.first else None)
         outstanding = assessed.amount_due
         if not charge.first:
             outstanding -= _paid(tx, assessed.consignment_id)
-        _charge(tx, assessed, charge.declarant_eori, outstanding,
+        _charge(book, assessed, charge.declarant_eori, outstanding,
                 cause=charge.assessed.event_id)
+    book.flush()
 
 
-def _charge(tx: Transaction, assessed: events.DutyAssessed, declarant_eori: str,
+def _charge(book: Book, assessed: events.DutyAssessed, declarant_eori: str,
             outstanding: Decimal, *, cause: str | None) -> None:
-    """Charge (or secure) what is outstanding of `assessed`'s debt on its account, or record
-    why not: on the account when it waits for balance, otherwise on the declaration."""
+    """Charge (or secure) what is outstanding of `assessed`'s debt on its account (locked in
+    `book`), or record why not: on the account when it waits for balance, otherwise on the
+    declaration's stream."""
     number = assessed.account
     assert number is not None
-    stream = account_stream(number)
-    history = tx.log.read_stream(stream)
-    account = domain.fold(e.payload for e in history)
+    account = book.accounts.get(number)
+    cid, mrn, version = assessed.consignment_id, assessed.mrn, assessed.declaration_version
     if account is not None:  # an amendment: only what is not charged or secured yet
-        outstanding -= (account.charged_for(assessed.consignment_id)
-                        + account.secured_for(assessed.consignment_id))
-    if outstanding <= 0 or _invalidated(tx, assessed.consignment_id):
+        outstanding -= account.charged_for(cid) + account.secured_for(cid)
+    if outstanding <= 0 or _invalidated(book.tx, cid):
         return
     refusal = domain.charge_refusal(account, method=assessed.payment_method,
                                     declarant_eori=declarant_eori,
                                     currency=assessed.currency, amount=outstanding)
-    cid, mrn, version = assessed.consignment_id, assessed.mrn, assessed.declaration_version
     payload: Any
     if refusal is None:
         kind = (events.DebtCharged if assessed.payment_method == "deferment"
                 else events.DebtSecured)
         payload = kind(number, cid, mrn, version, outstanding, assessed.currency)
     else:
-        available = account.available if account is not None else Decimal(0)
-        payload = events.ChargeRefused(number, cid, mrn, version, assessed.payment_method,
-                                       outstanding, available, refusal.value)
-        if not refusal.waits or account is None:
-            tx.append(stream_name(CATEGORY, cid), [_new(payload, cid, cause)],
-                      expected_version=None)
+        payload = events.ChargeRefused(
+            number, cid, mrn, version, assessed.payment_method, outstanding,
+            account.available if account is not None else Decimal(0), refusal.value)
+        if account is None or not refusal.waits:
+            book.add(stream_name(CATEGORY, cid), _new(payload, cid, cause), None)
             return
-    assert account is not None
-    tx.append(stream, [_new(payload, cid, cause)], expected_version=account.version)
+    book.record(number, payload, cid, cause=cause)
 
 
-def settle_waiting(tx: Transaction, number: str, cause: str | None) -> None:
+def settle_waiting(book: Book, number: str, cause: str | None) -> None:
     """Try again, in the order they were refused, the charges waiting on account `number`
-    (locked by the caller) after the event `cause` made room: each that the account now
-    allows is charged; one whose debt
-    is settled another way meanwhile, or whose declaration was invalidated or now names
-    another account, is left."""
-    stream = account_stream(number)
-    account = domain.fold(e.payload for e in tx.log.read_stream(stream))
-    if account is None:
-        return
-    for waiting in account.waiting:
-        assessed = _assessment(tx, waiting.consignment_id)
+    (locked in `book`) after the event `cause` made room: each that the account now allows
+    is charged; one whose debt was settled another way meanwhile, or whose declaration was
+    invalidated or now names another account, is left."""
+    for waiting in book.account(number).waiting:
+        account = book.account(number)
+        cid = waiting.consignment_id
+        assessed = _assessment(book.tx, cid)
         if assessed is None or assessed.account != number:
             continue
-        outstanding = assessed.amount_due - _paid(tx, waiting.consignment_id)
-        outstanding -= (account.charged_for(waiting.consignment_id)
-                        + account.secured_for(waiting.consignment_id))
-        if outstanding <= 0 or outstanding > account.available \
-                or _invalidated(tx, waiting.consignment_id):
-            continue
-        _charge(tx, assessed, account.holder_eori, outstanding, cause=cause)
-        account = domain.fold(e.payload for e in tx.log.read_stream(stream))
-        assert account is not None
+        outstanding = (assessed.amount_due - _paid(book.tx, cid)
+                       - account.charged_for(cid) - account.secured_for(cid))
+        if 0 < outstanding <= account.available:
+            _charge(book, assessed, account.holder_eori, outstanding, cause=cause)
 
 
-def free_security(tx: Transaction, consignment_id: str, *, cause: str,
+def free_security(book: Book, consignment_id: str, *, cause: str,
                   caused_by: str | None = None) -> None:
     """After the debt of a declaration secured by a guarantee was paid (`cause` "paid") or
     the declaration invalidated ("invalidated"): free the reservation; on invalidation, take
     back a deferment charge not collected yet. Then try the charges waiting on the account."""
-    assessed = _assessment(tx, consignment_id)
+    assessed = _assessment(book.tx, consignment_id)
     if assessed is None or assessed.account is None:
         return
     number = assessed.account
-    if ACCOUNTS.find(tx, number=number) is None:
+    book.lock([number])
+    account = book.accounts.get(number)
+    if account is None:
         return
-    lock_accounts(tx, [number])
-    account = domain.fold(e.payload for e in tx.log.read_stream(account_stream(number)))
-    assert account is not None
     payload: Any = None
     if account.secured_for(consignment_id) > 0:
         payload = events.SecurityReleased(number, consignment_id, assessed.mrn,
@@ -280,21 +311,20 @@ def free_security(tx: Transaction, consignment_id: str, *, cause: str,
     elif cause == "invalidated" and account.charged_for(consignment_id) > 0:
         payload = events.ChargeCancelled(number, consignment_id, assessed.mrn,
                                          account.charged_for(consignment_id), cause)
-    if payload is None:
-        return
-    freed = tx.append(account_stream(number), [_new(payload, consignment_id, caused_by)],
-                      expected_version=account.version)
-    settle_waiting(tx, number, freed[0].event_id)
+    if payload is not None:
+        freed = book.record(number, payload, consignment_id, cause=caused_by)
+        settle_waiting(book, number, freed)
 
 
 def free_all(tx: Transaction, invalidated: list[tuple[str, str]]) -> None:
     """`free_security` for each invalidated (consignment, event id) of a group commit's batch:
     their accounts locked all at once, in number order, before any append."""
-    numbers = [a.account for a in (_assessment(tx, cid) for cid, _ in invalidated)
-               if a is not None and a.account is not None]
-    lock_accounts(tx, list(ACCOUNTS.select(tx, numbers, [])))
+    book = Book(tx)
+    assessments = [_assessment(tx, cid) for cid, _ in invalidated]
+    book.lock([a.account for a in assessments if a is not None and a.account is not None])
     for consignment_id, event_id in invalidated:
-        free_security(tx, consignment_id, cause="invalidated", caused_by=event_id)
+        free_security(book, consignment_id, cause="invalidated", caused_by=event_id)
+    book.flush()
 
 
 def _new(payload: Any, consignment_id: str, cause: str | None) -> NewEvent:
@@ -322,5 +352,5 @@ def _invalidated(tx: Transaction, consignment_id: str) -> bool:
                                            [stream_name("declaration", consignment_id)]))
 
 
-__all__ = ["Accounts", "Charge", "Refusal", "UnknownAccount", "account_stream", "charge_all",
-           "free_all", "free_security", "settle_waiting"]
+__all__ = ["Accounts", "Book", "Charge", "Refusal", "UnknownAccount", "account_stream",
+           "charge_all", "free_all", "free_security", "settle_waiting"]

@@ -27,7 +27,7 @@ from shared.messaging.writes import AnyWrite, Append, Together
 from shared.reference import ReferenceData
 from shared.reference.documents import PROOF_OF_ORIGIN_TYPES
 
-from .accounting import Accounts, Charge, charge_all, free_all, free_security
+from .accounting import Accounts, Book, Charge, charge_all, free_all, free_security
 from .domain.access import may_pay
 from .domain.duty import (
     DutyDeclaration,
@@ -38,7 +38,7 @@ from .domain.duty import (
 )
 from .domain.errors import PaymentReferenceConflict
 from .domain.ledger import Ledger, Payment, PaymentOutcome, check_reference
-from .projections import CASES, REFERENCES, lock_accounts, project_cases, project_references
+from .projections import CASES, REFERENCES, project_cases, project_references
 
 CATEGORY = "payment"
 SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
@@ -158,14 +158,15 @@ class Payments:
             try:
                 with self.store.transaction() as tx:
                     # The reference is claimed and the guarantee's row locked first: the
-                    # append takes the log-head lock, held to the COMMIT, so it comes last.
+                    # appends (`flush`) take the log-head lock, held to the COMMIT, so they
+                    # come last.
                     project_references(tx, [event])
+                    book = Book(tx)
+                    book.add(stream, event, len(history))
                     if secured is not None:
-                        lock_accounts(tx, [secured])
-                    recorded = tx.append(stream, [event], expected_version=len(history))
-                    if secured is not None:
-                        free_security(tx, consignment_id, cause="paid",
-                                      caused_by=recorded[0].event_id)
+                        free_security(book, consignment_id, cause="paid",
+                                      caused_by=event.event_id)
+                    recorded = book.flush()
             except KeyTaken:
                 continue  # the same reference was recorded concurrently: answer as a repeat
             return PaymentResult(True, payment_body(recorded[0]))
