@@ -7,13 +7,16 @@ a 4xx problem and leave nothing behind), wait for the risk lane and the duty, re
 officer's control result for yellow and red lanes (compliant, or non-compliant with the
 plan's outcome: released, released after paying an additional duty, release refused), pay in
 full, half or twice the amount due, amend or invalidate where the plan says so, then wait
-until the declaration reaches its expected final status. Prints each journey and
+until the declaration reaches its expected final status. A sample whose plan names an
+`account` (a deferment or guarantee account its `payment` block charges) has it opened first
+by the operator (an account already open is used as it is). Prints each journey and
 exits 0 when every consignment ends as expected, 1 otherwise. Each run suffixes the LRNs with a
 run id, so the samples go through afresh every time (the log keeps earlier runs).
 
 Each party acts with a token of its own, signed by the development key (`clearance token`):
 the broker lodges and follows its declarations as `declarant`, an officer of the samples'
-office records the controls, and the customs cashier records the payments.
+office records the controls, the customs cashier records the payments, and an operator
+opens the accounts.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Parties:
     broker: str
     officer: str
     cashier: str
+    operator: str
 
     @classmethod
     def for_entries(cls, entries: list[Entry], var: Path | None = None) -> Parties:
@@ -57,7 +61,8 @@ class Parties:
                         eori=str(documents[0]["declarant"]["eori"])),
             officer=mint(var, roles=["officer"], sub="officer-demo",
                          offices=sorted({str(d["office"]) for d in documents})),
-            cashier=mint(var, roles=["cashier"], sub="cashier-demo"))
+            cashier=mint(var, roles=["cashier"], sub="cashier-demo"),
+            operator=mint(var, roles=["operator"], sub="operator-demo"))
 
 
 @dataclass
@@ -234,9 +239,12 @@ def run_plan(entries: list[Entry], run_id: str, timeout: float, *, workers: int 
     `parties` (default: minted for the entries)."""
     parties = parties or Parties.for_entries(entries)
     journeys = [Journey(entry.name, entry.plan) for entry in entries]
+    open_accounts(entries, journeys, parties)
 
     def send(pair: tuple[Entry, Journey]) -> None:
         entry, journey = pair
+        if journey.problem:  # its account could not be opened
+            return
         if entry.plan.get("invalid"):
             assert entry.raw is not None
             lodge_invalid(journey, entry.raw, parties)
@@ -255,6 +263,21 @@ def run_plan(entries: list[Entry], run_id: str, timeout: float, *, workers: int 
             list(pool.map(lambda j: step(j, run_id, parties), open_))
         time.sleep(poll)
     return journeys
+
+
+def open_accounts(entries: list[Entry], journeys: list[Journey], parties: Parties) -> None:
+    """Open each account the entries' plans name, once (409: open already, used as it is);
+    a refusal is the problem of every journey that needs the account."""
+    needed: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        if entry.plan.get("account"):
+            needed.setdefault(entry.plan["account"]["number"], entry.plan["account"])
+    for number, account in needed.items():
+        reply = call("payment", "POST", "/accounts", account, token=parties.operator)
+        if reply.status not in (201, 409):
+            for entry, journey in zip(entries, journeys, strict=True):
+                if (entry.plan.get("account") or {}).get("number") == number:
+                    journey.problem = f"account {number}: {describe_problem(reply)}"
 
 
 def report(journeys: list[Journey]) -> int:

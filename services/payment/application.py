@@ -102,7 +102,8 @@ class Payments:
         outside any transaction; the consumer commits them with its inbox record)."""
         assessment = assess(duty_declaration(accepted.document), accepted.acceptance_date,
                             self.reference.tariff, self.reference.rates,
-                            minor_units=self.reference.currencies)
+                            minor_units=self.reference.currencies,
+                            reliefs=self.reference.reliefs)
         method, account = payment_method(accepted.document)
         event = registry().new_event(
             events.DutyAssessed(

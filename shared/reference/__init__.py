@@ -35,6 +35,7 @@ from .iso import countries, country_names, currencies
 from .nomenclature import hs_headings, hs_subheadings, statistical_aggregate
 from .offices import Office, OfficeRegister, load_offices
 from .rates import ExchangeRate, ExchangeRates, load_exchange_rates, parse_rates
+from .reliefs import NO_RELIEFS, LowValueRelief, Reliefs, load_reliefs
 from .tariff import (
     UNITS,
     Measure,
@@ -59,6 +60,7 @@ class ReferenceData:
     currencies: Mapping[str, int]  # ISO 4217 code -> minor units
     countries: frozenset[str]  # ISO 3166-1 alpha-2
     offices: OfficeRegister  # offices of declaration, with their time zones
+    reliefs: Reliefs = NO_RELIEFS  # dated low-value reliefs of the tariff
 
 
 def load_reference_data(directory: str | os.PathLike[str] | None = None) -> ReferenceData:
@@ -69,10 +71,14 @@ def load_reference_data(directory: str | os.PathLike[str] | None = None) -> Refe
         currencies=currencies(directory),
         countries=countries(directory),
         offices=load_offices(directory),
+        reliefs=load_reliefs(directory),
     )
 
 
 __all__ = [
+    "LowValueRelief",
+    "Reliefs",
+    "load_reliefs",
     "Office",
     "OfficeRegister",
     "load_offices",

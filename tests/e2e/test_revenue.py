@@ -199,3 +199,24 @@ def test_bad_account_requests_are_4xx_and_store_nothing(cluster: Cluster) -> Non
     mrn = lodge_on(cluster, "02-green-unpaid.json", "guarantee", number)
     status_becomes(cluster, mrn, "tax_due")
     assert account(cluster, number)["reserved"] == "0.00"
+
+
+def test_a_low_value_consignment_is_relieved_of_duty_and_vat(cluster: Cluster) -> None:
+    answer = send(cluster, "declaration", "POST", "/declarations",
+                  token=PARTY["declarant"].token(cluster), body=sample("12-green-low-value.json"))
+    assert answer.status == 201, str(answer)
+    mrn = answer.body["mrn"]
+    view = status_becomes(cluster, mrn, "cleared")  # nothing due: released and cleared
+    assert view["amount_due"] == "0.00" and view["amount_paid"] == "0.00"
+    consignment = view["consignment_id"]
+    with log_of(cluster) as store:
+        settle(store)
+        [assessed] = [e.payload for e in store.read_correlation(consignment)
+                      if e.type == "DutyAssessed"]
+    relief = assessed.working["relief"]
+    assert relief["applied"] is True and relief["code"] == "GB-LVC-135"
+    assert Decimal(relief["intrinsic_value"]) <= Decimal("135.00")
+    assert Decimal(relief["duty_relieved"]) + Decimal(relief["vat_relieved"]) > 0
+    # the items keep what the tariff says: the relief is visible, not silent
+    assert sum(Decimal(i["vat"]) for i in assessed.working["items"]) \
+        == Decimal(relief["vat_relieved"])

@@ -40,6 +40,14 @@ Per item:
 6. **VAT** = VAT rate x (customs value + duty), rounded. (The sample tariff has no additional
    duties or excise; when it does, they join the VAT base here.)
 
+Then for the consignment, **low-value relief** (`shared.reference.reliefs`), when a measure is
+in force on the acceptance date: its intrinsic value (the items' invoice values, without
+freight and insurance, x the exchange rate, rounded) at most the threshold, and no item of a
+code the measure excludes: what the measure relieves is not due. Duty relieved: the totals
+carry no duty, and VAT (when not relieved) is computed on the customs value alone. The items
+keep the tariff's working; `relief` records the measure, the intrinsic value, whether it
+applied and why, and the amounts relieved.
+
 Arithmetic is `Decimal` throughout and exact until a rounding step (an inexact intermediate
 raises rather than rounding silently). Every national-currency amount that is recorded as a
 line (customs value, duty, VAT) is rounded by one `RoundingRule`: ROUND_HALF_UP to the
@@ -58,6 +66,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from shared.reference.rates import ExchangeRate, ExchangeRates
+from shared.reference.reliefs import LowValueRelief, Reliefs
 from shared.reference.tariff import (
     NET_MASS_UNIT,
     UNITS,
@@ -307,6 +316,22 @@ class ItemAssessment:
 
 
 @dataclass(frozen=True)
+class ReliefWorking:
+    """The low-value relief measure in force, and what it did to this declaration."""
+
+    code: str
+    legal_basis: str
+    threshold: Decimal
+    currency: str
+    relieves: tuple[str, ...]  # sorted: "duty", "vat"
+    intrinsic_value: Decimal  # national currency, rounded
+    applied: bool
+    reason: str
+    duty_relieved: Decimal  # what the totals leave out (0 unless applied)
+    vat_relieved: Decimal
+
+
+@dataclass(frozen=True)
 class Assessment:
     """A declaration's duty and taxes, with its inputs and everything needed to re-derive it."""
 
@@ -323,6 +348,7 @@ class Assessment:
     total_duty: Decimal
     total_vat: Decimal
     total_due: Decimal  # total_duty + total_vat
+    relief: ReliefWorking | None = None  # a low-value relief measure in force, if any
 
     @property
     def rates_version(self) -> str:
@@ -345,6 +371,7 @@ def assess(
     *,
     minor_units: Mapping[str, int],
     policy: AssessmentPolicy | None = None,
+    reliefs: Reliefs | None = None,
 ) -> Assessment:
     """Assess a declaration accepted on `acceptance_date` (see the module docstring).
 
@@ -394,8 +421,14 @@ def assess(
         )
         for index, item in enumerate(declaration.items)
     )
+    measure = reliefs.on(acceptance_date) if reliefs is not None else None
+    relief = None if measure is None else _relief(measure, declaration, items, rate, rounding,
+                                                  national)
     total_duty = sum((item.duty.amount for item in items), Decimal(0))
     total_vat = sum((item.vat for item in items), Decimal(0))
+    if relief is not None:
+        total_duty -= relief.duty_relieved
+        total_vat -= relief.vat_relieved
     return Assessment(
         declaration=declaration,
         acceptance_date=acceptance_date,
@@ -410,7 +443,46 @@ def assess(
         total_duty=total_duty,
         total_vat=total_vat,
         total_due=total_duty + total_vat,
+        relief=relief,
     )
+
+
+def _relief(measure: LowValueRelief, declaration: DutyDeclaration,
+            items: Sequence[ItemAssessment], rate: ExchangeRate, rounding: RoundingRule,
+            national: str) -> ReliefWorking:
+    """Whether the low-value relief `measure` applies to the declaration, and what it
+    relieves (see the module docstring)."""
+    intrinsic = rounding.round(_EXACT.multiply(
+        sum((item.value for item in declaration.items), Decimal(0)), rate.rate))
+    excluded = [item.number for item in items if measure.excludes(item.hs_code)]
+    relieves = tuple(sorted(measure.relieves))
+    reason = ""
+    if measure.currency != national:
+        reason = f"the measure's threshold is in {measure.currency}, not {national}"
+    elif intrinsic > measure.threshold:
+        reason = (f"intrinsic value {intrinsic} {national} is above the threshold "
+                  f"{measure.threshold}")
+    elif excluded:
+        reason = "excluded goods (excise) in item(s) " + ", ".join(map(str, excluded))
+    if reason:
+        return ReliefWorking(measure.code, measure.legal_basis, measure.threshold,
+                             measure.currency, relieves, intrinsic, False, reason,
+                             Decimal(0), Decimal(0))
+    duty = sum((item.duty.amount for item in items), Decimal(0)) if "duty" in relieves \
+        else Decimal(0)
+    vat = sum((item.vat for item in items), Decimal(0))
+    if "vat" in relieves:
+        vat_relieved = vat
+    elif "duty" in relieves:  # VAT on the customs value alone: no duty in its base
+        vat_relieved = vat - sum((rounding.round(_percent(item.customs_value, item.vat_rate))
+                                  for item in items), Decimal(0))
+    else:
+        vat_relieved = Decimal(0)
+    return ReliefWorking(measure.code, measure.legal_basis, measure.threshold,
+                         measure.currency, relieves, intrinsic, True,
+                         f"intrinsic value {intrinsic} {national} is at most the threshold "
+                         f"{measure.threshold}: {' and '.join(relieves)} relieved",
+                         duty, vat_relieved)
 
 
 def _check_minor_units(declaration: DutyDeclaration, minor: int) -> None:
@@ -642,7 +714,23 @@ def assessment_to_dict(assessment: Assessment) -> dict[str, Any]:
             "vat": _s(a.total_vat),
             "due": _s(a.total_due),
         },
-    }
+    } | ({} if a.relief is None else {"relief": _relief_to_dict(a.relief)})
+
+
+def _relief_to_dict(relief: ReliefWorking) -> dict[str, Any]:
+    return {"code": relief.code, "legal_basis": relief.legal_basis,
+            "threshold": _s(relief.threshold), "currency": relief.currency,
+            "relieves": list(relief.relieves), "intrinsic_value": _s(relief.intrinsic_value),
+            "applied": relief.applied, "reason": relief.reason,
+            "duty_relieved": _s(relief.duty_relieved), "vat_relieved": _s(relief.vat_relieved)}
+
+
+def _relief_from_dict(data: Mapping[str, Any]) -> ReliefWorking:
+    return ReliefWorking(str(data["code"]), str(data["legal_basis"]), _d(data["threshold"]),
+                         str(data["currency"]), tuple(data["relieves"]),
+                         _d(data["intrinsic_value"]), bool(data["applied"]),
+                         str(data["reason"]), _d(data["duty_relieved"]),
+                         _d(data["vat_relieved"]))
 
 
 def assessment_from_dict(data: Mapping[str, Any]) -> Assessment:
@@ -684,6 +772,7 @@ def assessment_from_dict(data: Mapping[str, Any]) -> Assessment:
             total_duty=_d(totals["duty"]),
             total_vat=_d(totals["vat"]),
             total_due=_d(totals["due"]),
+            relief=None if data.get("relief") is None else _relief_from_dict(data["relief"]),
         )
     except AssessmentRecordInvalid:
         raise
@@ -691,8 +780,10 @@ def assessment_from_dict(data: Mapping[str, Any]) -> Assessment:
         raise AssessmentRecordInvalid(f"cannot read the recorded assessment: {error!r}") from error
 
 
-def reassess(record: Mapping[str, Any], tariff: Tariff, rates: ExchangeRates) -> Assessment:
-    """Re-run `assess` on a record's own inputs, rounding rule, valuation basis and minor units.
+def reassess(record: Mapping[str, Any], tariff: Tariff, rates: ExchangeRates,
+             reliefs: Reliefs | None = None) -> Assessment:
+    """Re-run `assess` on a record's own inputs, rounding rule, valuation basis and minor units
+    (and the low-value reliefs, which a record made under one needs).
 
     An auditor checks ``reassess(record, tariff, rates) == assessment_from_dict(record)``;
     `verify_assessment` does that and names the differences.
@@ -715,16 +806,18 @@ def reassess(record: Mapping[str, Any], tariff: Tariff, rates: ExchangeRates) ->
         rates,
         minor_units=minor_units,
         policy=policy,
+        reliefs=reliefs,
     )
 
 
-def verify_assessment(record: Mapping[str, Any], tariff: Tariff, rates: ExchangeRates) -> None:
+def verify_assessment(record: Mapping[str, Any], tariff: Tariff, rates: ExchangeRates,
+                      reliefs: Reliefs | None = None) -> None:
     """Raise `AssessmentMismatch` (with the JSON paths that differ) unless the record re-derives.
 
     The comparison is of the records, so a recorded amount written differently
     (``"10.0"`` for ``"10.00"``) also counts as a difference.
     """
-    again = assessment_to_dict(reassess(record, tariff, rates))
+    again = assessment_to_dict(reassess(record, tariff, rates, reliefs))
     differences = tuple(_differences(dict(record), again, ""))
     if differences:
         raise AssessmentMismatch(differences)
