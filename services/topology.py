@@ -43,6 +43,7 @@ FACTS_FOR_RELEASE = (
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "risk.declarations": ("DeclarationAccepted",),
     "payment.declarations": ("DeclarationAccepted",),
+    "payment.controls": ("ControlCompleted",),
     "payment.invalidations": ("DeclarationInvalidated",),
     "release.facts": FACTS_FOR_RELEASE,
     "declaration.status": tuple(registry().types()),

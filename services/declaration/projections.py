@@ -21,7 +21,6 @@ from shared.eventstore.reader import ScannedEvent
 from shared.eventstore.readmodels import Db
 
 from .domain.repayment import amount_repayable
-from .domain.status import Status
 from .domain.status_view import KEPT_FIELDS, derive, fact_of, previous_lane
 
 NAME = "declaration_status"
@@ -190,6 +189,7 @@ def status_by_mrn(store: EventStore, mrn: str) -> dict[str, Any] | None:
     row = STATUS.find(store, mrn=mrn)
     if row is None:
         return None
+    facts = json.loads(row["facts"])
     return {
         "mrn": row["mrn"],
         "lrn": row["lrn"],
@@ -200,12 +200,10 @@ def status_by_mrn(store: EventStore, mrn: str) -> dict[str, Any] | None:
         "declaration_version": row["version"],
         "status": {"name": row["status_name"], "code": row["status_code"]},
         "lane": row["lane"],
-        "previous_lane": previous_lane(json.loads(row["facts"])),
+        "previous_lane": previous_lane(facts),
         "amount_due": row["amount_due"],
         "amount_paid": row["amount_paid"],
-        "amount_repayable": amount_repayable(
-            row["amount_due"], row["amount_paid"],
-            invalidated=row["status_name"] == Status.INVALIDATED.label),
+        "amount_repayable": amount_repayable(facts),
         "currency": row["currency"],
         "lodged_at": row["lodged_at"],
         "released_at": row["released_at"],

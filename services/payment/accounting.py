@@ -24,11 +24,19 @@ from shared.events import payment as events
 from shared.events.catalog import registry
 from shared.events.codec import json_value
 from shared.events.declaration import DeclarationInvalidated
-from shared.events.envelope import NewEvent, RecordedEvent, actor_text, isoformat, stream_name
+from shared.events.envelope import (
+    NewEvent,
+    RecordedEvent,
+    actor_text,
+    isoformat,
+    stream_name,
+    utcnow,
+)
 from shared.eventstore import EventStore, KeyTaken, Transaction
 from shared.identity import Caller
 
 from .domain import accounts as domain
+from .domain import revenue
 from .domain.accounts import Account, AccountType, Refusal
 from .projections import ACCOUNTS, lock_accounts, project_accounts
 
@@ -189,6 +197,11 @@ class Book:
         self.accounts[number] = domain.apply(account, payload)
         return event.event_id
 
+    def charged_for(self, number: str | None, consignment_id: str) -> Decimal:
+        """What the deferment account `number` (locked) holds charged for the declaration."""
+        account = self.accounts.get(number) if number else None
+        return account.charged_for(consignment_id) if account is not None else Decimal(0)
+
     def add(self, stream: str, event: NewEvent, expected_version: int | None) -> None:
         """Append `event` to another stream (a declaration's), in order with the rest."""
         self.pending.append((stream, event, expected_version))
@@ -226,20 +239,30 @@ def account_body(account: Account, history: Sequence[RecordedEvent],
 # -- charging, called inside other use cases' transactions --------------------------------------
 
 
-def charge_all(tx: Transaction, charges: list[Charge]) -> None:
-    """Record each assessment and charge its debt to the account its declaration named (a
-    `Together` write of the assessment handler: one call for a group commit's batch)."""
+def record_assessments(tx: Transaction, charges: list[Charge]) -> None:
+    """Record each assessment with what follows from it (a `Together` write of the assessment
+    handler: one call for a group commit's batch): an amended version's additional debt or
+    repayment, and the charge of its debt to the account its declaration named."""
     book = Book(tx)
-    book.lock([c.assessed.payload.account for c in charges])  # all at once, in order
+    book.lock([c.assessed.payload.account for c in charges if c.assessed.payload.account])
     for charge in charges:
         assessed: events.DutyAssessed = charge.assessed.payload
-        book.add(stream_name(CATEGORY, assessed.consignment_id), charge.assessed,
-                 0 if charge.first else None)
+        cid = assessed.consignment_id
+        stream = stream_name(CATEGORY, cid)
+        book.add(stream, charge.assessed, 0 if charge.first else None)
         outstanding = assessed.amount_due
-        if not charge.first:
-            outstanding -= _paid(tx, assessed.consignment_id)
-        _charge(book, assessed, charge.declarant_eori, outstanding,
-                cause=charge.assessed.event_id)
+        if not charge.first:  # amended: the new debt against what the stream holds
+            position = revenue.fold([*(e.payload for e in tx.log.read_stream(stream)),
+                                     assessed])
+            for follows in (revenue.amendment_debt(position, cid, utcnow().date()),
+                            revenue.repayment(position, cid, "amendment",
+                                              book.charged_for(assessed.account, cid))):
+                if follows is not None:
+                    book.add(stream, service_event(follows, cid, charge.assessed.event_id), None)
+            outstanding -= position.paid
+        if assessed.account is not None:
+            _charge(book, assessed, charge.declarant_eori, outstanding,
+                    cause=charge.assessed.event_id)
     book.flush()
 
 
@@ -269,7 +292,7 @@ def _charge(book: Book, assessed: events.DutyAssessed, declarant_eori: str,
             number, cid, mrn, version, assessed.payment_method, outstanding,
             account.available if account is not None else Decimal(0), refusal.value)
         if account is None or not refusal.waits:
-            book.add(stream_name(CATEGORY, cid), _new(payload, cid, cause), None)
+            book.add(stream_name(CATEGORY, cid), service_event(payload, cid, cause), None)
             return
     book.record(number, payload, cid, cause=cause)
 
@@ -316,18 +339,29 @@ def free_security(book: Book, consignment_id: str, *, cause: str,
         settle_waiting(book, number, freed)
 
 
-def free_all(tx: Transaction, invalidated: list[tuple[str, str]]) -> None:
-    """`free_security` for each invalidated (consignment, event id) of a group commit's batch:
-    their accounts locked all at once, in number order, before any append."""
+def on_invalidated(tx: Transaction, invalidated: list[tuple[str, str]]) -> None:
+    """For each invalidated (consignment, event id) of a group commit's batch: its guarantee's
+    reservation freed or its deferment charge taken back (`free_security`), and everything
+    paid on it decided repayable (UCC art. 117). The accounts are locked all at once, in
+    number order, before any append."""
     book = Book(tx)
-    assessments = [_assessment(tx, cid) for cid, _ in invalidated]
-    book.lock([a.account for a in assessments if a is not None and a.account is not None])
+    assessments = {cid: _assessment(tx, cid) for cid, _ in invalidated}
+    book.lock([a.account for a in assessments.values() if a is not None and a.account])
     for consignment_id, event_id in invalidated:
+        if assessments[consignment_id] is None:
+            continue  # invalidated before it was assessed: nothing was due or paid
         free_security(book, consignment_id, cause="invalidated", caused_by=event_id)
+        stream = stream_name(CATEGORY, consignment_id)
+        position = revenue.fold((e.payload for e in tx.log.read_stream(stream)),
+                                invalidated=True)
+        decided = revenue.repayment(position, consignment_id, "invalidation")
+        if decided is not None:
+            book.add(stream, service_event(decided, consignment_id, event_id), None)
     book.flush()
 
 
-def _new(payload: Any, consignment_id: str, cause: str | None) -> NewEvent:
+def service_event(payload: Any, consignment_id: str, cause: str | None) -> NewEvent:
+    """An event of the payment service's own decision about a declaration."""
     return registry().new_event(payload, correlation_id=consignment_id, actor=SERVICE_ACTOR,
                                 causation_id=cause)
 
@@ -353,4 +387,5 @@ def _invalidated(tx: Transaction, consignment_id: str) -> bool:
 
 
 __all__ = ["Accounts", "Book", "Charge", "Refusal", "UnknownAccount", "account_stream",
-           "charge_all", "free_all", "free_security", "settle_waiting"]
+           "free_security", "on_invalidated", "record_assessments", "service_event",
+           "settle_waiting"]

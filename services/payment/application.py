@@ -11,7 +11,7 @@ original result again; with another body it is a conflict.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -19,15 +19,24 @@ from shared.events import payment as events
 from shared.events.catalog import registry
 from shared.events.codec import json_value
 from shared.events.declaration import DeclarationAccepted, DeclarationInvalidated
-from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name
+from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name, utcnow
 from shared.events.risk import ControlCompleted
-from shared.eventstore import EventStore, KeyTaken, Transaction
+from shared.eventstore import EventStore, KeyTaken, Transaction, WrongExpectedVersion
 from shared.identity import Caller
 from shared.messaging.writes import AnyWrite, Append, Together
 from shared.reference import ReferenceData
 from shared.reference.documents import PROOF_OF_ORIGIN_TYPES
 
-from .accounting import Accounts, Book, Charge, charge_all, free_all, free_security
+from .accounting import (
+    Accounts,
+    Book,
+    Charge,
+    free_security,
+    on_invalidated,
+    record_assessments,
+    service_event,
+)
+from .domain import revenue
 from .domain.access import may_pay
 from .domain.duty import (
     DutyDeclaration,
@@ -38,6 +47,7 @@ from .domain.duty import (
 )
 from .domain.errors import PaymentReferenceConflict
 from .domain.ledger import Ledger, Payment, PaymentOutcome, check_reference
+from .domain.revenue import RepaymentRefused
 from .projections import CASES, REFERENCES, project_cases, project_references
 
 CATEGORY = "payment"
@@ -53,6 +63,10 @@ def unknown(mrn: str) -> str:
 
 class UnknownDeclaration(LookupError):
     """No assessed declaration with this MRN."""
+
+
+class NotCustoms(PermissionError):
+    """A trader's cashier asked for what only customs' own cashiers do."""
 
 
 class InvalidatedDeclaration(Exception):
@@ -121,9 +135,9 @@ class Payments:
         # assessment is kept once by the consumer's inbox, in the same transaction. Its
         # amount due replaces the earlier one: more is an additional debt, less repayable.
         first = accepted.declaration_version == 1
-        if account is not None:  # charged to or secured by an account, with the assessment
+        if account is not None or not first:  # with what follows: a charge, a new debt...
             return [Together(_project_cases, event),
-                    Together(charge_all, Charge(event, first, accepted.declarant_eori))]
+                    Together(record_assessments, Charge(event, first, accepted.declarant_eori))]
         return [Together(_project_cases, event),
                 Append(stream_name(CATEGORY, accepted.consignment_id), [event],
                        expected_version=0 if first else None)]
@@ -145,8 +159,8 @@ class Payments:
                 return PaymentResult(False, earlier[1])
             history = self.store.read_stream(stream)
             ledger = fold_ledger(mrn, history, self.reference.currencies)
-            ledger = ledger.with_amount_due(ledger.amount_due
-                                            + self._additional_duty(consignment_id, mrn))
+            additional = self._additional_duty(consignment_id, mrn)
+            ledger = ledger.with_amount_due(ledger.amount_due + additional)
             outcome, after = ledger.receive(payment)
             assert outcome is PaymentOutcome.RECORDED  # a duplicate was found above
             balance = after.balance
@@ -154,19 +168,31 @@ class Payments:
                 events.PaymentReceived(consignment_id, mrn, reference, amount, currency,
                                        balance.balance_due, balance.credit),
                 correlation_id=consignment_id, actor=actor_text(caller.actor()))
-            # Paid in full, a guarantee's reservation for the declaration is freed.
-            secured = guarantee_of(history) if balance.settled else None
+            method, account = account_of(history)
+            # Paid beyond the debt: a repayment is decided with the payment.
+            position = replace(revenue.fold(e.payload for e in history),
+                               additional=additional)
+            position = revenue.apply(position, event.payload)
             try:
                 with self.store.transaction() as tx:
-                    # The reference is claimed and the guarantee's row locked first: the
+                    # The reference is claimed and the account's row locked first: the
                     # appends (`flush`) take the log-head lock, held to the COMMIT, so they
                     # come last.
                     project_references(tx, [event])
                     book = Book(tx)
+                    if account is not None:
+                        book.lock([account])
                     book.add(stream, event, len(history))
-                    if secured is not None:
+                    if method == "guarantee" and balance.settled:  # the reservation is freed
                         free_security(book, consignment_id, cause="paid",
                                       caused_by=event.event_id)
+                    charged = book.charged_for(account, consignment_id) \
+                        if method == "deferment" else Decimal(0)
+                    decided = revenue.repayment(position, consignment_id, "overpayment",
+                                                charged)
+                    if decided is not None:
+                        book.add(stream, service_event(decided, consignment_id,
+                                                       event.event_id), None)
                     recorded = book.flush()
             except KeyTaken:
                 continue  # the same reference was recorded concurrently: answer as a repeat
@@ -176,8 +202,51 @@ class Payments:
     def invalidated(self, invalidated: DeclarationInvalidated,
                     cause: RecordedEvent) -> list[AnyWrite]:
         """A declaration was invalidated: free its guarantee's reservation, or take back its
-        deferment charge (the debt is extinguished, UCC art. 117)."""
-        return [Together(free_all, (invalidated.consignment_id, cause.event_id))]
+        deferment charge, and decide what was paid repayable (the debt is extinguished, UCC
+        art. 117)."""
+        return [Together(on_invalidated, (invalidated.consignment_id, cause.event_id))]
+
+    def control_finding(self, completed: ControlCompleted,
+                        cause: RecordedEvent) -> list[AnyWrite]:
+        """A control's release after payment of an additional duty: the additional debt is
+        notified, with its legal basis and due date (the release service waits for it from
+        the control itself; `pay` reads it from the risk stream, so nothing waits for this
+        notice)."""
+        if completed.outcome != "release_after_payment" or completed.additional_duty <= 0:
+            return []
+        debt = revenue.control_debt(completed.consignment_id, completed.mrn,
+                                    completed.declaration_version, completed.additional_duty,
+                                    self.reference.rates.national_currency, utcnow().date())
+        return [Append(stream_name(CATEGORY, completed.consignment_id),
+                       [service_event(debt, completed.consignment_id, cause.event_id)], None)]
+
+    def repay(self, mrn: str, reference: str, amount: Decimal, currency: str,
+              caller: Caller) -> PaymentResult:
+        """Record a repayment paid out (idempotent on its reference within the declaration).
+        Customs pays repayments: a trader's cashier (a token naming an EORI) may not."""
+        if caller.eori is not None:
+            raise NotCustoms("repayments are recorded by customs' own cashiers")
+        consignment_id = self._consignment(mrn)
+        stream = stream_name(CATEGORY, consignment_id)
+        for _attempt in range(2):
+            history = self.store.read_stream(stream)
+            position = revenue.fold(e.payload for e in history)
+            if not revenue.check_repayment(position, reference, amount, currency):
+                earlier = next(e for e in history if isinstance(e.payload, events.RepaymentPaid)
+                               and e.payload.reference == reference)
+                if earlier.payload.amount != amount or earlier.payload.currency != currency:
+                    raise PaymentReferenceConflict(reference)
+                return PaymentResult(False, repayment_body(earlier, position))
+            event = registry().new_event(
+                events.RepaymentPaid(consignment_id, mrn, reference, amount, currency),
+                correlation_id=consignment_id, actor=actor_text(caller.actor()))
+            try:
+                recorded = self.store.append(stream, [event], expected_version=len(history))
+            except WrongExpectedVersion:
+                continue  # something else was recorded meanwhile: decide again
+            return PaymentResult(True, repayment_body(recorded[0],
+                                                      revenue.apply(position, event.payload)))
+        raise RepaymentRefused("the declaration kept changing; try again")
 
     def _earlier(self, reference: str) -> tuple[Payment, dict[str, Any]] | None:
         claimed = REFERENCES.find(self.store, reference=reference)
@@ -233,13 +302,22 @@ def fold_ledger(mrn: str, history: list[RecordedEvent], minor: Mapping[str, int]
     return ledger
 
 
-def guarantee_of(history: list[RecordedEvent]) -> str | None:
-    """The guarantee account securing the declaration version in force, if any."""
+def account_of(history: list[RecordedEvent]) -> tuple[str, str | None]:
+    """How the declaration version in force settles its debt: (method, account)."""
     found = [e.payload for e in history if isinstance(e.payload, events.DutyAssessed)]
     latest = max(found, key=lambda a: a.declaration_version, default=None)
-    if latest is None or latest.payment_method != "guarantee":
-        return None
-    return latest.account
+    if latest is None:
+        return "immediate", None
+    return latest.payment_method, latest.account
+
+
+def repayment_body(event: RecordedEvent, position: revenue.Position) -> dict[str, Any]:
+    """The answer to POST /repayments."""
+    repaid: events.RepaymentPaid = event.payload
+    return {"mrn": repaid.mrn, "reference": repaid.reference,
+            "amount": json_value(repaid.amount), "currency": repaid.currency,
+            "still_repayable": json_value(position.outstanding_repayment),
+            "recorded_at": event.recorded_at.isoformat()}
 
 
 def payment_body(event: RecordedEvent) -> dict[str, Any]:

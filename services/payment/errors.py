@@ -5,13 +5,14 @@ from marshmallow import ValidationError
 from shared.web.problems import ErrorTable, ProblemSpec, schema_pointers
 
 from .accounting import UnknownAccount
-from .application import InvalidatedDeclaration, UnknownDeclaration
+from .application import InvalidatedDeclaration, NotCustoms, UnknownDeclaration
 from .domain.accounts import AccountClosedError, AccountError, AccountExists, InvalidLimit
 from .domain.errors import (
     InvalidPaymentAmount,
     PaymentCurrencyNotAccepted,
     PaymentReferenceConflict,
 )
+from .domain.revenue import RepaymentRefused
 
 ERRORS = ErrorTable({
     ValidationError: ProblemSpec(422, "validation", "The payment is not valid", schema_pointers,
@@ -23,6 +24,8 @@ ERRORS = ErrorTable({
     InvalidPaymentAmount: ProblemSpec(422, "invalid-amount", "The amount is not valid"),
     UnknownDeclaration: ProblemSpec(404, "not-found", "No assessed declaration"),
     InvalidatedDeclaration: ProblemSpec(409, "invalidated", "The declaration was invalidated"),
+    NotCustoms: ProblemSpec(403, "forbidden", "Not allowed"),
+    RepaymentRefused: ProblemSpec(422, "repayment-refused", "The repayment is not due"),
     UnknownAccount: ProblemSpec(404, "not-found", "No such account"),
     AccountExists: ProblemSpec(409, "account-exists", "An account with this number exists"),
     AccountClosedError: ProblemSpec(409, "account-closed", "The account is closed"),

@@ -19,6 +19,20 @@ class PaymentSchema(Schema):
         r"^[A-Z]{3}$", error="an ISO 4217 code, e.g. GBP"))
 
 
+class RepaymentSchema(PaymentSchema):
+    """`POST /repayments` (cashier): a repayment paid out to the declarant, within what was
+    decided repayable (idempotent on its reference within the declaration)."""
+
+
+class RepaymentRecordedSchema(Schema):
+    mrn = fields.String(required=True)
+    reference = fields.String(required=True)
+    amount = fields.String(required=True)
+    currency = fields.String(required=True)
+    still_repayable = fields.String(required=True)
+    recorded_at = fields.String(required=True)
+
+
 class PaymentRecordedSchema(Schema):
     mrn = fields.String(required=True)
     reference = fields.String(required=True)

@@ -2,8 +2,8 @@
 
     nameko run --config services/payment/config.yaml services.payment.service
 
-Hears `DeclarationAccepted` on `payment.declarations` and `DeclarationInvalidated` on
-`payment.invalidations`; appends only `payment-*` streams (a declaration's
+Hears `DeclarationAccepted` on `payment.declarations`, `ControlCompleted` on
+`payment.controls` and `DeclarationInvalidated` on `payment.invalidations`; appends only `payment-*` streams (a declaration's
 `payment-<consignment id>`, an account's `payment-account-<number>`).
 """
 
@@ -20,6 +20,7 @@ from services.wiring import Application, reference_data
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted, DeclarationInvalidated
 from shared.events.envelope import RecordedEvent
+from shared.events.risk import ControlCompleted
 from shared.eventstore import EventStore
 from shared.identity import Caller
 from shared.messaging.consumer import event_handler
@@ -37,11 +38,13 @@ from .schemas import (
     LimitSchema,
     PaymentRecordedSchema,
     PaymentSchema,
+    RepaymentRecordedSchema,
+    RepaymentSchema,
 )
 
 PAYMENT = PaymentSchema()  # built once: a schema is reusable across requests
 ACCOUNT, LIMIT, DIRECT_DEBIT = AccountSchema(), LimitSchema(), DirectDebitSchema()
-CLOSURE = ClosureSchema()
+CLOSURE, REPAYMENT = ClosureSchema(), RepaymentSchema()
 # Who reads an account: its holder (a declarant or a trader's cashier whose token names the
 # holder's EORI), officers, auditors and operators.
 ACCOUNT_READERS = ("declarant", "cashier", "officer", "auditor", "operator")
@@ -75,6 +78,19 @@ class PaymentService(ops.OpsEndpoints):
         body = PAYMENT.load(json_body(request))
         result = self.app.pay(body["mrn"], body["reference"], body["amount"], body["currency"],
                               caller)
+        return (201 if result.created else 200), result.body
+
+    @api("POST", "/repayments", roles=("cashier",), errors=ERRORS,
+         summary="Record a repayment paid out (within what was decided repayable)",
+         request=RepaymentSchema,
+         responses={201: RepaymentRecordedSchema, 200: RepaymentRecordedSchema,
+                    404: "no assessed declaration with this MRN",
+                    409: "reference reused for another repayment",
+                    422: "invalid, or more than the repayment decided and not paid yet"})
+    def post_repayment(self, request: Request, caller: Caller) -> Any:
+        body = REPAYMENT.load(json_body(request))
+        result = self.app.repay(body["mrn"], body["reference"], body["amount"],
+                                body["currency"], caller)
         return (201 if result.created else 200), result.body
 
     @api("POST", "/accounts", roles=("operator",), errors=ERRORS,
@@ -124,6 +140,10 @@ class PaymentService(ops.OpsEndpoints):
     @event_handler("payment.declarations", topology=TOPOLOGY, precheck=False)
     def on_accepted(self, event: RecordedEvent, accepted: DeclarationAccepted) -> Any:
         return self.app.assessment(accepted, event)
+
+    @event_handler("payment.controls", topology=TOPOLOGY, precheck=False)
+    def on_control(self, event: RecordedEvent, completed: ControlCompleted) -> Any:
+        return self.app.control_finding(completed, event)
 
     @event_handler("payment.invalidations", topology=TOPOLOGY, precheck=False)
     def on_invalidated(self, event: RecordedEvent, invalidated: DeclarationInvalidated) -> Any:

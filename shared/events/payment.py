@@ -247,6 +247,62 @@ class DirectDebitCollected:
     charges: int = field(metadata=_NOT_NEGATIVE)
 
 
+# -- what the declaration owes beyond its assessment, and what customs owes back -----------
+
+DEBT_CAUSES = ("amendment", "control_finding", "post_clearance_check")
+REPAYMENT_CAUSES = ("overpayment", "amendment", "invalidation")
+
+
+@dataclass(frozen=True)
+class AdditionalDebtNotified:
+    """A customs debt beyond the one entered (UCC arts. 102 and 105(4)): notified to the
+    declarant with its legal basis, and due by `due_date` (art. 108(1): within 10 days of
+    the notification). `cause`: a post-release amendment that raised the duty, a control's
+    finding (the additional duty of a release after payment), or a post-clearance check."""
+
+    TYPE: ClassVar[str] = "AdditionalDebtNotified"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    declaration_version: int
+    amount: Decimal = field(metadata=_POSITIVE)
+    currency: str
+    cause: str = field(metadata={"validate": validate.OneOf(DEBT_CAUSES)})
+    legal_basis: str
+    due_date: date
+
+
+@dataclass(frozen=True)
+class RepaymentDecided:
+    """Customs decided to repay `amount` (UCC arts. 116-117): paid beyond the debt, a debt
+    lowered by an amendment, or everything paid on an invalidated declaration."""
+
+    TYPE: ClassVar[str] = "RepaymentDecided"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    amount: Decimal = field(metadata=_POSITIVE)
+    currency: str
+    cause: str = field(metadata={"validate": validate.OneOf(REPAYMENT_CAUSES)})
+    legal_basis: str
+
+
+@dataclass(frozen=True)
+class RepaymentPaid:
+    """A repayment paid out to the declarant (idempotent on its reference)."""
+
+    TYPE: ClassVar[str] = "RepaymentPaid"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    reference: str
+    amount: Decimal = field(metadata=_POSITIVE)
+    currency: str
+
+
 def immediate_payment(data: dict[str, Any]) -> dict[str, Any]:
     """DutyAssessed 2 -> 3: recorded before payment methods, the debt was paid at once."""
     return {**data, "payment_method": "immediate", "account": None}
@@ -254,6 +310,6 @@ def immediate_payment(data: dict[str, Any]) -> dict[str, Any]:
 
 EVENTS = [DutyAssessed, PaymentReceived, AccountOpened, AccountLimitChanged, AccountClosed,
           DebtCharged, DebtSecured, SecurityReleased, ChargeCancelled, ChargeRefused,
-          DirectDebitCollected]
+          DirectDebitCollected, AdditionalDebtNotified, RepaymentDecided, RepaymentPaid]
 OLD_VERSIONS = {DutyAssessed: {1: (DutyAssessedV1, first_declaration_version),
                                2: (DutyAssessedV2, immediate_payment)}}

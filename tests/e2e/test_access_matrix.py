@@ -27,6 +27,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -93,6 +94,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "risk POST /controls/{mrn}":           _row(401, 403, 403, 201, 404, 403, 403, 403, 403, 403),
     "payment POST /payments":              _row(401, 403, 403, 403, 403, 201, 404, 403, 403, 403),
     "release GET /notifications":          _row(401, 403, 403, 200, 200, 403, 403, 200, 200, 403),
+    # Repayments are paid out by customs' own cashier (a trader's cashier: 403).
+    "payment POST /repayments":            _row(401, 403, 403, 403, 403, 201, 403, 403, 403, 403),
     # Accounts: opened and managed by operators; read by the holder (a token naming its EORI),
     # officers, auditors and operators; anyone else's token finds no such account (404).
     "payment POST /accounts":              _row(401, 403, 403, 403, 403, 403, 403, 403, 403, 201),
@@ -188,6 +191,7 @@ class World:
     amendable_document: dict[str, Any]
     accounts: dict[str, str]
     new_account: str
+    repayable: str
 
     def target(self, route: Route) -> str:
         """The route's path, its `{mrn}` that of the declaration it acts on."""
@@ -227,6 +231,9 @@ class World:
             "payment POST /accounts/{number}/limit": lambda: {"limit": "250000.00"},
             "payment POST /accounts/{number}/direct-debit": lambda: {"period_end": "2026-11-30"},
             "payment POST /accounts/{number}/closure": lambda: {"reason": "mandate cancelled"},
+            "payment POST /repayments": lambda: {
+                "mrn": self.mrns["overpaid"], "reference": self.reference + "-REP",
+                "amount": self.repayable, "currency": "GBP"},
         }
         if not route.state_changing:
             return None
@@ -244,6 +251,10 @@ class World:
             status_becomes(self.cluster, self.mrns["spare"], "invalidated")
         if route.key == "declaration POST /declarations/{mrn}/invalidation/decision":
             status_becomes(self.cluster, self.mrns["requested"], "invalidated")
+        if route.key == "payment POST /repayments":
+            wait_until(lambda: (status_of(self.cluster, self.mrns["overpaid"]) or {}).get(
+                "amount_repayable") == "0.00", timeout=30, interval=0.1,
+                message="the repayment to show")
         if route.key == "declaration POST /declarations/{mrn}/amendments/decision":
             wait_until(lambda: (status_of(self.cluster, self.mrns["applied"]) or {}).get(
                 "declaration_version") == 2, timeout=30, interval=0.1,
@@ -321,10 +332,24 @@ def world(cluster: Cluster) -> Iterator[World]:
         mrns["amendable"] = lodged.body["mrn"]
         status_becomes(cluster, mrns["amendable"], "tax_due")
         accounts = {name: opened(cluster, "deferment") for name in ("held", "closable")}
+        mrns["overpaid"], repayable = overpaid(cluster)
         settle(store)
         yield World(cluster, store, mrns, due, f"MATRIX-{uuid.uuid4().hex[:8].upper()}",
                     f"MATRIX-PAY-{uuid.uuid4().hex[:8].upper()}", amendable, accounts,
-                    f"MATRIX{uuid.uuid4().hex[:8].upper()}")
+                    f"MATRIX{uuid.uuid4().hex[:8].upper()}", repayable)
+
+
+def overpaid(cluster: Cluster) -> tuple[str, str]:
+    """A green declaration paid 10.00 beyond its duty: its MRN and what is repayable."""
+    mrn = lodge(cluster, "02-green-unpaid.json")
+    due = Decimal(status_becomes(cluster, mrn, "tax_due")["amount_due"])
+    paid = send(cluster, "payment", "POST", "/payments", token=PARTY["cashier"].token(cluster),
+                body={"mrn": mrn, "reference": f"MATRIX-OVER-{uuid.uuid4().hex[:8]}",
+                      "amount": str(due + Decimal("10.00")), "currency": "GBP"})
+    assert paid.status == 201, str(paid)
+    wait_until(lambda: (status_of(cluster, mrn) or {}).get("amount_repayable") == "10.00",
+               timeout=30, interval=0.1, message="the overpayment to be decided repayable")
+    return mrn, "10.00"
 
 
 def opened(cluster: Cluster, kind: str) -> str:
@@ -515,7 +540,8 @@ def test_a_state_changing_body_that_is_not_json_is_415(world: World, route: Rout
     party = accepted[0]
     content_type, encode = NOT_JSON[kind]
     body = world.body(route)
-    if route.key == "risk POST /controls/{mrn}" or route.key == "payment POST /payments":
+    if route.key in ("risk POST /controls/{mrn}", "payment POST /payments",
+                     "payment POST /repayments"):
         # On fresh declarations: the matrix's own may be controlled and paid already.
         mrns, due = prepared(world.cluster, world.store)
         path = route.operation.path.replace("{mrn}", mrns["yellow"])

@@ -124,6 +124,12 @@ def test_after_release_an_officer_decides_the_request(cluster: Cluster) -> None:
     granted = decide(cluster, mrn, "granted")
     assert granted.status == 200, str(granted)
     assert granted.body["status"] == {"name": "invalidated", "code": "10"}
+    with log_of(cluster) as store:  # the payment service decides the repayment on hearing it
+        settle(store)
+        consignment = status_of(cluster, mrn)["consignment_id"]  # type: ignore[index]
+        decided = [e.payload for e in store.read_correlation(consignment)
+                   if e.type == "RepaymentDecided"]
+    assert [(d.amount, d.cause) for d in decided] == [(Decimal(due), "invalidation")]
     view = status_of(cluster, mrn)
     assert view is not None and view["amount_repayable"] == due
     assert view["released_at"] is not None  # the release stays a fact of the log

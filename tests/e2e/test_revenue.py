@@ -7,6 +7,7 @@ deferment charge back. Bad account requests are 4xx problem+json and store nothi
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -220,3 +221,79 @@ def test_a_low_value_consignment_is_relieved_of_duty_and_vat(cluster: Cluster) -
     # the items keep what the tariff says: the relief is visible, not silent
     assert sum(Decimal(i["vat"]) for i in assessed.working["items"]) \
         == Decimal(relief["vat_relieved"])
+
+
+def repay(cluster: Cluster, mrn: str, amount: str, reference: str) -> Any:
+    return send(cluster, "payment", "POST", "/repayments",
+                token=PARTY["cashier"].token(cluster),
+                body={"mrn": mrn, "reference": reference, "amount": amount, "currency": "GBP"})
+
+
+def revenue_events(cluster: Cluster, mrn: str, kind: str) -> list[Any]:
+    consignment = status_of(cluster, mrn)["consignment_id"]  # type: ignore[index]
+    with log_of(cluster) as store:
+        settle(store)
+        return [e.payload for e in store.read_correlation(consignment) if e.type == kind]
+
+
+def test_an_additional_debt_from_a_control_is_notified_and_paid(cluster: Cluster) -> None:
+    number = open_account(cluster, "guarantee", "100000.00")
+    mrn = lodge_on(cluster, "05-red-non-compliant.json", "guarantee", number)
+    assessed = status_becomes(cluster, mrn, "examination_intended")["amount_due"]
+    answer = send(cluster, "risk", "POST", f"/controls/{mrn}",
+                  token=PARTY["officer_here"].token(cluster),
+                  body={"result": "non_compliant", "outcome": "release_after_payment",
+                        "additional_duty": "150.00",
+                        "findings": [{"category": "valuation", "text": "invoice understated"}]})
+    assert answer.status == 201, str(answer)
+    # the guarantee secures the assessed duty; the additional debt is to be paid
+    status_becomes(cluster, mrn, "tax_due")
+    [debt] = revenue_events(cluster, mrn, "AdditionalDebtNotified")
+    assert debt.amount == Decimal("150.00") and debt.cause == "control_finding"
+    assert "105(4)" in debt.legal_basis
+    assert (debt.due_date - date.today()).days in (10, 11)  # UCC art. 108(1), from today
+    pay(cluster, mrn, "150.00")
+    status_becomes(cluster, mrn, "released")  # on the guarantee: not cleared yet
+    pay(cluster, mrn, assessed)  # the secured duty, paid after release
+    status_becomes(cluster, mrn, "cleared")
+    assert account(cluster, number)["reserved"] == "0.00"
+
+
+def test_an_overpayment_is_decided_repayable_and_repaid(cluster: Cluster) -> None:
+    answer = send(cluster, "declaration", "POST", "/declarations",
+                  token=PARTY["declarant"].token(cluster), body=sample("02-green-unpaid.json"))
+    mrn = answer.body["mrn"]
+    due = Decimal(status_becomes(cluster, mrn, "tax_due")["amount_due"])
+    pay(cluster, mrn, str(due + Decimal("40.00")))
+    status_becomes(cluster, mrn, "cleared")
+    [decided] = revenue_events(cluster, mrn, "RepaymentDecided")
+    assert decided.amount == Decimal("40.00") and decided.cause == "overpayment"
+    assert status_of(cluster, mrn)["amount_repayable"] == "40.00"  # type: ignore[index]
+    reference = f"REP-{uuid.uuid4().hex[:8]}"
+    too_much = repay(cluster, mrn, "40.01", reference)
+    assert too_much.status == 422, str(too_much)
+    paid_out = repay(cluster, mrn, "40.00", reference)
+    assert paid_out.status == 201 and paid_out.body["still_repayable"] == "0.00", str(paid_out)
+    assert repay(cluster, mrn, "40.00", reference).status == 200  # the same repayment again
+    assert repay(cluster, mrn, "1.00", f"REP-{uuid.uuid4().hex[:8]}").status == 422
+    with log_of(cluster) as store:
+        settle(store)
+    assert status_of(cluster, mrn)["amount_repayable"] == "0.00"  # type: ignore[index]
+
+
+def test_what_was_paid_on_an_invalidated_declaration_is_repaid(cluster: Cluster) -> None:
+    answer = send(cluster, "declaration", "POST", "/declarations",
+                  token=PARTY["declarant"].token(cluster), body=sample("04-yellow-compliant.json"))
+    mrn = answer.body["mrn"]
+    due = Decimal(status_becomes(cluster, mrn, "documents_required")["amount_due"])
+    part = (due / 2).quantize(Decimal("0.01"))
+    pay(cluster, mrn, str(part))
+    invalidated = send(cluster, "declaration", "POST", f"/declarations/{mrn}/invalidation",
+                       token=PARTY["declarant"].token(cluster), body={"reason": "cancelled"})
+    assert invalidated.status == 200, str(invalidated)
+    [decided] = revenue_events(cluster, mrn, "RepaymentDecided")
+    assert decided.amount == part and decided.cause == "invalidation"
+    assert repay(cluster, mrn, str(part), f"REP-{uuid.uuid4().hex[:8]}").status == 201
+    with log_of(cluster) as store:
+        settle(store)
+    assert status_of(cluster, mrn)["amount_repayable"] == "0.00"  # type: ignore[index]

@@ -1,27 +1,24 @@
-"""What customs owes back on a declaration (pure).
+"""What customs owes back on a declaration, as the declarant reads it (pure).
 
-UCC arts. 116-120: an amount paid beyond the debt is repaid, and everything paid on an
-invalidated declaration (art. 117: the debt is extinguished). Until the revenue work records
-repayment decisions and repayments as their own facts, the amount repayable is the amount
-paid beyond the amount due, or all of it once invalidated, in the national currency: "0.00"
-when nothing is.
+The payment service decides repayments (UCC arts. 116-120: what was paid beyond the debt,
+everything paid on an invalidated declaration; `services/payment/domain/revenue.py`) and
+records the repayments paid out. The declaration's `amount_repayable` is what was decided and
+not paid out yet, from those facts, in the national currency: "0.00" when nothing is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 
-def amount_repayable(amount_due: str | None, amount_paid: str | None, *,
-                     invalidated: bool = False) -> str:
-    """The amount paid beyond the amount due (decimal strings), or all that was paid when
-    `invalidated`, as a decimal string with two places; "0.00" when nothing was paid, or the
-    duty is not assessed yet, or nothing was overpaid."""
-    if amount_paid is None:
-        return "0.00"
-    if invalidated:
-        return str(Decimal(amount_paid).quantize(Decimal("0.01")))
-    if amount_due is None:
-        return "0.00"
-    over = Decimal(amount_paid) - Decimal(amount_due)
-    return str(max(over, Decimal(0)).quantize(Decimal("0.01")))
+def amount_repayable(facts: Mapping[str, Mapping[str, Any]]) -> str:
+    """Repayments decided less repayments paid out (decimal string, two places)."""
+    total = Decimal(0)
+    for fact in facts.values():
+        if fact["type"] == "RepaymentDecided":
+            total += Decimal(fact["data"]["amount"])
+        elif fact["type"] == "RepaymentPaid":
+            total -= Decimal(fact["data"]["amount"])
+    return str(total.quantize(Decimal("0.01")))

@@ -35,6 +35,8 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "DebtCharged": ("amount", "declaration_version"),
     "DebtSecured": ("amount", "declaration_version"),
     "ChargeRefused": ("reason", "declaration_version"),
+    "RepaymentDecided": ("amount",),
+    "RepaymentPaid": ("amount",),
     "GoodsReleased": ("released_at",),
     "DeclarationCleared": ("cleared_at", "declaration_version"),
     "GoodsHeld": ("reason",),

@@ -1,20 +1,21 @@
-"""The amount repayable on a declaration: what was paid beyond the amount due."""
+"""The amount repayable on a declaration, as its view shows it: the repayments the payment
+service decided, less those paid out (the rules that decide them are the payment domain's:
+tests/unit/payment/test_payment_revenue.py)."""
 
 from __future__ import annotations
-
-import pytest
 
 from services.declaration.domain.repayment import amount_repayable
 
 
-@pytest.mark.parametrize(("due", "paid", "repayable"), [
-    (None, None, "0.00"),  # not assessed yet
-    ("120.00", None, "0.00"),
-    ("120.00", "100.00", "0.00"),  # still owed, nothing to repay
-    ("120.00", "120.00", "0.00"),
-    ("120.00", "125.5", "5.50"),
-    ("0.00", "10", "10.00"),
-])
-def test_the_amount_paid_beyond_the_amount_due_is_repayable(
-        due: str | None, paid: str | None, repayable: str) -> None:
-    assert amount_repayable(due, paid) == repayable
+def fact(kind: str, amount: str) -> dict[str, object]:
+    return {"type": kind, "position": 1, "at": "2026-12-02T10:00:00+00:00",
+            "data": {"amount": amount}}
+
+
+def test_decided_less_paid_out_is_repayable() -> None:
+    assert amount_repayable({}) == "0.00"
+    assert amount_repayable({"a": fact("PaymentReceived", "20.00")}) == "0.00"
+    decided = {"a": fact("RepaymentDecided", "5.5"), "b": fact("RepaymentDecided", "10.00")}
+    assert amount_repayable(decided) == "15.50"
+    assert amount_repayable({**decided, "c": fact("RepaymentPaid", "15.50")}) == "0.00"
+    assert amount_repayable({**decided, "c": fact("RepaymentPaid", "5.50")}) == "10.00"

@@ -23,7 +23,6 @@ from services.declaration.domain.lifecycle import (
     ReleaseWasRefused,
     fold,
 )
-from services.declaration.domain.repayment import amount_repayable
 from shared.events.declaration import (
     DeclarationAccepted,
     DeclarationInvalidated,
@@ -84,9 +83,3 @@ def test_nothing_after_invalidation_or_a_refused_release() -> None:
     with pytest.raises(NoInvalidationRequest):
         decide_request(state())
 
-
-def test_everything_paid_on_an_invalidated_declaration_is_repayable() -> None:
-    assert amount_repayable("100.00", "100.00") == "0.00"
-    assert amount_repayable("100.00", "100.00", invalidated=True) == "100.00"
-    assert amount_repayable(None, "20.5", invalidated=True) == "20.50"
-    assert amount_repayable("100.00", None, invalidated=True) == "0.00"
