@@ -31,6 +31,7 @@ from shared.observability.logging import configure_cli
 from shared.settings import DEFAULTS
 
 from .commands import (
+    accounts,
     agency,
     history,
     listen,
@@ -48,7 +49,7 @@ from .http import ServiceUnreachable
 from .output import Failed, UsageError, error
 
 COMMANDS = [lodge, status, listen, verify, seal, parked, rebuild, history, trs, token, migrate,
-            agency]
+            agency, accounts]
 
 
 def build_parser() -> argparse.ArgumentParser:

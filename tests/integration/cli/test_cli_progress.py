@@ -1,7 +1,7 @@
 """The progress bar of the long commands (issue 9, point 5), seen as a user sees it.
 
 A store of 20,000 events is read by the real `clearance` with its stderr on a pseudo-terminal:
-every long pass (verify, verify --decisions, trs, rebuild, rebuild --check) must draw one line
+every long pass (verify, verify --decisions, trs, rebuild, rebuild --check, accounts) must draw one line
 updated in place (carriage returns, one newline at the end) with its name, a bar, the
 percentage, the events covered out of the log's last position, the elapsed time, the ETA and
 the rate; at least one of these lines while the pass is under way (0% < done < 100%), with an
@@ -37,6 +37,7 @@ COMMANDS = [
     (["trs"], ["trs"], 0, f"lodged {CONSIGNMENTS:,}, released 0"),
     (["rebuild", "--check"], ["check"], 0, "identical"),
     (["rebuild"], ["rebuild"], 0, f"rebuilt from {EVENTS:,} events"),
+    (["accounts"], ["accounts"], 0, "Ledger balances by class (0 entries"),
 ]
 
 
