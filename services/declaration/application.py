@@ -27,6 +27,7 @@ from shared.events.declaration import (
     InvalidationRequested,
 )
 from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name
+from shared.events.payment import account_stream
 from shared.events.release import GoodsReleased, ReleaseRefused
 from shared.eventstore import EventStore, KeyTaken, WrongExpectedVersion
 from shared.identity import Caller
@@ -46,6 +47,7 @@ from .domain.identifiers import MrnAllocator, payload_fingerprint
 from .domain.invalidation import Invalidate, decide_request, request_invalidation
 from .domain.lifecycle import Lifecycle
 from .domain.lifecycle import fold as fold_lifecycle
+from .domain.payment_terms import account_problems
 from .domain.status import Status
 from .domain.status_view import KEPT_FIELDS
 from .domain.validation import DeclarationInvalid, Problem
@@ -116,11 +118,20 @@ class Declarations:
         self.post_release_amendment_days = post_release_amendment_days
 
     def validate(self, raw: Mapping[str, Any], on_date: date) -> Declaration:
-        return validate_document(raw, on_date=on_date, tariff=self.reference.tariff,
-                                 countries=self.reference.countries,
-                                 currencies=self.reference.currencies,
-                                 offices=self.reference.offices.offices,
-                                 measures=self.reference.tariff, rates=self.reference.rates)
+        declaration = validate_document(raw, on_date=on_date, tariff=self.reference.tariff,
+                                        countries=self.reference.countries,
+                                        currencies=self.reference.currencies,
+                                        offices=self.reference.offices.offices,
+                                        measures=self.reference.tariff,
+                                        rates=self.reference.rates)
+        terms = declaration.payment
+        if terms is not None and terms.account is not None:  # read only when one is named
+            history = self.store.read_stream(account_stream(terms.account))
+            problems = account_problems(declaration, (e.payload for e in history),
+                                        self.reference.rates.national_currency)
+            if problems:
+                raise DeclarationInvalid(problems)
+        return declaration
 
     def lodge(self, raw: Mapping[str, Any], caller: Caller, *,
               now: datetime | None = None) -> Lodged:

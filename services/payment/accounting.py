@@ -32,6 +32,7 @@ from shared.events.envelope import (
     stream_name,
     utcnow,
 )
+from shared.events.payment import account_stream
 from shared.eventstore import EventStore, KeyTaken, Transaction
 from shared.identity import Caller
 
@@ -42,10 +43,6 @@ from .projections import ACCOUNTS, lock_accounts, project_accounts
 
 CATEGORY = "payment"
 SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
-
-
-def account_stream(number: str) -> str:
-    return stream_name(CATEGORY, f"account-{number}")
 
 
 class UnknownAccount(LookupError):

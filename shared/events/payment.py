@@ -112,6 +112,11 @@ class PaymentReceived:
 # Events about a declaration's debt carry its consignment as correlation id.
 
 
+def account_stream(number: str) -> str:
+    """The stream of the deferment or guarantee account `number`."""
+    return f"{CATEGORY}-account-{number}"
+
+
 @dataclass(frozen=True)
 class AccountOpened:
     """A deferment account (debts charged to it, collected by direct debit at the end of each

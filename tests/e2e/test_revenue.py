@@ -145,16 +145,33 @@ def test_an_invalidation_takes_a_deferment_charge_back(cluster: Cluster) -> None
     assert [e["kind"] for e in back["entries"]] == ["charged", "charge_cancelled"]
 
 
-def test_an_account_the_declarant_does_not_hold_charges_nothing(cluster: Cluster) -> None:
-    number = open_account(cluster, "deferment", "100000.00", holder="GB000000000001")
-    mrn = lodge_on(cluster, "02-green-unpaid.json", "deferment", number)
-    view = status_becomes(cluster, mrn, "tax_due")  # to be paid another way
-    assert "ChargeRefused" in types_of(cluster, mrn)
-    assert status_of(cluster, mrn)["status"]["name"] == "tax_due"  # type: ignore[index]
-    held = account(cluster, number, "operator")
-    assert held["charged"] == "0.00" and held["entries"] == []
-    pay(cluster, mrn, view["amount_due"])
-    status_becomes(cluster, mrn, "cleared")
+def test_a_declaration_naming_an_account_it_may_not_use_is_422(cluster: Cluster) -> None:
+    """Another holder's, unknown, of the other type or closed: refused at lodgement, with
+    the pointer, nothing stored; another holder's reads exactly as an unknown one."""
+    others = open_account(cluster, "deferment", "100000.00", holder="GB000000000001")
+    guarantee = open_account(cluster, "guarantee", "100000.00")
+    closed = open_account(cluster, "deferment", "100000.00")
+    assert operator(cluster, "POST", f"/accounts/{closed}/closure",
+                    {"reason": "mandate cancelled"}).status == 200
+    with log_of(cluster) as store:
+        before = settle(store)
+        answers = {}
+        for name, method, number in (("others", "deferment", others),
+                                     ("unknown", "deferment", "NOSUCHACCOUNT"),
+                                     ("type", "deferment", guarantee),
+                                     ("closed", "deferment", closed)):
+            document = {**sample("02-green-unpaid.json"),
+                        "payment": {"method": method, "account": number}}
+            answer = send(cluster, "declaration", "POST", "/declarations",
+                          token=PARTY["declarant"].token(cluster), body=document)
+            assert answer.status == 422, (name, str(answer))
+            assert answer.content_type == "application/problem+json"
+            [problem] = answer.body["errors"]
+            assert problem["pointer"] == "/payment/account", problem
+            answers[name] = problem["message"].replace(number, "N")
+        assert answers["others"] == answers["unknown"]
+        assert "guarantee account" in answers["type"] and "closed" in answers["closed"]
+        assert store.last_position() == before
 
 
 def test_bad_account_requests_are_4xx_and_store_nothing(cluster: Cluster) -> None:
@@ -197,9 +214,6 @@ def test_bad_account_requests_are_4xx_and_store_nothing(cluster: Cluster) -> Non
     assert closed.status == 200 and closed.body["closed"] is True, str(closed)
     again = operator(cluster, "POST", f"/accounts/{number}/limit", {"limit": "5000.00"})
     assert again.status == 409, str(again)
-    mrn = lodge_on(cluster, "02-green-unpaid.json", "guarantee", number)
-    status_becomes(cluster, mrn, "tax_due")
-    assert account(cluster, number)["reserved"] == "0.00"
 
 
 def test_a_low_value_consignment_is_relieved_of_duty_and_vat(cluster: Cluster) -> None:
