@@ -203,7 +203,7 @@ def _check_duty(event: RecordedEvent, duty: DutyAssessed, data: ReferenceData,
     working = duty.working
     try:
         recorded = assessment_from_dict(working)
-        again = reassess_duty(working, data.tariff, data.rates)
+        again = reassess_duty(working, data.tariff, data.rates, data.reliefs)
     except (PaymentDomainError, ReferenceDataError, KeyError, ValueError) as error:
         report.mismatches.append(_mismatch(event, f"cannot replay: {error}"))
         return

@@ -47,7 +47,6 @@ from .domain.duty import (
 )
 from .domain.errors import PaymentReferenceConflict
 from .domain.ledger import Ledger, Payment, PaymentOutcome, check_reference
-from .domain.revenue import RepaymentRefused
 from .projections import CASES, REFERENCES, project_cases, project_references
 
 CATEGORY = "payment"
@@ -63,6 +62,15 @@ def unknown(mrn: str) -> str:
 
 class UnknownDeclaration(LookupError):
     """No assessed declaration with this MRN."""
+
+
+# Tries of a write to a declaration's payment stream that another write (a payment, the
+# payment service's own notice) may have moved meanwhile: each reads the stream again.
+ATTEMPTS = 5
+
+
+class ConcurrentUpdate(Exception):
+    """The declaration's payment stream kept moving under a request: nothing was recorded."""
 
 
 class NotCustoms(PermissionError):
@@ -152,7 +160,7 @@ class Payments:
             raise UnknownDeclaration(unknown(mrn))  # as if there were none
         payment = Payment(mrn, reference, amount, currency)
         stream = stream_name(CATEGORY, consignment_id)
-        for _attempt in range(2):
+        for _attempt in range(ATTEMPTS):
             earlier = self._earlier(reference)
             if earlier is not None:
                 check_reference(earlier[0], payment)  # raises PaymentReferenceConflict
@@ -196,8 +204,11 @@ class Payments:
                     recorded = book.flush()
             except KeyTaken:
                 continue  # the same reference was recorded concurrently: answer as a repeat
+            except WrongExpectedVersion:
+                continue  # another write to the declaration's stream (a payment, a notice)
             return PaymentResult(True, payment_body(recorded[0]))
-        raise PaymentReferenceConflict(reference)
+        raise ConcurrentUpdate(f"{mrn} kept changing while the payment was recorded; "
+                               "nothing was recorded, send it again")
 
     def invalidated(self, invalidated: DeclarationInvalidated,
                     cause: RecordedEvent) -> list[AnyWrite]:
@@ -228,7 +239,7 @@ class Payments:
             raise NotCustoms("repayments are recorded by customs' own cashiers")
         consignment_id = self._consignment(mrn)
         stream = stream_name(CATEGORY, consignment_id)
-        for _attempt in range(2):
+        for _attempt in range(ATTEMPTS):
             history = self.store.read_stream(stream)
             position = revenue.fold(e.payload for e in history)
             if not revenue.check_repayment(position, reference, amount, currency):
@@ -246,7 +257,8 @@ class Payments:
                 continue  # something else was recorded meanwhile: decide again
             return PaymentResult(True, repayment_body(recorded[0],
                                                       revenue.apply(position, event.payload)))
-        raise RepaymentRefused("the declaration kept changing; try again")
+        raise ConcurrentUpdate(f"{mrn} kept changing while the repayment was recorded; "
+                               "nothing was recorded, send it again")
 
     def _earlier(self, reference: str) -> tuple[Payment, dict[str, Any]] | None:
         claimed = REFERENCES.find(self.store, reference=reference)

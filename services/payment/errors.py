@@ -5,7 +5,12 @@ from marshmallow import ValidationError
 from shared.web.problems import ErrorTable, ProblemSpec, schema_pointers
 
 from .accounting import UnknownAccount
-from .application import InvalidatedDeclaration, NotCustoms, UnknownDeclaration
+from .application import (
+    ConcurrentUpdate,
+    InvalidatedDeclaration,
+    NotCustoms,
+    UnknownDeclaration,
+)
 from .domain.accounts import AccountClosedError, AccountError, AccountExists, InvalidLimit
 from .domain.errors import (
     InvalidPaymentAmount,
@@ -25,6 +30,7 @@ ERRORS = ErrorTable({
     UnknownDeclaration: ProblemSpec(404, "not-found", "No assessed declaration"),
     InvalidatedDeclaration: ProblemSpec(409, "invalidated", "The declaration was invalidated"),
     NotCustoms: ProblemSpec(403, "forbidden", "Not allowed"),
+    ConcurrentUpdate: ProblemSpec(409, "concurrent-update", "Changed meanwhile"),
     RepaymentRefused: ProblemSpec(422, "repayment-refused", "The repayment is not due"),
     UnknownAccount: ProblemSpec(404, "not-found", "No such account"),
     AccountExists: ProblemSpec(409, "account-exists", "An account with this number exists"),

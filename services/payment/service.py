@@ -71,8 +71,8 @@ class PaymentService(ops.OpsEndpoints):
          summary="Record a payment (idempotent on its reference)", request=PaymentSchema,
          responses={201: PaymentRecordedSchema, 200: PaymentRecordedSchema,
                     404: "no assessed declaration with this MRN, or not the cashier's",
-                    409: "reference reused for another payment, or the declaration was "
-                         "invalidated",
+                    409: "reference reused for another payment, the declaration was "
+                         "invalidated, or it kept changing meanwhile",
                     422: "invalid payment"})
     def post_payment(self, request: Request, caller: Caller) -> Any:
         body = PAYMENT.load(json_body(request))
@@ -85,7 +85,8 @@ class PaymentService(ops.OpsEndpoints):
          request=RepaymentSchema,
          responses={201: RepaymentRecordedSchema, 200: RepaymentRecordedSchema,
                     404: "no assessed declaration with this MRN",
-                    409: "reference reused for another repayment",
+                    409: "reference reused for another repayment, or the declaration kept "
+                         "changing meanwhile",
                     422: "invalid, or more than the repayment decided and not paid yet"})
     def post_repayment(self, request: Request, caller: Caller) -> Any:
         body = REPAYMENT.load(json_body(request))

@@ -782,8 +782,9 @@ def assessment_from_dict(data: Mapping[str, Any]) -> Assessment:
 
 def reassess(record: Mapping[str, Any], tariff: Tariff, rates: ExchangeRates,
              reliefs: Reliefs | None = None) -> Assessment:
-    """Re-run `assess` on a record's own inputs, rounding rule, valuation basis and minor units
-    (and the low-value reliefs, which a record made under one needs).
+    """Re-run `assess` on a record's own inputs, rounding rule, valuation basis and minor units,
+    and the low-value reliefs when the record was made with them (a record without `relief`
+    predates them and is re-derived without).
 
     An auditor checks ``reassess(record, tariff, rates) == assessment_from_dict(record)``;
     `verify_assessment` does that and names the differences.
@@ -806,7 +807,7 @@ def reassess(record: Mapping[str, Any], tariff: Tariff, rates: ExchangeRates,
         rates,
         minor_units=minor_units,
         policy=policy,
-        reliefs=reliefs,
+        reliefs=reliefs if "relief" in record else None,
     )
 
 

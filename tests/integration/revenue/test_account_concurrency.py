@@ -18,6 +18,8 @@ from shared.events.catalog import registry
 from shared.eventstore import EventStore
 from shared.identity import Caller
 
+from .driver import CASHIER, Driver
+
 HOLDER = "GB123456789000"
 OPERATOR = Caller("ops", frozenset({"operator"}))
 
@@ -70,5 +72,37 @@ def test_concurrent_charges_never_overdraw_the_account(store_url: str) -> None:
         for payload in history:
             running = domain.apply(running, payload)
             assert running is not None and running.charged <= running.limit
+    finally:
+        store.close()
+
+
+def test_concurrent_payments_on_one_declaration_are_all_recorded(store_url: str) -> None:
+    """Payments with different references on one declaration at once (as a control's notice
+    written meanwhile would move the stream too): each is recorded (the loser of the stream
+    version reads the stream again), none is lost, none answers 500."""
+    store = EventStore(store_url, registry())
+    try:
+        driver = Driver(store)
+        mrn = driver.lodge("1500.00")
+        due = driver.position(0).debt
+        part = (due / 4).quantize(Decimal("0.01"))
+        barrier = threading.Barrier(4)
+        errors: list[BaseException] = []
+
+        def pay(n: int) -> None:
+            barrier.wait()
+            try:
+                driver.payments.pay(mrn, f"CONC-{n}", part, "GBP", CASHIER)
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=pay, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors, errors
+        position = driver.position(0)
+        assert position.paid == part * 4 and len(position.references) == 4
     finally:
         store.close()

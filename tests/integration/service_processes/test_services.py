@@ -133,9 +133,11 @@ def test_payment_service_assesses_with_its_working_and_takes_payments(
     duty = registry().decode(events[0])
     assert isinstance(duty, DutyAssessed)
     reference = load_reference_data()
-    verify_assessment(duty.working, reference.tariff, reference.rates)  # re-derives the same
+    verify_assessment(duty.working, reference.tariff, reference.rates,  # re-derives the same
+                      reference.reliefs)
     expected = assess(duty_declaration(document), date.today(), reference.tariff,
-                      reference.rates, minor_units=reference.currencies)
+                      reference.rates, minor_units=reference.currencies,
+                      reliefs=reference.reliefs)
     assert duty.amount_due == expected.total_due and duty.currency == "GBP"
 
     cashier = running.token(["cashier"], sub="cashier-1")  # customs' own cashier

@@ -122,3 +122,11 @@ def test_overlapping_measures_are_refused(tmp_path: Path) -> None:
         "B,2024-01-01,,150,GBP,duty,,b\n", encoding="utf-8")
     with pytest.raises(ReferenceDataInvalid, match="overlap"):
         load_reliefs(tmp_path)
+
+
+def test_a_record_made_before_reliefs_re_derives_without_them() -> None:
+    at = run(declaration("100.00"), reliefs=None)  # as assessed before reliefs existed
+    record = assessment_to_dict(at)
+    assert "relief" not in record and at.total_due > 0
+    # an auditor passes today's reliefs: the record is re-derived as it was taken
+    verify_assessment(record, REFERENCE.tariff, REFERENCE.rates, REFERENCE.reliefs)
