@@ -38,6 +38,7 @@ from shared.identity import Caller
 
 from .domain import accounts as domain
 from .domain import revenue
+from .domain.access import may_read_account
 from .domain.accounts import Account, AccountType, Refusal
 from .projections import ACCOUNTS, lock_accounts, project_accounts
 
@@ -61,14 +62,6 @@ class Charge:
     assessed: NewEvent  # the DutyAssessed event, appended first
     first: bool  # the declaration's first version (its assessment opens the stream)
     declarant_eori: str
-
-
-def may_read(caller: Caller, holder_eori: str) -> bool:
-    """Operators, officers and auditors read any account; a holder (its token's `eori`)
-    its own."""
-    if caller.has("operator") or caller.has("officer") or caller.has("auditor"):
-        return True
-    return caller.eori is not None and caller.eori == holder_eori
 
 
 class Accounts:
@@ -143,7 +136,7 @@ class Accounts:
         available, the charges waiting, and its entries."""
         history = self.store.read_stream(account_stream(number))
         account = domain.fold(e.payload for e in history)
-        if account is None or not may_read(caller, account.holder_eori):
+        if account is None or not may_read_account(caller, account.holder_eori):
             raise unknown(number)
         return account_body(account, history, self.minor[account.currency])
 

@@ -20,6 +20,7 @@ from shared.events.catalog import registry
 from shared.events.codec import json_value
 from shared.events.declaration import DeclarationAccepted, DeclarationInvalidated
 from shared.events.envelope import NewEvent, RecordedEvent, actor_text, stream_name, utcnow
+from shared.events.release import GoodsReleased
 from shared.events.risk import ControlCompleted
 from shared.eventstore import EventStore, KeyTaken, Transaction, WrongExpectedVersion
 from shared.identity import Caller
@@ -37,15 +38,16 @@ from .accounting import (
     service_event,
 )
 from .domain import revenue
-from .domain.access import may_pay
+from .domain.access import may_check, may_pay
 from .domain.duty import (
     DutyDeclaration,
     DutyItem,
     PreferenceClaim,
     assess,
     assessment_to_dict,
+    decimal_places,
 )
-from .domain.errors import PaymentReferenceConflict
+from .domain.errors import InvalidPaymentAmount, PaymentReferenceConflict
 from .domain.ledger import Ledger, Payment, PaymentOutcome, check_reference
 from .projections import CASES, REFERENCES, project_cases, project_references
 
@@ -67,6 +69,10 @@ class UnknownDeclaration(LookupError):
 # Tries of a write to a declaration's payment stream that another write (a payment, the
 # payment service's own notice) may have moved meanwhile: each reads the stream again.
 ATTEMPTS = 5
+
+
+class NotReleased(Exception):
+    """A post-clearance debt on goods not released yet."""
 
 
 class ConcurrentUpdate(Exception):
@@ -168,7 +174,9 @@ class Payments:
             history = self.store.read_stream(stream)
             ledger = fold_ledger(mrn, history, self.reference.currencies)
             additional = self._additional_duty(consignment_id, mrn)
-            ledger = ledger.with_amount_due(ledger.amount_due + additional)
+            position = replace(revenue.fold(e.payload for e in history),
+                               additional=additional)
+            ledger = ledger.with_amount_due(ledger.amount_due + additional + position.checked)
             outcome, after = ledger.receive(payment)
             assert outcome is PaymentOutcome.RECORDED  # a duplicate was found above
             balance = after.balance
@@ -178,8 +186,6 @@ class Payments:
                 correlation_id=consignment_id, actor=actor_text(caller.actor()))
             method, account = account_of(history)
             # Paid beyond the debt: a repayment is decided with the payment.
-            position = replace(revenue.fold(e.payload for e in history),
-                               additional=additional)
             position = revenue.apply(position, event.payload)
             try:
                 with self.store.transaction() as tx:
@@ -225,11 +231,43 @@ class Payments:
         notice)."""
         if completed.outcome != "release_after_payment" or completed.additional_duty <= 0:
             return []
-        debt = revenue.control_debt(completed.consignment_id, completed.mrn,
-                                    completed.declaration_version, completed.additional_duty,
-                                    self.reference.rates.national_currency, utcnow().date())
+        detail = "; ".join(f"{f.get('category')}: {f.get('text')}" for f in completed.findings)
+        debt = revenue.notified_debt(
+            completed.consignment_id, completed.mrn, completed.declaration_version,
+            self.reference.rates.national_currency, cause="control_finding",
+            amount=completed.additional_duty, detail=detail, notified_on=utcnow().date())
         return [Append(stream_name(CATEGORY, completed.consignment_id),
                        [service_event(debt, completed.consignment_id, cause.event_id)], None)]
+
+    def notify_debt(self, mrn: str, amount: Decimal, finding: str,
+                    caller: Caller) -> dict[str, Any]:
+        """An officer's post-clearance check (UCC art. 48) found a debt above the one entered
+        on released goods: notified with its legal basis and due date; it is paid as any
+        debt of the declaration (`pay`)."""
+        consignment_id = self._consignment(mrn)
+        accepted = self._accepted(consignment_id)
+        if not may_check(caller, accepted.office):
+            raise UnknownDeclaration(unknown(mrn))  # as if there were none
+        if amount <= 0 or decimal_places(amount) > self.reference.currencies[
+                self.reference.rates.national_currency]:
+            raise InvalidPaymentAmount(amount, "a debt is a positive amount in minor units")
+        found = self.store.of_types_in_streams(
+            (GoodsReleased.TYPE, DeclarationInvalidated.TYPE),
+            [stream_name("release", consignment_id), stream_name("declaration", consignment_id)])
+        if any(isinstance(e.payload, DeclarationInvalidated) for e in found):
+            raise InvalidatedDeclaration(f"{mrn} was invalidated: no debt is owed on it")
+        if not any(isinstance(e.payload, GoodsReleased) for e in found):
+            raise NotReleased(f"{mrn} is not released: a control's result records what it "
+                              "finds before release (POST /controls/{mrn})")
+        stream = stream_name(CATEGORY, consignment_id)
+        position = revenue.fold(e.payload for e in self.store.read_stream(stream))
+        debt = revenue.notified_debt(consignment_id, mrn, position.version, position.currency,
+                                     cause="post_clearance_check", amount=amount,
+                                     detail=finding, notified_on=utcnow().date())
+        event = registry().new_event(debt, correlation_id=consignment_id,
+                                     actor=actor_text(caller.actor()))
+        [recorded] = self.store.append(stream, [event], expected_version=None)
+        return debt_body(recorded)
 
     def repay(self, mrn: str, reference: str, amount: Decimal, currency: str,
               caller: Caller) -> PaymentResult:
@@ -286,9 +324,13 @@ class Payments:
 
     def _declarant(self, consignment_id: str) -> str:
         """The declarant's EORI (from the log: the declaration's acceptance)."""
+        return self._accepted(consignment_id).declarant_eori
+
+    def _accepted(self, consignment_id: str) -> DeclarationAccepted:
+        """The declaration's first acceptance (from the log)."""
         for event in self.store.read_stream(stream_name("declaration", consignment_id)):
             if isinstance(event.payload, DeclarationAccepted):
-                return event.payload.declarant_eori
+                return event.payload
         raise UnknownDeclaration(f"consignment {consignment_id} has no accepted declaration")
 
     def _consignment(self, mrn: str) -> str:
@@ -321,6 +363,15 @@ def account_of(history: list[RecordedEvent]) -> tuple[str, str | None]:
     if latest is None:
         return "immediate", None
     return latest.payment_method, latest.account
+
+
+def debt_body(event: RecordedEvent) -> dict[str, Any]:
+    """The answer to POST /additional-debts."""
+    debt: events.AdditionalDebtNotified = event.payload
+    return {"mrn": debt.mrn, "declaration_version": debt.declaration_version,
+            "amount": json_value(debt.amount), "currency": debt.currency, "cause": debt.cause,
+            "legal_basis": debt.legal_basis, "due_date": debt.due_date.isoformat(),
+            "detail": debt.detail, "notified_at": event.recorded_at.isoformat()}
 
 
 def repayment_body(event: RecordedEvent, position: revenue.Position) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from .application import (
     ConcurrentUpdate,
     InvalidatedDeclaration,
     NotCustoms,
+    NotReleased,
     UnknownDeclaration,
 )
 from .domain.accounts import AccountClosedError, AccountError, AccountExists, InvalidLimit
@@ -31,6 +32,7 @@ ERRORS = ErrorTable({
     InvalidatedDeclaration: ProblemSpec(409, "invalidated", "The declaration was invalidated"),
     NotCustoms: ProblemSpec(403, "forbidden", "Not allowed"),
     ConcurrentUpdate: ProblemSpec(409, "concurrent-update", "Changed meanwhile"),
+    NotReleased: ProblemSpec(409, "not-released", "The goods are not released"),
     RepaymentRefused: ProblemSpec(422, "repayment-refused", "The repayment is not due"),
     UnknownAccount: ProblemSpec(404, "not-found", "No such account"),
     AccountExists: ProblemSpec(409, "account-exists", "An account with this number exists"),

@@ -24,6 +24,30 @@ class RepaymentSchema(PaymentSchema):
     decided repayable (idempotent on its reference within the declaration)."""
 
 
+class DebtSchema(Schema):
+    """`POST /additional-debts` (officer at the declaration's office): a debt a post-clearance
+    check found on released goods."""
+
+    class Meta:
+        unknown = "raise"
+
+    mrn = PaymentSchema().fields["mrn"]
+    amount = DecimalString(max_places=4)
+    finding = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class DebtNotifiedSchema(Schema):
+    mrn = fields.String(required=True)
+    declaration_version = fields.Integer(required=True)
+    amount = fields.String(required=True)
+    currency = fields.String(required=True)
+    cause = fields.String(required=True)
+    legal_basis = fields.String(required=True)
+    due_date = fields.String(required=True)
+    detail = fields.String(required=True)
+    notified_at = fields.String(required=True)
+
+
 class RepaymentRecordedSchema(Schema):
     mrn = fields.String(required=True)
     reference = fields.String(required=True)

@@ -34,6 +34,8 @@ from .schemas import (
     AccountSchema,
     AccountViewSchema,
     ClosureSchema,
+    DebtNotifiedSchema,
+    DebtSchema,
     DirectDebitSchema,
     LimitSchema,
     PaymentRecordedSchema,
@@ -44,7 +46,7 @@ from .schemas import (
 
 PAYMENT = PaymentSchema()  # built once: a schema is reusable across requests
 ACCOUNT, LIMIT, DIRECT_DEBIT = AccountSchema(), LimitSchema(), DirectDebitSchema()
-CLOSURE, REPAYMENT = ClosureSchema(), RepaymentSchema()
+CLOSURE, REPAYMENT, DEBT = ClosureSchema(), RepaymentSchema(), DebtSchema()
 # Who reads an account: its holder (a declarant or a trader's cashier whose token names the
 # holder's EORI), officers, auditors and operators.
 ACCOUNT_READERS = ("declarant", "cashier", "officer", "auditor", "operator")
@@ -93,6 +95,17 @@ class PaymentService(ops.OpsEndpoints):
         result = self.app.repay(body["mrn"], body["reference"], body["amount"],
                                 body["currency"], caller)
         return (201 if result.created else 200), result.body
+
+    @api("POST", "/additional-debts", roles=("officer",), errors=ERRORS,
+         summary="Notify a debt a post-clearance check found on released goods",
+         request=DebtSchema,
+         responses={201: DebtNotifiedSchema,
+                    404: "no assessed declaration with this MRN at the officer's offices",
+                    409: "the goods are not released, or the declaration was invalidated",
+                    422: "invalid debt"})
+    def post_debt(self, request: Request, caller: Caller) -> Any:
+        body = DEBT.load(json_body(request))
+        return 201, self.app.notify_debt(body["mrn"], body["amount"], body["finding"], caller)
 
     @api("POST", "/accounts", roles=("operator",), errors=ERRORS,
          summary="Open a deferment or guarantee account", request=AccountSchema,

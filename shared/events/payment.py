@@ -276,6 +276,7 @@ class AdditionalDebtNotified:
     cause: str = field(metadata={"validate": validate.OneOf(DEBT_CAUSES)})
     legal_basis: str
     due_date: date
+    detail: str  # what was found or changed, in words
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "risk POST /controls/{mrn}":           _row(401, 403, 403, 201, 404, 403, 403, 403, 403, 403),
     "payment POST /payments":              _row(401, 403, 403, 403, 403, 201, 404, 403, 403, 403),
     "release GET /notifications":          _row(401, 403, 403, 200, 200, 403, 403, 200, 200, 403),
+    # A post-clearance check's debt: an officer at the declaration's office.
+    "payment POST /additional-debts":      _row(401, 403, 403, 201, 404, 403, 403, 403, 403, 403),
     # Repayments are paid out by customs' own cashier (a trader's cashier: 403).
     "payment POST /repayments":            _row(401, 403, 403, 403, 403, 201, 403, 403, 403, 403),
     # Accounts: opened and managed by operators; read by the holder (a token naming its EORI),
@@ -231,6 +233,9 @@ class World:
             "payment POST /accounts/{number}/limit": lambda: {"limit": "250000.00"},
             "payment POST /accounts/{number}/direct-debit": lambda: {"period_end": "2026-11-30"},
             "payment POST /accounts/{number}/closure": lambda: {"reason": "mandate cancelled"},
+            "payment POST /additional-debts": lambda: {
+                "mrn": self.mrns["checked"], "amount": "10.00",
+                "finding": "royalties not added to the price"},
             "payment POST /repayments": lambda: {
                 "mrn": self.mrns["overpaid"], "reference": self.reference + "-REP",
                 "amount": self.repayable, "currency": "GBP"},
@@ -333,6 +338,7 @@ def world(cluster: Cluster) -> Iterator[World]:
         status_becomes(cluster, mrns["amendable"], "tax_due")
         accounts = {name: opened(cluster, "deferment") for name in ("held", "closable")}
         mrns["overpaid"], repayable = overpaid(cluster)
+        mrns["checked"] = released(cluster, sample("02-green-unpaid.json"))
         settle(store)
         yield World(cluster, store, mrns, due, f"MATRIX-{uuid.uuid4().hex[:8].upper()}",
                     f"MATRIX-PAY-{uuid.uuid4().hex[:8].upper()}", amendable, accounts,

@@ -311,3 +311,41 @@ def test_what_was_paid_on_an_invalidated_declaration_is_repaid(cluster: Cluster)
     with log_of(cluster) as store:
         settle(store)
     assert status_of(cluster, mrn)["amount_repayable"] == "0.00"  # type: ignore[index]
+
+
+def test_a_post_clearance_check_notifies_a_debt_on_released_goods(cluster: Cluster) -> None:
+    answer = send(cluster, "declaration", "POST", "/declarations",
+                  token=PARTY["declarant"].token(cluster), body=sample("02-green-unpaid.json"))
+    mrn = answer.body["mrn"]
+    due = status_becomes(cluster, mrn, "tax_due")["amount_due"]
+    body = {"mrn": mrn, "amount": "75.00", "finding": "royalties not added to the price"}
+    officer = PARTY["officer_here"].token(cluster)
+    with log_of(cluster) as store:
+        before = settle(store)
+        early = send(cluster, "payment", "POST", "/additional-debts", token=officer, body=body)
+        assert early.status == 409 and early.body["type"].endswith("/not-released"), str(early)
+        for party, status in (("officer_elsewhere", 404), ("declarant", 403),
+                              ("cashier", 403)):
+            refused = send(cluster, "payment", "POST", "/additional-debts",
+                           token=PARTY[party].token(cluster), body=body)
+            assert refused.status == status, (party, str(refused))
+        zero = send(cluster, "payment", "POST", "/additional-debts", token=officer,
+                    body={**body, "amount": "0.00"})
+        assert zero.status == 422, str(zero)
+        assert store.last_position() == before
+    pay(cluster, mrn, due)
+    status_becomes(cluster, mrn, "cleared")
+    notified = send(cluster, "payment", "POST", "/additional-debts", token=officer, body=body)
+    assert notified.status == 201, str(notified)
+    assert notified.body["cause"] == "post_clearance_check"
+    assert "arts. 48 and 105(4)" in notified.body["legal_basis"]
+    assert notified.body["detail"] == body["finding"]
+    [debt] = revenue_events(cluster, mrn, "AdditionalDebtNotified")
+    assert debt.amount == Decimal("75.00") and (debt.due_date - date.today()).days in (10, 11)
+    view = status_of(cluster, mrn)
+    assert view is not None and Decimal(view["amount_due"]) == Decimal(due) + 75
+    answer = send(cluster, "payment", "POST", "/payments", token=PARTY["cashier"].token(cluster),
+                  body={"mrn": mrn, "reference": f"PCC-{uuid.uuid4().hex[:8]}",
+                        "amount": "75.00", "currency": "GBP"})
+    assert answer.status == 201 and answer.body["balance_due"] == "0.00", str(answer)
+    assert revenue_events(cluster, mrn, "RepaymentDecided") == []  # not an overpayment

@@ -35,6 +35,7 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "DebtCharged": ("amount", "declaration_version"),
     "DebtSecured": ("amount", "declaration_version"),
     "ChargeRefused": ("reason", "declaration_version"),
+    "AdditionalDebtNotified": ("amount", "cause", "declaration_version"),
     "RepaymentDecided": ("amount",),
     "RepaymentPaid": ("amount",),
     "GoodsReleased": ("released_at",),
@@ -101,8 +102,8 @@ def derive(facts: Mapping[str, Fact]) -> StatusView:
     risk, duty = last.get("RiskAssessed"), last.get("DutyAssessed")
     released = first.get("GoodsReleased")
     paid, due = seen.paid, seen.due
-    if due is not None and seen.additional:
-        due += seen.additional  # the additional debt of a release after payment
+    if due is not None:  # the additional debts: of a release after payment, of checks
+        due += seen.additional + seen.checked
     return StatusView(
         mrn=identity.get("mrn"),
         lrn=identity.get("lrn", ""),
@@ -140,15 +141,15 @@ def _position(fact: Fact) -> int:
 
 # Facts about one declaration version (each names it; an earlier event version is about 1).
 _OF_A_VERSION = ("RiskAssessed", "ControlOrdered", "ControlCompleted", "DutyAssessed",
-                 "DeclarationCleared")
+                 "DeclarationCleared", "AdditionalDebtNotified")
 
 
 class _Seen:
     """The facts of one consignment met so far, in log order: the first and the last of each
     type, and the sums the status needs."""
 
-    __slots__ = ("first", "last", "paid", "charged", "secured", "due", "additional", "refused",
-                 "version", "short_of_balance")
+    __slots__ = ("first", "last", "paid", "charged", "secured", "due", "additional", "checked",
+                 "refused", "version", "short_of_balance")
 
     def __init__(self) -> None:
         self.first: dict[str, Fact] = {}
@@ -159,6 +160,7 @@ class _Seen:
         self.short_of_balance = False  # the account named refused the charge for balance
         self.due: Decimal | None = None
         self.additional = Decimal("0.00")  # release after payment: the additional duty
+        self.checked = Decimal("0.00")  # debts found by post-clearance checks
         self.refused = False  # a control refused release (final)
         self.version = 1  # the declaration version in force (an amendment makes the next)
 
@@ -176,6 +178,7 @@ class _Seen:
                 for earlier in _OF_A_VERSION:
                     self.last.pop(earlier, None)
                 self.due, self.additional = None, Decimal("0.00")
+                self.checked = Decimal("0.00")
         self.first.setdefault(kind, fact)
         self.last[kind] = fact
         if kind == "PaymentReceived":
@@ -188,6 +191,9 @@ class _Seen:
             self.short_of_balance = False
         elif kind == "ChargeRefused":
             self.short_of_balance = fact["data"]["reason"] == "insufficient_balance"
+        elif kind == "AdditionalDebtNotified" and fact["data"]["cause"] == "post_clearance_check":
+            # a post-clearance check's debt (a control's is read from the control itself)
+            self.checked += Decimal(fact["data"]["amount"])
         elif kind == "DutyAssessed":
             self.due = Decimal(fact["data"]["amount_due"])
         elif kind == "ControlCompleted":

@@ -2,9 +2,10 @@
 payment stream, and the decisions that follow from it.
 
 - **Debt**: the amount due of the declaration version in force (its latest DutyAssessed),
-  plus the additional debts notified for that version by a control's finding or a
-  post-clearance check (an amendment's higher duty is in its own DutyAssessed already); none
-  once the declaration is invalidated (UCC art. 117: the debt is extinguished).
+  plus the additional debts notified for that version by a control's finding (`additional`)
+  or a post-clearance check (`checked`); an amendment's higher duty is in its own
+  DutyAssessed already. None once the declaration is invalidated (UCC art. 117: the debt is
+  extinguished).
 - **Settled**: paid (PaymentReceived, each reference once) plus what is charged to a deferment
   account (read from the account, which the payment stream does not hold).
 - **Repayable**: what was paid beyond the debt, never more than was paid in money (a deferment
@@ -51,7 +52,8 @@ class Position:
     version: int = 0  # the declaration version in force (0: not assessed yet)
     assessed: Decimal = Decimal(0)  # its amount due
     previous_assessed: Decimal | None = None  # the version before it, if any
-    additional: Decimal = Decimal(0)  # notified for this version (control, check)
+    additional: Decimal = Decimal(0)  # a control's additional duty, for this version
+    checked: Decimal = Decimal(0)  # notified by post-clearance checks, for this version
     paid: Decimal = Decimal(0)
     references: frozenset[str] = frozenset()
     decided: Decimal = Decimal(0)  # repayments decided
@@ -61,7 +63,9 @@ class Position:
 
     @property
     def debt(self) -> Decimal:
-        return Decimal(0) if self.invalidated else max(self.assessed, Decimal(0)) + self.additional
+        if self.invalidated:
+            return Decimal(0)
+        return max(self.assessed, Decimal(0)) + self.additional + self.checked
 
     def repayable(self, charged: Decimal = Decimal(0)) -> Decimal:
         """What customs owes back in all (decided or not), given the deferment `charged`."""
@@ -88,10 +92,14 @@ def apply(position: Position, payload: Any) -> Position:
                 version=payload.declaration_version, assessed=payload.amount_due,
                 previous_assessed=(position.assessed if new_version and position.version
                                    else position.previous_assessed),
-                additional=Decimal(0) if new_version else position.additional)
+                additional=Decimal(0) if new_version else position.additional,
+                checked=Decimal(0) if new_version else position.checked)
         case events.AdditionalDebtNotified() if payload.declaration_version == position.version \
-                and payload.cause != "amendment":
+                and payload.cause == "control_finding":
             return replace(position, additional=position.additional + payload.amount)
+        case events.AdditionalDebtNotified() if payload.declaration_version == position.version \
+                and payload.cause == "post_clearance_check":
+            return replace(position, checked=position.checked + payload.amount)
         case events.PaymentReceived() if payload.reference not in position.references:
             return replace(position, paid=position.paid + payload.amount,
                            references=position.references | {payload.reference})
@@ -118,14 +126,18 @@ def amendment_debt(position: Position, consignment_id: str,
     return events.AdditionalDebtNotified(
         consignment_id, position.mrn, position.version,
         position.assessed - position.previous_assessed, position.currency, "amendment",
-        LEGAL_BASIS["amendment"], notified_on + PAYMENT_TERM)
+        LEGAL_BASIS["amendment"], notified_on + PAYMENT_TERM,
+        f"version {position.version} assessed at {position.assessed} {position.currency}, "
+        f"the version before at {position.previous_assessed}")
 
 
-def control_debt(consignment_id: str, mrn: str, version: int, amount: Decimal, currency: str,
-                 notified_on: date) -> events.AdditionalDebtNotified:
-    return events.AdditionalDebtNotified(consignment_id, mrn, version, amount, currency,
-                                         "control_finding", LEGAL_BASIS["control_finding"],
-                                         notified_on + PAYMENT_TERM)
+def notified_debt(consignment_id: str, mrn: str, version: int, currency: str, *, cause: str,
+                  amount: Decimal, detail: str,
+                  notified_on: date) -> events.AdditionalDebtNotified:
+    """A debt found by a control (`control_finding`) or a post-clearance check on declaration
+    version `version`, due `PAYMENT_TERM` after `notified_on`."""
+    return events.AdditionalDebtNotified(consignment_id, mrn, version, amount, currency, cause,
+                                         LEGAL_BASIS[cause], notified_on + PAYMENT_TERM, detail)
 
 
 def repayment(position: Position, consignment_id: str, cause: str,
