@@ -73,13 +73,16 @@ class Accounts:
 
     # -- the operator's use cases -------------------------------------------------------------
     def open(self, number: str, account_type: str, holder_eori: str, limit: Decimal,
-             currency: str, caller: Caller) -> dict[str, Any]:
+             currency: str, caller: Caller, *, aeo_reduction_pct: int = 0) -> dict[str, Any]:
         if currency != self.national:
             raise domain.AccountError(
                 f"accounts are kept in the national currency, {self.national}, not {currency}")
         domain.check_limit(limit, self.minor[currency])
+        if aeo_reduction_pct and account_type != AccountType.GUARANTEE.value:
+            raise domain.AccountError("an AEO reduction applies to a guarantee's security only")
         event = registry().new_event(
-            events.AccountOpened(number, account_type, holder_eori, limit, currency),
+            events.AccountOpened(number, account_type, holder_eori, limit, currency,
+                                 aeo_reduction_pct),
             correlation_id=number, actor=actor_text(caller.actor()))
         try:
             with self.store.transaction() as tx:
@@ -220,6 +223,10 @@ def account_body(account: Account, history: Sequence[RecordedEvent],
         "charged": money(account.charged), "reserved": money(account.reserved_total),
         "available": money(account.available),
         "waiting": [{"mrn": w.mrn, "amount": money(w.amount)} for w in account.waiting],
+        "statements": [{"period_end": st.period_end.isoformat(), "amount": money(st.amount),
+                        "charges": st.charges} for st in account.statements],
+        "aeo_reduction_pct": account.aeo_reduction_pct,
+        "security_lodged": money(account.security_lodged),
         "entries": [{"position": x.position, "at": x.at, "kind": x.kind,
                      "amount": money(x.amount), "mrn": x.mrn, "detail": x.detail}
                     for x in entries if x is not None],

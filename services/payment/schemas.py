@@ -85,6 +85,10 @@ class AccountSchema(Schema):
     limit = DecimalString(max_places=4)
     currency = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Z]{3}$", error="an ISO 4217 code, e.g. GBP"))
+    # A guarantee of an authorised economic operator: the security lodged is the reference
+    # amount (`limit`) less 50 %, 70 % or all of it (UCC art. 95(3)).
+    aeo_reduction_pct = fields.Integer(load_default=0, validate=validate.OneOf(
+        [0, 50, 70, 100], error="0, 50, 70 or 100 (percent of the reference amount)"))
 
 
 class LimitSchema(Schema):
@@ -123,6 +127,12 @@ class AccountEntrySchema(Schema):
     detail = fields.String(required=True)
 
 
+class StatementSchema(Schema):
+    period_end = fields.String(required=True)
+    amount = fields.String(required=True)
+    charges = fields.Integer(required=True)
+
+
 class WaitingSchema(Schema):
     mrn = fields.String(required=True)
     amount = fields.String(required=True)
@@ -142,4 +152,7 @@ class AccountViewSchema(Schema):
     reserved = fields.String(required=True)
     available = fields.String(required=True)
     waiting = fields.List(fields.Nested(WaitingSchema), required=True)
+    statements = fields.List(fields.Nested(StatementSchema), required=True)
+    aeo_reduction_pct = fields.Integer(required=True)
+    security_lodged = fields.String(required=True)
     entries = fields.List(fields.Nested(AccountEntrySchema), required=True)

@@ -114,7 +114,8 @@ class PaymentService(ops.OpsEndpoints):
     def post_account(self, request: Request, caller: Caller) -> Any:
         body = ACCOUNT.load(json_body(request))
         return 201, self.app.accounts.open(body["number"], body["type"], body["holder_eori"],
-                                           body["limit"], body["currency"], caller)
+                                           body["limit"], body["currency"], caller,
+                                           aeo_reduction_pct=body["aeo_reduction_pct"])
 
     @api("GET", "/accounts/<string:number>", roles=ACCOUNT_READERS, errors=ERRORS,
          summary="An account: limit, charged, reserved, available, and its entries",

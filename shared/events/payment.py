@@ -19,6 +19,7 @@ ACCOUNT_TYPES = ("deferment", "guarantee")
 # (status 14); the others are answered by paying another way.
 CHARGE_REFUSALS = ("insufficient_balance", "unknown_account", "not_holder", "closed",
                    "wrong_type", "currency")
+AEO_REDUCTIONS = (0, 50, 70, 100)  # of the reference amount: 50 %, 30 %, or no security
 _POSITIVE = {"validate": validate.Range(min=0, min_inclusive=False)}
 _NOT_NEGATIVE = {"validate": validate.Range(min=0)}
 
@@ -131,6 +132,10 @@ class AccountOpened:
     holder_eori: str
     limit: Decimal = field(metadata=_POSITIVE)
     currency: str
+    # A guarantee's reduction for an authorised economic operator (UCC art. 95(3), IA art.
+    # 158): the security lodged is the reference amount less this percentage.
+    aeo_reduction_pct: int = field(default=0,
+                                   metadata={"validate": validate.OneOf(AEO_REDUCTIONS)})
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,8 @@ def test_a_deferment_account_releases_and_clears_without_payment(cluster: Cluste
     assert collected.body["available"] == collected.body["limit"]
     assert collected.body["entries"][-1]["kind"] == "direct_debit"
     assert Decimal(collected.body["entries"][-1]["amount"]) == due
+    assert collected.body["statements"] == [
+        {"period_end": "2026-11-30", "amount": f"{due:.2f}", "charges": 1}]
 
 
 def test_insufficient_balance_waits_then_releases_when_the_limit_is_raised(
@@ -109,6 +111,20 @@ def test_insufficient_balance_waits_then_releases_when_the_limit_is_raised(
     assert Decimal(raised.body["charged"]) == Decimal(view["amount_due"])
     status_becomes(cluster, mrn, "cleared")
     assert types_of(cluster, mrn).count("GoodsReleased") == 1
+
+
+def test_an_aeo_lodges_a_reduced_security_for_the_same_reference_amount(
+        cluster: Cluster) -> None:
+    number = f"AEO{uuid.uuid4().hex[:8].upper()}"
+    body = {"number": number, "type": "guarantee", "holder_eori": OWN_EORI,
+            "limit": "80000.00", "currency": "GBP", "aeo_reduction_pct": 70}
+    opened = operator(cluster, "POST", "/accounts", body)
+    assert opened.status == 201, str(opened)
+    assert opened.body["security_lodged"] == "24000.00"
+    assert opened.body["available"] == "80000.00"  # the reference amount
+    for bad in ({**body, "aeo_reduction_pct": 30}, {**body, "number": number + "D",
+                                                    "type": "deferment"}):
+        assert operator(cluster, "POST", "/accounts", bad).status == 422, bad
 
 
 def test_a_guarantee_releases_and_its_reservation_is_freed_on_payment(cluster: Cluster) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -79,6 +80,15 @@ class Waiting:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """One closed deferment period: what its direct debit collected, for how many charges."""
+
+    period_end: date
+    amount: Decimal
+    charges: int
+
+
+@dataclass(frozen=True)
 class Entry:
     """One line of the account's statement (what `GET /accounts/{number}` lists)."""
 
@@ -106,7 +116,14 @@ class Account:
     # takes back)
     uncollected: Mapping[str, Decimal] = field(default_factory=dict)
     waiting: tuple[Waiting, ...] = ()
+    statements: tuple[Statement, ...] = ()  # deferment: the periods closed by direct debit
+    aeo_reduction_pct: int = 0  # guarantee: the reduction of the security an AEO lodges
     version: int = 0  # events folded (the stream's version)
+
+    @property
+    def security_lodged(self) -> Decimal:
+        """Guarantee: the security the holder lodged for its reference amount (`limit`)."""
+        return self.limit * (100 - self.aeo_reduction_pct) / 100
 
     @property
     def reserved_total(self) -> Decimal:
@@ -161,7 +178,8 @@ def apply(account: Account | None, payload: Any) -> Account | None:
     """The account after one of its events (`None` before it is opened)."""
     if isinstance(payload, events.AccountOpened):
         return Account(payload.number, AccountType(payload.account_type), payload.holder_eori,
-                       payload.currency, payload.limit, version=1)
+                       payload.currency, payload.limit,
+                       aeo_reduction_pct=payload.aeo_reduction_pct, version=1)
     if account is None:
         return None
     account = replace(account, version=account.version + 1)
@@ -192,7 +210,9 @@ def apply(account: Account | None, payload: Any) -> Account | None:
                 payload.consignment_id, payload.mrn, payload.declaration_version,
                 payload.amount)))
         case events.DirectDebitCollected():
-            return replace(account, charged=Decimal(0), uncollected={})
+            return replace(account, charged=Decimal(0), uncollected={}, statements=(
+                *account.statements,
+                Statement(payload.period_end, payload.amount, payload.charges)))
     return account
 
 
