@@ -37,7 +37,8 @@ SERVICE_GRANTS: dict[str, Grant] = {
 
 FACTS_FOR_RELEASE = (
     "DeclarationAccepted", "RiskAssessed", "ControlOrdered", "ControlCompleted",
-    "DutyAssessed", "PaymentReceived", "DebtCharged", "DebtSecured", "DeclarationInvalidated",
+    "DutyAssessed", "PaymentReceived", "DebtCharged", "DebtSecured", "DebtWrittenOff",
+    "DeclarationInvalidated",
 )
 
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {

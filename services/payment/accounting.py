@@ -143,6 +143,13 @@ class Accounts:
             raise unknown(number)
         return account_body(account, history, self.minor[account.currency])
 
+    def charged_for(self, number: str | None, consignment_id: str) -> Decimal:
+        """What the deferment account `number` holds charged for the declaration (no lock)."""
+        if number is None:
+            return Decimal(0)
+        account = domain.fold(e.payload for e in self.store.read_stream(account_stream(number)))
+        return account.charged_for(consignment_id) if account is not None else Decimal(0)
+
     def _book(self, tx: Transaction, number: str) -> Book:
         book = Book(tx)
         book.lock([number])

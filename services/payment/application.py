@@ -176,7 +176,8 @@ class Payments:
             additional = self._additional_duty(consignment_id, mrn)
             position = replace(revenue.fold(e.payload for e in history),
                                additional=additional)
-            ledger = ledger.with_amount_due(ledger.amount_due + additional + position.checked)
+            ledger = ledger.with_amount_due(ledger.amount_due + additional + position.checked
+                                            - position.written_off)
             outcome, after = ledger.receive(payment)
             assert outcome is PaymentOutcome.RECORDED  # a duplicate was found above
             balance = after.balance
@@ -269,6 +270,36 @@ class Payments:
         [recorded] = self.store.append(stream, [event], expected_version=None)
         return debt_body(recorded)
 
+    def write_off(self, mrn: str, amount: Decimal, reason: str,
+                  caller: Caller) -> dict[str, Any]:
+        """Write off what is left of a declaration's debt, or part of it (the accounting
+        office's decision: an irrecoverable or remitted amount)."""
+        consignment_id = self._consignment(mrn)
+        stream = stream_name(CATEGORY, consignment_id)
+        for _attempt in range(ATTEMPTS):
+            history = self.store.read_stream(stream)
+            if self._invalidated(consignment_id):
+                raise InvalidatedDeclaration(f"{mrn} was invalidated: nothing is owed on it")
+            position = replace(revenue.fold(e.payload for e in history),
+                               additional=self._additional_duty(consignment_id, mrn))
+            method, account = account_of(history)
+            charged = self.accounts.charged_for(account, consignment_id) \
+                if method == "deferment" else Decimal(0)
+            written = revenue.write_off(position, consignment_id, amount, reason, charged)
+            event = registry().new_event(written, correlation_id=consignment_id,
+                                         actor=actor_text(caller.actor()))
+            try:
+                [recorded] = self.store.append(stream, [event], expected_version=len(history))
+            except WrongExpectedVersion:
+                continue  # a payment or a notice meanwhile: decide again
+            return {"mrn": mrn, "amount": json_value(written.amount),
+                    "currency": written.currency, "reason": written.reason,
+                    "still_owed": json_value(revenue.apply(position, written).outstanding(
+                        charged)),
+                    "recorded_at": recorded.recorded_at.isoformat()}
+        raise ConcurrentUpdate(f"{mrn} kept changing while the write-off was recorded; "
+                               "nothing was recorded, send it again")
+
     def repay(self, mrn: str, reference: str, amount: Decimal, currency: str,
               caller: Caller) -> PaymentResult:
         """Record a repayment paid out (idempotent on its reference within the declaration).
@@ -308,6 +339,10 @@ class Payments:
         paid: events.PaymentReceived = event.payload
         return (Payment(paid.mrn, paid.reference, paid.amount, paid.currency),
                 payment_body(event))
+
+    def _invalidated(self, consignment_id: str) -> bool:
+        return bool(self.store.of_types_in_streams(
+            (DeclarationInvalidated.TYPE,), [stream_name("declaration", consignment_id)]))
 
     def _additional_duty(self, consignment_id: str, mrn: str) -> Decimal:
         """The additional debt of controls whose outcome is release after payment (from the

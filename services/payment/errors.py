@@ -18,7 +18,7 @@ from .domain.errors import (
     PaymentCurrencyNotAccepted,
     PaymentReferenceConflict,
 )
-from .domain.revenue import RepaymentRefused
+from .domain.revenue import RepaymentRefused, WriteOffRefused
 
 ERRORS = ErrorTable({
     ValidationError: ProblemSpec(422, "validation", "The payment is not valid", schema_pointers,
@@ -34,6 +34,7 @@ ERRORS = ErrorTable({
     ConcurrentUpdate: ProblemSpec(409, "concurrent-update", "Changed meanwhile"),
     NotReleased: ProblemSpec(409, "not-released", "The goods are not released"),
     RepaymentRefused: ProblemSpec(422, "repayment-refused", "The repayment is not due"),
+    WriteOffRefused: ProblemSpec(422, "write-off-refused", "Not that much is owed"),
     UnknownAccount: ProblemSpec(404, "not-found", "No such account"),
     AccountExists: ProblemSpec(409, "account-exists", "An account with this number exists"),
     AccountClosedError: ProblemSpec(409, "account-closed", "The account is closed"),

@@ -36,6 +36,26 @@ class DebtSchema(Schema):
     finding = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+class WriteOffSchema(Schema):
+    """`POST /write-offs` (operator): write off what is owed on a declaration, or part."""
+
+    class Meta:
+        unknown = "raise"
+
+    mrn = PaymentSchema().fields["mrn"]
+    amount = DecimalString(max_places=4)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class WrittenOffSchema(Schema):
+    mrn = fields.String(required=True)
+    amount = fields.String(required=True)
+    currency = fields.String(required=True)
+    reason = fields.String(required=True)
+    still_owed = fields.String(required=True)
+    recorded_at = fields.String(required=True)
+
+
 class DebtNotifiedSchema(Schema):
     mrn = fields.String(required=True)
     declaration_version = fields.Integer(required=True)

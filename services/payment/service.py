@@ -42,11 +42,14 @@ from .schemas import (
     PaymentSchema,
     RepaymentRecordedSchema,
     RepaymentSchema,
+    WriteOffSchema,
+    WrittenOffSchema,
 )
 
 PAYMENT = PaymentSchema()  # built once: a schema is reusable across requests
 ACCOUNT, LIMIT, DIRECT_DEBIT = AccountSchema(), LimitSchema(), DirectDebitSchema()
 CLOSURE, REPAYMENT, DEBT = ClosureSchema(), RepaymentSchema(), DebtSchema()
+WRITE_OFF = WriteOffSchema()
 # Who reads an account: its holder (a declarant or a trader's cashier whose token names the
 # holder's EORI), officers, auditors and operators.
 ACCOUNT_READERS = ("declarant", "cashier", "officer", "auditor", "operator")
@@ -106,6 +109,16 @@ class PaymentService(ops.OpsEndpoints):
     def post_debt(self, request: Request, caller: Caller) -> Any:
         body = DEBT.load(json_body(request))
         return 201, self.app.notify_debt(body["mrn"], body["amount"], body["finding"], caller)
+
+    @api("POST", "/write-offs", roles=("operator",), errors=ERRORS,
+         summary="Write off what is owed on a declaration (irrecoverable or remitted)",
+         request=WriteOffSchema,
+         responses={201: WrittenOffSchema, 404: "no assessed declaration with this MRN",
+                    409: "the declaration was invalidated, or kept changing meanwhile",
+                    422: "invalid, or more than is owed"})
+    def post_write_off(self, request: Request, caller: Caller) -> Any:
+        body = WRITE_OFF.load(json_body(request))
+        return 201, self.app.write_off(body["mrn"], body["amount"], body["reason"], caller)
 
     @api("POST", "/accounts", roles=("operator",), errors=ERRORS,
          summary="Open a deferment or guarantee account", request=AccountSchema,

@@ -76,8 +76,8 @@ def domain_fact(fact_id: str, fact: Mapping[str, Any]) -> f.Fact:
         return f.DutyAssessed(fact_id, Decimal(data["amount_due"]), version(data))
     if kind == "PaymentReceived":
         return f.PaymentReceived(fact_id, Decimal(data["amount"]), data["reference"])
-    if kind == "DebtCharged":  # each charge is its own (an amendment may add one)
-        return f.DebtCharged(fact_id, Decimal(data["amount"]), fact_id)
+    if kind in ("DebtCharged", "DebtWrittenOff"):  # each its own (an amendment may add one)
+        return f.DebtSettled(fact_id, Decimal(data["amount"]), fact_id)
     if kind == "DebtSecured":
         return f.GuaranteeSecured(fact_id, Decimal(data["amount"]), fact_id)
     if kind == "DeclarationInvalidated":

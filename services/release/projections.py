@@ -36,6 +36,7 @@ KEPT = {
     "DutyAssessed": ("amount_due", "declaration_version"),
     "PaymentReceived": ("amount", "reference"),
     "DebtCharged": ("amount", "number"),
+    "DebtWrittenOff": ("amount",),
     "DebtSecured": ("amount", "number"),
     "DeclarationInvalidated": ("after_release",),
 }

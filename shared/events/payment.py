@@ -285,6 +285,23 @@ class AdditionalDebtNotified:
 
 
 @dataclass(frozen=True)
+class DebtWrittenOff:
+    """What is left of a declaration's debt written off by the accounting office (an
+    irrecoverable amount, or one remitted: UCC arts. 116(1) and 120): settled for customs, and
+    posted as a loss of revenue, never as money received."""
+
+    TYPE: ClassVar[str] = "DebtWrittenOff"
+    VERSION: ClassVar[int] = 1
+    CATEGORY: ClassVar[str] = CATEGORY
+    consignment_id: str
+    mrn: str
+    declaration_version: int
+    amount: Decimal = field(metadata=_POSITIVE)
+    currency: str
+    reason: str = field(metadata={"validate": validate.Length(min=1, max=500)})
+
+
+@dataclass(frozen=True)
 class RepaymentDecided:
     """Customs decided to repay `amount` (UCC arts. 116-117): paid beyond the debt, a debt
     lowered by an amendment, or everything paid on an invalidated declaration."""
@@ -321,6 +338,7 @@ def immediate_payment(data: dict[str, Any]) -> dict[str, Any]:
 
 EVENTS = [DutyAssessed, PaymentReceived, AccountOpened, AccountLimitChanged, AccountClosed,
           DebtCharged, DebtSecured, SecurityReleased, ChargeCancelled, ChargeRefused,
-          DirectDebitCollected, AdditionalDebtNotified, RepaymentDecided, RepaymentPaid]
+          DirectDebitCollected, AdditionalDebtNotified, DebtWrittenOff, RepaymentDecided,
+          RepaymentPaid]
 OLD_VERSIONS = {DutyAssessed: {1: (DutyAssessedV1, first_declaration_version),
                                2: (DutyAssessedV2, immediate_payment)}}

@@ -96,6 +96,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "release GET /notifications":          _row(401, 403, 403, 200, 200, 403, 403, 200, 200, 403),
     # A post-clearance check's debt: an officer at the declaration's office.
     "payment POST /additional-debts":      _row(401, 403, 403, 201, 404, 403, 403, 403, 403, 403),
+    # A write-off is the accounting office's: an operator.
+    "payment POST /write-offs":            _row(401, 403, 403, 403, 403, 403, 403, 403, 403, 201),
     # Repayments are paid out by customs' own cashier (a trader's cashier: 403).
     "payment POST /repayments":            _row(401, 403, 403, 403, 403, 201, 403, 403, 403, 403),
     # Accounts: opened and managed by operators; read by the holder (a token naming its EORI),
@@ -236,6 +238,8 @@ class World:
             "payment POST /additional-debts": lambda: {
                 "mrn": self.mrns["checked"], "amount": "10.00",
                 "finding": "royalties not added to the price"},
+            "payment POST /write-offs": lambda: {
+                "mrn": self.mrns["owing"], "amount": "1.00", "reason": "remitted in part"},
             "payment POST /repayments": lambda: {
                 "mrn": self.mrns["overpaid"], "reference": self.reference + "-REP",
                 "amount": self.repayable, "currency": "GBP"},
@@ -339,6 +343,8 @@ def world(cluster: Cluster) -> Iterator[World]:
         accounts = {name: opened(cluster, "deferment") for name in ("held", "closable")}
         mrns["overpaid"], repayable = overpaid(cluster)
         mrns["checked"] = released(cluster, sample("02-green-unpaid.json"))
+        mrns["owing"] = lodge(cluster, "02-green-unpaid.json")
+        status_becomes(cluster, mrns["owing"], "tax_due")
         settle(store)
         yield World(cluster, store, mrns, due, f"MATRIX-{uuid.uuid4().hex[:8].upper()}",
                     f"MATRIX-PAY-{uuid.uuid4().hex[:8].upper()}", amendable, accounts,

@@ -365,3 +365,25 @@ def test_a_post_clearance_check_notifies_a_debt_on_released_goods(cluster: Clust
                         "amount": "75.00", "currency": "GBP"})
     assert answer.status == 201 and answer.body["balance_due"] == "0.00", str(answer)
     assert revenue_events(cluster, mrn, "RepaymentDecided") == []  # not an overpayment
+
+
+def test_a_write_off_settles_what_is_left_and_is_posted_as_a_loss(cluster: Cluster) -> None:
+    answer = send(cluster, "declaration", "POST", "/declarations",
+                  token=PARTY["declarant"].token(cluster), body=sample("02-green-unpaid.json"))
+    mrn = answer.body["mrn"]
+    due = Decimal(status_becomes(cluster, mrn, "tax_due")["amount_due"])
+    pay(cluster, mrn, str(due - Decimal("0.45")))
+    status_becomes(cluster, mrn, "tax_due")
+    body = {"mrn": mrn, "amount": "0.46", "reason": "below the collection threshold"}
+    with log_of(cluster) as store:
+        before = settle(store)
+        assert operator(cluster, "POST", "/write-offs", body).status == 422  # more than owed
+        cashier = send(cluster, "payment", "POST", "/write-offs", body=body,
+                       token=PARTY["cashier"].token(cluster))
+        assert cashier.status == 403, str(cashier)
+        assert store.last_position() == before
+    written = operator(cluster, "POST", "/write-offs", {**body, "amount": "0.45"})
+    assert written.status == 201 and written.body["still_owed"] == "0.00", str(written)
+    view = status_becomes(cluster, mrn, "cleared")  # settled: released and cleared
+    assert Decimal(view["amount_paid"]) == due - Decimal("0.45")
+    assert view["amount_repayable"] == "0.00"

@@ -33,6 +33,7 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "DutyAssessed": ("amount_due", "currency", "declaration_version"),
     "PaymentReceived": ("amount", "reference"),
     "DebtCharged": ("amount", "declaration_version"),
+    "DebtWrittenOff": ("amount", "declaration_version"),
     "DebtSecured": ("amount", "declaration_version"),
     "ChargeRefused": ("reason", "declaration_version"),
     "AdditionalDebtNotified": ("amount", "cause", "declaration_version"),
@@ -155,7 +156,8 @@ class _Seen:
         self.first: dict[str, Fact] = {}
         self.last: dict[str, Fact] = {}
         self.paid = Decimal("0.00")
-        self.charged = Decimal("0.00")  # to a deferment account: settled for customs
+        # charged to a deferment account or written off: settled for customs
+        self.charged = Decimal("0.00")
         self.secured = Decimal("0.00")  # by a guarantee: released on it, still to be paid
         self.short_of_balance = False  # the account named refused the charge for balance
         self.due: Decimal | None = None
@@ -183,7 +185,7 @@ class _Seen:
         self.last[kind] = fact
         if kind == "PaymentReceived":
             self.paid += Decimal(fact["data"]["amount"])
-        elif kind == "DebtCharged":
+        elif kind in ("DebtCharged", "DebtWrittenOff"):  # settled without money
             self.charged += Decimal(fact["data"]["amount"])
             self.short_of_balance = False
         elif kind == "DebtSecured":

@@ -15,6 +15,7 @@ Ledger accounts (debit balances are assets of customs, credit balances what it o
 `cash`                         money received, less money repaid
 `deferment:<number>`           charged to a deferment account, not collected yet
 `repayable:<mrn>`              repayments decided, not paid out yet (a credit balance)
+`written-off`                  debts written off (a loss of revenue: a debit balance)
 `guarantee:<number>`           reserved on a guarantee (a memorandum pair with
 `guarantee-cover:<number>`     its cover: securities are not money)
 =============================  ============================================================
@@ -30,10 +31,10 @@ Postings, per event:
 - DebtCharged: Dr deferment, Cr receivable. ChargeCancelled: the reverse.
 - DirectDebitCollected: Dr cash, Cr deferment.
 - DebtSecured: Dr guarantee, Cr guarantee-cover. SecurityReleased: the reverse.
+- DebtWrittenOff: Dr written-off, Cr receivable.
 - RepaymentDecided: Dr receivable, Cr repayable. RepaymentPaid: Dr repayable, Cr cash.
 
-Amounts are Decimals in the national currency's minor units. Write-offs have no event yet
-(no use case records one), so none is posted.
+Amounts are Decimals in the national currency's minor units.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from shared.events.declaration import DeclarationInvalidated
 
 CASH = "cash"
 DUTY, VAT = "revenue:duty", "revenue:vat"
+WRITTEN_OFF = "written-off"
 
 
 def receivable(mrn: str) -> str:
@@ -145,6 +147,8 @@ class Journal:
             case events.SecurityReleased():
                 return transfer(f"guarantee-cover:{payload.number}",
                                 f"guarantee:{payload.number}", payload.amount), payload.mrn
+            case events.DebtWrittenOff():
+                return transfer(WRITTEN_OFF, receivable(payload.mrn), payload.amount), payload.mrn
             case events.RepaymentDecided():
                 return transfer(receivable(payload.mrn), f"repayable:{payload.mrn}",
                                 payload.amount), payload.mrn

@@ -7,7 +7,8 @@ payment stream, and the decisions that follow from it.
   DutyAssessed already. None once the declaration is invalidated (UCC art. 117: the debt is
   extinguished).
 - **Settled**: paid (PaymentReceived, each reference once) plus what is charged to a deferment
-  account (read from the account, which the payment stream does not hold).
+  account (read from the account, which the payment stream does not hold) plus what the
+  accounting office wrote off (DebtWrittenOff: settled, never money).
 - **Repayable**: what was paid beyond the debt, never more than was paid in money (a deferment
   charge is not money customs holds); everything paid once invalidated. A repayment is decided
   for what is repayable beyond the repayments decided so far (`repayment_due`), and paid out
@@ -45,6 +46,21 @@ class RepaymentRefused(ValueError):
     """A repayment paid out beyond what was decided, or in another currency."""
 
 
+class WriteOffRefused(ValueError):
+    """A write-off of more than is owed, or of nothing."""
+
+
+def write_off(position: Position, consignment_id: str, amount: Decimal, reason: str,
+              charged: Decimal = Decimal(0)) -> events.DebtWrittenOff:
+    """Write off `amount` of what is still owed (raises `WriteOffRefused` beyond it)."""
+    owed = position.outstanding(charged)
+    if amount <= 0 or amount > owed:
+        raise WriteOffRefused(f"{amount} {position.currency} is not within what is owed "
+                              f"({owed})")
+    return events.DebtWrittenOff(consignment_id, position.mrn, position.version, amount,
+                                 position.currency, reason)
+
+
 @dataclass(frozen=True)
 class Position:
     mrn: str = ""
@@ -56,6 +72,7 @@ class Position:
     checked: Decimal = Decimal(0)  # notified by post-clearance checks, for this version
     paid: Decimal = Decimal(0)
     references: frozenset[str] = frozenset()
+    written_off: Decimal = Decimal(0)
     decided: Decimal = Decimal(0)  # repayments decided
     repaid: Decimal = Decimal(0)  # repayments paid out
     repaid_references: frozenset[str] = frozenset()
@@ -71,11 +88,16 @@ class Position:
         """What customs owes back in all (decided or not), given the deferment `charged`."""
         if self.invalidated:
             return self.paid
-        return min(max(self.paid + charged - self.debt, Decimal(0)), self.paid)
+        return min(max(self.paid + charged + self.written_off - self.debt, Decimal(0)),
+                   self.paid)
 
     def repayment_due(self, charged: Decimal = Decimal(0)) -> Decimal:
         """What a new repayment decision should be for (0: none)."""
         return max(self.repayable(charged) - self.decided, Decimal(0))
+
+    def outstanding(self, charged: Decimal = Decimal(0)) -> Decimal:
+        """What is still owed: the debt less what was paid, charged or written off."""
+        return max(self.debt - self.paid - charged - self.written_off, Decimal(0))
 
     @property
     def outstanding_repayment(self) -> Decimal:
@@ -103,6 +125,8 @@ def apply(position: Position, payload: Any) -> Position:
         case events.PaymentReceived() if payload.reference not in position.references:
             return replace(position, paid=position.paid + payload.amount,
                            references=position.references | {payload.reference})
+        case events.DebtWrittenOff():
+            return replace(position, written_off=position.written_off + payload.amount)
         case events.RepaymentDecided():
             return replace(position, decided=position.decided + payload.amount)
         case events.RepaymentPaid() if payload.reference not in position.repaid_references:

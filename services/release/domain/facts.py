@@ -121,9 +121,10 @@ class PaymentReceived:
 
 
 @dataclass(frozen=True)
-class DebtCharged:
-    """An amount of the debt charged to a deferment account: settled for customs as a
-    payment is (the account's holder pays it by direct debit)."""
+class DebtSettled:
+    """An amount of the debt settled without a payment: charged to a deferment account (the
+    holder pays it by direct debit) or written off by the accounting office. Settled for
+    customs as a payment is."""
 
     fact_id: str
     amount: Decimal
@@ -184,7 +185,7 @@ Fact = (
     | ControlCompleted
     | DutyAssessed
     | PaymentReceived
-    | DebtCharged
+    | DebtSettled
     | GuaranteeSecured
     | HoldPlaced
     | HoldLifted

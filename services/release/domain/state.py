@@ -18,7 +18,7 @@ from .errors import ConflictingFact
 from .facts import (
     ControlCompleted,
     ControlOrdered,
-    DebtCharged,
+    DebtSettled,
     DeclarationAccepted,
     DeclarationInvalidated,
     DutyAssessed,
@@ -100,12 +100,12 @@ class ConsignmentState:
 
     @property
     def amount_charged(self) -> Decimal:
-        """Charged to a deferment account: settled as a payment is."""
-        return _sum_by_reference(self._all(DebtCharged))
+        """Charged to a deferment account or written off: settled as a payment is."""
+        return _sum_by_reference(self._all(DebtSettled))
 
     @property
     def amount_settled(self) -> Decimal:
-        """Paid, or charged to a deferment account."""
+        """Paid, or charged to a deferment account, or written off."""
         return self.amount_paid + self.amount_charged
 
     @property
@@ -165,7 +165,7 @@ def build_state(consignment_id: str, facts: Iterable[Fact]) -> ConsignmentState:
     return state
 
 
-def _sum_by_reference(facts: list[PaymentReceived] | list[DebtCharged]
+def _sum_by_reference(facts: list[PaymentReceived] | list[DebtSettled]
                       | list[GuaranteeSecured]) -> Decimal:
     """Each reference counts once (the first by fact id), whatever the number of facts."""
     by_reference: dict[str, Decimal] = {}

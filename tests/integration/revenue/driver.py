@@ -95,6 +95,16 @@ class Driver:
         with self.store.transaction() as tx:
             perform(tx, writes)
 
+    def write_off(self, index: int) -> None:
+        """Write off half of what is still owed (nothing when nothing is)."""
+        declaration = self.declarations[index]
+        position = self.position(index)
+        charged = self.payments.accounts.charged_for(
+            declaration.document.get("payment", {}).get("account"), declaration.consignment_id)
+        half = (position.outstanding(charged) / 2).quantize(Decimal("0.01"))
+        if half > 0 and not declaration.invalidated:
+            self.payments.write_off(declaration.mrn, half, "remitted in part", OPERATOR)
+
     def repay(self, index: int) -> None:
         position = self.position(index)
         if position.outstanding_repayment > 0:

@@ -1,12 +1,13 @@
 """The revenue ledger's properties (issue 13), on a real store: for any interleaving of
 declarations charged to a deferment account, secured by a guarantee or paid at once, payments
-(part, full, over), amendments, invalidations, limit changes, direct debits and repayments,
+(part, full, over), amendments, invalidations, limit changes, direct debits, write-offs and
+repayments,
 
 - every journal entry balances and the whole ledger sums to zero;
 - each account's ledger balance equals the fold of its own stream (`Revenue.problems`), and
   the fold never goes beyond the limit;
-- each declaration's receivable equals its debt less what was paid and charged, plus the
-  repayments decided, and what is repayable never exceeds what was paid;
+- each declaration's receivable equals its debt less what was paid, charged and written
+  off, plus the repayments decided, and what is repayable never exceeds what was paid;
 - folding the log again (a rebuild) gives identical balances, and the accounts read model
   rebuilt from the log equals the live one.
 """
@@ -39,6 +40,7 @@ OPERATIONS = st.lists(st.one_of(
     st.tuples(st.just("amend"), st.integers(0, 7), st.sampled_from(["0.5", "1.5"])),
     st.tuples(st.just("invalidate"), st.integers(0, 7)),
     st.tuples(st.just("repay"), st.integers(0, 7)),
+    st.tuples(st.just("write_off"), st.integers(0, 7)),
     st.tuples(st.just("limit"), st.sampled_from(["DAN1", "GUA1"]),
               st.sampled_from(["100.00", "1000.00", "5000.00"])),
     st.tuples(st.just("collect")),
@@ -63,6 +65,8 @@ def run(driver: Driver, operations: list[tuple]) -> None:  # type: ignore[type-a
             driver.invalidate(op[1] % count)
         elif count and op[0] == "repay":
             driver.repay(op[1] % count)
+        elif count and op[0] == "write_off":
+            driver.write_off(op[1] % count)
 
 
 @settings(max_examples=30, deadline=None,
@@ -97,7 +101,7 @@ def test_the_ledger_balances_and_agrees_with_every_fold(operations: list[tuple])
                 charged = dan.charged_for(declaration.consignment_id)
                 collected_or_charged = _charged_ever(store, declaration.consignment_id)
                 expected = (position.debt - position.paid - collected_or_charged
-                            + position.decided)
+                            - position.written_off + position.decided)
                 assert totals.get(receivable(declaration.mrn), Decimal(0)) == expected, index
                 assert position.decided <= position.paid
                 assert charged <= collected_or_charged
