@@ -14,7 +14,7 @@ writers never wait for each other in a cycle.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -198,9 +198,15 @@ class Book:
         return event.event_id
 
     def charged_for(self, number: str | None, consignment_id: str) -> Decimal:
-        """What the deferment account `number` (locked) holds charged for the declaration."""
+        """What the deferment account `number` (locked) holds charged for the declaration,
+        collected or not (0 for no account)."""
         account = self.accounts.get(number) if number else None
         return account.charged_for(consignment_id) if account is not None else Decimal(0)
+
+    def uncollected_for(self, number: str | None, consignment_id: str) -> Decimal:
+        """Of that, what is not collected yet."""
+        account = self.accounts.get(number) if number else None
+        return account.uncollected_for(consignment_id) if account is not None else Decimal(0)
 
     def add(self, stream: str, event: NewEvent, expected_version: int | None) -> None:
         """Append `event` to another stream (a declaration's), in order with the rest."""
@@ -243,43 +249,94 @@ def account_body(account: Account, history: Sequence[RecordedEvent],
 # -- charging, called inside other use cases' transactions --------------------------------------
 
 
-def record_assessments(tx: Transaction, charges: list[Charge]) -> None:
-    """Record each assessment with what follows from it (a `Together` write of the assessment
-    handler: one call for a group commit's batch): an amended version's additional debt or
-    repayment, and the charge of its debt to the account its declaration named."""
+@dataclass(frozen=True)
+class Invalidation:
+    """A declaration invalidated (UCC art. 174), heard by the payment service."""
+
+    consignment_id: str
+    event_id: str
+
+
+def account_work(tx: Transaction, items: list[Charge | Invalidation]) -> None:
+    """The account work of a group commit's batch, in one call (the `Together` write of the
+    assessment and invalidation handlers): every account any item touches is locked, in
+    number order, before anything is appended, and everything is appended at the end."""
     book = Book(tx)
-    book.lock([c.assessed.payload.account for c in charges if c.assessed.payload.account])
-    for charge in charges:
-        assessed: events.DutyAssessed = charge.assessed.payload
-        cid = assessed.consignment_id
-        stream = stream_name(CATEGORY, cid)
-        book.add(stream, charge.assessed, 0 if charge.first else None)
-        outstanding = assessed.amount_due
-        if not charge.first:  # amended: the new debt against what the stream holds
-            position = revenue.fold([*(e.payload for e in tx.log.read_stream(stream)),
-                                     assessed])
-            for follows in (revenue.amendment_debt(position, cid, utcnow().date()),
-                            revenue.repayment(position, cid, "amendment",
-                                              book.charged_for(assessed.account, cid))):
-                if follows is not None:
-                    book.add(stream, service_event(follows, cid, charge.assessed.event_id), None)
-            outstanding -= position.paid
-        if assessed.account is not None:
-            _charge(book, assessed, charge.declarant_eori, outstanding,
-                    cause=charge.assessed.event_id)
+    assessments = {i.consignment_id: _assessment(tx, i.consignment_id) for i in items
+                   if isinstance(i, Invalidation)}
+    book.lock([*(i.assessed.payload.account for i in items
+                 if isinstance(i, Charge) and i.assessed.payload.account),
+               *(a.account for a in assessments.values() if a is not None and a.account)])
+    for item in items:
+        if isinstance(item, Charge):
+            _assessed(book, item)
+        elif assessments[item.consignment_id] is not None:  # else nothing was due or paid
+            _invalidated_item(book, item)
     book.flush()
 
 
+def _assessed(book: Book, charge: Charge) -> None:
+    """Record an assessment with what follows from it: its debt charged to (or secured by)
+    the declaration's account; for an amended version, the additional debt notified, or the
+    excess taken back (a charge not collected yet, a reservation) and repaid."""
+    assessed: events.DutyAssessed = charge.assessed.payload
+    cid, cause = assessed.consignment_id, charge.assessed.event_id
+    stream = stream_name(CATEGORY, cid)
+    book.add(stream, charge.assessed, 0 if charge.first else None)
+    if charge.first:
+        if assessed.account is not None:
+            _charge(book, assessed, charge.declarant_eori, assessed.amount_due, cause=cause)
+        return
+    position = revenue.fold([*(e.payload for e in book.tx.log.read_stream(stream)), assessed])
+    notice = revenue.amendment_debt(position, cid, utcnow().date())
+    if notice is not None:
+        book.add(stream, service_event(notice, cid, cause), None)
+    number = assessed.account
+    charged = book.charged_for(number, cid)
+    if number is not None and position.balance(charged) > 0:
+        _charge(book, assessed, charge.declarant_eori, position.balance(), cause=cause)
+        return
+    if number is not None:
+        _take_back(book, number, assessed, position, cause)
+        charged = book.charged_for(number, cid)
+    decided = revenue.repayment(position, cid, "amendment", charged,
+                                charged - book.uncollected_for(number, cid))
+    if decided is not None:
+        book.add(stream, service_event(decided, cid, cause), None)
+
+
+def _take_back(book: Book, number: str, assessed: events.DutyAssessed,
+               position: revenue.Position, cause: str) -> None:
+    """An amended version owes less than the account holds for it: the excess of a
+    guarantee's reservation is freed, and of a deferment charge not collected yet taken
+    back (what was collected is repaid)."""
+    account = book.accounts.get(number)
+    if account is None:
+        return
+    cid = assessed.consignment_id
+    unpaid = position.outstanding()  # what the reservation still has to secure
+    excess_security = account.secured_for(cid) - unpaid
+    if excess_security > 0:
+        book.record(number, events.SecurityReleased(number, cid, assessed.mrn, excess_security,
+                                                    "amendment"), cid, cause=cause)
+    excess_charge = min(-position.balance(account.charged_for(cid)),
+                        account.uncollected_for(cid))
+    if excess_charge > 0:
+        book.record(number, events.ChargeCancelled(number, cid, assessed.mrn, excess_charge,
+                                                   "amendment"), cid, cause=cause)
+
+
 def _charge(book: Book, assessed: events.DutyAssessed, declarant_eori: str,
-            outstanding: Decimal, *, cause: str | None) -> None:
-    """Charge (or secure) what is outstanding of `assessed`'s debt on its account (locked in
-    `book`), or record why not: on the account when it waits for balance, otherwise on the
-    declaration's stream."""
+            owed: Decimal, *, cause: str | None) -> None:
+    """Charge (or secure) on `assessed`'s account (locked in `book`) what is `owed` and not
+    charged or secured yet, or record why not: on the account when it waits for balance,
+    otherwise on the declaration's stream."""
     number = assessed.account
     assert number is not None
     account = book.accounts.get(number)
     cid, mrn, version = assessed.consignment_id, assessed.mrn, assessed.declaration_version
-    if account is not None:  # an amendment: only what is not charged or secured yet
+    outstanding = owed
+    if account is not None:  # only what the account does not hold for it yet
         outstanding -= account.charged_for(cid) + account.secured_for(cid)
     if outstanding <= 0 or _invalidated(book.tx, cid):
         return
@@ -304,18 +361,19 @@ def _charge(book: Book, assessed: events.DutyAssessed, declarant_eori: str,
 def settle_waiting(book: Book, number: str, cause: str | None) -> None:
     """Try again, in the order they were refused, the charges waiting on account `number`
     (locked in `book`) after the event `cause` made room: each that the account now allows
-    is charged; one whose debt was settled another way meanwhile, or whose declaration was
-    invalidated or now names another account, is left."""
+    is charged; one whose debt was settled another way meanwhile (paid, written off), or
+    whose declaration was invalidated or now names another account, is left."""
     for waiting in book.account(number).waiting:
         account = book.account(number)
         cid = waiting.consignment_id
-        assessed = _assessment(book.tx, cid)
+        payloads = [e.payload for e in book.tx.log.read_stream(stream_name(CATEGORY, cid))]
+        assessed = _latest(payloads)
         if assessed is None or assessed.account != number:
             continue
-        outstanding = (assessed.amount_due - _paid(book.tx, cid)
-                       - account.charged_for(cid) - account.secured_for(cid))
-        if 0 < outstanding <= account.available:
-            _charge(book, assessed, account.holder_eori, outstanding, cause=cause)
+        owed = revenue.fold(payloads).balance()  # before what the account holds
+        net = owed - account.charged_for(cid) - account.secured_for(cid)
+        if 0 < net <= account.available:
+            _charge(book, assessed, account.holder_eori, owed, cause=cause)
 
 
 def free_security(book: Book, consignment_id: str, *, cause: str,
@@ -327,7 +385,7 @@ def free_security(book: Book, consignment_id: str, *, cause: str,
     if assessed is None or assessed.account is None:
         return
     number = assessed.account
-    book.lock([number])
+    book.lock([number])  # before anything is appended: `flush` comes last
     account = book.accounts.get(number)
     if account is None:
         return
@@ -335,33 +393,29 @@ def free_security(book: Book, consignment_id: str, *, cause: str,
     if account.secured_for(consignment_id) > 0:
         payload = events.SecurityReleased(number, consignment_id, assessed.mrn,
                                           account.secured_for(consignment_id), cause)
-    elif cause == "invalidated" and account.charged_for(consignment_id) > 0:
+    elif cause == "invalidated" and account.uncollected_for(consignment_id) > 0:
         payload = events.ChargeCancelled(number, consignment_id, assessed.mrn,
-                                         account.charged_for(consignment_id), cause)
+                                         account.uncollected_for(consignment_id), cause)
     if payload is not None:
         freed = book.record(number, payload, consignment_id, cause=caused_by)
         settle_waiting(book, number, freed)
 
 
-def on_invalidated(tx: Transaction, invalidated: list[tuple[str, str]]) -> None:
-    """For each invalidated (consignment, event id) of a group commit's batch: its guarantee's
-    reservation freed or its deferment charge taken back (`free_security`), and everything
-    paid on it decided repayable (UCC art. 117). The accounts are locked all at once, in
-    number order, before any append."""
-    book = Book(tx)
-    assessments = {cid: _assessment(tx, cid) for cid, _ in invalidated}
-    book.lock([a.account for a in assessments.values() if a is not None and a.account])
-    for consignment_id, event_id in invalidated:
-        if assessments[consignment_id] is None:
-            continue  # invalidated before it was assessed: nothing was due or paid
-        free_security(book, consignment_id, cause="invalidated", caused_by=event_id)
-        stream = stream_name(CATEGORY, consignment_id)
-        position = revenue.fold((e.payload for e in tx.log.read_stream(stream)),
-                                invalidated=True)
-        decided = revenue.repayment(position, consignment_id, "invalidation")
-        if decided is not None:
-            book.add(stream, service_event(decided, consignment_id, event_id), None)
-    book.flush()
+def _invalidated_item(book: Book, item: Invalidation) -> None:
+    """An invalidated declaration: its guarantee's reservation freed or its deferment charge
+    not collected yet taken back (`free_security`), and all the money customs holds for it
+    (paid, or collected by direct debit) decided repayable (UCC art. 117)."""
+    cid = item.consignment_id
+    free_security(book, cid, cause="invalidated", caused_by=item.event_id)
+    stream = stream_name(CATEGORY, cid)
+    payloads = [e.payload for e in book.tx.log.read_stream(stream)]
+    latest = _latest(payloads)
+    number = latest.account if latest is not None else None
+    charged = book.charged_for(number, cid)
+    decided = revenue.repayment(revenue.fold(payloads, invalidated=True), cid, "invalidation",
+                                charged, charged - book.uncollected_for(number, cid))
+    if decided is not None:
+        book.add(stream, service_event(decided, cid, item.event_id), None)
 
 
 def service_event(payload: Any, consignment_id: str, cause: str | None) -> NewEvent:
@@ -372,17 +426,13 @@ def service_event(payload: Any, consignment_id: str, cause: str | None) -> NewEv
 
 def _assessment(tx: Transaction, consignment_id: str) -> events.DutyAssessed | None:
     """The latest DutyAssessed of the declaration (the version in force)."""
-    found = [e.payload for e in tx.log.read_stream(stream_name(CATEGORY, consignment_id))
-             if isinstance(e.payload, events.DutyAssessed)]
+    return _latest(e.payload for e in tx.log.read_stream(stream_name(CATEGORY,
+                                                                     consignment_id)))
+
+
+def _latest(payloads: Iterable[Any]) -> events.DutyAssessed | None:
+    found = [p for p in payloads if isinstance(p, events.DutyAssessed)]
     return max(found, key=lambda a: a.declaration_version, default=None)
-
-
-def _paid(tx: Transaction, consignment_id: str) -> Decimal:
-    """What was paid on the declaration (each payment reference once)."""
-    paid = {e.payload.reference: e.payload.amount
-            for e in tx.log.read_stream(stream_name(CATEGORY, consignment_id))
-            if isinstance(e.payload, events.PaymentReceived)}
-    return sum(paid.values(), Decimal(0))
 
 
 def _invalidated(tx: Transaction, consignment_id: str) -> bool:
@@ -390,6 +440,6 @@ def _invalidated(tx: Transaction, consignment_id: str) -> bool:
                                            [stream_name("declaration", consignment_id)]))
 
 
-__all__ = ["Accounts", "Book", "Charge", "Refusal", "UnknownAccount", "account_stream",
-           "free_security", "on_invalidated", "record_assessments", "service_event",
+__all__ = ["Accounts", "Book", "Charge", "Invalidation", "Refusal", "UnknownAccount",
+           "account_stream", "account_work", "free_security", "service_event",
            "settle_waiting"]

@@ -32,9 +32,9 @@ from .accounting import (
     Accounts,
     Book,
     Charge,
+    Invalidation,
+    account_work,
     free_security,
-    on_invalidated,
-    record_assessments,
     service_event,
 )
 from .domain import revenue
@@ -49,6 +49,7 @@ from .domain.duty import (
 )
 from .domain.errors import InvalidPaymentAmount, PaymentReferenceConflict
 from .domain.ledger import Ledger, Payment, PaymentOutcome, check_reference
+from .domain.revenue import WriteOffRefused
 from .projections import CASES, REFERENCES, project_cases, project_references
 
 CATEGORY = "payment"
@@ -151,7 +152,7 @@ class Payments:
         first = accepted.declaration_version == 1
         if account is not None or not first:  # with what follows: a charge, a new debt...
             return [Together(_project_cases, event),
-                    Together(record_assessments, Charge(event, first, accepted.declarant_eori))]
+                    Together(account_work, Charge(event, first, accepted.declarant_eori))]
         return [Together(_project_cases, event),
                 Append(stream_name(CATEGORY, accepted.consignment_id), [event],
                        expected_version=0 if first else None)]
@@ -173,11 +174,14 @@ class Payments:
                 return PaymentResult(False, earlier[1])
             history = self.store.read_stream(stream)
             ledger = fold_ledger(mrn, history, self.reference.currencies)
-            additional = self._additional_duty(consignment_id, mrn)
-            position = replace(revenue.fold(e.payload for e in history),
-                               additional=additional)
-            ledger = ledger.with_amount_due(ledger.amount_due + additional + position.checked
-                                            - position.written_off)
+            position = revenue.fold(e.payload for e in history)
+            additional = self._additional_duty(consignment_id, mrn, position.version)
+            position = replace(position, additional=additional)
+            # What is owed besides the assessment: a control's additional duty, a check's
+            # debt, money repaid already; less what was written off (never below nothing).
+            ledger = ledger.with_amount_due(max(
+                ledger.amount_due + additional + position.checked + position.repaid
+                - position.written_off, Decimal(0)))
             outcome, after = ledger.receive(payment)
             assert outcome is PaymentOutcome.RECORDED  # a duplicate was found above
             balance = after.balance
@@ -196,15 +200,15 @@ class Payments:
                     project_references(tx, [event])
                     book = Book(tx)
                     if account is not None:
-                        book.lock([account])
+                        book.lock([account])  # a guarantee to free, a charge to count
                     book.add(stream, event, len(history))
                     if method == "guarantee" and balance.settled:  # the reservation is freed
                         free_security(book, consignment_id, cause="paid",
                                       caused_by=event.event_id)
-                    charged = book.charged_for(account, consignment_id) \
-                        if method == "deferment" else Decimal(0)
-                    decided = revenue.repayment(position, consignment_id, "overpayment",
-                                                charged)
+                    charged = book.charged_for(account, consignment_id)
+                    decided = revenue.repayment(
+                        position, consignment_id, "overpayment", charged,
+                        charged - book.uncollected_for(account, consignment_id))
                     if decided is not None:
                         book.add(stream, service_event(decided, consignment_id,
                                                        event.event_id), None)
@@ -222,7 +226,7 @@ class Payments:
         """A declaration was invalidated: free its guarantee's reservation, or take back its
         deferment charge, and decide what was paid repayable (the debt is extinguished, UCC
         art. 117)."""
-        return [Together(on_invalidated, (invalidated.consignment_id, cause.event_id))]
+        return [Together(account_work, Invalidation(invalidated.consignment_id, cause.event_id))]
 
     def control_finding(self, completed: ControlCompleted,
                         cause: RecordedEvent) -> list[AnyWrite]:
@@ -280,11 +284,15 @@ class Payments:
             history = self.store.read_stream(stream)
             if self._invalidated(consignment_id):
                 raise InvalidatedDeclaration(f"{mrn} was invalidated: nothing is owed on it")
-            position = replace(revenue.fold(e.payload for e in history),
-                               additional=self._additional_duty(consignment_id, mrn))
+            position = revenue.fold(e.payload for e in history)
+            position = replace(position, additional=self._additional_duty(
+                consignment_id, mrn, position.version))
             method, account = account_of(history)
-            charged = self.accounts.charged_for(account, consignment_id) \
-                if method == "deferment" else Decimal(0)
+            national = self.reference.rates.national_currency
+            if decimal_places(amount) > self.reference.currencies[national]:
+                raise WriteOffRefused(f"{amount}: more decimal places than "
+                                      f"{national} has")
+            charged = self.accounts.charged_for(account, consignment_id)
             written = revenue.write_off(position, consignment_id, amount, reason, charged)
             event = registry().new_event(written, correlation_id=consignment_id,
                                          actor=actor_text(caller.actor()))
@@ -344,10 +352,11 @@ class Payments:
         return bool(self.store.of_types_in_streams(
             (DeclarationInvalidated.TYPE,), [stream_name("declaration", consignment_id)]))
 
-    def _additional_duty(self, consignment_id: str, mrn: str) -> Decimal:
-        """The additional debt of controls whose outcome is release after payment (from the
-        log: the risk stream's ControlCompleted events): part of the amount due. The same
-        read finds an invalidation in the declaration's stream (InvalidatedDeclaration)."""
+    def _additional_duty(self, consignment_id: str, mrn: str, version: int) -> Decimal:
+        """The additional debt of the controls of declaration version `version` whose
+        outcome is release after payment (from the log: the risk stream's ControlCompleted
+        events): part of the amount due. The same read finds an invalidation in the
+        declaration's stream (InvalidatedDeclaration)."""
         found = self.store.of_types_in_streams(
             (ControlCompleted.TYPE, DeclarationInvalidated.TYPE),
             [stream_name("risk", consignment_id), stream_name("declaration", consignment_id)])
@@ -355,7 +364,8 @@ class Payments:
             raise InvalidatedDeclaration(f"{mrn} was invalidated: nothing is due on it")
         return sum((event.payload.additional_duty for event in found
                     if isinstance(event.payload, ControlCompleted)
-                    and event.payload.outcome == "release_after_payment"), Decimal(0))
+                    and event.payload.outcome == "release_after_payment"
+                    and event.payload.declaration_version == version), Decimal(0))
 
     def _declarant(self, consignment_id: str) -> str:
         """The declarant's EORI (from the log: the declaration's acceptance)."""

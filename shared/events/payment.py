@@ -194,8 +194,9 @@ class DebtSecured:
 
 @dataclass(frozen=True)
 class SecurityReleased:
-    """A guarantee's reservation for a declaration freed: `cause` "paid" (the debt was paid)
-    or "invalidated" (the debt was extinguished)."""
+    """A guarantee's reservation for a declaration freed: `cause` "paid" (the debt was paid),
+    "invalidated" (the debt was extinguished), or "amendment" (in part: an amended version
+    owes less than was reserved)."""
 
     TYPE: ClassVar[str] = "SecurityReleased"
     VERSION: ClassVar[int] = 1
@@ -204,13 +205,15 @@ class SecurityReleased:
     consignment_id: str
     mrn: str
     amount: Decimal = field(metadata=_POSITIVE)
-    cause: str = field(metadata={"validate": validate.OneOf(["paid", "invalidated"])})
+    cause: str = field(metadata={"validate": validate.OneOf(["paid", "invalidated",
+                                                             "amendment"])})
 
 
 @dataclass(frozen=True)
 class ChargeCancelled:
     """A deferment charge taken back before it was collected: the declaration was
-    invalidated (UCC art. 117: the debt is extinguished)."""
+    invalidated (UCC art. 117: the debt is extinguished), or an amendment lowered its debt
+    below what was charged."""
 
     TYPE: ClassVar[str] = "ChargeCancelled"
     VERSION: ClassVar[int] = 1
@@ -219,7 +222,7 @@ class ChargeCancelled:
     consignment_id: str
     mrn: str
     amount: Decimal = field(metadata=_POSITIVE)
-    cause: str = field(metadata={"validate": validate.OneOf(["invalidated"])})
+    cause: str = field(metadata={"validate": validate.OneOf(["invalidated", "amendment"])})
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,7 @@ class DirectDebitCollected:
     number: str
     period_end: date
     amount: Decimal = field(metadata=_NOT_NEGATIVE)
-    charges: int = field(metadata=_NOT_NEGATIVE)
+    charges: int = field(metadata=_NOT_NEGATIVE)  # the declarations charged in the period
 
 
 # -- what the declaration owes beyond its assessment, and what customs owes back -----------

@@ -387,3 +387,39 @@ def test_a_write_off_settles_what_is_left_and_is_posted_as_a_loss(cluster: Clust
     view = status_becomes(cluster, mrn, "cleared")  # settled: released and cleared
     assert Decimal(view["amount_paid"]) == due - Decimal("0.45")
     assert view["amount_repayable"] == "0.00"
+
+
+def test_an_amendment_keeps_the_account_and_a_lower_debt_takes_the_charge_back(
+        cluster: Cluster) -> None:
+    number = open_account(cluster, "deferment", "100000.00")
+    document = {**sample("02-green-unpaid.json"),
+                "payment": {"method": "deferment", "account": number}}
+    answer = send(cluster, "declaration", "POST", "/declarations",
+                  token=PARTY["declarant"].token(cluster), body=document)
+    mrn = answer.body["mrn"]
+    first = Decimal(status_becomes(cluster, mrn, "cleared")["amount_due"])
+    # the payment block cannot change in an amendment
+    moved = send(cluster, "declaration", "POST", f"/declarations/{mrn}/amendments",
+                 token=PARTY["declarant"].token(cluster),
+                 body={"reason": "pay cash", "document": {**document, "payment": {
+                     "method": "immediate", "account": None}}})
+    assert moved.status in (409, 422), str(moved)
+    # after release, a lower debt: the officer grants it; the excess charge is taken back
+    lower = {**document, "items": [{**document["items"][0], "value": "7500.00"}]}
+    asked = send(cluster, "declaration", "POST", f"/declarations/{mrn}/amendments",
+                 token=PARTY["declarant"].token(cluster),
+                 body={"reason": "credit note", "document": lower})
+    assert asked.status == 202, str(asked)
+    granted = send(cluster, "declaration", "POST", f"/declarations/{mrn}/amendments/decision",
+                   token=PARTY["officer_here"].token(cluster),
+                   body={"decision": "granted", "reason": "credit note checked"})
+    assert granted.status == 200, str(granted)
+    wait = status_becomes(cluster, mrn, "cleared")
+    second = Decimal(wait["amount_due"])
+    assert second < first
+    with log_of(cluster) as store:
+        settle(store)
+    held = account(cluster, number)
+    assert Decimal(held["charged"]) == second  # the excess taken back before collection
+    assert [e["kind"] for e in held["entries"]] == ["charged", "charge_cancelled"]
+    assert status_of(cluster, mrn)["amount_repayable"] == "0.00"  # type: ignore[index]

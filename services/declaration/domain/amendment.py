@@ -128,6 +128,15 @@ def check_amendment(state: Lifecycle, document: Mapping[str, Any]) -> list[Chang
     if fixed:
         raise AmendmentInvalid([(c.pointer, "identifies the declaration and cannot be amended "
                                  f"(it is {c.before!r})") for c in fixed])
+    # How the debt is settled stays as lodged: the account holds (or was refused) the first
+    # version's charge, and the payment service settles each version against that account.
+    # To settle another way, pay (POST /payments).
+    payment = [c for c in changes if c.pointer == "/payment"
+               or c.pointer.startswith("/payment/")]
+    if payment:
+        raise AmendmentInvalid([(c.pointer, "how the debt is settled cannot be amended (it is "
+                                 f"{c.before!r}); pay the debt another way instead")
+                                for c in payment])
     if not changes:
         raise AmendmentInvalid([("", "the corrected document changes no particular")])
     return changes

@@ -112,8 +112,10 @@ class Account:
     charged: Decimal = Decimal(0)  # deferment: charged in the current period
     # guarantee: consignment -> amount reserved for its debt
     reserved: Mapping[str, Decimal] = field(default_factory=dict)
-    # deferment: consignment -> amount charged and not collected yet (what an invalidation
-    # takes back)
+    # deferment: consignment -> amount charged and not taken back (collected or not: what
+    # settled the declaration's debt through this account)
+    charged_total: Mapping[str, Decimal] = field(default_factory=dict)
+    # deferment: consignment -> amount charged and not collected yet (what can be taken back)
     uncollected: Mapping[str, Decimal] = field(default_factory=dict)
     waiting: tuple[Waiting, ...] = ()
     statements: tuple[Statement, ...] = ()  # deferment: the periods closed by direct debit
@@ -154,6 +156,11 @@ class Account:
         return self.reserved.get(consignment_id, Decimal(0))
 
     def charged_for(self, consignment_id: str) -> Decimal:
+        """Charged for the declaration and not taken back, whether collected or not."""
+        return self.charged_total.get(consignment_id, Decimal(0))
+
+    def uncollected_for(self, consignment_id: str) -> Decimal:
+        """Charged for the declaration and not collected yet: what can still be taken back."""
         return self.uncollected.get(consignment_id, Decimal(0))
 
 
@@ -190,6 +197,8 @@ def apply(account: Account | None, payload: Any) -> Account | None:
             return replace(account, closed=True)
         case events.DebtCharged():
             return replace(account, charged=account.charged + payload.amount,
+                           charged_total=_add(account.charged_total, payload.consignment_id,
+                                              payload.amount),
                            uncollected=_add(account.uncollected, payload.consignment_id,
                                             payload.amount),
                            waiting=_without(account.waiting, payload.consignment_id))
@@ -202,6 +211,8 @@ def apply(account: Account | None, payload: Any) -> Account | None:
                                                   -payload.amount))
         case events.ChargeCancelled():
             return replace(account, charged=account.charged - payload.amount,
+                           charged_total=_add(account.charged_total, payload.consignment_id,
+                                              -payload.amount),
                            uncollected=_add(account.uncollected, payload.consignment_id,
                                             -payload.amount))
         case events.ChargeRefused() if Refusal(payload.reason).waits:

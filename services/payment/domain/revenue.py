@@ -6,11 +6,13 @@ payment stream, and the decisions that follow from it.
   or a post-clearance check (`checked`); an amendment's higher duty is in its own
   DutyAssessed already. None once the declaration is invalidated (UCC art. 117: the debt is
   extinguished).
-- **Settled**: paid (PaymentReceived, each reference once) plus what is charged to a deferment
-  account (read from the account, which the payment stream does not hold) plus what the
-  accounting office wrote off (DebtWrittenOff: settled, never money).
-- **Repayable**: what was paid beyond the debt, never more than was paid in money (a deferment
-  charge is not money customs holds); everything paid once invalidated. A repayment is decided
+- **Settled**: paid (PaymentReceived, each reference once) less what was repaid, plus what is
+  charged to a deferment account and not taken back (read from the account, which the
+  payment stream does not hold; collected by direct debit or not) plus what the accounting
+  office wrote off (DebtWrittenOff: settled, never money).
+- **Repayable**: what was settled beyond the debt, never more than customs holds in money
+  (what was paid, and what a direct debit collected: a charge not collected yet is taken
+  back instead); everything held once invalidated. A repayment is decided
   for what is repayable beyond the repayments decided so far (`repayment_due`), and paid out
   later (`RepaymentPaid`), never beyond what was decided (`check_repayment`).
 - **Additional debt**: a new version assessed higher than the one before it, or a control's
@@ -84,20 +86,31 @@ class Position:
             return Decimal(0)
         return max(self.assessed, Decimal(0)) + self.additional + self.checked
 
-    def repayable(self, charged: Decimal = Decimal(0)) -> Decimal:
-        """What customs owes back in all (decided or not), given the deferment `charged`."""
-        if self.invalidated:
-            return self.paid
-        return min(max(self.paid + charged + self.written_off - self.debt, Decimal(0)),
-                   self.paid)
+    def settled(self, charged: Decimal = Decimal(0)) -> Decimal:
+        """Paid (less what was repaid), charged to a deferment account, or written off."""
+        return self.paid - self.repaid + charged + self.written_off
 
-    def repayment_due(self, charged: Decimal = Decimal(0)) -> Decimal:
+    def repayable(self, charged: Decimal = Decimal(0), collected: Decimal = Decimal(0)) -> Decimal:
+        """What customs owes back in all (decided or not), given what the deferment account
+        holds `charged` for the declaration, `collected` of it by direct debit. Only money
+        is repaid: what was paid, and what a direct debit collected."""
+        money = self.paid + collected
+        if self.invalidated:
+            return money
+        return min(max(self.paid + charged + self.written_off - self.debt, Decimal(0)), money)
+
+    def repayment_due(self, charged: Decimal = Decimal(0),
+                      collected: Decimal = Decimal(0)) -> Decimal:
         """What a new repayment decision should be for (0: none)."""
-        return max(self.repayable(charged) - self.decided, Decimal(0))
+        return max(self.repayable(charged, collected) - self.decided, Decimal(0))
 
     def outstanding(self, charged: Decimal = Decimal(0)) -> Decimal:
-        """What is still owed: the debt less what was paid, charged or written off."""
-        return max(self.debt - self.paid - charged - self.written_off, Decimal(0))
+        """What is still owed (never negative)."""
+        return max(self.balance(charged), Decimal(0))
+
+    def balance(self, charged: Decimal = Decimal(0)) -> Decimal:
+        """The debt less what settled it: positive, still owed; negative, settled beyond it."""
+        return self.debt - self.settled(charged)
 
     @property
     def outstanding_repayment(self) -> Decimal:
@@ -165,9 +178,10 @@ def notified_debt(consignment_id: str, mrn: str, version: int, currency: str, *,
 
 
 def repayment(position: Position, consignment_id: str, cause: str,
-              charged: Decimal = Decimal(0)) -> events.RepaymentDecided | None:
+              charged: Decimal = Decimal(0),
+              collected: Decimal = Decimal(0)) -> events.RepaymentDecided | None:
     """The repayment to decide now, if any (`cause`: what made it repayable)."""
-    amount = position.repayment_due(charged)
+    amount = position.repayment_due(charged, collected)
     if amount <= 0:
         return None
     if position.invalidated:

@@ -11,7 +11,7 @@ import threading
 import uuid
 from decimal import Decimal
 
-from services.payment.accounting import Accounts, Charge, account_stream, record_assessments
+from services.payment.accounting import Accounts, Charge, account_stream, account_work
 from services.payment.domain import accounts as domain
 from shared.events import payment as p
 from shared.events.catalog import registry
@@ -47,7 +47,7 @@ def test_concurrent_charges_never_overdraw_the_account(store_url: str) -> None:
             barrier.wait()
             try:
                 with store.transaction() as tx:
-                    record_assessments(tx, [Charge(event, True, HOLDER)])
+                    account_work(tx, [Charge(event, True, HOLDER)])
             except BaseException as error:  # noqa: BLE001 - reported below
                 errors.append(error)
 
