@@ -38,7 +38,7 @@ SERVICE_GRANTS: dict[str, Grant] = {
 FACTS_FOR_RELEASE = (
     "DeclarationAccepted", "RiskAssessed", "ControlOrdered", "ControlCompleted",
     "DutyAssessed", "PaymentReceived", "DebtCharged", "DebtSecured", "DebtWrittenOff",
-    "DeclarationInvalidated",
+    "AdditionalDebtNotified", "DeclarationInvalidated",
 )
 
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {

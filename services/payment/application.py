@@ -72,6 +72,10 @@ class UnknownDeclaration(LookupError):
 ATTEMPTS = 5
 
 
+class NotAssessedYet(Exception):
+    """A fact about a declaration whose duty assessment is not recorded yet (retried)."""
+
+
 class NotReleased(Exception):
     """A post-clearance debt on goods not released yet."""
 
@@ -236,13 +240,20 @@ class Payments:
         notice)."""
         if completed.outcome != "release_after_payment" or completed.additional_duty <= 0:
             return []
+        stream = stream_name(CATEGORY, completed.consignment_id)
+        if not any(isinstance(e.payload, events.DutyAssessed)
+                   for e in self.store.read_stream(stream)):
+            # The declaration's assessment opens its payment stream: the notice follows it
+            # (retried with the consumer's delays until the assessment is recorded).
+            raise NotAssessedYet(f"{completed.mrn}: the control's debt waits for the duty "
+                                 "assessment")
         detail = "; ".join(f"{f.get('category')}: {f.get('text')}" for f in completed.findings)
         debt = revenue.notified_debt(
             completed.consignment_id, completed.mrn, completed.declaration_version,
             self.reference.rates.national_currency, cause="control_finding",
             amount=completed.additional_duty, detail=detail, notified_on=utcnow().date())
-        return [Append(stream_name(CATEGORY, completed.consignment_id),
-                       [service_event(debt, completed.consignment_id, cause.event_id)], None)]
+        return [Append(stream, [service_event(debt, completed.consignment_id, cause.event_id)],
+                       None)]
 
     def notify_debt(self, mrn: str, amount: Decimal, finding: str,
                     caller: Caller) -> dict[str, Any]:

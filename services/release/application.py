@@ -78,6 +78,8 @@ def domain_fact(fact_id: str, fact: Mapping[str, Any]) -> f.Fact:
         return f.PaymentReceived(fact_id, Decimal(data["amount"]), data["reference"])
     if kind in ("DebtCharged", "DebtWrittenOff"):  # each its own (an amendment may add one)
         return f.DebtSettled(fact_id, Decimal(data["amount"]), fact_id)
+    if kind == "AdditionalDebtNotified":
+        return f.DebtNotified(fact_id, Decimal(data["amount"]), data["cause"], version(data))
     if kind == "DebtSecured":
         return f.GuaranteeSecured(fact_id, Decimal(data["amount"]), fact_id)
     if kind == "DeclarationInvalidated":

@@ -37,6 +37,7 @@ KEPT = {
     "PaymentReceived": ("amount", "reference"),
     "DebtCharged": ("amount", "number"),
     "DebtWrittenOff": ("amount",),
+    "AdditionalDebtNotified": ("amount", "cause", "declaration_version"),
     "DebtSecured": ("amount", "number"),
     "DeclarationInvalidated": ("after_release",),
 }

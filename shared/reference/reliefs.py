@@ -48,7 +48,8 @@ class Reliefs:
     measures: tuple[LowValueRelief, ...]  # by valid_from
 
     def on(self, day: date) -> LowValueRelief | None:
-        """The measure in force on `day`, if any."""
+        """The measure in force on `day`, if any (the latest begun: an open measure ends
+        where the next begins)."""
         found = None
         for measure in self.measures:
             if measure.valid_from <= day and (measure.valid_to is None
@@ -108,7 +109,10 @@ def _measure(row: Mapping[str, str], where: str, source: str) -> LowValueRelief:
 
 
 def _no_overlap(measures: Sequence[LowValueRelief], source: str) -> None:
+    """An open measure (no `valid_to`) ends where the next begins; a closed one must end
+    before the next begins."""
     for earlier, later in zip(measures, measures[1:], strict=False):
-        if earlier.valid_to is None or earlier.valid_to >= later.valid_from:
+        if earlier.valid_from == later.valid_from or (
+                earlier.valid_to is not None and earlier.valid_to >= later.valid_from):
             raise ReferenceDataInvalid(source, f"{earlier.code} and {later.code} overlap: "
                                        "close the earlier one before the later starts")

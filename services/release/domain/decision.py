@@ -259,7 +259,7 @@ def clearance(state: ConsignmentState, *, released: bool) -> Clearance | None:
     accepted, duty = state.accepted, state.duty
     if not released or accepted is None or duty is None or state.invalidated is not None:
         return None
-    due = max(duty.amount_due, Decimal(0)) + state.additional_duty
+    due = max(duty.amount_due, Decimal(0)) + state.additional_duty + state.checked_debt
     paid = state.amount_settled
     if paid < due:
         return None

@@ -132,6 +132,22 @@ class DebtSettled:
 
 
 @dataclass(frozen=True)
+class DebtNotified:
+    """An additional debt notified on a declaration version. Only a post-clearance check's
+    adds to the debt here: a control's is its ControlCompleted's additional duty, an
+    amendment's is in the version's DutyAssessed."""
+
+    fact_id: str
+    amount: Decimal
+    cause: str
+    declaration_version: int = 1
+
+    @property
+    def adds_to_debt(self) -> bool:
+        return self.cause == "post_clearance_check"
+
+
+@dataclass(frozen=True)
 class GuaranteeSecured:
     """An amount of the debt secured by a guarantee: released on it, not cleared until paid."""
 
@@ -186,6 +202,7 @@ Fact = (
     | DutyAssessed
     | PaymentReceived
     | DebtSettled
+    | DebtNotified
     | GuaranteeSecured
     | HoldPlaced
     | HoldLifted

@@ -18,6 +18,7 @@ from .errors import ConflictingFact
 from .facts import (
     ControlCompleted,
     ControlOrdered,
+    DebtNotified,
     DebtSettled,
     DeclarationAccepted,
     DeclarationInvalidated,
@@ -122,6 +123,13 @@ class ConsignmentState:
     def additional_duty(self) -> Decimal:
         """The additional debt of the latest version's controls released after payment."""
         return sum((f.additional_debt for f in self.controls_completed), Decimal(0))
+
+    @property
+    def checked_debt(self) -> Decimal:
+        """The debts post-clearance checks found on the latest version."""
+        version = self.declaration_version
+        return sum((f.amount for f in self._all(DebtNotified)
+                    if f.adds_to_debt and f.declaration_version == version), Decimal(0))
 
     @property
     def refusing_control(self) -> ControlCompleted | None:

@@ -113,15 +113,25 @@ def test_a_bad_reliefs_file_is_refused_with_its_line(tmp_path: Path, row: str,
     assert "line 3" in str(caught.value)
 
 
-def test_overlapping_measures_are_refused(tmp_path: Path) -> None:
+def test_overlapping_measures_are_refused_and_an_open_one_ends_at_the_next(
+        tmp_path: Path) -> None:
     folder = tmp_path / "tariff"
     folder.mkdir()
+    header = ("# version: t\ncode,valid_from,valid_to,threshold,currency,relieves,"
+              "excluded_prefixes,legal_basis\n")
     (folder / "reliefs.csv").write_text(
-        "# version: t\ncode,valid_from,valid_to,threshold,currency,relieves,"
-        "excluded_prefixes,legal_basis\nA,2021-01-01,,135,GBP,duty,,a\n"
-        "B,2024-01-01,,150,GBP,duty,,b\n", encoding="utf-8")
+        header + "A,2021-01-01,2024-06-30,135,GBP,duty,,a\nB,2024-01-01,,150,GBP,duty,,b\n",
+        encoding="utf-8")
     with pytest.raises(ReferenceDataInvalid, match="overlap"):
         load_reliefs(tmp_path)
+    later = tmp_path / "later"
+    (later / "tariff").mkdir(parents=True)
+    (later / "tariff" / "reliefs.csv").write_text(
+        header + "A,2021-01-01,,135,GBP,duty,,a\nB,2024-01-01,,150,GBP,duty,,b\n",
+        encoding="utf-8")
+    reliefs = load_reliefs(later)
+    assert reliefs.on(date(2023, 12, 31)).code == "A"  # type: ignore[union-attr]
+    assert reliefs.on(date(2024, 1, 1)).code == "B"  # type: ignore[union-attr]
 
 
 def test_a_record_made_before_reliefs_re_derives_without_them() -> None:

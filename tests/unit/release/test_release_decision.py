@@ -146,6 +146,22 @@ class TestClearance:
         cleared = clearance(state, released=True)
         assert cleared is not None and cleared.amount_due == Decimal(0)
 
+    def test_a_debt_settled_without_money_clears_and_a_checks_debt_must_be_settled_too(self):
+        from services.release.domain.facts import DebtNotified, DebtSettled
+        charged = DebtSettled("e-charged", Decimal("100"), "e-charged")
+        state = build_state("c-1", [ACCEPTED, risk("green"), duty("100"), charged])
+        assert isinstance(decide(state), ReleaseDecision)  # charged to a deferment account
+        assert clearance(state, released=True) is not None
+        guarantee = GuaranteeSecured("e-g", Decimal("100"), "GUA-1")
+        secured = build_state("c-1", [ACCEPTED, risk("green"), duty("100"), guarantee,
+                                      paid("100")])
+        checked = apply(secured, DebtNotified("e-check", Decimal("25"), "post_clearance_check"))
+        assert clearance(checked, released=True) is None  # the check's debt is owed
+        assert clearance(apply(checked, paid("25", "PAY-2")), released=True) is not None
+        # a control's notice does not add to the debt again (its duty is the control's)
+        noticed = apply(secured, DebtNotified("e-ctl", Decimal("25"), "control_finding"))
+        assert clearance(noticed, released=True) is not None
+
     def test_a_guarantee_releases_but_the_payment_clears(self):
         guarantee = GuaranteeSecured("e-g", Decimal("100"), "GUA-1")
         secured = build_state("c-1", [ACCEPTED, risk("green"), duty("100"), guarantee])
