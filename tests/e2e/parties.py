@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.events.envelope import RecordedEvent
 from shared.eventstore import EventStore
 from shared.identity.development import mint
 from shared.testing.waiting import wait_until
@@ -158,6 +159,27 @@ def status_becomes(cluster: Cluster, mrn: str, name: str, timeout: float = 30,
     wait_until(reached, timeout=timeout, interval=0.1,
                message=lambda: f"{mrn} to reach {name} (seen {seen})")
     return dict(seen)
+
+
+def pay(cluster: Cluster, mrn: str, amount: str) -> Any:
+    """A payment of `amount` GBP by customs' cashier under a new reference (201); its body."""
+    answer = send(cluster, "payment", "POST", "/payments", token=PARTY["cashier"].token(cluster),
+                  body={"mrn": mrn, "reference": f"E2E-PAY-{uuid.uuid4().hex[:10]}",
+                        "amount": amount, "currency": "GBP"})
+    assert answer.status == 201, str(answer)
+    return answer.body
+
+
+def events_of(cluster: Cluster, mrn: str) -> list[RecordedEvent]:
+    """The consignment's events in log order, once the log is quiet."""
+    consignment = status_of(cluster, mrn)["consignment_id"]  # type: ignore[index]
+    with log_of(cluster) as store:
+        settle(store)
+        return store.read_correlation(consignment)
+
+
+def types_of(cluster: Cluster, mrn: str) -> list[str]:
+    return [e.type for e in events_of(cluster, mrn)]
 
 
 @contextmanager

@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import copy
 import threading
-import uuid
 from decimal import Decimal
 from typing import Any
 
 from .conftest import Cluster
-from .parties import PARTY, log_of, sample, send, settle, status_becomes, status_of
+from .parties import (
+    PARTY,
+    events_of,
+    log_of,
+    pay,
+    sample,
+    send,
+    settle,
+    status_becomes,
+    status_of,
+)
 
 PROBLEMS = "https://open-clearance.org/problems/"
 
@@ -43,18 +52,6 @@ def with_value(document: dict[str, Any], factor: str) -> dict[str, Any]:
     return corrected
 
 
-def pay(cluster: Cluster, mrn: str, amount: str) -> None:
-    answer = send(cluster, "payment", "POST", "/payments", token=PARTY["cashier"].token(cluster),
-                  body={"mrn": mrn, "reference": f"AMD-{uuid.uuid4().hex[:10]}",
-                        "amount": amount, "currency": "GBP"})
-    assert answer.status == 201, str(answer)
-
-
-def events_of(cluster: Cluster, mrn: str) -> list[Any]:
-    consignment = status_of(cluster, mrn)["consignment_id"]  # type: ignore[index]
-    with log_of(cluster) as store:
-        settle(store)
-        return store.read_correlation(consignment)
 
 
 def refused(cluster: Cluster, answer_of: Any, status: int, ground: str | None = None) -> Any:

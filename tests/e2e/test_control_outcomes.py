@@ -7,12 +7,21 @@ stored."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
 from .conftest import Cluster
-from .parties import PARTY, lodge, log_of, send, settle, status_becomes, status_of
+from .parties import (
+    PARTY,
+    lodge,
+    log_of,
+    pay,
+    send,
+    settle,
+    status_becomes,
+    status_of,
+    types_of,
+)
 
 VALUATION = [{"category": "valuation", "text": "invoice understated"}]
 
@@ -22,20 +31,6 @@ def control(cluster: Cluster, mrn: str, body: dict[str, Any]) -> Any:
                 token=PARTY["officer_here"].token(cluster), body=body)
 
 
-def pay(cluster: Cluster, mrn: str, amount: str) -> Any:
-    answer = send(cluster, "payment", "POST", "/payments",
-                  token=PARTY["cashier"].token(cluster),
-                  body={"mrn": mrn, "reference": f"OUT-{uuid.uuid4().hex[:10]}",
-                        "amount": amount, "currency": "GBP"})
-    assert answer.status == 201, str(answer)
-    return answer.body
-
-
-def types_of(cluster: Cluster, mrn: str) -> list[str]:
-    consignment = status_of(cluster, mrn)["consignment_id"]  # type: ignore[index]
-    with log_of(cluster) as store:
-        settle(store)
-        return [e.type for e in store.read_correlation(consignment)]
 
 
 def test_release_after_payment_waits_for_the_additional_duty(cluster: Cluster) -> None:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from .conftest import Cluster
-from .parties import PARTY, lodge, log_of, send, settle, status_becomes, status_of
+from .parties import PARTY, lodge, log_of, pay, send, settle, status_becomes, status_of
 
 PROBLEMS = "https://open-clearance.org/problems/"
 
@@ -28,12 +28,6 @@ def decide(cluster: Cluster, mrn: str, decision: str, party: str = "officer_here
                 token=PARTY[party].token(cluster),
                 body={"decision": decision, "reason": f"{decision}: goods re-exported"})
 
-
-def pay(cluster: Cluster, mrn: str, amount: str) -> None:
-    answer = send(cluster, "payment", "POST", "/payments", token=PARTY["cashier"].token(cluster),
-                  body={"mrn": mrn, "reference": f"INV-{uuid.uuid4().hex[:10]}",
-                        "amount": amount, "currency": "GBP"})
-    assert answer.status == 201, str(answer)
 
 
 def refused_with(answer: Any, status: int, ground: str | None = None) -> None:

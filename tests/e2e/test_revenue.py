@@ -15,12 +15,15 @@ from .conftest import Cluster
 from .parties import (
     OWN_EORI,
     PARTY,
+    events_of,
     log_of,
+    pay,
     sample,
     send,
     settle,
     status_becomes,
     status_of,
+    types_of,
 )
 
 
@@ -55,19 +58,6 @@ def lodge_on(cluster: Cluster, sample_name: str, method: str, number: str) -> st
     return str(answer.body["mrn"])
 
 
-def pay(cluster: Cluster, mrn: str, amount: str) -> None:
-    answer = send(cluster, "payment", "POST", "/payments",
-                  token=PARTY["cashier"].token(cluster),
-                  body={"mrn": mrn, "reference": f"REV-{uuid.uuid4().hex[:10]}",
-                        "amount": amount, "currency": "GBP"})
-    assert answer.status == 201, str(answer)
-
-
-def types_of(cluster: Cluster, mrn: str) -> list[str]:
-    consignment = status_of(cluster, mrn)["consignment_id"]  # type: ignore[index]
-    with log_of(cluster) as store:
-        settle(store)
-        return [e.type for e in store.read_correlation(consignment)]
 
 
 def test_a_deferment_account_releases_and_clears_without_payment(cluster: Cluster) -> None:
@@ -260,10 +250,7 @@ def repay(cluster: Cluster, mrn: str, amount: str, reference: str) -> Any:
 
 
 def revenue_events(cluster: Cluster, mrn: str, kind: str) -> list[Any]:
-    consignment = status_of(cluster, mrn)["consignment_id"]  # type: ignore[index]
-    with log_of(cluster) as store:
-        settle(store)
-        return [e.payload for e in store.read_correlation(consignment) if e.type == kind]
+    return [e.payload for e in events_of(cluster, mrn) if e.type == kind]
 
 
 def test_an_additional_debt_from_a_control_is_notified_and_paid(cluster: Cluster) -> None:
