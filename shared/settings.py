@@ -24,6 +24,8 @@ DEFAULTS: Mapping[str, str] = {
     "RISK_RULESET_VERSION": "2026.1",
     "RISK_AEO_DIR": "",
     "RISK_AEO_VERSION": "2026.1",
+    # The partner-agency register (YAML or JSON; empty: the packaged sample): shared/reference.
+    "AGENCY_REGISTER_FILE": "",
     "RETRY_DELAYS": "1,5,30",
     "MAX_WORKERS": "10",
     "EVENT_HANDLER_BATCH": "64",
