@@ -1,8 +1,10 @@
 """The AsyncAPI document agencies write their consumers from is valid and matches what we
 publish: the official AsyncAPI parser (`@asyncapi/parser`, run with node from
-tests/tools/asyncapi/) reports no error and no warning on it, its message schema equals the
-notification JSON Schema, its bindings say what the publisher does, and a notification
-built from a real GoodsReleased event validates against it.
+tests/tools/asyncapi/) reports no error and no warning on it, its message schemas equal the
+JSON Schemas beside services/release/domain/notification.py (release notification, agency hold
+request, release refusal), its bindings say what the publisher does, and messages built from
+real events (GoodsReleased, and the golden AgencyHoldPlaced and ReleaseRefused fixtures)
+validate against them, while the schemas refuse a missing or an extra field.
 
 The parser needs node (18 or newer) and npm; `npm ci` installs the pinned parser from
 tests/tools/asyncapi/package-lock.json on first use. CI installs node (.ci/run)."""
@@ -22,6 +24,14 @@ import pytest
 import yaml
 
 from services.release.application import notification_body
+from services.release.domain.notification import (
+    AGENCY_MESSAGES_VERSION,
+    HOLD_REQUEST_SCHEMA_PATH,
+    REFUSAL_SCHEMA_PATH,
+    agency_routing_key,
+    hold_request,
+    refusal_notice,
+)
 from services.release.notifications import EXCHANGE, notification_message
 from shared.events.catalog import registry
 from shared.events.envelope import RecordedEvent
@@ -156,3 +166,189 @@ def test_the_document_is_version_2_and_says_what_changed_from_version_1() -> Non
     assert "lane" not in schema["properties"] and "lane" not in schema["required"]
     example = doc["components"]["messages"]["releaseNotification"]["examples"][0]["payload"]
     assert "lane" not in example and example["schema_version"] == 2
+
+
+# -- each agency's own feed: clearance.agencies ----------------------------------------------
+
+FIXTURES = ROOT / "shared" / "events" / "fixtures"
+# (components/schemas name, components/messages name, JSON Schema file, $id, AMQP type)
+AGENCY_MESSAGES = [
+    ("HoldRequest", "holdRequest", HOLD_REQUEST_SCHEMA_PATH,
+     "urn:open-clearance:agency-hold-request:1", "HoldRequest"),
+    ("ReleaseRefusal", "releaseRefusal", REFUSAL_SCHEMA_PATH,
+     "urn:open-clearance:release-refusal:1", "ReleaseRefusal"),
+]
+
+
+def validator(schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def check(body: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Valid, formats included (date-time is checked here: jsonschema needs an extra
+    package for it)."""
+    validator(schema).validate(body)
+    for name, spec in schema["properties"].items():
+        if spec.get("format") == "date-time":
+            assert datetime.fromisoformat(body[name]).tzinfo is not None, name
+
+
+def fixture_payload(event_type: str, version: int) -> Any:
+    golden = json.loads((FIXTURES / f"{event_type}.v{version}.json").read_text())
+    assert (golden["type"], golden["version"]) == (event_type, version)
+    return registry().load(event_type, version, golden["data"])
+
+
+def hold_request_body() -> dict[str, Any]:
+    return hold_request(fixture_payload("AgencyHoldPlaced", 1), event_id="e7", position=977)
+
+
+def refusal_bodies() -> list[dict[str, Any]]:
+    """An agency's refusal (ReleaseRefused v2) and a control's (v1, upcast)."""
+    return [refusal_notice(fixture_payload("ReleaseRefused", version), event_id="e9",
+                           position=1013) for version in (2, 1)]
+
+
+def undescribed(schema: dict[str, Any], path: str = "") -> list[str]:
+    missing = []
+    for name, spec in schema.get("properties", {}).items():
+        if not spec.get("description"):
+            missing.append(f"{path}/{name}")
+        missing += undescribed(spec, f"{path}/{name}")
+        if isinstance(spec.get("items"), dict):
+            missing += undescribed(spec["items"], f"{path}/{name}[]")
+    return missing
+
+
+@pytest.mark.parametrize(("name", "message", "path", "schema_id", "amqp_type"), AGENCY_MESSAGES)
+def test_asyncapi_agency_schemas_are_the_json_schemas(name: str, message: str, path: Path,
+                                                      schema_id: str, amqp_type: str) -> None:
+    doc = yaml.safe_load(DOCUMENT.read_text())
+    schema = json.loads(path.read_text())
+    assert schema.pop("$schema") == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] == schema_id and schema["additionalProperties"] is False
+    assert schema["properties"]["schema_version"] == {
+        "description": schema["properties"]["schema_version"]["description"],
+        "const": AGENCY_MESSAGES_VERSION}
+    assert set(schema["required"]) == set(schema["properties"])
+    assert undescribed(schema) == [] and schema["description"]
+    assert doc["components"]["schemas"][name] == schema
+    component = doc["components"]["messages"][message]
+    assert component["payload"] == {"$ref": f"#/components/schemas/{name}"}
+    assert component["bindings"]["amqp"]["messageType"] == amqp_type
+    assert component["contentType"] == "application/json"
+    for example in component["examples"]:
+        check(example["payload"], schema)
+
+
+def test_asyncapi_agencies_channel_is_each_agencys_feed() -> None:
+    doc = yaml.safe_load(DOCUMENT.read_text())
+    channel = doc["channels"]["agencies"]
+    assert channel["bindings"]["amqp"]["exchange"] == {
+        "name": "clearance.agencies", "type": "topic", "durable": True, "autoDelete": False,
+        "vhost": "/"}
+    assert channel["bindings"]["amqp"]["is"] == "routingKey"
+    assert set(channel["parameters"]) == {"agency", "kind"}
+    kinds = channel["parameters"]["kind"]["enum"]
+    assert kinds == ["hold_request", "release", "refusal"]
+    for kind in kinds:
+        assert channel["address"].format(agency="GBFSA", kind=kind) \
+            == agency_routing_key("GBFSA", kind) == f"GBFSA.{kind}"
+    assert {m["$ref"] for m in channel["messages"].values()} == {
+        "#/components/messages/holdRequest", "#/components/messages/releaseNotification",
+        "#/components/messages/releaseRefusal"}
+    # one receive operation per message, persistent (delivery mode 2)
+    received = {}
+    for operation in doc["operations"].values():
+        if operation["channel"] == {"$ref": "#/channels/agencies"}:
+            assert operation["action"] == "receive"
+            assert operation["bindings"]["amqp"]["deliveryMode"] == 2
+            (ref,) = operation["messages"]
+            received[ref["$ref"].rsplit("/", 1)[1]] = operation
+    assert set(received) == set(channel["messages"])
+    # what an agency needs to consume, decide and catch up is written down
+    text = doc["info"]["description"] + channel["description"]
+    for needed in ("`agency.<code in lower case>`", "`agency-<code in lower case>`",
+                   "`<AGENCY>.#`", "POST /holds/{mrn}/{agency}", '"approved" | "refused"',
+                   "GET /notifications?after=N&limit=M", '"hold_requests"', '"refusals"',
+                   '"next_after"', "`message_id`", "`notification_id`", "`HoldRequest`",
+                   "`ReleaseRefusal`", "`ReleaseNotification`", "`schema_version`"):
+        assert needed in text, needed
+
+
+def test_the_document_is_version_2_1_and_says_what_it_added() -> None:
+    doc = yaml.safe_load(DOCUMENT.read_text())
+    assert doc["info"]["version"] == "2.1.0"
+    changes = doc["info"]["description"].split("## Changes in version 2.1", 1)[1]
+    changes = changes.split("## Changes from version 1", 1)[0]
+    assert "`clearance.agencies`" in changes and "unchanged" in changes
+    assert doc["channels"]["releases"]["bindings"]["amqp"]["exchange"]["name"] \
+        == "clearance.releases"
+
+
+def test_hold_request_from_the_golden_event_validates() -> None:
+    schema = json.loads(HOLD_REQUEST_SCHEMA_PATH.read_text())
+    body = hold_request_body()
+    check(body, schema)
+    assert body["agency"] == "GBFSA" and body["position"] == 977
+    assert body["items"][0]["hs_code"] == "0201300000"
+
+
+def test_refusals_from_the_golden_events_validate() -> None:
+    schema = json.loads(REFUSAL_SCHEMA_PATH.read_text())
+    by_agency, by_control = refusal_bodies()
+    check(by_agency, schema)
+    check(by_control, schema)
+    assert (by_agency["refused_by"], by_agency["agency"]) == ("agency", "GBFSA")
+    assert (by_control["refused_by"], by_control["agency"]) == ("control", None)
+    assert "reason" not in by_agency  # the agency's note to customs is not passed on
+
+
+def bodies_and_schemas() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    hold_schema = json.loads(HOLD_REQUEST_SCHEMA_PATH.read_text())
+    refusal_schema = json.loads(REFUSAL_SCHEMA_PATH.read_text())
+    return [("hold request", hold_request_body(), hold_schema),
+            *(("refusal", body, refusal_schema) for body in refusal_bodies())]
+
+
+def test_agency_schemas_refuse_a_missing_field() -> None:
+    for _, body, schema in bodies_and_schemas():
+        for name in schema["required"]:
+            broken = {k: v for k, v in body.items() if k != name}
+            assert not validator(schema).is_valid(broken), name
+    _, hold, schema = bodies_and_schemas()[0]
+    for name in schema["properties"]["items"]["items"]["required"]:
+        item = {k: v for k, v in hold["items"][0].items() if k != name}
+        assert not validator(schema).is_valid({**hold, "items": [item]}), name
+    assert not validator(schema).is_valid({**hold, "items": []})
+
+
+def test_agency_schemas_refuse_an_extra_field() -> None:
+    for _, body, schema in bodies_and_schemas():
+        for extra in ({"lane": "red"}, {"reason": "No health certificate."}, {"x": 1}):
+            assert not validator(schema).is_valid({**body, **extra}), extra
+    _, hold, schema = bodies_and_schemas()[0]
+    for extra in ({"value": "25000.00"}, {"consignor": "GB123456789000"}):
+        item = {**hold["items"][0], **extra}
+        assert not validator(schema).is_valid({**hold, "items": [item]}), extra
+
+
+def test_agency_schemas_refuse_bad_values() -> None:
+    (_, hold, hold_schema), (_, by_agency, refusal_schema), (_, by_control, _) = \
+        bodies_and_schemas()
+    bad_holds: list[dict[str, Any]] = [
+        {"agency": "gbfsa"}, {"agency": "G"}, {"mrn": "26GB"}, {"message_id": "not-a-uuid"},
+        {"schema_version": 2}, {"position": 0}, {"due_at": "2026-03-04"}]
+    for change in bad_holds:
+        assert not validator(hold_schema).is_valid({**hold, **change}), change
+    bad_items: list[dict[str, Any]] = [{"hs_code": "0201.30"}, {"quantity": 1200}, {"item": 0},
+                                       {"origin": "ar"}]
+    for change in bad_items:
+        item = {**hold["items"][0], **change}
+        assert not validator(hold_schema).is_valid({**hold, "items": [item]}), change
+    for body, change in ((by_agency, {"agency": None}), (by_control, {"agency": "GBFSA"}),
+                         (by_agency, {"refused_by": "officer"}),
+                         (by_agency, {"agency": "gbfsa"})):
+        assert not validator(refusal_schema).is_valid({**body, **change}), change
