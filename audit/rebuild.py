@@ -77,6 +77,7 @@ PROJECTIONS = (
     Projection(payment.REFERENCES, payment.project_references),
     Projection(payment.ACCOUNTS, payment.project_accounts),
     Projection(release.CASES, release.project),
+    Projection(release.HOLDS, release.project_holds),
 )
 
 

@@ -13,6 +13,8 @@ infra/rabbitmq/generate.py writes them into the users file, tests create them wi
 
 from __future__ import annotations
 
+import re
+
 from shared.events.catalog import registry
 from shared.messaging.topology import (
     Grant,
@@ -24,16 +26,29 @@ from shared.messaging.topology import (
 from shared.settings import SERVICES, setting
 
 RELEASES_EXCHANGE = "clearance.releases"  # services/release/notifications.py: topic, agencies
+# Each partner agency's own feed (hold requests, its releases and refusals): topic, routing key
+# `<AGENCY>.<kind>`; the agency's queue `agency.<code>` is bound with `<AGENCY>.#`.
+AGENCIES_EXCHANGE = "clearance.agencies"
+AGENCY_QUEUE_PREFIX = "agency."
 SEALS_EXCHANGE = "clearance.seals"  # signed checkpoints of the log: fanout, anyone may archive
 # Exchanges, besides its namespace and the events exchange, that a service declares and
 # publishes to (configure and write permission).
 SERVICE_EXCHANGES: dict[str, tuple[str, ...]] = {
-    "release": (RELEASES_EXCHANGE,),
+    "release": (RELEASES_EXCHANGE, AGENCIES_EXCHANGE),
 }
-# More a service needs: the declaration service answers nameko RPC (lodge, status).
+# More a service needs: the declaration service answers nameko RPC (lodge, status); the
+# release service declares the register's agency queues and binds them to their feed.
+_AGENCY_QUEUES = rf"{re.escape(AGENCY_QUEUE_PREFIX)}[a-z0-9_-]+"
 SERVICE_GRANTS: dict[str, Grant] = {
     "declaration": rpc_grant("declaration"),
+    "release": Grant(configure=(_AGENCY_QUEUES,), write=(_AGENCY_QUEUES,),
+                     read=(re.escape(AGENCIES_EXCHANGE),)),
 }
+
+
+def agency_queue(code: str) -> str:
+    """The durable queue of partner agency `code`: `agency.<code in lower case>`."""
+    return f"{AGENCY_QUEUE_PREFIX}{code.lower()}"
 
 FACTS_FOR_RELEASE = (
     "DeclarationAccepted", "RiskAssessed", "ControlOrdered", "ControlCompleted",

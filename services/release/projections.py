@@ -1,6 +1,14 @@
-"""The release service's read model `release_cases`: per consignment, the set of facts heard
-(keyed by event id) and the outcome recorded (pending, held, released, cleared, refused,
-invalidated).
+"""The release service's read models.
+
+`release_cases`: per consignment, the set of facts heard (keyed by event id; its own agency
+holds and decisions among them) and the outcome recorded (pending, held, released, cleared,
+refused, invalidated).
+
+`release_holds`: one row per partner-agency hold (`<consignment id>/<agency>`), what
+`GET /holds` lists and the overdue alert counts: open, approved, refused, or closed (the
+release was refused or the declaration invalidated while it was open). `project_holds`
+writes it from events, on the live path (the events the transaction heard and appended) and
+in a rebuild alike.
 
 Both paths lock the rows with `lock_cases` and write them with `save_cases`: the live path
 (`application.Releases.hear_all`) with the outcome of its decision, `clearance rebuild`
@@ -14,7 +22,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
 
 from shared.events.codec import kept_fields
 from shared.events.envelope import RecordedEvent, isoformat
@@ -40,11 +48,15 @@ KEPT = {
     "AdditionalDebtNotified": ("amount", "cause", "declaration_version"),
     "DebtSecured": ("amount", "number"),
     "DeclarationInvalidated": ("after_release",),
+    # The release service's own facts: the agency holds it placed, and the decisions on them.
+    "AgencyHoldPlaced": ("agency",),
+    "AgencyHoldDecided": ("agency", "decision", "note"),
 }
+OWN_FACTS = frozenset({"AgencyHoldPlaced", "AgencyHoldDecided"})
 # The events that record an outcome (DeclarationInvalidated is a fact as well: the release
 # service records nothing more for it).
 OUTCOMES = {"GoodsReleased": "released", "GoodsHeld": "held", "ReleaseRefused": "refused",
-            "DeclarationCleared": "cleared",
+            "DeclarationCleared": "cleared", "AgencyHoldPlaced": "held",
             "DeclarationInvalidated": "invalidated"}
 PLACEHOLDER = {"facts": "{}", "outcome": "pending", "last_position": 0}
 
@@ -121,3 +133,84 @@ def project(tx: Transaction, events: Sequence[RecordedEvent], model: ReadModel =
         if new or kept != outcome:
             changes.append((consignment_id, stored, kept))
     save_cases(tx, changes, model)
+
+
+# -- partner-agency holds -------------------------------------------------------------------
+HOLDS_NAME = "release_holds"
+HOLD_STATES = ("open", "approved", "refused", "closed")
+
+
+def holds_table(name: str = HOLDS_NAME) -> Table:
+    return Table(
+        name, MetaData(),
+        Column("hold_id", String(60), primary_key=True),  # <consignment id>/<agency>
+        Column("consignment_id", String(36), nullable=False),
+        Column("agency", String(16), nullable=False),
+        Column("mrn", String(18), nullable=False),
+        Column("office", String(8), nullable=False),
+        Column("declaration_version", Integer, nullable=False),
+        Column("items", Text, nullable=False),  # JSON: the items the agency regulates
+        Column("placed_at", String(40), nullable=False),  # ISO 8601, UTC
+        Column("due_at", String(40), nullable=False),
+        Column("state", String(10), nullable=False),
+        Column("decided_at", String(40), nullable=False),  # "" while open
+        Column("reference", Text, nullable=False),
+        Column("note", Text, nullable=False),
+        Column("decided_by", Text, nullable=False),  # the deciding agency staff's actor
+        Column("last_position", BigInteger, nullable=False),
+    )
+
+
+HOLDS = ReadModel(HOLDS_NAME, holds_table, key="hold_id")
+HOLD_EVENTS = frozenset({"AgencyHoldPlaced", "AgencyHoldDecided", "ReleaseRefused",
+                         "DeclarationInvalidated"})
+
+
+def hold_id(consignment_id: str, agency: str) -> str:
+    return f"{consignment_id}/{agency}"
+
+
+def project_holds(tx: Transaction, events: Sequence[RecordedEvent],
+                  model: ReadModel = HOLDS) -> None:
+    """Write the holds of `events` (in log order): a placement inserts its row, a decision
+    sets its state, a refused release or an invalidation closes the consignment's holds still
+    open. Events of other types cost nothing."""
+    relevant = [e for e in events if e.type in HOLD_EVENTS]
+    if not relevant:
+        return
+    placed = [e for e in relevant if e.type == "AgencyHoldPlaced"]
+    model.insert(tx, [_placed_row(e) for e in placed], skip_existing=True)
+    rest = [e for e in relevant if e.type != "AgencyHoldPlaced"]
+    if not rest:
+        return
+    consignments = sorted({e.correlation_id for e in rest})
+    rows = {row["hold_id"]: row for cid in consignments
+            for row in model.where(tx, consignment_id=cid)}
+    changed: dict[str, dict[str, Any]] = {}
+    for event in rest:
+        payload = event.payload
+        if event.type == "AgencyHoldDecided":
+            row = rows.get(hold_id(event.correlation_id, payload.agency))
+            if row is None or row["state"] != "open":
+                continue
+            row.update(state=payload.decision, decided_at=isoformat(payload.decided_at),
+                       reference=payload.reference, note=payload.note,
+                       decided_by=event.actor, last_position=event.position)
+            changed[row["hold_id"]] = row
+        else:  # the release refused or the declaration invalidated: open holds are moot
+            for row in rows.values():
+                if row["consignment_id"] == event.correlation_id and row["state"] == "open":
+                    row.update(state="closed", last_position=event.position)
+                    changed[row["hold_id"]] = row
+    model.update(tx, [changed[k] for k in sorted(changed)])
+
+
+def _placed_row(event: RecordedEvent) -> dict[str, Any]:
+    placed = event.payload
+    return {"hold_id": hold_id(event.correlation_id, placed.agency),
+            "consignment_id": event.correlation_id, "agency": placed.agency, "mrn": placed.mrn,
+            "office": placed.office, "declaration_version": placed.declaration_version,
+            "items": json.dumps(list(placed.items), sort_keys=True, separators=(",", ":")),
+            "placed_at": isoformat(placed.placed_at), "due_at": isoformat(placed.due_at),
+            "state": "open", "decided_at": "", "reference": "", "note": "", "decided_by": "",
+            "last_position": event.position}

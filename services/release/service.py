@@ -4,7 +4,11 @@
 
 Hears the facts of every consignment on `release.facts`; appends only `release-*` streams.
 Each GoodsReleased is published to partner agencies on the durable topic exchange
-`clearance.releases` (docs/asyncapi.yaml); `GET /notifications?after=N` re-reads them.
+`clearance.releases`, and each agency's hold requests, releases and refusals on its own feed
+(`clearance.agencies`, docs/asyncapi.yaml); `GET /notifications?after=N` re-reads them.
+Partner agencies decide their holds with `POST /holds/{mrn}/{agency}`; the register of
+agencies is `AGENCY_REGISTER_FILE` (the packaged sample by default): a bad one stops the
+service at start, naming the line.
 """
 
 from __future__ import annotations
@@ -25,14 +29,21 @@ from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
 from shared.messaging.writes import Together
-from shared.web import Problem, api, ops
+from shared.observability.metrics import metrics
+from shared.reference.agencies import load_register
+from shared.web import Problem, api, json_body, ops
 
 from .application import Releases
+from .errors import ERRORS
 from .notifications import NotificationRelayProvider
+from .projections import HOLD_STATES
+from .schemas import DecisionSchema, HoldSchema, HoldsSchema
+
+DECISION = DecisionSchema()
 
 
 def build(store: EventStore, config: Mapping[str, Any]) -> Releases:
-    return Releases(store)
+    return Releases(store, load_register(config.get("AGENCY_REGISTER_FILE") or None))
 
 
 class ReleaseService(ops.OpsEndpoints):
@@ -46,17 +57,52 @@ class ReleaseService(ops.OpsEndpoints):
     notifier = NotificationRelayProvider()
 
     @api("GET", "/notifications", roles=("agency", "officer", "auditor"),
-         summary="Release notifications after a log position (query: after, limit)",
-         responses={200: "a list of notifications", 400: "after or limit not an integer"})
+         summary="Release notifications, hold requests and refusals after a log position "
+                 "(query: after, limit); an agency gets its own feed",
+         responses={200: "notifications, hold_requests, refusals and next_after",
+                    400: "after or limit not an integer, or limit below 1"})
     def get_notifications(self, request: Request, caller: Caller) -> Any:
         try:
             after = int(request.args.get("after", "0"))
             limit = min(int(request.args.get("limit", "1000")), 10_000)
         except ValueError:
             raise Problem(400, "Bad query", "after and limit must be integers") from None
-        found = self.app.notifications(after, limit)
-        return {"notifications": found,
-                "next_after": found[-1]["position"] if found else after}
+        if limit < 1:
+            raise Problem(400, "Bad query", "limit must be at least 1")
+        agency = caller.agency if caller.has("agency") and not caller.has(
+            "officer", "auditor") else None
+        found = self.app.notifications(after, limit, agency=agency)
+        positions = [m["position"] for messages in found.values() for m in messages]
+        return {**found, "next_after": max(positions, default=after)}
+
+    @api("GET", "/holds", roles=("agency", "officer", "auditor"), errors=ERRORS,
+         summary="Partner-agency holds (query: state = open, approved, refused, closed or "
+                 "all; default open): an agency its own, an officer those at its offices",
+         responses={200: HoldsSchema, 400: "unknown state"})
+    def get_holds(self, request: Request, caller: Caller) -> Any:
+        state = request.args.get("state", "open")
+        if state not in (*HOLD_STATES, "all"):
+            raise Problem(400, "Bad query",
+                          f"state must be one of {', '.join((*HOLD_STATES, 'all'))}")
+        return {"holds": self.app.holds(caller, state=state)}
+
+    @api("POST", "/holds/<string:mrn>/<string:agency>", roles=("agency",), errors=ERRORS,
+         summary="A partner agency's decision on its hold: approved or refused (final)",
+         request=DecisionSchema,
+         responses={200: HoldSchema, 403: "another agency's hold",
+                    404: "no hold of this agency on this declaration",
+                    409: "decided already, or the release was refused or invalidated",
+                    422: "invalid decision"})
+    def post_hold_decision(self, request: Request, caller: Caller, mrn: str,
+                           agency: str) -> Any:
+        body = DECISION.load(json_body(request))
+        return 200, self.app.decide_hold(mrn, agency, body["decision"], body["reference"],
+                                         body["note"], caller)
+
+    def refresh_metrics(self) -> None:
+        """Before each scrape: the open holds past their time limit, per agency."""
+        for agency, count in self.app.overdue().items():
+            metrics().agency_holds_overdue.labels(agency).set(count)
 
     # The work is done in the returned write, in the transaction: no inbox pre-check.
     @event_handler("release.facts", topology=TOPOLOGY, precheck=False)

@@ -41,7 +41,7 @@ from shared.eventstore.store import EventStore
 from shared.observability.logging import bound, get_logger
 from shared.observability.metrics import metrics
 
-from .publisher import Outcome, OutgoingMessage, Publisher, PublishResult
+from .publisher import Delivery, Outcome, OutgoingMessage, Publisher, PublishResult
 from .store_provider import SharedEventStore
 from .topology import Topology
 
@@ -184,18 +184,20 @@ class Relay:
             self._failures = 0
             metrics().relay_lag.labels(*metric_labels).set(0)
             return 0
-        messages = self.messages_for(batch)
+        per_event = [_as_tuple(m) for m in self.messages_for(batch)]
         started = time.perf_counter()
-        sent = [m for m in messages if m is not None]
+        sent = [m for messages in per_event for m in messages]
         result = self.publisher.publish(sent) if sent else PublishResult(())
         metrics().relay_batch_seconds.labels(*metric_labels).observe(
             time.perf_counter() - started
         )
         deliveries = iter(result.deliveries)
-        outcomes = [None if m is None else next(deliveries) for m in messages]
+        # Per event: its first delivery not confirmed (None: every one was, or it had none).
+        outcomes = [_first_failure([next(deliveries) for _ in messages])
+                    for messages in per_event]
         done = 0
         for delivery in outcomes:
-            if delivery is not None and not delivery.confirmed:
+            if delivery is not None:
                 break
             done += 1
         if done:
@@ -211,7 +213,7 @@ class Relay:
         if done < len(batch):
             self._failures += 1
             for event, delivery in zip(batch, outcomes, strict=True):
-                if delivery is not None and not delivery.confirmed:
+                if delivery is not None:
                     with bound(event_id=event.event_id, consignment_id=event.correlation_id):
                         log.warning("event not confirmed by the broker; will retry",
                                     relay=self.name, position=event.position,
@@ -243,9 +245,11 @@ class Relay:
         self._saved, self._saved_at = position, now
         return True
 
-    def messages_for(self, batch: Sequence[RecordedEvent]) -> list[OutgoingMessage | None]:
-        """What to publish for each event of the batch (None: nothing, the event counts as
-        done). The event relay publishes every event's envelope to the events exchange."""
+    def messages_for(self, batch: Sequence[RecordedEvent]
+                     ) -> Sequence[OutgoingMessage | Sequence[OutgoingMessage] | None]:
+        """What to publish for each event of the batch: a message, several (the event is done
+        when every one is confirmed), or None (nothing, the event counts as done). The event
+        relay publishes every event's envelope to the events exchange."""
         return [event_message(event, self.topology.exchange) for event in batch]
 
     def pending(self) -> int:
@@ -353,6 +357,19 @@ SERVICE_CHECKPOINT_INTERVAL = 0.25
 SERVICE_LINGER = 0.005
 
 
+def _as_tuple(messages: OutgoingMessage | Sequence[OutgoingMessage] | None
+              ) -> tuple[OutgoingMessage, ...]:
+    if messages is None:
+        return ()
+    if isinstance(messages, OutgoingMessage):
+        return (messages,)
+    return tuple(messages)
+
+
+def _first_failure(deliveries: Sequence[Delivery]) -> Delivery | None:
+    return next((d for d in deliveries if not d.confirmed), None)
+
+
 class RelayProvider(DependencyProvider):  # type: ignore[misc]
     """Runs the relay of `category` (default: the service's name) in a nameko service.
 
@@ -392,7 +409,12 @@ class RelayProvider(DependencyProvider):  # type: ignore[misc]
             settings=RelaySettings.from_config(
                 config, self.settings or RelaySettings(
                     checkpoint_interval=SERVICE_CHECKPOINT_INTERVAL, linger=SERVICE_LINGER)),
+            **self.relay_options(config),
         )
+
+    def relay_options(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """More keyword arguments for the relay class, from the service's config."""
+        return {}
 
     def start(self) -> None:
         assert self.relay is not None

@@ -28,6 +28,7 @@ class Metrics:
     handler_seconds: Histogram
     commit_batch: Histogram
     release_latency: Histogram
+    agency_holds_overdue: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -74,6 +75,12 @@ class Metrics:
                 ["lane"], registry=registry,
                 buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 1800, 3600, 14400,
                          86400)),
+            # Read from the release service's holds at each scrape (the same figure from every
+            # replica: alert on the max per agency).
+            agency_holds_overdue=Gauge(
+                "clearance_agency_holds_overdue",
+                "Open partner-agency holds past their time limit, per agency",
+                ["agency"], registry=registry),
         )
 
 

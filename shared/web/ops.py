@@ -51,8 +51,12 @@ class OpsEndpoints:
     @api("GET", "/metrics", roles=PUBLIC, summary="Prometheus metrics (text format)",
          responses={200: "metrics"})
     def metrics(self, request: Request) -> Any:
+        self.refresh_metrics()
         return Response(generate_latest(metrics().registry), status=200,
                         content_type=CONTENT_TYPE_LATEST)
+
+    def refresh_metrics(self) -> None:
+        """Set the gauges read from the store just before a scrape (a service overrides)."""
 
     @api("GET", "/openapi.json", roles=PUBLIC, summary="This document",
          responses={200: "OpenAPI 3"})

@@ -42,7 +42,7 @@ class Status(Enum):
     # The account the declaration named cannot take its debt now (nothing was charged): it
     # is charged as soon as the account allows it, or the debt is paid another way.
     INSUFFICIENT_BALANCE = "14"
-    HELD_BY_OTHER_AGENCY = "50"  # a partner agency's hold, never customs' own
+    HELD_BY_AGENCY = "50"  # a partner agency's hold, never customs' own
     QUERY_RAISED = "51"  # customs holds the goods (a non-compliant control, no outcome decided)
     RELEASED = "08"  # the debt may not be final yet
     CLEARED = "09"  # released and every debt on the declaration paid
@@ -77,7 +77,7 @@ _IN_PROGRESS = frozenset(
         S.EXAMINATION_INTENDED,
         S.TAX_DUE,
         S.INSUFFICIENT_BALANCE,
-        S.HELD_BY_OTHER_AGENCY,
+        S.HELD_BY_AGENCY,
         S.QUERY_RAISED,
     }
 )
@@ -98,7 +98,7 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     S.CORRECTIONS_APPLIED: _OPEN,
     S.TAX_DUE: _OPEN | {S.CORRECTIONS_APPLIED},  # TAX_DUE -> TAX_DUE: re-assessed
     S.INSUFFICIENT_BALANCE: _OPEN | {S.CORRECTIONS_APPLIED},
-    S.HELD_BY_OTHER_AGENCY: _OPEN | {S.CORRECTIONS_APPLIED},  # -> itself: a second agency
+    S.HELD_BY_AGENCY: _OPEN | {S.CORRECTIONS_APPLIED},  # -> itself: a second agency
     S.QUERY_RAISED: _OPEN | {S.CORRECTIONS_APPLIED},
     # After release: cleared once every debt is paid, or an invalidation an officer grants
     # (UCC art. 174).

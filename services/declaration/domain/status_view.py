@@ -42,6 +42,8 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "GoodsReleased": ("released_at",),
     "DeclarationCleared": ("cleared_at", "declaration_version"),
     "GoodsHeld": ("reason",),
+    "AgencyHoldPlaced": ("agency",),
+    "AgencyHoldDecided": ("agency", "decision"),
     "ReleaseRefused": ("refused_at",),
     "DeclarationInvalidated": ("after_release",),
 }
@@ -150,7 +152,7 @@ class _Seen:
     type, and the sums the status needs."""
 
     __slots__ = ("first", "last", "paid", "charged", "secured", "due", "additional", "checked",
-                 "refused", "version", "short_of_balance")
+                 "refused", "version", "short_of_balance", "held_by")
 
     def __init__(self) -> None:
         self.first: dict[str, Fact] = {}
@@ -165,6 +167,7 @@ class _Seen:
         self.checked = Decimal("0.00")  # debts found by post-clearance checks
         self.refused = False  # a control refused release (final)
         self.version = 1  # the declaration version in force (an amendment makes the next)
+        self.held_by: set[str] = set()  # partner agencies whose hold is not decided yet
 
     def add(self, fact: Fact) -> None:
         kind = fact["type"]
@@ -183,7 +186,11 @@ class _Seen:
                 self.checked = Decimal("0.00")
         self.first.setdefault(kind, fact)
         self.last[kind] = fact
-        if kind == "PaymentReceived":
+        if kind == "AgencyHoldPlaced":
+            self.held_by.add(fact["data"]["agency"])
+        elif kind == "AgencyHoldDecided":
+            self.held_by.discard(fact["data"]["agency"])
+        elif kind == "PaymentReceived":
             self.paid += Decimal(fact["data"]["amount"])
         elif kind in ("DebtCharged", "DebtWrittenOff"):  # settled without money
             self.charged += Decimal(fact["data"]["amount"])
@@ -208,8 +215,9 @@ class _Seen:
     def called_for(self) -> Status:
         """The status these facts call for, strongest first. Customs' own hold (a
         non-compliant control with no outcome decided) is `query_raised`, never the agency
-        hold `held_by_other_agency`; a release after payment is `tax_due` until the
-        assessed duty plus the additional duty is paid. A debt charged to a deferment
+        hold `held_by_agency`, which stands while a partner agency's hold is not decided;
+        a release after payment is `tax_due` until the assessed duty plus the additional
+        duty is paid. A debt charged to a deferment
         account or secured by a guarantee is not due now; one the named account refused for
         want of balance is `insufficient_balance` until charged or paid."""
         last = self.last
@@ -227,8 +235,10 @@ class _Seen:
             return Status.QUERY_RAISED
         held = last.get("GoodsHeld")
         if held is not None:
-            return (Status.HELD_BY_OTHER_AGENCY if "agency_hold" in held["data"]["reason"]
+            return (Status.HELD_BY_AGENCY if "agency_hold" in held["data"]["reason"]
                     else Status.QUERY_RAISED)
+        if self.held_by:  # a partner agency has not decided yet: nothing is released before
+            return Status.HELD_BY_AGENCY
         if "DeclarationRejected" in last:
             return Status.REJECTED
         if self.version > 1 and "RiskAssessed" not in last:

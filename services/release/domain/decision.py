@@ -3,7 +3,8 @@
 `decide(state)` reads the set of facts and answers one of:
 
 - `Released`: already released (exactly one release per consignment);
-- `Refused`: a control's outcome refused release (final: never released after it);
+- `Refused`: a control's outcome, or a partner agency's decision, refused release (final:
+  never released after it);
 - `Invalidated`: the declaration was invalidated (final: never released after it);
 - `Hold`: a customs hold (a non-compliant control with no outcome decided, recorded before
   outcomes existed) or an agency hold not lifted;
@@ -110,12 +111,15 @@ class Released:
 
 @dataclass(frozen=True)
 class Refused:
-    """Release refused by the control `control_fact_id`; `refused_at` None until the refusal
-    is recorded (`refuse`)."""
+    """Release refused by the fact `control_fact_id`: a control's, or with `agency` that
+    agency's decision (`note`: its words to customs); `refused_at` None until the refusal is
+    recorded (`refuse`)."""
 
     consignment_id: str
     control_fact_id: str
     refused_at: datetime | None = None
+    agency: str | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,10 @@ def decide(state: ConsignmentState) -> Outcome:
         return Refused(state.consignment_id, refused.control_fact_id, refused.refused_at)
     if refusing is not None:
         return Refused(state.consignment_id, refusing.fact_id)
+    by_agency = state.refusing_agency
+    if by_agency is not None:
+        return Refused(state.consignment_id, by_agency.fact_id, agency=by_agency.agency,
+                       note=by_agency.note)
     invalidated = state.invalidated
     if invalidated is not None:
         return Invalidated(state.consignment_id, invalidated.fact_id)

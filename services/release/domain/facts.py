@@ -158,6 +158,8 @@ class GuaranteeSecured:
 
 @dataclass(frozen=True)
 class HoldPlaced:
+    """A partner agency holds the goods until it decides (one hold per agency: `hold_id`)."""
+
     fact_id: str
     hold_id: str
     agency: str
@@ -166,8 +168,21 @@ class HoldPlaced:
 
 @dataclass(frozen=True)
 class HoldLifted:
+    """The agency approved: its hold no longer stands in the way of release."""
+
     fact_id: str
     hold_id: str
+
+
+@dataclass(frozen=True)
+class HoldRefused:
+    """The agency refused the goods: release is refused (final). `note`: its words to
+    customs."""
+
+    fact_id: str
+    hold_id: str
+    agency: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -206,6 +221,7 @@ Fact = (
     | GuaranteeSecured
     | HoldPlaced
     | HoldLifted
+    | HoldRefused
     | GoodsReleased
     | ReleaseRefused
     | DeclarationInvalidated

@@ -25,16 +25,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.events.release import GoodsReleased
+from shared.events.release import AgencyHoldPlaced, GoodsReleased, ReleaseRefused
 
 from .errors import NotificationUnavailable
 
 SCHEMA_VERSION = 2
 NOTIFICATION_SCHEMA_PATH = Path(__file__).resolve().parent / "notification.schema.json"
+# The messages of an agency's own feed besides the release notification (version 1 each).
+HOLD_REQUEST_SCHEMA_PATH = NOTIFICATION_SCHEMA_PATH.with_name("hold-request.schema.json")
+REFUSAL_SCHEMA_PATH = NOTIFICATION_SCHEMA_PATH.with_name("release-refusal.schema.json")
+AGENCY_MESSAGES_VERSION = 1
 # Notification ids are uuid5(namespace, "<consignment id>/<release fact id>"): the same release
 # always yields the same notification id, so a resent notification is recognisably the same.
 NOTIFICATION_NAMESPACE = uuid.UUID("0b6f4f5e-3d0c-5a55-9c1e-6c1e2a7f0d11")
@@ -64,6 +68,61 @@ def release_notification(released: GoodsReleased, *, release_event_id: str,
         "released_at": released.released_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "position": position,
     }
+
+
+def _utc(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise NotificationUnavailable("times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def hold_request(placed: AgencyHoldPlaced, *, event_id: str, position: int) -> dict[str, Any]:
+    """The message asking agency `placed.agency` to decide on its hold: the consignment and
+    the items it regulates, nothing else (no value, no parties, no risk information). Sent on
+    the agency's own feed only; it decides with `POST /holds/{mrn}/{agency}`."""
+    if position < 1:
+        raise ValueError("position must be positive")
+    return {
+        "schema_version": AGENCY_MESSAGES_VERSION,
+        "message_id": notification_id(placed.consignment_id, event_id),
+        "agency": placed.agency,
+        "mrn": placed.mrn,
+        "consignment_id": placed.consignment_id,
+        "declaration_version": placed.declaration_version,
+        "office": placed.office,
+        "transport_mode": placed.transport_mode,
+        "items": [dict(item) for item in placed.items],
+        "placed_at": _utc(placed.placed_at),
+        "due_at": _utc(placed.due_at),
+        "position": position,
+    }
+
+
+def refusal_notice(refused: ReleaseRefused, *, event_id: str, position: int) -> dict[str, Any]:
+    """The message telling an agency with an interest in the consignment that its release
+    was refused (final): by a customs control or by an agency (which one; its note to customs
+    is not passed on)."""
+    if position < 1:
+        raise ValueError("position must be positive")
+    return {
+        "schema_version": AGENCY_MESSAGES_VERSION,
+        "message_id": notification_id(refused.consignment_id, event_id),
+        "mrn": refused.mrn,
+        "consignment_id": refused.consignment_id,
+        "declaration_version": refused.declaration_version,
+        "office": refused.office,
+        "refused_by": refused.refused_by,
+        "agency": refused.agency,
+        "refused_at": _utc(refused.refused_at),
+        "position": position,
+    }
+
+
+def agency_routing_key(agency: str, kind: str) -> str:
+    """The routing key of a message for one agency on `clearance.agencies`:
+    `<agency>.<kind>`, kind `hold_request`, `release` or `refusal` (the agency's queue is
+    bound with `<agency>.#`)."""
+    return f"{agency}.{kind}"
 
 
 def routing_key(notification: dict[str, Any]) -> str:

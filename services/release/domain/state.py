@@ -28,6 +28,7 @@ from .facts import (
     GuaranteeSecured,
     HoldLifted,
     HoldPlaced,
+    HoldRefused,
     PaymentReceived,
     ReleaseRefused,
     RiskDecided,
@@ -114,10 +115,23 @@ class ConsignmentState:
         return _sum_by_reference(self._all(GuaranteeSecured))
 
     @property
-    def active_holds(self) -> list[HoldPlaced]:
-        lifted = {f.hold_id for f in self._all(HoldLifted)}
+    def holds(self) -> list[HoldPlaced]:
+        """Every hold placed, one per hold id (the first by fact id), in hold id order."""
         placed = {f.hold_id: f for f in reversed(self._all(HoldPlaced))}
-        return [placed[hold_id] for hold_id in sorted(placed) if hold_id not in lifted]
+        return [placed[hold_id] for hold_id in sorted(placed)]
+
+    @property
+    def active_holds(self) -> list[HoldPlaced]:
+        """Holds placed and not decided yet."""
+        decided = {f.hold_id for f in self._all(HoldLifted)} | {
+            f.hold_id for f in self._all(HoldRefused)}
+        return [hold for hold in self.holds if hold.hold_id not in decided]
+
+    @property
+    def refusing_agency(self) -> HoldRefused | None:
+        """An agency's refusal of the goods (final), the first by fact id."""
+        found = self._all(HoldRefused)
+        return found[0] if found else None
 
     @property
     def additional_duty(self) -> Decimal:

@@ -67,7 +67,7 @@ def consignment_history(lane: str, control: str, payments: int, settle: bool) ->
         steps.append(("payment", p.PaymentReceived(cid, mrn, f"R-{cid[:8]}-{n}", Decimal("30.00"),
                                                    "GBP", Decimal("0.00"), Decimal("0.00"))))
     if settle and control == "non_compliant" and lane in ("yellow", "red"):
-        steps.append(("release", r.ReleaseRefused(cid, mrn, 1, "GBDEM001", "x",
+        steps.append(("release", r.ReleaseRefused(cid, mrn, 1, "GBDEM001", "control", "x", None, "", [],
                                                   datetime.now(UTC))))
     elif settle and payments:
         now = datetime.now(UTC)
@@ -184,7 +184,7 @@ def test_rebuild_swaps_in_while_writers_append(store_url: str) -> None:
     assert result.events >= 30 * 7
     assert {t.name for t in result.tables} == {
         "declaration_status", "risk_cases", "payment_cases", "payment_references",
-        "payment_accounts", "release_cases"}
+        "payment_accounts", "release_cases", "release_holds"}
     report = check(store)
     assert report.identical, report.to_json()
     status_rows = next(c for c in report.comparisons if c.name == "declaration_status")

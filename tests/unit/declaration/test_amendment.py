@@ -83,7 +83,7 @@ def test_a_documentary_check_does_not_stop_an_amendment() -> None:
     ([ControlOrdered(C, M, "documentary", "yellow"),
       ControlCompleted(C, M, "non_compliant", [{"category": "valuation", "text": "low"}],
                        "release", Decimal(0))], ParticularsIncorrect),
-    ([ReleaseRefusedEvent(C, M, 1, "GBDEM001", "e-ctl", T0)], ReleaseWasRefused),
+    ([ReleaseRefusedEvent(C, M, 1, "GBDEM001", "control", "e-ctl", None, "", [], T0)], ReleaseWasRefused),
     ([DeclarationInvalidated(C, M, 1, "withdrawn", False, None)], Invalidated),
     ([RELEASED, AmendmentRequested(C, M, 2, "credit note", [], DOCUMENT)],
      AmendmentAlreadyRequested),

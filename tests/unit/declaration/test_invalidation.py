@@ -77,7 +77,7 @@ def test_nothing_after_invalidation_or_a_refused_release() -> None:
         with pytest.raises(Invalidated) as raised:
             guard(invalidated)
         assert raised.value.ground == "invalidated"
-    refused = state(("e-ref", ReleaseRefused(C, M, 1, "GBDEM001", "e-ctl", T0)))
+    refused = state(("e-ref", ReleaseRefused(C, M, 1, "GBDEM001", "control", "e-ctl", None, "", [], T0)))
     with pytest.raises(ReleaseWasRefused):
         request_invalidation(refused)
     with pytest.raises(NoInvalidationRequest):
