@@ -18,6 +18,9 @@ payment        PaymentReceived         the earliest that left `balance_due` <= 0
 release        GoodsReleased           the earliest (there is one per consignment)
 =============  ======================  ==================================================
 
+Partner agencies' holds (AgencyHoldPlaced, AgencyHoldDecided, per agency) are no milestones:
+they are measured against the critical path (see **Partner agencies** below).
+
 Every rule is a minimum or a maximum, so folding the events is order-independent and
 idempotent: events of a consignment may come in any order, and the same event seen twice
 changes nothing (no event-id set is kept, which keeps the reader small on a large log).
@@ -52,9 +55,33 @@ clearance requests and are counted apart (`rejected`); consignments whose releas
 refused (ReleaseRefused, final) count in `lodged` and in `refused`, those invalidated before
 release (DeclarationInvalidated) in `lodged` and in `invalidated`; neither is `open`.
 `time_share`: of the summed totals of the released consignments, the part spent in `customs` control (stages `risk` and `control`),
-waiting on the `trader` (stage `payment`: the debt due and unpaid) and `other` (stages
-`acceptance`, `assessment` and `release`: processing, the release decision and any hold by a
-partner agency, which the log does not yet tell apart).
+waiting on the `trader` (stage `payment`: the debt due and unpaid), waiting on partner
+`agencies` (below) and `other` (stages `acceptance`, `assessment` and `release`, less the
+agencies' part: processing and the release decision). The four add up to 1 (to rounding).
+The `agencies` part is there only when a consignment of the window had an agency hold (the
+report of a log without any is exactly what it was before agencies held goods).
+
+**Partner agencies.** A hold of agency A on a consignment runs from its placement
+(AgencyHoldPlaced, the earliest of A's, at its `occurred_at`) to A's decision
+(AgencyHoldDecided, the earliest of A's, at its `occurred_at`; the decision, `approved` or
+`refused`, is that event's). A hold runs in parallel with customs' own work, so only the part
+of it the release waited for is taken from the critical path: the **ready** time of a released
+consignment is the effective time of the last milestone before the release (every customs and
+trader condition met: the start of the `release` stage above), and the **agency wait** of A is
+the time of [ready, release] during which A's hold was open (placed, not yet decided; a hold
+with no decision in the log is open until the release). Where several agencies' holds were
+open at once, the overlapping time is split equally between them, so the agencies' waits add
+up to the time the release waited for agency decisions only, which is taken out of the
+`release` stage's share in `other`: customs + trader + agencies + other = total. An approval
+that came before the consignment was ready (say before the payment) is a wait of 0; a hold
+placed after the release did not hold the goods (0 too). The report's `agencies` section
+gives per agency code: the `holds` placed in the window's consignments (one per agency and
+consignment), how many were `decided` (`approved`, `refused`) or are still `open`,
+`hold_duration` (placement -> decision, raw, not clipped, over the decided holds),
+`release_waited` (the agency wait of each released consignment it held, 0s included) and its
+`time_share` of the summed totals (the same denominator as the overall `time_share`, so the
+agencies' shares add up to its `agencies` part). A decision whose placement is not in the log
+is left out. A release refused by an agency (ReleaseRefused) counts in `refused` as any.
 
 **Groups.** Dimensions `lane` (from RiskAssessed, the latest), `office` and `transport_mode`
 (from DeclarationAccepted, the latest); for a released consignment the values recorded on
@@ -64,7 +91,7 @@ consignment without a value (no risk decision yet) falls in the group `None`.
 **Window.** `since` (inclusive) and `until` (exclusive) select consignments by lodgement time;
 consignments whose lodgement is not in the log (`without_lodgement`) are left out.
 
-Pure functions over `RecordedEvent`s (`Collector`, `critical_path`, `percentile`,
+Pure functions over `RecordedEvent`s (`Collector`, `critical_path`, `agency_waits`, `percentile`,
 `summarize`, `build_report`) and one streaming reader over the store (`read_store`): a single
 pass over `EventStore.iter_all`, keeping one small record per consignment.
 """
@@ -87,7 +114,12 @@ from shared.events.declaration import (
 )
 from shared.events.envelope import RecordedEvent, as_utc, isoformat
 from shared.events.payment import DutyAssessed, PaymentReceived
-from shared.events.release import GoodsReleased, ReleaseRefused
+from shared.events.release import (
+    AgencyHoldDecided,
+    AgencyHoldPlaced,
+    GoodsReleased,
+    ReleaseRefused,
+)
 from shared.events.risk import ControlCompleted, RiskAssessed
 
 if TYPE_CHECKING:
@@ -113,6 +145,8 @@ TIME_SHARE_BUCKETS = {
     "trader": ("payment",),
     "other": ("acceptance", "assessment", "release"),
 }
+AGENCIES = "agencies"
+"""The time-share part waiting for partner agencies only, taken out of the `release` stage."""
 WITHIN_10M = 600.0
 WITHIN_1H = 3600.0
 PERCENTILE_METHOD = "linear interpolation between closest ranks (Hyndman-Fan type 7)"
@@ -121,13 +155,29 @@ CATEGORIES = ("declaration", "risk", "payment", "release")  # where the mileston
 _TRACKED = frozenset({
     "DeclarationReceived", "DeclarationAccepted", "DeclarationRejected", "RiskAssessed",
     "ControlCompleted", "DutyAssessed", "PaymentReceived", "GoodsReleased", "ReleaseRefused",
-    "DeclarationInvalidated",
+    "DeclarationInvalidated", "AgencyHoldPlaced", "AgencyHoldDecided",
 })
 
 
 # -- folding events into milestones -------------------------------------------------------
 _FIELDS = {"lodgement": "lodged", "acceptance": "accepted", "risk": "risk",
            "control": "control", "assessment": "assessed", "release": "released"}
+
+
+@dataclass(slots=True)
+class Hold:
+    """One partner agency's hold on a consignment (POSIX seconds, UTC)."""
+
+    placed: float | None = None  # the earliest AgencyHoldPlaced
+    decided: tuple[float, int, str] | None = None  # (at, position, decision) of the earliest
+
+    @property
+    def decided_at(self) -> float | None:
+        return None if self.decided is None else self.decided[0]
+
+    @property
+    def decision(self) -> str | None:
+        return None if self.decided is None else self.decided[2]
 
 
 @dataclass(slots=True)
@@ -150,6 +200,15 @@ class Consignment:
     accepted_values: tuple[float, int, str, str] | None = None  # office, transport_mode
     risk_values: tuple[float, int, str] | None = None           # lane
     release_values: tuple[float, int, str, str, str] | None = None  # lane, office, mode
+    holds: dict[str, Hold] | None = None  # by agency code; None when no agency held it
+
+    def hold(self, agency: str) -> Hold:
+        if self.holds is None:
+            self.holds = {}
+        found = self.holds.get(agency)
+        if found is None:
+            found = self.holds[sys.intern(agency)] = Hold()
+        return found
 
     @property
     def paid(self) -> float | None:
@@ -235,6 +294,13 @@ class Collector:
                 record.refused = True
             case DeclarationInvalidated():
                 record.invalidated = True
+            case AgencyHoldPlaced():
+                hold = record.hold(payload.agency)
+                hold.placed = _min(hold.placed, at)
+            case AgencyHoldDecided():
+                hold = record.hold(payload.agency)
+                hold.decided = _earlier(hold.decided, (at, event.position,
+                                                       sys.intern(payload.decision)))
             case GoodsReleased():
                 record.released = _min(record.released, at)
                 record.release_values = _earlier(record.release_values, (
@@ -250,20 +316,61 @@ def collect(events: Iterable[RecordedEvent]) -> dict[str, Consignment]:
 def critical_path(consignment: Consignment) -> dict[str, float] | None:
     """Seconds per stage (only the stages present) plus `total`, for a released consignment
     with a lodgement; None otherwise. The stages add up to the total (see the module doc)."""
+    walked = _walk(consignment)
+    return None if walked is None else walked[0]
+
+
+def _walk(consignment: Consignment) -> tuple[dict[str, float], float] | None:
+    """The critical path and the ready time (the start of the `release` stage)."""
     lodged, released = consignment.lodged, consignment.released
     if lodged is None or released is None:
         return None
     stages: dict[str, float] = {}
-    previous = lodged
+    previous = ready = lodged
     for name in STAGES:
         at = consignment.milestone(name)
         if at is None or (name != "release" and at > released):
             continue
+        if name == "release":
+            ready = previous
         effective = max(at, previous)
         stages[name] = effective - previous
         previous = effective
     stages[TOTAL] = previous - lodged
-    return stages
+    return stages, ready
+
+
+def agency_waits(consignment: Consignment) -> dict[str, float] | None:
+    """Seconds the release waited for each agency that placed a hold (0 included), for a
+    released consignment with a lodgement; None otherwise. The time of [ready, release] during
+    which holds were open, split equally where several were (see the module doc); the waits
+    add up to at most the `release` stage."""
+    walked = _walk(consignment)
+    if walked is None:
+        return None
+    ready, released = walked[1], consignment.released
+    assert released is not None
+    spans: dict[str, tuple[float, float]] = {}
+    waits: dict[str, float] = {}
+    for agency, hold in (consignment.holds or {}).items():
+        if hold.placed is None:
+            continue
+        waits[agency] = 0.0
+        decided = hold.decided_at
+        start = max(hold.placed, ready)
+        end = released if decided is None else min(decided, released)
+        if end > start:
+            spans[agency] = (start, end)
+    if spans:
+        points = sorted({t for span in spans.values() for t in span})
+        pieces: dict[str, list[float]] = {agency: [] for agency in spans}
+        for low, high in zip(points, points[1:], strict=False):
+            waiting = [a for a, (start, end) in spans.items() if start <= low and high <= end]
+            for agency in waiting:
+                pieces[agency].append((high - low) / len(waiting))
+        for agency, parts in pieces.items():
+            waits[agency] = math.fsum(parts)
+    return waits
 
 
 # -- statistics ---------------------------------------------------------------------------
@@ -366,9 +473,14 @@ class Report:
     last_lodgement: datetime | None
     overall: Group
     breakdowns: tuple[Breakdown, ...]
+    agencies: dict[str, AgencyStats] = field(default_factory=dict)  # by code, sorted
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (see `cli/commands/trs.py`)."""
+        buckets: dict[str, list[str]] = {k: list(v) for k, v in TIME_SHARE_BUCKETS.items()}
+        if self.agencies:
+            buckets = {"customs": buckets["customs"], "trader": buckets["trader"],
+                       AGENCIES: ["release"], "other": buckets["other"]}
         return {
             "window": {"since": _iso(self.since), "until": _iso(self.until),
                        "on": "lodgement (DeclarationReceived occurred_at)",
@@ -377,7 +489,7 @@ class Report:
             "units": "seconds",
             "percentile_method": PERCENTILE_METHOD,
             "intervals": [{"name": n, "label": INTERVAL_LABELS[n]} for n in INTERVALS],
-            "time_share_buckets": {k: list(v) for k, v in TIME_SHARE_BUCKETS.items()},
+            "time_share_buckets": buckets,
             "consignments": {"lodged": self.lodged, "released": self.released,
                              "open": (self.lodged - self.released - self.refused
                                       - self.invalidated),
@@ -386,16 +498,43 @@ class Report:
                              "without_lodgement": self.without_lodgement},
             "overall": self.overall.to_json(),
             "breakdowns": [b.to_json() for b in self.breakdowns],
+            "agencies": {code: a.to_json() for code, a in self.agencies.items()},
         }
+
+
+@dataclass(frozen=True)
+class AgencyStats:
+    """One partner agency's holds on the window's consignments (see the module doc)."""
+
+    agency: str
+    holds: int
+    decided: int
+    approved: int
+    refused: int
+    hold_duration: Stats   # placement -> decision, decided holds
+    release_waited: Stats  # the agency wait of each released consignment it held
+    time_share: float | None  # of the summed totals of the released consignments
+
+    @property
+    def open(self) -> int:
+        return self.holds - self.decided
+
+    def to_json(self) -> dict[str, Any]:
+        return {"holds": self.holds, "decided": self.decided, "approved": self.approved,
+                "refused": self.refused, "open": self.open,
+                "hold_duration": self.hold_duration.to_json(),
+                "release_waited": self.release_waited.to_json(),
+                "time_share": _round(self.time_share)}
 
 
 @dataclass(frozen=True)
 class _Row:
     consignment: Consignment
     path: dict[str, float] | None
+    waits: dict[str, float] | None = None  # agency waits of a released consignment
 
 
-def _group(key: GroupKey, rows: Sequence[_Row]) -> Group:
+def _group(key: GroupKey, rows: Sequence[_Row], with_agencies: bool = False) -> Group:
     paths = [r.path for r in rows if r.path is not None]
     lodged, released = len(rows), len(paths)
     totals = sorted(p[TOTAL] for p in paths)
@@ -403,8 +542,14 @@ def _group(key: GroupKey, rows: Sequence[_Row]) -> Group:
     time_share: dict[str, float] | None = None
     grand = math.fsum(totals)
     if grand > 0:
-        time_share = {bucket: math.fsum(p.get(s, 0.0) for p in paths for s in stages) / grand
-                      for bucket, stages in TIME_SHARE_BUCKETS.items()}
+        parts = {bucket: [p.get(s, 0.0) for p in paths for s in stages]
+                 for bucket, stages in TIME_SHARE_BUCKETS.items()}
+        if with_agencies:
+            waited = [w for r in rows if r.waits for w in r.waits.values()]
+            parts = {"customs": parts["customs"], "trader": parts["trader"],
+                     AGENCIES: waited, "other": [*parts["other"], *(-w for w in waited)]}
+        time_share = {bucket: max(0.0, math.fsum(values)) / grand
+                      for bucket, values in parts.items()}
     ended = [r.consignment for r in rows if r.path is None]  # not released
     refused = sum(1 for c in ended if c.refused)
     invalidated = sum(1 for c in ended if c.invalidated and not c.refused)
@@ -451,7 +596,11 @@ def build_report(
         if consignment.rejected and consignment.accepted is None:
             rejected += 1
             continue
-        rows.append(_Row(consignment, critical_path(consignment)))
+        walked = critical_path(consignment)
+        waits = agency_waits(consignment) if walked is not None and consignment.holds else None
+        rows.append(_Row(consignment, walked, waits))
+    agencies = _agencies(rows)
+    with_agencies = bool(agencies)  # some consignment of the window had a hold placed
 
     result: list[Breakdown] = []
     for dims in breakdowns:
@@ -461,19 +610,52 @@ def build_report(
             members.setdefault(key, []).append(row)
         ordered = sorted(members.items(),
                          key=lambda item: [(v is None, v or "") for _, v in item[0]])
-        result.append(Breakdown(dims, tuple(_group(k, m) for k, m in ordered)))
+        result.append(Breakdown(dims, tuple(_group(k, m, with_agencies) for k, m in ordered)))
 
     lodgements = [r.consignment.lodged for r in rows if r.consignment.lodged is not None]
-    overall = _group((), rows)
+    overall = _group((), rows, with_agencies)
     return Report(
         since=since, until=until, lodged=overall.lodged, released=overall.released,
         rejected=rejected, without_lodgement=without_lodgement, refused=overall.refused,
         invalidated=overall.invalidated,
         first_lodgement=_from_ts(min(lodgements)) if lodgements else None,
         last_lodgement=_from_ts(max(lodgements)) if lodgements else None,
-        overall=overall, breakdowns=tuple(result),
+        overall=overall, breakdowns=tuple(result), agencies=agencies,
     )
 
+
+def _agencies(rows: Sequence[_Row]) -> dict[str, AgencyStats]:
+    """Per agency code (sorted), its holds on the consignments of `rows` (see the module doc)."""
+    holds: dict[str, list[Hold]] = {}
+    waited: dict[str, list[float]] = {}
+    for row in rows:
+        for agency, hold in (row.consignment.holds or {}).items():
+            if hold.placed is not None:
+                holds.setdefault(agency, []).append(hold)
+        for agency, wait in (row.waits or {}).items():
+            waited.setdefault(agency, []).append(wait)
+    grand = math.fsum(r.path[TOTAL] for r in rows if r.path is not None)
+    result: dict[str, AgencyStats] = {}
+    for agency in sorted(holds):
+        placed = holds[agency]
+        decided = [h for h in placed if h.decided is not None]
+        waits = waited.get(agency, [])
+        result[agency] = AgencyStats(
+            agency=agency, holds=len(placed), decided=len(decided),
+            approved=sum(1 for h in decided if h.decision == "approved"),
+            refused=sum(1 for h in decided if h.decision == "refused"),
+            hold_duration=summarize(_duration(h) for h in decided),
+            release_waited=summarize(waits),
+            time_share=math.fsum(waits) / grand if grand > 0 else None,
+        )
+    return result
+
+
+
+def _duration(hold: Hold) -> float:
+    """Placement -> decision of a decided hold (0 if the clocks put the decision first)."""
+    assert hold.placed is not None and hold.decided is not None
+    return max(0.0, hold.decided[0] - hold.placed)
 
 
 # -- the streaming reader -------------------------------------------------------------------

@@ -71,8 +71,32 @@ tests/integration/audit/test_trs_store.py (keys are sorted in the real output)::
             "time_share": {"customs": 0.5, "trader": 0.0, "other": 0.5}},
            {"key": {"lane": "green"}, "...": "as above"}
          ]}
-      ]
+      ],
+      "agencies": {}
     }
+
+**Partner agencies** (`audit/trs.py` defines the agency wait). `agencies` holds one entry per
+agency code that placed a hold on a consignment of the window (`{}` when none did). When
+there is one, `time_share` (overall and in every group) gains `agencies`, the time the
+release waited for agency decisions only, taken out of `other` (so customs + trader +
+agencies + other = 1), and `time_share_buckets` gains `"agencies": ["release"]`. An entry,
+for a consignment GBFSA held from 10 s to 900 s after lodgement, paid at 130 s, released at
+901 s::
+
+      "agencies": {
+        "GBFSA": {"holds": 1, "decided": 1, "approved": 1, "refused": 0, "open": 0,
+                  "hold_duration": {"count": 1, "median": 890.0, "p90": 890.0,
+                                    "p95": 890.0, "mean": 890.0, "max": 890.0},
+                  "release_waited": {"count": 1, "median": 770.0, "p90": 770.0,
+                                     "p95": 770.0, "mean": 770.0, "max": 770.0},
+                  "time_share": 0.854606}
+      }
+
+`hold_duration`: placement -> decision over the decided holds; `release_waited`: the agency
+wait of each released consignment the agency held (0 when it decided before every other
+condition was met); `time_share`: their sum over the summed totals (the agencies' shares add
+up to the overall `time_share.agencies`). The text output adds an `agencies` column to the
+breakdowns and a table per agency.
 
 Group keys hold one entry per dimension of the breakdown (`{"office": "GBFXT001",
 "transport_mode": "sea"}` for `--by office,transport_mode`); a value is null when the log
@@ -101,6 +125,7 @@ from audit.trs import (
     TOTAL,
     WITHIN_1H,
     WITHIN_10M,
+    AgencyStats,
     Group,
     Report,
     parse_breakdown,
@@ -222,6 +247,9 @@ def print_report(report: Report) -> None:
     print(f"released within 10 min: {share(overall.released_within_10m)}, "
           f"within 1 h: {share(overall.released_within_1h)} (of the consignments lodged)")
     print(_time_share(overall))
+    if report.agencies:
+        print_agencies(report.agencies)
+    agencies = bool(report.agencies)
     for item in report.breakdowns:
         by = ",".join(item.by)
         width = max([len(by), 5, *(len(g.label) for g in item.groups)]) + 2
@@ -229,7 +257,8 @@ def print_report(report: Report) -> None:
         print(f"by {by}: lodgement -> release")
         header = (f"{by:<{width}}{'lodged':>8}{'released':>9}{'<=10min':>9}{'<=1h':>8}"
                   f"{'median':>11}{'p90':>11}{'p95':>11}{'mean':>11}{'max':>11}"
-                  f"{'customs':>9}{'trader':>8}{'other':>8}")
+                  f"{'customs':>9}{'trader':>8}" + (f"{'agencies':>10}" if agencies else "")
+                  + f"{'other':>8}")
         print(header)
         print("-" * len(header))
         for g in item.groups:
@@ -239,7 +268,9 @@ def print_report(report: Report) -> None:
                   f"{share(g.released_within_10m):>9}{share(g.released_within_1h):>8}"
                   f"{duration(t.median):>11}{duration(t.p90):>11}{duration(t.p95):>11}"
                   f"{duration(t.mean):>11}{duration(t.max):>11}{share(ts.get('customs')):>9}"
-                  f"{share(ts.get('trader')):>8}{share(ts.get('other')):>8}")
+                  f"{share(ts.get('trader')):>8}"
+                  + (f"{share(ts.get('agencies')):>10}" if agencies else "")
+                  + f"{share(ts.get('other')):>8}")
         print()
         print(f"by {by}: median of each stage (n in brackets)")
         header = f"{by:<{width}}" + "".join(f"{n:>18}" for n in STAGES)
@@ -256,9 +287,30 @@ def _time_share(group: Group) -> str:
     ts = group.time_share
     if ts is None:
         return "time of the released consignments: -"
+    agencies = ("" if "agencies" not in ts else
+                f"waiting on partner agencies only {share(ts['agencies'])}, ")
     return (f"time of the released consignments: customs control (risk, control) "
             f"{share(ts['customs'])}, waiting on the trader (payment) {share(ts['trader'])}, "
-            f"other (acceptance, assessment, release) {share(ts['other'])}")
+            f"{agencies}other (acceptance, assessment, release) {share(ts['other'])}")
+
+
+def print_agencies(agencies: dict[str, AgencyStats]) -> None:
+    """Per partner agency: its holds, how long they lasted and how long the release waited."""
+    width = max([len("agency"), *(len(code) for code in agencies)]) + 2
+    print()
+    print("partner agencies: holds (placement -> decision) and the release's wait for each "
+          "(after every other condition was met; overlaps split equally)")
+    header = (f"{'agency':<{width}}{'holds':>7}{'approved':>9}{'refused':>8}{'open':>6}"
+              f"{'hold median':>13}{'hold p90':>11}{'hold max':>11}{'waited n':>9}"
+              f"{'median':>11}{'p90':>11}{'mean':>11}{'max':>11}{'share':>8}")
+    print(header)
+    print("-" * len(header))
+    for code, a in agencies.items():
+        h, w = a.hold_duration, a.release_waited
+        print(f"{code:<{width}}{a.holds:>7,}{a.approved:>9,}{a.refused:>8,}{a.open:>6,}"
+              f"{duration(h.median):>13}{duration(h.p90):>11}{duration(h.max):>11}"
+              f"{w.count:>9,}{duration(w.median):>11}{duration(w.p90):>11}"
+              f"{duration(w.mean):>11}{duration(w.max):>11}{share(a.time_share):>8}")
 
 
 # -- plot ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ worked out in the comments from those durations, not from the code under test.
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from audit.trs import (
     INTERVALS,
     STAGES,
     Consignment,
+    agency_waits,
     build_report,
     collect,
     critical_path,
@@ -29,7 +31,7 @@ from audit.trs import (
     percentile,
     summarize,
 )
-from cli.commands.trs import duration
+from cli.commands.trs import duration, print_report
 from services.declaration.domain.identifiers import SERIAL_SPACE, format_mrn
 from shared.events import declaration as d
 from shared.events import payment as p
@@ -316,8 +318,8 @@ def test_rejected_and_headless_consignments_are_counted_apart() -> None:
 
 def test_a_refused_release_is_lodged_neither_released_nor_open() -> None:
     refused = journey("X", T0, lane="red", risk=1, control=50, assessed=2)
-    refused.append(recorded(r.ReleaseRefused("X", "M", 1, "GBLHR001", "e-ctl",
-                                             T0 + timedelta(seconds=51)),
+    refused.append(recorded(r.ReleaseRefused("X", "M", 1, "GBLHR001", "control", "e-ctl",
+                                             None, "", [], T0 + timedelta(seconds=51)),
                             T0 + timedelta(seconds=51), "X"))
     report = as_json(journeys() + refused)
     assert report["consignments"]["lodged"] == 6 and report["consignments"]["refused"] == 1
@@ -368,3 +370,209 @@ def test_stage_names_and_duration_text() -> None:
     assert STAGES == ("acceptance", "risk", "control", "assessment", "payment", "release")
     assert [duration(x) for x in (None, 0.24, 59.94, 61, 3599.6, 3661, 90061)] == [
         "-", "0.2s", "59.9s", "1m01s", "1h00m00s", "1h01m01s", "1d01h01m"]
+
+
+# -- partner agencies ---------------------------------------------------------------------
+def held(cid: str, lodged: datetime, agency: str, placed: float, decided: float | None = None,
+         decision: str = "approved") -> list[RecordedEvent]:
+    """An agency's hold on a consignment; times are seconds after `lodged`."""
+    def at(seconds: float) -> datetime:
+        return lodged + timedelta(seconds=seconds)
+
+    out = [recorded(r.AgencyHoldPlaced(cid, "M", 1, "GBLHR001", "air", agency, [], "2026.1",
+                                       at(placed), at(placed + 86400)), at(placed), cid)]
+    if decided is not None:
+        out.append(recorded(r.AgencyHoldDecided(cid, "M", agency, decision, "REF-1", "",
+                                                at(decided)), at(decided), cid))
+    return out
+
+
+def stats(value: float, count: int = 1) -> dict[str, Any]:
+    return {"count": count, "median": value, "p90": value, "p95": value, "mean": value,
+            "max": value}
+
+
+def agency_journeys() -> list[RecordedEvent]:
+    """Four consignments held by partner agencies (seconds after each one's lodgement).
+
+    F green: risk 10, assessed 10, paid 130; GBFSA placed 10, approved 900; released 901
+       -> ready at 130 (paid): GBFSA wait 900 - 130 = 770; release stage 771 = 770 + 1 other
+    P green: risk 10, assessed 10, GBFSA placed 0, approved 60 (before payment), paid 130,
+       released 131 -> GBFSA wait 0, hold 60; stages as A of journeys(), total 131
+    W green: risk 10, assessed 10, paid 130; GBFSA placed 0, approved 700; GBAPHA placed 5,
+       approved 1000; released 1001 -> ready 130: [130, 700) both open, 285 each;
+       [700, 1000) GBAPHA alone, 300: GBFSA 285, GBAPHA 585; release stage 871 = 870 + 1
+    X red: risk 1, assessed 2, no duty; GBAPHA placed 0, refused at 300; release refused
+    """
+    f0, p0, w0, x0 = (T0 + timedelta(minutes=m) for m in range(4))
+    refusal = r.ReleaseRefused("X", "M", 1, "GBLHR001", "agency", "e-hold", "GBAPHA",
+                               "no certificate", ["GBAPHA"], x0 + timedelta(seconds=300))
+    return [
+        *journey("F", f0, risk=10, assessed=10, payments=[(130, "0")], released=901),
+        *held("F", f0, "GBFSA", 10, 900),
+        *journey("P", p0, risk=10, assessed=10, payments=[(130, "0")], released=131),
+        *held("P", p0, "GBFSA", 0, 60),
+        *journey("W", w0, risk=10, assessed=10, payments=[(130, "0")], released=1001),
+        *held("W", w0, "GBFSA", 0, 700),
+        *held("W", w0, "GBAPHA", 5, 1000),
+        *journey("X", x0, lane="red", risk=1, assessed=2, amount_due="0"),
+        *held("X", x0, "GBAPHA", 0, 300, "refused"),
+        recorded(refusal, x0 + timedelta(seconds=300), "X"),
+    ]
+
+
+def test_an_approval_after_every_other_condition_is_the_release_waiting_for_the_agency() -> None:
+    events = journey("F", T0, risk=10, assessed=10, payments=[(130, "0")], released=901)
+    events += held("F", T0, "GBFSA", 10, 900)
+    c = collect(events)["F"]
+    # the stages are the same as without the hold
+    assert critical_path(c) == {"acceptance": 0, "risk": 10, "assessment": 0, "payment": 120,
+                                "release": 771, "total": 901}
+    assert agency_waits(c) == {"GBFSA": 770.0}
+    report = as_json(events)
+    # customs 10, trader 120, agencies 770, other 1 (the release stage less the wait)
+    share = report["overall"]["time_share"]
+    assert share == {"customs": round(10 / 901, 6), "trader": round(120 / 901, 6),
+                     "agencies": round(770 / 901, 6), "other": round(1 / 901, 6)}
+    assert sum(share.values()) == pytest.approx(1.0, abs=1e-5)
+    assert report["breakdowns"][0]["groups"][0]["time_share"] == share
+    assert report["time_share_buckets"]["agencies"] == ["release"]
+    # the example of cli/commands/trs.py
+    assert report["agencies"] == {"GBFSA": {
+        "holds": 1, "decided": 1, "approved": 1, "refused": 0, "open": 0,
+        "hold_duration": stats(890.0), "release_waited": stats(770.0),
+        "time_share": 0.854606}}
+
+
+def test_an_approval_before_the_payment_kept_the_release_waiting_for_nothing() -> None:
+    events = journey("P", T0, risk=10, assessed=10, payments=[(130, "0")], released=131)
+    events += held("P", T0, "GBFSA", 0, 60)
+    report = as_json(events)
+    assert report["overall"]["time_share"] == {
+        "customs": round(10 / 131, 6), "trader": round(120 / 131, 6), "agencies": 0.0,
+        "other": round(1 / 131, 6)}
+    gbfsa = report["agencies"]["GBFSA"]
+    assert gbfsa["hold_duration"] == stats(60.0)        # the hold itself is still reported
+    assert gbfsa["release_waited"] == stats(0.0) and gbfsa["time_share"] == 0.0
+
+
+def test_agencies_open_at_the_same_time_split_the_wait_equally() -> None:
+    events = journey("W", T0, risk=10, assessed=10, payments=[(130, "0")], released=1001)
+    events += held("W", T0, "GBFSA", 0, 700) + held("W", T0, "GBAPHA", 5, 1000)
+    c = collect(events)["W"]
+    assert agency_waits(c) == {"GBFSA": 285.0, "GBAPHA": 585.0}  # 570 / 2; 570 / 2 + 300
+    share = as_json(events)["overall"]["time_share"]
+    assert share["agencies"] == round(870 / 1001, 6) and share["other"] == round(1 / 1001, 6)
+    agencies = as_json(events)["agencies"]
+    assert list(agencies) == ["GBAPHA", "GBFSA"]
+    assert agencies["GBAPHA"]["time_share"] + agencies["GBFSA"]["time_share"] == \
+        pytest.approx(share["agencies"], abs=2e-6)
+
+
+def test_a_refused_hold_counts_as_refused_without_release_statistics() -> None:
+    report = as_json(agency_journeys())
+    assert report["consignments"] == {"lodged": 4, "released": 3, "open": 0, "refused": 1,
+                                      "invalidated": 0, "rejected": 0,
+                                      "without_lodgement": 0}
+    gbapha = report["agencies"]["GBAPHA"]              # W approved, X refused
+    assert (gbapha["holds"], gbapha["decided"], gbapha["approved"], gbapha["refused"],
+            gbapha["open"]) == (2, 2, 1, 1, 0)
+    assert gbapha["hold_duration"]["count"] == 2      # 995 and 300
+    assert (gbapha["hold_duration"]["median"], gbapha["hold_duration"]["max"]) == (647.5, 995)
+    assert gbapha["release_waited"] == stats(585.0)   # W only: X was never released
+    gbfsa = report["agencies"]["GBFSA"]                # F 770, P 0, W 285
+    assert (gbfsa["holds"], gbfsa["approved"], gbfsa["release_waited"]["count"]) == (3, 3, 3)
+    assert gbfsa["release_waited"]["median"] == 285.0
+    # of 901 + 131 + 1001 = 2033 s: agencies 770 + 285 + 585, other 1 + 1 + 1
+    share = report["overall"]["time_share"]
+    assert share["agencies"] == round(1640 / 2033, 6) and share["other"] == round(3 / 2033, 6)
+    assert gbfsa["time_share"] == round(1055 / 2033, 6)
+    assert gbapha["time_share"] == round(585 / 2033, 6)
+
+
+def test_holds_open_undecided_or_decided_without_placement() -> None:
+    # still open at the release (its decision not in the log): open until the release;
+    # a decision whose placement is not in the log is left out
+    events = journey("U", T0, risk=10, assessed=10, amount_due="0", released=100)
+    events += held("U", T0, "GBFSA", 0)
+    events.append(recorded(r.AgencyHoldDecided("U", "M", "GBHSE", "approved", "R", "",
+                                               T0 + timedelta(seconds=50)),
+                           T0 + timedelta(seconds=50), "U"))
+    assert agency_waits(collect(events)["U"]) == {"GBFSA": 90.0}
+    agencies = as_json(events)["agencies"]
+    assert list(agencies) == ["GBFSA"]
+    assert (agencies["GBFSA"]["open"], agencies["GBFSA"]["hold_duration"]["count"]) == (1, 0)
+    # a hold placed after the release did not hold the goods
+    late = journey("L", T0, risk=10, assessed=10, amount_due="0", released=100)
+    late += held("L", T0, "GBFSA", 200, 300)
+    assert agency_waits(collect(late)["L"]) == {"GBFSA": 0.0}
+
+
+def test_without_holds_the_report_is_as_before() -> None:
+    report = as_json(journeys())
+    assert report["agencies"] == {}
+    assert set(report["overall"]["time_share"]) == {"customs", "trader", "other"}
+    assert "agencies" not in report["time_share_buckets"]
+    assert agency_waits(collect(journeys())["A"]) == {}
+
+
+def test_agency_events_twice_or_shuffled_change_nothing() -> None:
+    events = agency_journeys()
+    expected = as_json(events)
+    assert as_json(events + events[::-1]) == expected
+
+
+@given(st.randoms(use_true_random=False), st.lists(st.integers(0, 10**6), max_size=12))
+def test_agency_report_is_order_independent_and_idempotent(
+        rng: random.Random, repeats: list[int]) -> None:
+    events = AGENCY_EVENTS
+    shuffled = list(events) + [events[i % len(events)] for i in repeats]
+    rng.shuffle(shuffled)
+    assert as_json(shuffled, by=[("lane",)]) == AGENCY_EXPECTED
+
+
+AGENCY_EVENTS = agency_journeys()
+AGENCY_EXPECTED = as_json(AGENCY_EVENTS, by=[("lane",)])
+
+hold_times = st.tuples(st.integers(-100, 3000), st.one_of(st.none(), st.integers(-100, 3000)))
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(-100, 2000)), min_size=5, max_size=5),
+       st.integers(0, 3000), st.lists(hold_times, min_size=1, max_size=3))
+def test_agency_waits_fit_in_the_release_stage_and_shares_add_up(
+        offsets: list[int | None], released: int,
+        holds: list[tuple[int, int | None]]) -> None:
+    base = 1_000_000.0
+    c = Consignment("X", lodged=base, released=base + released)
+    for name, offset in zip(("accepted", "risk", "control", "assessed", "settled"), offsets,
+                            strict=True):
+        if offset is not None:
+            setattr(c, name, base + offset)
+    for n, (placed, decided) in enumerate(holds):
+        hold = c.hold(f"AG{n}")
+        hold.placed = base + placed
+        hold.decided = None if decided is None else (base + decided, n, "approved")
+    path, waits = critical_path(c), agency_waits(c)
+    assert path is not None and waits is not None
+    assert all(w >= 0 for w in waits.values())
+    assert math.fsum(waits.values()) <= path["release"] + 1e-6
+    if path["total"] > 0:
+        report = build_report([c], by=[])
+        share = report.overall.time_share
+        assert share is not None and sum(share.values()) == pytest.approx(1.0)
+        assert math.fsum(a.time_share or 0.0 for a in report.agencies.values()) == \
+            pytest.approx(share["agencies"])
+
+
+def test_text_output_has_the_agency_table(capsys: pytest.CaptureFixture[str]) -> None:
+    print_report(build_report(collect(agency_journeys()).values()))
+    out = capsys.readouterr().out
+    assert "waiting on partner agencies only 80.7%" in out   # 1640 / 2033
+    assert "partner agencies: holds" in out
+    [row] = [line for line in out.splitlines() if line.startswith("GBAPHA")]
+    # holds, approved, refused, open; hold (300, 995) median 647.5, p90 300 + 0.9 * 695 =
+    # 925.5, max 995; waited (W: 585) n, median, p90, mean, max; share 585 / 2033
+    assert row.split()[1:] == ["2", "1", "1", "0", "10m48s", "15m26s", "16m35s", "1",
+                               "9m45s", "9m45s", "9m45s", "9m45s", "28.8%"]
+    header = next(line for line in out.splitlines() if line.startswith("lane"))
+    assert header.split()[-4:] == ["customs", "trader", "agencies", "other"]
