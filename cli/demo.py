@@ -9,14 +9,16 @@ plan's outcome: released, released after paying an additional duty, release refu
 full, half or twice the amount due, amend or invalidate where the plan says so, then wait
 until the declaration reaches its expected final status. A sample whose plan names an
 `account` (a deferment or guarantee account its `payment` block charges) has it opened first
-by the operator (an account already open is used as it is). Prints each journey and
+by the operator (an account already open is used as it is). A sample whose plan names an
+`agency` is held by that partner agency (status `held_by_agency`): the agency's staff decide
+the hold as the plan says (approved or refused). Prints each journey and
 exits 0 when every consignment ends as expected, 1 otherwise. Each run suffixes the LRNs with a
 run id, so the samples go through afresh every time (the log keeps earlier runs).
 
 Each party acts with a token of its own, signed by the development key (`clearance token`):
 the broker lodges and follows its declarations as `declarant`, an officer of the samples'
-office records the controls, the customs cashier records the payments, and an operator
-opens the accounts.
+office records the controls, the customs cashier records the payments, an operator opens the
+accounts, and each partner agency's staff decide its holds.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,8 +39,7 @@ from shared.identity.development import default_var, mint
 from .http import Reply, call, describe_problem
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTLED = {"cleared", "release_refused", "invalidated", "held_by_other_agency", "query_raised",
-           "rejected"}
+SETTLED = {"cleared", "release_refused", "invalidated", "query_raised", "rejected"}
 HOLD_SECONDS = 2.0
 
 
@@ -49,6 +51,7 @@ class Parties:
     officer: str
     cashier: str
     operator: str
+    agencies: Mapping[str, str] = field(default_factory=dict)  # agency code -> its staff's
 
     @classmethod
     def for_entries(cls, entries: list[Entry], var: Path | None = None) -> Parties:
@@ -62,7 +65,10 @@ class Parties:
             officer=mint(var, roles=["officer"], sub="officer-demo",
                          offices=sorted({str(d["office"]) for d in documents})),
             cashier=mint(var, roles=["cashier"], sub="cashier-demo"),
-            operator=mint(var, roles=["operator"], sub="operator-demo"))
+            operator=mint(var, roles=["operator"], sub="operator-demo"),
+            agencies={code: mint(var, roles=["agency"], sub=f"{code.lower()}-demo", agency=code)
+                      for code in sorted({e.plan["agency"]["code"] for e in entries
+                                          if e.plan.get("agency")})})
 
 
 @dataclass
@@ -142,6 +148,8 @@ def step(journey: Journey, run_id: str, parties: Parties) -> None:
         check(journey, call("risk", "POST", f"/controls/{journey.mrn}", body,
                             token=parties.officer),
               f"control  {result}{outcome} recorded by officer-demo")
+    if status == "held_by_agency" and plan.get("agency") and "agency" not in journey.acted:
+        decide_hold(journey, plan["agency"], parties)
     if plan.get("amend") and status == "tax_due" and "amend" not in journey.acted:
         amend(journey, Decimal(plan["amend"]), parties)
     amended = not plan.get("amend") or view["declaration_version"] > 1
@@ -153,7 +161,8 @@ def step(journey: Journey, run_id: str, parties: Parties) -> None:
                             {"reason": "lodged in error: the order was cancelled"},
                             token=parties.broker),
               "invalidation requested by broker-demo")
-    planned = {"pay"} if plan.get("pay") else set()
+    planned = ({"pay"} if plan.get("pay") else set()) | (
+        {"agency"} if plan.get("agency") else set())
     if status in SETTLED:
         journey.final = status
     elif status == plan["final"] and planned <= journey.acted:
@@ -163,6 +172,17 @@ def step(journey: Journey, run_id: str, parties: Parties) -> None:
             journey.final = status
     else:
         journey.holding_since = None
+
+
+def decide_hold(journey: Journey, decision: Mapping[str, str], parties: Parties) -> None:
+    """The plan's partner agency decides its hold, as its own staff."""
+    journey.acted.add("agency")
+    code = decision["code"]
+    body = {"decision": decision["decision"], "reference": decision.get("reference", ""),
+            "note": decision.get("note", "")}
+    check(journey, call("release", "POST", f"/holds/{journey.mrn}/{code}", body,
+                        token=parties.agencies[code]),
+          f"agency   {code} {decision['decision']} its hold ({body['reference'] or 'no ref'})")
 
 
 def amend(journey: Journey, factor: Decimal, parties: Parties) -> None:

@@ -1,14 +1,18 @@
 """`clearance agency add|list|remove`: partner agencies' broker users and release queues.
 
+    clearance agency add GBFSA
     clearance agency add PHA --bind 'GBLHR001.*' --bind 'GBFXT001.sea'
     clearance agency list
     clearance agency remove PHA
 
 `add CODE` gives agency CODE (letters, digits, `-`, `_`; names use it in lower case):
 
-* a durable queue `agency.<code>` bound to the release notifications exchange
-  `clearance.releases` with each `--bind` PATTERN (topic patterns over the routing key
-  `<office>.<transport_mode>`, e.g. `GBLHR001.*`, `*.air`, `#`);
+* a durable queue `agency.<code>` bound to the agency's own feed on `clearance.agencies`
+  with `<CODE>.#` (upper case, as in the agency register: its hold requests, and the
+  releases and refusals of the consignments it held), and to the release notifications
+  exchange `clearance.releases` with each `--bind` PATTERN if any (topic patterns over the
+  routing key `<office>.<transport_mode>`, e.g. `GBLHR001.*`, `*.air`, `#`: every release
+  there, whoever held it);
 * a broker user `agency-<code>` (no tags) that may read (consume) its own queue and nothing
   else: no configure and no write permission, so it can neither publish anything (not even
   through the default exchange) nor bind, declare or delete, nor read another queue;
@@ -43,7 +47,7 @@ from urllib.parse import unquote, urlsplit
 
 import amqp.exceptions
 
-from services.topology import RELEASES_EXCHANGE
+from services.topology import AGENCIES_EXCHANGE, RELEASES_EXCHANGE
 from shared.messaging.publisher import close_quietly, connect
 from shared.messaging.topology import agency_permissions
 from shared.settings import setting
@@ -96,8 +100,6 @@ def check_usage(args: argparse.Namespace) -> None:
     elif args.code:
         raise UsageError("list takes no CODE")
     if args.action == "add":
-        if not args.bind:
-            raise UsageError("add needs at least one --bind PATTERN, e.g. 'GBLHR001.*'")
         for pattern in args.bind:
             if not PATTERN.fullmatch(pattern):
                 raise UsageError(f"{pattern!r} is not a routing-key pattern (words of letters,"
@@ -161,13 +163,16 @@ def on_broker(uri: str, work: Any) -> Any:
         raise Failed(f"the broker refused: {exc}") from None
 
 
-def declare_queue(uri: str, queue: str, patterns: Sequence[str]) -> None:
-    """The agency's durable queue bound to the releases exchange (as the operator)."""
+def declare_queue(uri: str, queue: str, code: str, patterns: Sequence[str]) -> None:
+    """The agency's durable queue bound to its own feed and to the releases exchange with
+    `patterns` (as the operator)."""
     connection = connect(uri)
     try:
         channel = connection.channel()
         channel.exchange_declare(RELEASES_EXCHANGE, "topic", durable=True, auto_delete=False)
+        channel.exchange_declare(AGENCIES_EXCHANGE, "topic", durable=True, auto_delete=False)
         channel.queue_declare(queue, durable=True, exclusive=False, auto_delete=False)
+        channel.queue_bind(queue, AGENCIES_EXCHANGE, f"{code.upper()}.#")
         for pattern in patterns:
             channel.queue_bind(queue, RELEASES_EXCHANGE, pattern)
     finally:
@@ -190,7 +195,7 @@ def add(args: argparse.Namespace, uri: str, ctl: Rabbitmqctl) -> int:
                      f"{code}` first to start again")
     password, generated = password_for(args)
     patterns = list(dict.fromkeys(args.bind))
-    on_broker(uri, lambda: declare_queue(uri, queue, patterns))
+    on_broker(uri, lambda: declare_queue(uri, queue, args.code, patterns))
     ctl("add_user", user, stdin=password)
     try:
         for command in agency_permissions(queue).rabbitmqctl(user, vhost):
@@ -203,8 +208,9 @@ def add(args: argparse.Namespace, uri: str, ctl: Rabbitmqctl) -> int:
                    "exchange": RELEASES_EXCHANGE, "bindings": patterns,
                    "password": password if generated else None})
         return 0
-    print(f"agency {code}: user {user}, queue {queue} (vhost {vhost}) bound to "
-          f"{RELEASES_EXCHANGE} with {', '.join(patterns)}; read-only on its queue")
+    also = f" and to {RELEASES_EXCHANGE} with {', '.join(patterns)}" if patterns else ""
+    print(f"agency {code}: user {user}, queue {queue} (vhost {vhost}) bound to its own feed "
+          f"on {AGENCIES_EXCHANGE} ({args.code.upper()}.#){also}; read-only on its queue")
     if generated:
         print(f"password (shown once, not stored): {password}")
     return 0

@@ -236,7 +236,7 @@ class Releases:
                                            decided_at, [new])
             assert append is not None  # the decision at least
             self._record(tx, [(consignment_id, facts, decided)], [append], [])
-        return self.holds(caller, hold=hold_id(consignment_id, agency))[0]
+        return self.holds(caller, state="all", hold=hold_id(consignment_id, agency))[0]
 
     def holds(self, caller: Caller, *, state: str = "open", hold: str | None = None,
               now: datetime | None = None) -> list[dict[str, Any]]:

@@ -57,9 +57,11 @@ class Cluster:
         return demo.Parties.for_entries(entries, self.var)
 
 
-def cluster_env(store_url: str, amqp_uri: str, var: Path) -> dict[str, str]:
+def cluster_env(store_url: str, amqp_uri: str, var: Path,
+                extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, "EVENT_STORE_URL": store_url, "AMQP_URI": amqp_uri,
-           "CLEARANCE_VAR": str(var), "RETRY_DELAYS": "0.2,0.5,1", "LOG_LEVEL": "WARNING"}
+           "CLEARANCE_VAR": str(var), "RETRY_DELAYS": "0.2,0.5,1", "LOG_LEVEL": "WARNING",
+           **(extra or {})}
     for service in SERVICES:
         env[f"{service.upper()}_HTTP"] = f"127.0.0.1:{free_port()}"
     return env
@@ -71,17 +73,25 @@ def cluster(request: pytest.FixtureRequest,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The four services running on one backend (parametrised: SQLite, then PostgreSQL);
     shared by the tests of a module."""
+    yield from running_cluster(request, tmp_path_factory)
+
+
+def running_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                    extra: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """The four services on the backend `request.param` names, with `extra` environment."""
     tmp_path = tmp_path_factory.mktemp(f"cluster-{request.param}")
     with private_vhost("clearance_e2e") as amqp_uri:
         if request.param == "sqlite":
-            yield from _running(databases.sqlite_url(tmp_path), amqp_uri, tmp_path / "var")
+            yield from _running(databases.sqlite_url(tmp_path), amqp_uri, tmp_path / "var",
+                                extra)
         else:
             with databases.postgres_database() as url:
-                yield from _running(url, amqp_uri, tmp_path / "var")
+                yield from _running(url, amqp_uri, tmp_path / "var", extra)
 
 
-def _running(store_url: str, amqp_uri: str, var: Path) -> Iterator[Cluster]:
-    cluster = Cluster(cluster_env(store_url, amqp_uri, var), store_url, amqp_uri, var)
+def _running(store_url: str, amqp_uri: str, var: Path,
+             extra: dict[str, str] | None = None) -> Iterator[Cluster]:
+    cluster = Cluster(cluster_env(store_url, amqp_uri, var, extra), store_url, amqp_uri, var)
     started = cluster.run(sys.executable, "-m", "services.runner", "start", timeout=180)
     try:
         assert started.returncode == 0, started.stdout + started.stderr + cluster.logs()

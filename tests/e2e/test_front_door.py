@@ -19,7 +19,7 @@ def test_make_demo_passes(tmp_path: Path) -> None:
                                 text=True, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "19 of 19 sample consignments ended as expected." in output
+    assert "20 of 20 sample consignments ended as expected." in output
     assert "cleared (09)" in output and "refused  HTTP 422" in output
     assert "release_refused (18)" in output and "invalidated (10)" in output
     assert "amended  item 1 value" in output and "(version 2)" in output

@@ -141,7 +141,7 @@ def test_agency_add_gives_a_read_only_user_on_its_own_queue(admin: str, tmp_path
 
 
 def test_agency_add_usage_errors(admin: str) -> None:
-    assert clearance("add", "PHA", uri=admin).returncode == 2  # no --bind
+    assert clearance("add", uri=admin).returncode == 2  # no CODE
     assert clearance("add", "P HA", "--bind", "#", uri=admin).returncode == 2
     assert clearance("add", "PHA", "--bind", "GB LHR", uri=admin).returncode == 2
     assert clearance("list", "PHA", uri=admin).returncode == 2
