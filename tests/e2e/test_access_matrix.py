@@ -94,6 +94,11 @@ EXPECTED: dict[str, dict[str, int]] = {
     "risk POST /controls/{mrn}":           _row(401, 403, 403, 201, 404, 403, 403, 403, 403, 403),
     "payment POST /payments":              _row(401, 403, 403, 403, 403, 201, 404, 403, 403, 403),
     "release GET /notifications":          _row(401, 403, 403, 200, 200, 403, 403, 200, 200, 403),
+    # Partner-agency holds: an agency lists its own, an officer those at its offices (an
+    # officer elsewhere gets an empty list), an auditor every one; only the agency's staff
+    # decide (the plant health agency GBPHA, on the bulbs it holds).
+    "release GET /holds":                  _row(401, 403, 403, 200, 200, 403, 403, 200, 200, 403),
+    "release POST /holds/{mrn}/{agency}":  _row(401, 403, 403, 403, 403, 403, 403, 403, 200, 403),
     # A post-clearance check's debt: an officer at the declaration's office.
     "payment POST /additional-debts":      _row(401, 403, 403, 201, 404, 403, 403, 403, 403, 403),
     # A write-off is the accounting office's: an operator.
@@ -204,9 +209,11 @@ class World:
                   "declaration POST /declarations/{mrn}/invalidation": "spare",
                   "declaration POST /declarations/{mrn}/invalidation/decision": "requested",
                   "declaration POST /declarations/{mrn}/amendments/decision": "applied",
+                  "release POST /holds/{mrn}/{agency}": "plants",
                   }.get(route.key, "yellow")
         if "{mrn}" in path:
             path = path.replace("{mrn}", self.mrns[target])
+        path = path.replace("{agency}", "GBPHA")
         if "{number}" in path:
             path = path.replace("{number}", self.accounts[
                 "closable" if route.key.endswith("/closure") else "held"])
@@ -240,6 +247,8 @@ class World:
                 "finding": "royalties not added to the price"},
             "payment POST /write-offs": lambda: {
                 "mrn": self.mrns["owing"], "amount": "1.00", "reason": "remitted in part"},
+            "release POST /holds/{mrn}/{agency}": lambda: {
+                "decision": "approved", "reference": "PHYTO-GB-2026-000123"},
             "payment POST /repayments": lambda: {
                 "mrn": self.mrns["overpaid"], "reference": self.reference + "-REP",
                 "amount": self.repayable, "currency": "GBP"},
@@ -260,6 +269,8 @@ class World:
             status_becomes(self.cluster, self.mrns["spare"], "invalidated")
         if route.key == "declaration POST /declarations/{mrn}/invalidation/decision":
             status_becomes(self.cluster, self.mrns["requested"], "invalidated")
+        if route.key == "release POST /holds/{mrn}/{agency}":
+            status_becomes(self.cluster, self.mrns["plants"], "tax_due")
         if route.key == "payment POST /repayments":
             wait_until(lambda: (status_of(self.cluster, self.mrns["overpaid"]) or {}).get(
                 "amount_repayable") == "0.00", timeout=30, interval=0.1,
@@ -345,6 +356,7 @@ def world(cluster: Cluster) -> Iterator[World]:
         mrns["checked"] = released(cluster, sample("02-green-unpaid.json"))
         mrns["owing"] = lodge(cluster, "02-green-unpaid.json")
         status_becomes(cluster, mrns["owing"], "tax_due")
+        mrns["plants"] = held_bulbs(cluster)
         settle(store)
         yield World(cluster, store, mrns, due, f"MATRIX-{uuid.uuid4().hex[:8].upper()}",
                     f"MATRIX-PAY-{uuid.uuid4().hex[:8].upper()}", amendable, accounts,
@@ -362,6 +374,20 @@ def overpaid(cluster: Cluster) -> tuple[str, str]:
     wait_until(lambda: (status_of(cluster, mrn) or {}).get("amount_repayable") == "10.00",
                timeout=30, interval=0.1, message="the overpayment to be decided repayable")
     return mrn, "10.00"
+
+
+def held_bulbs(cluster: Cluster) -> str:
+    """Flower bulbs from the Netherlands, held by the plant health agency (GBPHA in the
+    packaged agency register): the MRN."""
+    document = sample("02-green-unpaid.json")
+    document["items"][0].update(hs_code="0601100000", origin="NL",
+                                description="Tulip bulbs, dormant")
+    lodged = send(cluster, "declaration", "POST", "/declarations",
+                  token=PARTY["declarant"].token(cluster), body=document)
+    assert lodged.status == 201, str(lodged)
+    mrn: str = lodged.body["mrn"]
+    status_becomes(cluster, mrn, "held_by_agency")
+    return mrn
 
 
 def opened(cluster: Cluster, kind: str) -> str:
