@@ -19,6 +19,11 @@ offline; live messages already printed are skipped by `notification_id`. Stops a
 Notifications carry no selectivity lane (schema version 2). A version 1 message still
 waiting in a queue from before the upgrade is shown without its `lane` too.
 
+An agency of the register also gets its own feed in its queue `agency.<code>` (exchange
+`clearance.agencies`): hold requests (AMQP type `HoldRequest`) and refusals
+(`ReleaseRefusal`) beside the releases; they are shown too, from the queue and from
+`--from-position` alike (deduplicated on `message_id`).
+
 The broker is AMQP_URI and the release service RELEASE_HTTP (shared/settings.py). Exit 2 on
 bad usage (a negative `--from-position`, a `--count` or `--idle` that is not positive), 1 when
 the broker or the release service cannot be reached or answers an error, or the broker
@@ -80,10 +85,32 @@ def public(notification: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in notification.items() if k not in WITHHELD}
 
 
-def show(notification: dict[str, Any], as_json: bool) -> None:
+# The AMQP `type` of each message, and the list of `GET /notifications` that carries it.
+KINDS = {"ReleaseNotification": "notifications", "HoldRequest": "hold_requests",
+         "ReleaseRefusal": "refusals"}
+
+
+def message_key(message: dict[str, Any]) -> str:
+    """What a message is deduplicated on: the notification id of a release, the message id
+    of an agency's hold request or refusal."""
+    return str(message.get("notification_id") or message.get("message_id"))
+
+
+def show(notification: dict[str, Any], as_json: bool,
+         kind: str = "ReleaseNotification") -> None:
     notification = public(notification)
     if as_json:
         print(json.dumps(notification, sort_keys=True), flush=True)
+    elif kind == "HoldRequest":
+        items = ", ".join(f"{i['item']}: {i['hs_code']} from {i['origin']}"
+                          for i in notification["items"])
+        print(f"{notification['placed_at']}  HOLD      {notification['mrn']}  "
+              f"for {notification['agency']}  due {notification['due_at']}  items {items}  "
+              f"position {notification.get('position', '-')}", flush=True)
+    elif kind == "ReleaseRefusal":
+        by = notification["agency"] or notification["refused_by"]
+        print(f"{notification['refused_at']}  REFUSED   {notification['mrn']}  by {by}  "
+              f"position {notification.get('position', '-')}", flush=True)
     else:
         print(f"{notification['released_at']}  RELEASED  {notification['mrn']}  "
               f"office {notification['office']}  {notification['transport_mode']}  "
@@ -146,20 +173,23 @@ def run(args: argparse.Namespace) -> int:
             if not reply.ok:
                 print(describe_problem(reply), file=sys.stderr)
                 return 1
-            for notification in reply.body["notifications"]:
-                seen.add(notification["notification_id"])
-                show(notification, args.json)
+            page = sorted(((kind, message) for kind, field in KINDS.items()
+                           for message in reply.body.get(field, [])),
+                          key=lambda pair: pair[1]["position"])
+            for kind, message in page:
+                seen.add(message_key(message))
+                show(message, args.json, kind)
                 shown += 1
                 if args.count is not None and shown >= args.count:
                     connection.close()
                     return 0
-            if not reply.body["notifications"]:
+            if not page:
                 break
             after = reply.body["next_after"]
 
     last = time.monotonic()
     try:
-        for method, _properties, body in channel.consume(queue, inactivity_timeout=0.5):
+        for method, properties, body in channel.consume(queue, inactivity_timeout=0.5):
             if method is None:
                 if args.idle is not None and time.monotonic() - last > args.idle:
                     break
@@ -167,10 +197,11 @@ def run(args: argparse.Namespace) -> int:
             last = time.monotonic()
             notification = json.loads(body)
             channel.basic_ack(method.delivery_tag)
-            if notification["notification_id"] in seen:
+            if message_key(notification) in seen:
                 continue
-            seen.add(notification["notification_id"])
-            show(notification, args.json)
+            seen.add(message_key(notification))
+            kind = properties.type if properties.type in KINDS else "ReleaseNotification"
+            show(notification, args.json, kind)
             shown += 1
             if args.count is not None and shown >= args.count:
                 break
