@@ -41,7 +41,7 @@ from shared.events.envelope import NewEvent, RecordedEvent, actor_text, isoforma
 from shared.eventstore import EventStore, Transaction
 from shared.identity import Caller
 from shared.observability.metrics import metrics
-from shared.reference.agencies import AgencyRegister
+from shared.reference.agencies import AgencyRegister, load_register
 
 from .domain import facts as f
 from .domain.decision import (
@@ -148,9 +148,9 @@ class HoldClosed(Exception):
 
 
 class Releases:
-    def __init__(self, store: EventStore, register: AgencyRegister) -> None:
+    def __init__(self, store: EventStore, register: AgencyRegister | None = None) -> None:
         self.store = store
-        self.register = register
+        self.register = register if register is not None else load_register()
         store.on_append(observe_releases)
 
     def hear(self, tx: Transaction, event: RecordedEvent, *, now: datetime | None = None) -> str:
