@@ -1,7 +1,8 @@
 """One consignment driven by five identities (issue 10, "Done when"), on SQLite and on
 PostgreSQL: a declarant lodges a yellow-lane declaration, an officer at its office records the
 documentary control, a cashier takes the payment, an auditor reads the status, and a partner
-agency reads its release on `GET /notifications`. Then `clearance history --json <MRN>`, run
+agency reads its release on `GET /notifications` (the port authority GBPORT: not in the agency
+register, it holds nothing and listens to every release). Then `clearance history --json <MRN>`, run
 as a real process on the cluster's store, shows each event's true author: the verified caller
 (its `sub`, roles, issuer and token id) for what a person did, `<service>-service` for what a
 service decided.
@@ -31,7 +32,7 @@ def test_a_consignment_driven_by_five_identities_has_each_event_by_its_true_auth
                     "offices": [ELSEWHERE, OFFICE]},
         "cashier": {"sub": f"cashier-desk-3-{run}", "roles": ["cashier"]},
         "auditor": {"sub": f"auditor-{run}", "roles": ["auditor"]},
-        "agency": {"sub": f"port-health-{run}", "roles": ["agency"], "agency": "GBPHA"},
+        "agency": {"sub": f"port-authority-{run}", "roles": ["agency"], "agency": "GBPORT"},
     }
     jti = {name: f"jti-{name}-{run}" for name in people}
     token = {name: mint(cluster.var, token_id=jti[name], **claims)
