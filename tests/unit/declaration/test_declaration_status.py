@@ -322,3 +322,23 @@ def test_an_amendment_after_clearance_is_released_until_its_debt_is_paid() -> No
                   fact(12, "DeclarationCleared", cleared_at="2026-03-02T10:05:00+00:00",
                        declaration_version=2)])
     assert derive(facts).status is Status.CLEARED
+
+
+def test_an_agency_hold_stands_until_every_agency_decided() -> None:
+    """Partner agencies (issue 14): held_by_agency (50) while any hold is open, whatever is
+    paid; once every agency approved, the status the other facts call for; a refusal by an
+    agency is the refused release the release service records with it."""
+    facts = dict([*GREEN_PAID, fact(5, "AgencyHoldPlaced", agency="GBFSA"),
+                  fact(6, "AgencyHoldPlaced", agency="GBPHA"),
+                  fact(7, "PaymentReceived", amount="10.00", reference="P")])
+    assert derive(facts).status is Status.HELD_BY_AGENCY
+    assert derive(facts).status.as_json() == {"name": "held_by_agency", "code": "50"}
+    facts.update([fact(8, "AgencyHoldDecided", agency="GBFSA", decision="approved")])
+    assert derive(facts).status is Status.HELD_BY_AGENCY  # GBPHA has not decided
+    approved = {**facts, **dict([fact(9, "AgencyHoldDecided", agency="GBPHA",
+                                      decision="approved")])}
+    assert derive(approved).status is Status.ACCEPTED  # paid: waiting for the release
+    refused = {**facts, **dict([fact(9, "AgencyHoldDecided", agency="GBPHA",
+                                     decision="refused"),
+                                fact(10, "ReleaseRefused", refused_at="2026-03-02T10:02:00+00:00")])}
+    assert derive(refused).status is Status.RELEASE_REFUSED

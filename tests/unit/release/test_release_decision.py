@@ -31,6 +31,7 @@ from services.release.domain import (
     HoldKind,
     HoldLifted,
     HoldPlaced,
+    HoldRefused,
     Invalidated,
     Lane,
     NotRefusable,
@@ -315,6 +316,30 @@ def test_an_agency_hold_holds_and_its_lift_releases():
     assert held.reasons[0].kind is HoldKind.AGENCY_HOLD and held.reasons[0].agency == "APHA"
     assert isinstance(outcome(*base, placed, lifted), ReleaseDecision)
     assert isinstance(outcome(*base, lifted, placed), ReleaseDecision)  # lift seen first
+
+
+def test_an_agency_refusal_refuses_the_release_for_good():
+    placed = HoldPlaced("e-h", "GBFSA", "GBFSA")
+    refused = HoldRefused("e-r", "GBFSA", "GBFSA", "no health certificate")
+    base = (ACCEPTED, risk("green"), duty("100.00"), paid("100.00"))
+    assert outcome(*base, placed, refused) == Refused("c-1", "e-r", agency="GBFSA",
+                                                      note="no health certificate")
+    # Another agency's approval, or one arriving after, changes nothing: a refusal is final.
+    other = (HoldPlaced("e-h2", "GBPHA", "GBPHA"), HoldLifted("e-l2", "GBPHA"))
+    assert isinstance(outcome(*base, refused, *other, placed), Refused)
+    state = build_state("c-1", [*base, placed, refused])
+    fact = refuse(state, fact_id="e-rr", refused_at=T0)
+    assert fact == ReleaseRefused("e-rr", "e-r", T0)
+
+
+def test_every_hold_must_be_decided():
+    base = (ACCEPTED, risk("green"), duty("0"))
+    two = (HoldPlaced("e-h1", "GBFSA", "GBFSA"), HoldPlaced("e-h2", "GBPHA", "GBPHA"))
+    one_lifted = outcome(*base, *two, HoldLifted("e-l1", "GBFSA"))
+    assert isinstance(one_lifted, Hold)
+    assert [r.agency for r in one_lifted.reasons] == ["GBPHA"]
+    assert isinstance(outcome(*base, *two, HoldLifted("e-l1", "GBFSA"),
+                              HoldLifted("e-l2", "GBPHA")), ReleaseDecision)
 
 
 def test_a_hold_wins_over_pending_reasons():
