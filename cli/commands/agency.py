@@ -233,14 +233,18 @@ def remove(args: argparse.Namespace, uri: str, ctl: Rabbitmqctl) -> int:
 def listing(args: argparse.Namespace, uri: str, ctl: Rabbitmqctl) -> int:
     vhost = vhost_of(uri)
     bindings: dict[str, list[str]] = {}
+    feeds: dict[str, list[str]] = {}
     for row in ctl.json("list_bindings", "-p", vhost, "source_name", "destination_name",
                         "routing_key"):
-        if row.get("source_name") == RELEASES_EXCHANGE:
-            bindings.setdefault(str(row["destination_name"]), []).append(str(row["routing_key"]))
+        found = {RELEASES_EXCHANGE: bindings, AGENCIES_EXCHANGE: feeds}.get(
+            str(row.get("source_name")))
+        if found is not None:
+            found.setdefault(str(row["destination_name"]), []).append(str(row["routing_key"]))
     agencies = [
         {"agency": name.removeprefix(USER_PREFIX), "user": name,
          "queue": queue_name(name.removeprefix(USER_PREFIX)),
-         "bindings": sorted(bindings.get(queue_name(name.removeprefix(USER_PREFIX)), []))}
+         "bindings": sorted(bindings.get(queue_name(name.removeprefix(USER_PREFIX)), [])),
+         "feed": sorted(feeds.get(queue_name(name.removeprefix(USER_PREFIX)), []))}
         for name in sorted(ctl.users()) if name.startswith(USER_PREFIX)
     ]
     if args.json:
@@ -249,8 +253,9 @@ def listing(args: argparse.Namespace, uri: str, ctl: Rabbitmqctl) -> int:
         print("no agencies")
     else:
         for agency in agencies:
+            feed = f" feed {', '.join(agency['feed'])}" if agency["feed"] else ""
             print(f"{agency['agency']:<12} user {agency['user']:<20} queue {agency['queue']:<20}"
-                  f" {', '.join(agency['bindings']) or '(no bindings)'}")
+                  f" {', '.join(agency['bindings']) or '(no bindings)'}{feed}")
     return 0
 
 

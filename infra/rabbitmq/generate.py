@@ -76,12 +76,13 @@ def deployment_topology(retry_delays: tuple[float, ...] | None = None,
 
 def definitions(retry_delays: tuple[float, ...] | None = None, queue_type: str | None = None,
                 vhost: str = "/") -> dict[str, Any]:
-    """The definitions document: the topology plus the partner agencies' releases exchange
-    and the seals exchange."""
+    """The definitions document: the topology plus the partner agencies' exchanges (releases,
+    and each agency's own feed) and the seals exchange."""
     services_topology, messaging = _modules()
     document: dict[str, Any] = messaging.definitions(
         deployment_topology(retry_delays, queue_type), vhost)
     for name, kind in ((services_topology.RELEASES_EXCHANGE, "topic"),
+                       (services_topology.AGENCIES_EXCHANGE, "topic"),
                        (services_topology.SEALS_EXCHANGE, "fanout")):
         document["exchanges"].append({
             "name": name, "vhost": vhost, "type": kind, "durable": True,

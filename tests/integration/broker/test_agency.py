@@ -125,6 +125,7 @@ def test_agency_add_gives_a_read_only_user_on_its_own_queue(admin: str, tmp_path
     assert listed.returncode == 0, listed
     agencies = {a["agency"]: a for a in json.loads(listed.stdout)}
     assert agencies["pha"]["bindings"] == ["*.sea", "GBLHR001.*"]
+    assert agencies["pha"]["feed"] == ["PHA.#"]  # its own feed on clearance.agencies
     assert agencies["vet"]["queue"] == "agency.vet"
 
     removed = clearance("remove", "VET", uri=admin)
