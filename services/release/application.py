@@ -189,15 +189,15 @@ class Releases:
             grown = any(event_id not in facts for event_id in incoming[consignment_id])
             facts.update({k: v for k, v in incoming[consignment_id].items() if k not in facts})
             decided = outcome
+            placing: list[NewEvent] = []
             if outcome not in FINAL:
-                placing = []
                 if outcome in ("pending", "held") and consignment_id in accepted:
                     placing = self._holds_to_place(facts, accepted[consignment_id], now)
                 decided, append = self._decide(tx, consignment_id, facts, outcome,
                                                cause[consignment_id], now, placing)
                 if append is not None:
                     appends.append(append)
-            if grown or decided != outcome:
+            if grown or placing or decided != outcome:  # holds placed: own facts to keep
                 changes.append((consignment_id, facts, decided))
             outcomes[consignment_id] = decided
         self._record(tx, changes, appends, heard)
