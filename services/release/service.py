@@ -31,7 +31,7 @@ from shared.messaging.store_provider import EventStoreProvider
 from shared.messaging.writes import Together
 from shared.observability.metrics import metrics
 from shared.reference.agencies import load_register
-from shared.web import Problem, api, json_body, ops
+from shared.web import Problem, api, json_body, log_window, ops
 
 from .application import Releases
 from .errors import ERRORS
@@ -60,15 +60,9 @@ class ReleaseService(ops.OpsEndpoints):
          summary="Release notifications, hold requests and refusals after a log position "
                  "(query: after, limit); an agency gets its own feed",
          responses={200: "notifications, hold_requests, refusals and next_after",
-                    400: "after or limit not an integer, or limit below 1"})
+                    400: "after not a position, or limit not from 1 to 10000"})
     def get_notifications(self, request: Request, caller: Caller) -> Any:
-        try:
-            after = int(request.args.get("after", "0"))
-            limit = min(int(request.args.get("limit", "1000")), 10_000)
-        except ValueError:
-            raise Problem(400, "Bad query", "after and limit must be integers") from None
-        if limit < 1:
-            raise Problem(400, "Bad query", "limit must be at least 1")
+        after, limit = log_window(request, default_limit=1000, max_limit=10_000)
         agency = caller.agency if caller.has("agency") and not caller.has(
             "officer", "auditor") else None
         found = self.app.notifications(after, limit, agency=agency)

@@ -52,8 +52,44 @@ class _FloatRefused(ValueError):
     pass
 
 
+class _ValueRefused(ValueError):
+    """A JSON value no route takes: NaN or an infinity (not JSON at all), or an integer longer
+    than `MAX_INTEGER_DIGITS` (Python would refuse past 4,300 digits with a ValueError)."""
+
+
+MAX_INTEGER_DIGITS = 30
+MAX_DEPTH = 32  # objects and arrays within one another: no route's body needs more
+
+
 def _refuse_float(text: str) -> Any:
     raise _FloatRefused(text)
+
+
+def _refuse_constant(text: str) -> Any:
+    raise _ValueRefused(f"{text} is not a JSON number")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _ValueRefused(f"an integer of {len(text.lstrip('-')):,} digits (at most "
+                            f"{MAX_INTEGER_DIGITS})")
+    return int(text)
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and arrays nest in `value` (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(
+            item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -79,18 +115,31 @@ def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 
 def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
-    """The request's JSON object; numbers with a fraction or exponent (JSON floats) refused."""
+    """The request's JSON object. Refused with a 4xx problem: numbers with a fraction or
+    exponent (JSON floats), NaN and infinities, integers of more than `MAX_INTEGER_DIGITS`
+    digits, duplicate keys, nesting deeper than `MAX_DEPTH`, and anything but an object."""
     data = read_body(request, limit)
     try:
         value = json.loads(data.decode("utf-8"), parse_float=_refuse_float,
+                           parse_int=_bounded_int, parse_constant=_refuse_constant,
                            object_pairs_hook=_no_duplicate_keys)
     except _FloatRefused as exc:
         raise Problem(422, "The document is not valid",
                       f"the number {exc} is a JSON float: give amounts and masses as decimal "
                       "strings, e.g. \"12.50\"", PROBLEM_TYPE_BASE + "validation",
                       errors=[{"pointer": "", "message": f"JSON float {exc} refused"}]) from None
+    except _ValueRefused as exc:
+        raise Problem(422, "The document is not valid", f"{exc}: refused",
+                      PROBLEM_TYPE_BASE + "validation",
+                      errors=[{"pointer": "", "message": f"{exc}: refused"}]) from None
+    except RecursionError:
+        raise Problem(400, "Malformed JSON", f"nested deeper than {MAX_DEPTH} levels",
+                      PROBLEM_TYPE_BASE + "malformed-json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Problem(400, "Malformed JSON", str(exc), PROBLEM_TYPE_BASE + "malformed-json") from None
+    if _depth(value) > MAX_DEPTH:
+        raise Problem(400, "Malformed JSON", f"nested deeper than {MAX_DEPTH} levels",
+                      PROBLEM_TYPE_BASE + "malformed-json")
     if not isinstance(value, dict):
         raise Problem(422, "The document is not valid", "the body must be a JSON object",
                       PROBLEM_TYPE_BASE + "validation",
@@ -173,8 +222,12 @@ class ProblemWebServer(WebServer):  # type: ignore[misc]
             try:
                 provider, values = adapter.match()
             except HTTPException as exc:
+                # 405 names the methods the path takes (RFC 9110, 15.5.6).
+                allowed = getattr(exc, "valid_methods", None)
                 problem = Problem(exc.code or 500, exc.name, exc.description or "",
-                                  PROBLEM_TYPE_BASE + f"http-{exc.code}")
+                                  PROBLEM_TYPE_BASE + f"http-{exc.code}",
+                                  headers={"Allow": ", ".join(sorted(allowed))}
+                                  if allowed else {})
                 return problem.response()(environ, start_response)
             request.path_values = values  # type: ignore[attr-defined]
             response = provider.handle_request(request)

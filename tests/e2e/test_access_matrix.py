@@ -601,3 +601,13 @@ def test_a_state_changing_body_that_is_not_json_is_415(world: World, route: Rout
 
 if __name__ == "__main__":
     print(matrix_markdown(), end="")
+
+
+def test_a_method_a_path_does_not_take_is_405_naming_the_ones_it_does(cluster: Cluster) -> None:
+    for service, method, path, allowed in (("release", "DELETE", "/holds", "GET, HEAD"),
+                                           ("payment", "GET", "/payments", "POST")):
+        answer = send(cluster, service, method, path, token=PARTY["auditor"].token(cluster))
+        assert answer.status == 405, str(answer)
+        assert answer.content_type == "application/problem+json"
+        assert answer.headers["allow"] == allowed, str(answer)
+
