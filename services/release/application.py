@@ -248,7 +248,7 @@ class Releases:
             where["hold_id"] = hold
         if state != "all":
             where["state"] = state
-        if caller.has("agency") and not caller.has("officer", "auditor"):
+        if agency_staff(caller):
             where["agency"] = caller.agency or ""
         rows = HOLDS.where(self.store, **where)
         if not caller.has("auditor") and not (caller.has("agency") and caller.agency):
@@ -399,16 +399,24 @@ class Releases:
             return "held", None  # an agency's hold: its AgencyHoldPlaced says so
         return outcome, None
 
-    def notifications(self, after: int, limit: int, *,
-                      agency: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    def notifications(self, after: int, limit: int, caller: Caller) -> dict[str, Any]:
         """The messages after a log position, at most `limit` in all, for an agency that was
-        offline: `notifications` (releases), `hold_requests` and `refusals`. Each is rendered
-        anew from its event, so history comes in the current schema versions (release
-        notifications: 2, no lane, even for releases first published as version 1).
+        offline: `notifications` (releases), `hold_requests` and `refusals`, and `next_after`
+        (the last position among them, or `after`). Each is rendered anew from its event, so
+        history comes in the current schema versions (release notifications: 2, no lane, even
+        for releases first published as version 1).
 
-        `agency`: only that agency's own feed, when it is in the register (releases and
-        refusals of the consignments it had a hold on, its hold requests). An agency not in
-        the register is a plain listener: every release notification, nothing else."""
+        Agency staff get only their agency's own feed, when it is in the register (releases
+        and refusals of the consignments it had a hold on, its hold requests); an agency not in
+        the register is a plain listener: every release notification, nothing else. Officers
+        and auditors get everything."""
+        found = self._messages(after, limit, caller.agency if agency_staff(caller) else None)
+        positions = [m["position"] for messages in found.values() for m in messages]
+        return {**found, "next_after": max(positions, default=after)}
+
+    def _messages(self, after: int, limit: int,
+                  agency: str | None) -> dict[str, list[dict[str, Any]]]:
+        """The three lists of `notifications`: every message, or `agency`'s own feed."""
         own = agency if agency is not None and self.register.agency(agency) else None
         every = agency is None
         found: dict[str, list[dict[str, Any]]] = {
@@ -439,6 +447,12 @@ class Releases:
 # Events to append to one release stream, at the expected version (None: the stream's
 # current version, read under the case's row lock).
 Appending = tuple[str, list[NewEvent], int | None]
+
+
+def agency_staff(caller: Caller) -> bool:
+    """Whether the caller reads as a partner agency's staff only (its own holds and feed), not
+    also as customs (an officer or an auditor)."""
+    return caller.has("agency") and not caller.has("officer", "auditor")
 
 
 def provisional_fact(new: NewEvent) -> dict[str, Any]:

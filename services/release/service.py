@@ -63,11 +63,7 @@ class ReleaseService(ops.OpsEndpoints):
                     400: "after not a position, or limit not from 1 to 10000"})
     def get_notifications(self, request: Request, caller: Caller) -> Any:
         after, limit = log_window(request, default_limit=1000, max_limit=10_000)
-        agency = caller.agency if caller.has("agency") and not caller.has(
-            "officer", "auditor") else None
-        found = self.app.notifications(after, limit, agency=agency)
-        positions = [m["position"] for messages in found.values() for m in messages]
-        return {**found, "next_after": max(positions, default=after)}
+        return self.app.notifications(after, limit, caller)
 
     @api("GET", "/holds", roles=("agency", "officer", "auditor"), errors=ERRORS,
          summary="Partner-agency holds (query: state = open, approved, refused, closed or "

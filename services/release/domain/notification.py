@@ -44,6 +44,11 @@ AGENCY_MESSAGES_VERSION = 1
 NOTIFICATION_NAMESPACE = uuid.UUID("0b6f4f5e-3d0c-5a55-9c1e-6c1e2a7f0d11")
 
 
+def _check_position(position: int) -> None:
+    if position < 1:
+        raise ValueError("position must be positive")
+
+
 def notification_id(consignment_id: str, release_fact_id: str) -> str:
     return str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"{consignment_id}/{release_fact_id}"))
 
@@ -55,8 +60,7 @@ def release_notification(released: GoodsReleased, *, release_event_id: str,
     log position, so an agency can re-read notifications from there."""
     if released.released_at.tzinfo is None:
         raise NotificationUnavailable("released_at must be timezone-aware")
-    if position < 1:
-        raise ValueError("position must be positive")
+    _check_position(position)
     return {
         "schema_version": SCHEMA_VERSION,
         "notification_id": notification_id(released.consignment_id, release_event_id),
@@ -80,8 +84,7 @@ def hold_request(placed: AgencyHoldPlaced, *, event_id: str, position: int) -> d
     """The message asking agency `placed.agency` to decide on its hold: the consignment and
     the items it regulates, nothing else (no value, no parties, no risk information). Sent on
     the agency's own feed only; it decides with `POST /holds/{mrn}/{agency}`."""
-    if position < 1:
-        raise ValueError("position must be positive")
+    _check_position(position)
     return {
         "schema_version": AGENCY_MESSAGES_VERSION,
         "message_id": notification_id(placed.consignment_id, event_id),
@@ -102,8 +105,7 @@ def refusal_notice(refused: ReleaseRefused, *, event_id: str, position: int) -> 
     """The message telling an agency with an interest in the consignment that its release
     was refused (final): by a customs control or by an agency (which one; its note to customs
     is not passed on)."""
-    if position < 1:
-        raise ValueError("position must be positive")
+    _check_position(position)
     return {
         "schema_version": AGENCY_MESSAGES_VERSION,
         "message_id": notification_id(refused.consignment_id, event_id),
