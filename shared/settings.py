@@ -47,6 +47,11 @@ DEFAULTS: Mapping[str, str] = {
     "SEAL_PUBLIC_KEY_FILE": "",
     "SEAL_DIR": "",
     "EVENT_STORE_OWNER_URL": "",
+    # PostgreSQL limits (seconds; 0: none): shared/eventstore/connections.py.
+    "EVENT_STORE_CONNECT_TIMEOUT": "5",
+    "EVENT_STORE_STATEMENT_TIMEOUT": "30",
+    "EVENT_STORE_LOCK_TIMEOUT": "10",
+    "EVENT_STORE_IDLE_TIMEOUT": "60",
 }
 
 

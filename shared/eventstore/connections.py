@@ -11,6 +11,13 @@ append (`SELECT clearance_append(...)`) or read is one statement, and a transact
 explicit BEGIN ... COMMIT. SQLite connections have the durability pragmas (WAL,
 synchronous=FULL, a busy timeout) and take the file's write lock at BEGIN IMMEDIATE.
 
+Every PostgreSQL connection has limits (settings, in seconds; 0 turns one off): a connect
+timeout (`EVENT_STORE_CONNECT_TIMEOUT`), `statement_timeout`, `lock_timeout` (a wait for the
+log-head lock included) and `idle_in_transaction_session_timeout`
+(`EVENT_STORE_STATEMENT_TIMEOUT`, `_LOCK_TIMEOUT`, `_IDLE_TIMEOUT`), and TCP keepalives, so a
+dead server or a stalled peer ends in an error (which the consumers retry, `messaging.failures`)
+instead of a wait forever. `postgres_options` gives them.
+
 A pooled PostgreSQL connection found broken (a server restart, an idle timeout) is dropped and
 the work retried once on a fresh connection; work is retried only when it cannot have taken
 effect (an append is refused twice by the unique keys; a transaction fails at its BEGIN).
@@ -22,6 +29,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,6 +70,48 @@ def _application_name() -> str:
     return os.environ.get("SERVICE_NAME", "clearance")
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The PostgreSQL session limits, in seconds (0: none)."""
+
+    connect: float
+    statement: float
+    lock: float
+    idle_in_transaction: float
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        from shared.settings import setting
+
+        def seconds(name: str) -> float:
+            value = float(setting(name))
+            if value < 0:
+                raise ValueError(f"{name} must be 0 (none) or a number of seconds, not {value}")
+            return value
+
+        return cls(seconds("EVENT_STORE_CONNECT_TIMEOUT"),
+                   seconds("EVENT_STORE_STATEMENT_TIMEOUT"),
+                   seconds("EVENT_STORE_LOCK_TIMEOUT"), seconds("EVENT_STORE_IDLE_TIMEOUT"))
+
+
+def postgres_options(limits: Limits) -> dict[str, Any]:
+    """psycopg2.connect keyword arguments: UTC, the limits, TCP keepalives."""
+    settings = {"timezone": "UTC",
+                "statement_timeout": f"{int(limits.statement * 1000)}",
+                "lock_timeout": f"{int(limits.lock * 1000)}",
+                "idle_in_transaction_session_timeout":
+                    f"{int(limits.idle_in_transaction * 1000)}"}
+    options: dict[str, Any] = {
+        "application_name": _application_name(),
+        "options": " ".join(f"-c {name}={value}" for name, value in settings.items()),
+        "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+    if limits.connect > 0:
+        options["connect_timeout"] = max(1, int(round(limits.connect)))
+    return options
+
+
 def _broken_errors() -> tuple[type[BaseException], ...]:
     import psycopg2
 
@@ -81,6 +131,8 @@ class DirectPool:
         else:
             self._dsn = parsed.set(drivername="postgresql").render_as_string(
                 hide_password=False)
+            self.limits = Limits.from_settings()
+            self._options = postgres_options(self.limits)
 
     def connect(self) -> Any:
         """A new connection (not pooled until given back)."""
@@ -94,8 +146,7 @@ class DirectPool:
             return connection
         import psycopg2
 
-        connection = psycopg2.connect(self._dsn, application_name=_application_name(),
-                                      options="-c timezone=UTC")
+        connection = psycopg2.connect(self._dsn, **self._options)
         connection.autocommit = True
         return connection
 
@@ -167,8 +218,12 @@ def schema_engine(url: str) -> Engine:
     if dialect == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg2")
+        limits = Limits.from_settings()
+        connect_args: dict[str, Any] = {"application_name": _application_name()}
+        if limits.connect > 0:  # no statement or lock limit: migrations may take long
+            connect_args["connect_timeout"] = max(1, int(round(limits.connect)))
         return create_engine(parsed, pool_size=1, max_overflow=4, pool_pre_ping=True,
-                             connect_args={"application_name": _application_name()})
+                             connect_args=connect_args)
     Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, connect_args={
         "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})

@@ -29,14 +29,18 @@ so a failure stays with its event.
   starting with `forged:`, is counted in `forged` (`clearance_forged_messages_total`) and
   logged at error. (With `precheck`, a message naming an event id already in the inbox is
   acked as a duplicate before that check: it has no effect either.)
-* Any exception from the handler or the transaction (WrongExpectedVersion included) sends the
-  message, with a confirm, to the next retry queue `Q.delay.<n>` through the consuming
-  service's own `<service>.retry` exchange, never the default one (an `x-attempts` header
-  counts the failures; the queue's TTL brings it back to Q later), and after the last level
-  to `Q.parked` with headers giving the reason, exception type, truncated traceback, attempts
-  and original routing key. Only then is the original acked: nothing is acked and dropped, and
-  nothing is requeued in a tight loop (if even the republish fails the message is requeued
-  after a pause).
+* An infrastructure failure (`failures.is_transient`: the database or the broker unreachable,
+  a timeout, a lock not granted) sends the message, with a confirm, to a retry queue
+  `Q.delay.<n>` through the consuming service's own `<service>.retry` exchange, never the
+  default one: level n for its n-th outage in a row, then the last level again and again (an
+  `x-outages` header counts them; the queue's TTL brings it back to Q later). It is never
+  parked: when the database is back, it is handled.
+* Any other exception from the handler or the transaction (WrongExpectedVersion included)
+  takes the retry queues in turn (an `x-attempts` header counts these failures), and after the
+  last level goes to `Q.parked` with headers giving the reason, exception type, truncated
+  traceback, attempts and original routing key. Only then is the original acked: nothing is
+  acked and dropped, and nothing is requeued in a tight loop (if even the republish fails the
+  message is requeued after a pause).
 
 The queue, its retry queues and its parking queue are declared (from the topology) on every
 connection before consuming, so a consumer started after publication finds its messages.
@@ -66,6 +70,7 @@ from shared.observability.logging import bound, get_logger
 from shared.observability.metrics import metrics
 
 from .commit import GroupCommitter
+from .failures import is_transient
 from .publisher import OutgoingMessage, Publisher
 from .store_provider import SharedEventStore
 from .topology import Topology
@@ -74,6 +79,7 @@ from .writes import Append, Together
 log = get_logger(__name__)
 
 ATTEMPTS_HEADER = "x-attempts"
+OUTAGES_HEADER = "x-outages"  # infrastructure failures in a row (never parked)
 ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
 ORIGINAL_EXCHANGE_HEADER = "x-original-exchange"
 PARK_REASON_HEADER = "x-park-reason"
@@ -85,7 +91,7 @@ PARKED_AT_HEADER = "x-parked-at"
 CONSUMER_HEADER = "x-consumer"
 # Headers describing a failure; dropped when a message is replayed from parking.
 FAILURE_HEADERS = (
-    ATTEMPTS_HEADER, PARK_REASON_HEADER, EXCEPTION_TYPE_HEADER, EXCEPTION_MESSAGE_HEADER,
+    ATTEMPTS_HEADER, OUTAGES_HEADER, PARK_REASON_HEADER, EXCEPTION_TYPE_HEADER, EXCEPTION_MESSAGE_HEADER,
     TRACEBACK_HEADER, LAST_ERROR_HEADER, PARKED_AT_HEADER, "x-death", "x-first-death-queue",
     "x-first-death-reason", "x-first-death-exchange", "x-last-death-queue",
     "x-last-death-reason", "x-last-death-exchange",
@@ -323,17 +329,20 @@ class EventHandler(Consumer):  # type: ignore[misc]
         self, message: Any, event: RecordedEvent | None, exc_info: ExcInfo, *, park_now: bool
     ) -> None:
         headers = dict(message.headers or {})
-        attempts = _int(headers.get(ATTEMPTS_HEADER)) + 1
         exc = exc_info[1]
+        transient = not park_now and is_transient(exc)
+        attempts = _int(headers.get(ATTEMPTS_HEADER)) + (0 if transient else 1)
+        outages = _int(headers.get(OUTAGES_HEADER)) + 1 if transient else 0
         error = str(exc) if isinstance(exc, ForgedEvent) else f"{type(exc).__name__}: {exc}"
         headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, message.delivery_info.get("routing_key"))
         headers.setdefault(ORIGINAL_EXCHANGE_HEADER, message.delivery_info.get("exchange"))
         for key in [k for k in headers if k.startswith("x-death") or "-death-" in k]:
             headers.pop(key)
         headers[ATTEMPTS_HEADER] = attempts
+        headers[OUTAGES_HEADER] = outages
         headers[LAST_ERROR_HEADER] = _text(error)
         headers[CONSUMER_HEADER] = self.queue_name
-        park = park_now or attempts > self.topology.retry_levels
+        park = not transient and (park_now or attempts > self.topology.retry_levels)
         if park:
             target = self.topology.parking_queue(self.queue_name)
             headers[PARK_REASON_HEADER] = _text(error)
@@ -343,6 +352,9 @@ class EventHandler(Consumer):  # type: ignore[misc]
                 "".join(traceback.format_exception(*exc_info)), MAX_TRACEBACK
             )
             headers[PARKED_AT_HEADER] = datetime.now(UTC).isoformat()
+        elif transient:  # capped backoff: the longest delay from the last level on
+            target = self.topology.retry_queue(self.queue_name,
+                                               min(outages, self.topology.retry_levels))
         else:
             target = self.topology.retry_queue(self.queue_name, attempts)
         properties = message.properties or {}
@@ -363,6 +375,10 @@ class EventHandler(Consumer):  # type: ignore[misc]
             metrics().parked.labels(self.queue_name).inc()
             log.error("event parked", queue=target, attempts=attempts, reason=error,
                       event_id=event.event_id if event else message_id)
+        elif transient:
+            metrics().retried.labels(self.queue_name).inc()
+            log.warning("infrastructure failure; retry scheduled (never parked)", queue=target,
+                        outages=outages, reason=error)
         else:
             metrics().retried.labels(self.queue_name).inc()
             log.warning("event handling failed; retry scheduled", queue=target,

@@ -49,6 +49,10 @@ def make_psycopg_green() -> bool:
         return False
     from shared.eventstore import holding
 
+    global HOLDER_WAIT
+    from shared.eventstore.connections import Limits
+
+    HOLDER_WAIT = holder_wait(Limits.from_settings().statement)
     extensions.set_wait_callback(_wait)
     holding.register(_hold, _release)
     _green_psycopg = True
@@ -67,25 +71,41 @@ def _release() -> None:
     _holders.discard(greenlet.getcurrent())
 
 
+# The longest a green thread holding the log-head lock waits for one answer of the database
+# without yielding; then the connection is closed (the server rolls the transaction back and
+# frees the lock) and the work fails as a lost connection would (a transient failure: the
+# consumers retry it). Set from EVENT_STORE_STATEMENT_TIMEOUT plus a margin, so the server's
+# own statement_timeout fires first whenever the server is the slow part.
+HOLDER_WAIT = 35.0
+
+
+def holder_wait(statement_timeout: float) -> float:
+    """`HOLDER_WAIT` for a statement timeout (0: none, then 5 minutes)."""
+    return statement_timeout + 5.0 if statement_timeout > 0 else 300.0
+
+
 def _wait(connection: Any, timeout: float | None = None) -> None:
-    """psycopg2's wait callback: green (trampoline) unless this green thread holds the lock."""
-    select = _blocking_select if greenlet.getcurrent() in _holders else None
+    """psycopg2's wait callback: green (trampoline) unless this green thread holds the lock;
+    then a blocking select bounded by `HOLDER_WAIT`."""
+    blocking = greenlet.getcurrent() in _holders
     while True:
         state = connection.poll()
         if state == extensions.POLL_OK:
             return
-        if state == extensions.POLL_READ:
-            if select is not None:
-                select([connection.fileno()], [], [])
-            else:
-                trampoline(connection.fileno(), read=True)
-        elif state == extensions.POLL_WRITE:
-            if select is not None:
-                select([], [connection.fileno()], [])
-            else:
-                trampoline(connection.fileno(), write=True)
-        else:
+        if state not in (extensions.POLL_READ, extensions.POLL_WRITE):
             raise psycopg2.OperationalError(f"bad result from poll: {state!r}")
+        reading = state == extensions.POLL_READ
+        if not blocking:
+            trampoline(connection.fileno(), read=reading, write=not reading)
+            continue
+        fds = [connection.fileno()]
+        ready = _blocking_select(fds if reading else [], [] if reading else fds, [],
+                                 HOLDER_WAIT)
+        if not any(ready):
+            connection.close()
+            raise psycopg2.OperationalError(
+                f"no answer from the database in {HOLDER_WAIT:g}s while holding the log-head"
+                " lock: connection closed (the server rolls the transaction back)")
 
 
 def store_url(config: dict[str, Any]) -> str:

@@ -153,3 +153,25 @@ def fresh_store_url(backend: str, prefix: str = "clearance_bench",
         return
     with postgres_database(prefix, role=role) as url:
         yield url
+
+
+@contextmanager
+def database_closed(url: str) -> Iterator[None]:
+    """A database outage, for the fault tests: while inside, the PostgreSQL database of `url`
+    refuses every new connection (`ALLOW_CONNECTIONS false`) and its open sessions are ended,
+    as when the server is down; opened again on the way out, whatever happened."""
+    name = make_url(url).database
+    admin = psycopg2.connect(POSTGRES_ADMIN_DSN)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(
+                sql.Identifier(name)))
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                           " WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        yield
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(
+                sql.Identifier(name)))
+        admin.close()

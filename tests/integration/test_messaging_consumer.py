@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 
 from shared.eventstore.store import EventStore
-from shared.messaging.consumer import ATTEMPTS_HEADER
+from shared.messaging.consumer import ATTEMPTS_HEADER, OUTAGES_HEADER
 from shared.messaging.parking import list_parked, parked_count, replay_parked
 from shared.messaging.publisher import OutgoingMessage, Publisher
 from shared.messaging.relay import Relay, event_message
 from shared.messaging.topology import Topology
 from shared.testing import rabbit
+from shared.testing.databases import database_closed
 from shared.testing.messaging_app import (
     REGISTRY,
     append_pings,
@@ -207,6 +208,42 @@ def test_failing_handler_is_retried_then_parked_then_replayed_once(
     wait_until(lambda: beta.metric("clearance_events_consumed_total") == 1, timeout=5)
     assert parked_count(amqp_uri, queue) == 0
     assert beta.metric("clearance_events_parked_total") == 1
+
+
+@pytest.mark.postgres
+def test_a_database_outage_is_retried_until_it_heals_and_nothing_is_parked(
+    pg_url: str, amqp_uri: str, topology: Topology, queue: str,
+    start_beta: Callable[..., Beta],
+) -> None:
+    """Infrastructure failures are transient: retried with the longest delay for as long as
+    they last, never parked (the old behaviour parked after the retry levels)."""
+    store = EventStore(pg_url, REGISTRY)
+    try:
+        beta = start_beta(store)
+        events = append_pings(store, 5)
+        with database_closed(pg_url):
+            publish(amqp_uri, *(event_message(e, topology.exchange) for e in events))
+            # Each message fails on the database far more often than there are retry levels.
+            wait_until(lambda: beta.metric("clearance_events_retried_total")
+                       >= 3 * topology.retry_levels * len(events), timeout=30,
+                       message="the outage's retries")
+            assert parked_count(amqp_uri, queue) == 0
+            assert beta.metric("clearance_events_parked_total") == 0
+            waiting = [m for level in (1, 2)
+                       for m in rabbit.peek(amqp_uri, topology.retry_queue(queue, level))]
+            for message in waiting:
+                headers = message.properties["application_headers"]
+                assert headers[ATTEMPTS_HEADER] == 0 and headers[OUTAGES_HEADER] >= 1
+                assert "OperationalError" in headers["x-last-error"]
+        # The database is back: every event takes effect once, with no replay by hand.
+        wait_until(lambda: effects(store) == {e.event_id: 1 for e in events}, timeout=30,
+                   message="the events to take effect after the outage")
+        wait_until(lambda: beta.metric("clearance_events_consumed_total") == len(events),
+                   timeout=10)
+        assert parked_count(amqp_uri, queue) == 0
+        beta.process.check_alive()
+    finally:
+        store.close()
 
 
 def test_undecodable_messages_are_parked_at_once(
