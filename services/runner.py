@@ -277,7 +277,9 @@ def start(timeout: float = 90.0) -> int:
                       f" {log_file(service)}:", file=sys.stderr)
                 print("".join(log_file(service).read_text().splitlines(True)[-30:]),
                       file=sys.stderr)
-                stop()
+                # Only what this run started is stopped: a service that was already
+                # running (healthy) keeps running.
+                stop(only=started)
                 return 1
         time.sleep(0.3)
     if pending:
@@ -317,13 +319,14 @@ def _wait(groups: Iterable[int], until: float) -> set[int]:
         time.sleep(0.05)
 
 
-def stop(grace: float = GRACE) -> int:
-    """Stop the four services at once: SIGTERM to every process group, SIGKILL to those still
-    there after `grace` seconds; then check that their HTTP ports are free. Exit 1 if a
-    process or a listening port is left."""
+def stop(grace: float = GRACE, only: Iterable[str] | None = None) -> int:
+    """Stop the four services (or `only` those) at once: SIGTERM to every process group,
+    SIGKILL to those still there after `grace` seconds; then check that their HTTP ports are
+    free. Exit 1 if a process or a listening port is left."""
     # A second Ctrl-C on `make run` must not cut the stop short: it takes a few seconds at most.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    groups = {service: pid for service in SERVICES if (pid := running_pid(service)) is not None}
+    chosen = SERVICES if only is None else tuple(s for s in SERVICES if s in set(only))
+    groups = {service: pid for service in chosen if (pid := running_pid(service)) is not None}
     for pgid in groups.values():
         _signal_group(pgid, signal.SIGTERM)
     started = time.monotonic()
@@ -332,7 +335,7 @@ def stop(grace: float = GRACE) -> int:
         _signal_group(pgid, signal.SIGKILL)
     left = _wait(hung, time.monotonic() + KILL_WAIT)
     code = 0
-    for service in SERVICES:
+    for service in chosen:
         if service not in groups:
             pid_file(service).unlink(missing_ok=True)
         elif groups[service] in left:

@@ -252,3 +252,54 @@ def test_make_start_restarts_a_service_that_was_killed_and_left_a_zombie(
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+
+
+def test_make_start_never_stops_a_healthy_service_and_ignores_a_stale_pid_file(
+        services: Services) -> None:
+    """One service cannot start (another program holds its port): `start` fails naming it,
+    and the three that were running keep running, untouched. A pid file naming another
+    program's process (a pid reused) does not count as running: the next start heals."""
+    services.start()
+    before = services.pids()
+    processes = services.assert_all_running()
+    os.killpg(before["risk"], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while group(before["risk"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not group(before["risk"])
+    stranger = subprocess.Popen(["sleep", "300"])
+    pid_file = services.var / "run" / "risk.pid"
+    try:
+        pid_file.write_text(str(stranger.pid))  # a pid the system gave to another program
+        host, _, port = services.addresses()["risk"].rpartition(":")
+        squatter = socket.socket()
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((host, int(port)))
+        squatter.listen()
+        try:
+            failed = services.runner("start")
+        finally:
+            squatter.close()
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert "risk exited" in failed.stderr, failed.stderr
+        assert not pid_file.exists()  # the failed start cleaned up after itself only
+        for service in ("declaration", "payment", "release"):
+            after = int((services.var / "run" / f"{service}.pid").read_text())
+            assert after == before[service] and live(before[service]), service
+            assert listening(services.addresses()[service]), service
+        assert stranger.poll() is None, "the runner must not touch another program's process"
+
+        pid_file.write_text(str(stranger.pid))
+        services.start()  # the port is free again: only risk is started
+        healed = services.pids()
+        assert healed["risk"] not in (before["risk"], stranger.pid)
+        assert {s: healed[s] for s in healed if s != "risk"} == \
+            {s: before[s] for s in before if s != "risk"}
+        processes |= services.assert_all_running()
+        assert services.runner("status").returncode == 0
+    finally:
+        stranger.kill()
+        stranger.wait()
+    stopped = services.runner("stop", timeout=60)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    services.assert_nothing_left(processes)
