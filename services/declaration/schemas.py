@@ -33,7 +33,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from marshmallow import (
@@ -48,7 +47,7 @@ from marshmallow import (
 from marshmallow.types import ErrorMessages
 
 #: Decimal strings: at most this many digits before the point and places after it.
-from shared.web.fields import DecimalString
+from shared.web.fields import TEXT_PATTERN, DecimalString, IsoDate
 
 from .domain.declaration import (
     INCOTERMS_2020,
@@ -77,30 +76,6 @@ _REQUIRED: ErrorMessages = {
 # Fields
 
 
-class IsoDate(fields.Field[date]):
-    """A calendar date as `YYYY-MM-DD` (nothing else: no times, week dates or basic format)."""
-
-    _PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
-
-    default_error_messages = {
-        **_REQUIRED,
-        "invalid": 'Not a date: {input!r}; use YYYY-MM-DD, e.g. "2026-03-01".',
-    }
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> date:
-        if not isinstance(value, str) or not self._PATTERN.fullmatch(value):
-            raise self.make_error("invalid", input=value)
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise self.make_error("invalid", input=value) from None
-
-    def _serialize(self, value: date | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return None if value is None else value.isoformat()
-
-
 def _no_control_or_blank(value: str) -> None:
     if value and not value.strip():  # "" is the length validator's to report
         raise ValidationError("Must not be blank.")
@@ -119,6 +94,7 @@ def _text(max_length: int, **kwargs: Any) -> fields.String:
             _no_control_or_blank,
         ],
         error_messages={**_REQUIRED, "invalid": "Must be a string."},
+        metadata={"pattern": TEXT_PATTERN},
         **kwargs,
     )
 
@@ -324,6 +300,7 @@ class DeclarationSchema(_Strict):
         required=True,
         validate=_validate_type,
         error_messages={**_REQUIRED, "invalid": "Must be a string: IM."},
+        metadata={"enum": [DeclarationType.IMPORT.value]},
     )
     declarant = fields.Nested(DeclarantSchema, required=True, error_messages=_REQUIRED)
     importer = fields.Nested(ImporterSchema, required=True, error_messages=_REQUIRED)
@@ -530,3 +507,20 @@ class AmendmentDecidedSchema(InvalidationDecidedSchema):
     and the declaration version in force."""
 
     declaration_version = fields.Integer(required=True)
+
+
+class StatusChangeSchema(Schema):
+    position = fields.Integer(required=True)
+    mrn = fields.String(required=True)
+    lrn = fields.String(required=True)
+    declaration_version = fields.Integer(required=True)
+    status = fields.Nested(StatusSchema, required=True)
+    at = fields.String(required=True)
+
+
+class StatusNotificationsSchema(Schema):
+    """`GET /status-notifications`: the caller's status changes in log order, and the
+    position to ask after next time."""
+
+    notifications = fields.List(fields.Nested(StatusChangeSchema), required=True)
+    next_after = fields.Integer(required=True)

@@ -29,8 +29,9 @@ from shared.messaging.store_provider import EventStoreProvider
 from shared.messaging.writes import Together
 from shared.settings import DEFAULTS
 from shared.web import api, json_body, log_window, ops
-from shared.web.entrypoint import read_body
+from shared.web.entrypoint import read_body, window_parameters
 from shared.web.identity import Authenticator
+from shared.web.openapi import Parameter
 
 from .application import Declarations
 from .errors import ERRORS
@@ -47,6 +48,7 @@ from .schemas import (
     InvalidationDecidedSchema,
     InvalidationRequestSchema,
     LodgedSchema,
+    StatusNotificationsSchema,
 )
 
 LODGE = ("declarant",)
@@ -54,6 +56,12 @@ READ = ("declarant", "officer", "cashier", "auditor")  # each sees its own (doma
 DECIDE = ("officer",)  # at the declaration's office
 INVALIDATION_REQUEST = InvalidationRequestSchema()
 DECISION = DecisionSchema()
+# The declaration version amended (optional), as `intake.amended_version` reads it.
+_VERSION = "|".join(f"0{{{k}}}[1-9][0-9]{{0,{8 - k}}}" for k in range(9))  # 1 to 9 digits
+IF_MATCH = Parameter("If-Match", {"type": "string", "pattern":
+                                  f'^[ \\t]*(?:W/)?"*(?:{_VERSION})"*[ \\t]*$'},
+                     "the declaration version amended, as GET /declarations/{mrn} shows it",
+                     location="header")
 GROUNDS = "a ground of UCC art. 174 forbids it (the problem's type names it)"
 
 
@@ -106,7 +114,8 @@ class DeclarationService(ops.OpsEndpoints):
                     412: "If-Match names a declaration version that is no longer current",
                     413: "body too large",
                     422: "invalid document, or one that changes the LRN, declarant or office, "
-                         "or nothing"})
+                         "or nothing; or an If-Match that is not a version number"},
+         query=[IF_MATCH])
     def post_amendment(self, request: Request, caller: Caller, mrn: str) -> Any:
         of_version = amended_version(request.headers.get("If-Match"))
         body = parse_json_body(read_body(request, MAX_BODY_BYTES + 1))
@@ -150,8 +159,8 @@ class DeclarationService(ops.OpsEndpoints):
 
     @api("GET", "/status-notifications", roles=READ, errors=ERRORS,
          summary="The caller's status changes after a log position (query: after, limit)",
-         responses={200: "notifications {position, mrn, declaration_version, status, at} in "
-                         "log order, and next_after", 400: "after or limit out of range"})
+         responses={200: StatusNotificationsSchema, 400: "after or limit out of range"},
+         query=window_parameters())
     def get_status_notifications(self, request: Request, caller: Caller) -> Any:
         after, limit = log_window(request)
         found, next_after = self.app.status_notifications(caller, after, limit)

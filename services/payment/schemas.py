@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from shared.web.fields import DecimalString
+from shared.web.fields import DecimalString, IsoDate
 
 
 class PaymentSchema(Schema):
@@ -12,11 +12,11 @@ class PaymentSchema(Schema):
         unknown = "raise"
 
     mrn = fields.String(required=True, validate=validate.Regexp(
-        r"^\d{2}[A-Z]{2}[A-Z0-9]{12}[A-Z]\d$", error="not an MRN (18 characters, e.g. 26GB...)"))
+        r"^[0-9]{2}[A-Z]{2}[A-Z0-9]{12}[A-Z][0-9]\Z", error="not an MRN (18 characters, e.g. 26GB...)"))
     reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
     amount = DecimalString(max_places=4)
     currency = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Z]{3}$", error="an ISO 4217 code, e.g. GBP"))
+        r"^[A-Z]{3}\Z", error="an ISO 4217 code, e.g. GBP"))
 
 
 class RepaymentSchema(PaymentSchema):
@@ -88,7 +88,7 @@ class PaymentRecordedSchema(Schema):
 
 
 ACCOUNT_NUMBER = validate.Regexp(
-    r"^[A-Z0-9][A-Z0-9-]{0,29}$",
+    r"^[A-Z0-9][A-Z0-9-]{0,29}\Z",
     error="an account number is 1 to 30 capital letters, digits or '-', e.g. DAN1234567")
 
 
@@ -101,13 +101,13 @@ class AccountSchema(Schema):
     number = fields.String(required=True, validate=ACCOUNT_NUMBER)
     type = fields.String(required=True, validate=validate.OneOf(["deferment", "guarantee"]))
     holder_eori = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Z]{2}[A-Z0-9]{1,15}$", error="an EORI number, e.g. GB123456789000"))
+        r"^[A-Z]{2}[A-Z0-9]{1,15}\Z", error="an EORI number, e.g. GB123456789000"))
     limit = DecimalString(max_places=4)
     currency = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Z]{3}$", error="an ISO 4217 code, e.g. GBP"))
+        r"^[A-Z]{3}\Z", error="an ISO 4217 code, e.g. GBP"))
     # A guarantee of an authorised economic operator: the security lodged is the reference
     # amount (`limit`) less 50 %, 70 % or all of it (UCC art. 95(3)).
-    aeo_reduction_pct = fields.Integer(load_default=0, validate=validate.OneOf(
+    aeo_reduction_pct = fields.Integer(load_default=0, strict=True, validate=validate.OneOf(
         [0, 50, 70, 100], error="0, 50, 70 or 100 (percent of the reference amount)"))
 
 
@@ -126,7 +126,7 @@ class DirectDebitSchema(Schema):
     class Meta:
         unknown = "raise"
 
-    period_end = fields.Date(required=True)
+    period_end = IsoDate(required=True)
 
 
 class ClosureSchema(Schema):

@@ -26,7 +26,7 @@ from shared.identity import Caller
 from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
-from shared.web import api, json_body, ops
+from shared.web import PUBLIC, api, json_body, ops
 
 from .application import Payments
 from .errors import ERRORS
@@ -71,6 +71,31 @@ class PaymentService(ops.OpsEndpoints):
     store = EventStoreProvider(registry())
     app: Payments = Application(build)
     relay = RelayProvider(TOPOLOGY, "payment")
+
+    @api("GET", "/openapi.json", roles=PUBLIC, summary="This document",
+         responses={200: "OpenAPI 3"})
+    def openapi(self, request: Request) -> Any:
+        """The document, with what the deployment's reference data decides: the one
+        currency payments and accounts are taken in (the national currency), amounts and
+        limits positive and in its minor units (422 otherwise); and an AEO reduction for a
+        guarantee only."""
+        document: dict[str, Any] = super().openapi(request)
+        schemas = document["components"]["schemas"]
+        national = self.app.reference.rates.national_currency
+        for name in ("Payment", "Repayment", "Account"):
+            schemas[name]["properties"]["currency"]["enum"] = [national]
+        places = min(self.app.reference.currencies[national], 4)
+        # Not zero: a digit 1-9 before the point, or else in the fraction.
+        fraction = "|".join(f"0{{{k}}}[1-9][0-9]{{0,{places - 1 - k}}}" for k in range(places))
+        amount = (f"^(?:0*[1-9][0-9]{{0,14}}(?:[.][0-9]{{1,{places}}})?"
+                  + (f"|0+[.](?:{fraction})" if places else "") + ")$")
+        for name, field in (("Payment", "amount"), ("Repayment", "amount"), ("Debt", "amount"),
+                            ("WriteOff", "amount"), ("Account", "limit"), ("Limit", "limit")):
+            schemas[name]["properties"][field]["pattern"] = amount
+        schemas["Account"]["anyOf"] = [
+            {"properties": {"type": {"enum": ["guarantee"]}}},
+            {"properties": {"aeo_reduction_pct": {"enum": [0]}}}]
+        return document
 
     @api("POST", "/payments", roles=("cashier",), errors=ERRORS,
          summary="Record a payment (idempotent on its reference)", request=PaymentSchema,

@@ -3,7 +3,7 @@ and a hold as `GET /holds` shows it."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from shared.events.release import DECISIONS, HeldItem
 
@@ -24,7 +24,7 @@ class DecisionSchema(Schema):
 class HoldSchema(Schema):
     mrn = fields.String(required=True)
     consignment_id = fields.String(required=True)
-    agency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][A-Z0-9]{1,15}$"))
+    agency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][A-Z0-9]{1,15}\Z"))
     office = fields.String(required=True)
     declaration_version = fields.Integer(required=True)
     items = fields.List(fields.Nested(HeldItem), required=True)
@@ -39,3 +39,23 @@ class HoldSchema(Schema):
 
 class HoldsSchema(Schema):
     holds = fields.List(fields.Nested(HoldSchema), required=True)
+
+
+class FeedMessageSchema(Schema):
+    """A message of the feed at its log position; its fields as docs/asyncapi.yaml describes
+    the message of the same kind."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    position = fields.Integer(required=True)
+
+
+class NotificationsSchema(Schema):
+    """`GET /notifications`: release notifications, hold requests and refusals after a log
+    position, and the position to ask after next time."""
+
+    notifications = fields.List(fields.Nested(FeedMessageSchema), required=True)
+    hold_requests = fields.List(fields.Nested(FeedMessageSchema), required=True)
+    refusals = fields.List(fields.Nested(FeedMessageSchema), required=True)
+    next_after = fields.Integer(required=True)

@@ -32,12 +32,14 @@ from shared.messaging.writes import Together
 from shared.observability.metrics import metrics
 from shared.reference.agencies import load_register
 from shared.web import Problem, api, json_body, log_window, ops
+from shared.web.entrypoint import window_parameters
+from shared.web.openapi import Parameter
 
 from .application import Releases
 from .errors import ERRORS
 from .notifications import NotificationRelayProvider
 from .projections import HOLD_STATES
-from .schemas import DecisionSchema, HoldSchema, HoldsSchema
+from .schemas import DecisionSchema, HoldSchema, HoldsSchema, NotificationsSchema
 
 DECISION = DecisionSchema()
 
@@ -59,8 +61,9 @@ class ReleaseService(ops.OpsEndpoints):
     @api("GET", "/notifications", roles=("agency", "officer", "auditor"),
          summary="Release notifications, hold requests and refusals after a log position "
                  "(query: after, limit); an agency gets its own feed",
-         responses={200: "notifications, hold_requests, refusals and next_after",
-                    400: "after not a position, or limit not from 1 to 10000"})
+         responses={200: NotificationsSchema,
+                    400: "after not a position, or limit not from 1 to 10000"},
+         query=window_parameters(default_limit=1000, max_limit=10_000))
     def get_notifications(self, request: Request, caller: Caller) -> Any:
         after, limit = log_window(request, default_limit=1000, max_limit=10_000)
         return self.app.notifications(after, limit, caller)
@@ -68,7 +71,9 @@ class ReleaseService(ops.OpsEndpoints):
     @api("GET", "/holds", roles=("agency", "officer", "auditor"), errors=ERRORS,
          summary="Partner-agency holds (query: state = open, approved, refused, closed or "
                  "all; default open): an agency its own, an officer those at its offices",
-         responses={200: HoldsSchema, 400: "unknown state"})
+         responses={200: HoldsSchema, 400: "unknown state"},
+         query=[Parameter("state", {"type": "string", "enum": [*HOLD_STATES, "all"],
+                                    "default": "open"}, "which holds")])
     def get_holds(self, request: Request, caller: Caller) -> Any:
         state = request.args.get("state", "open")
         if state not in (*HOLD_STATES, "all"):

@@ -3,7 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from shared.events.risk import findings_of
 from shared.web.fields import DecimalString
@@ -11,6 +11,19 @@ from shared.web.fields import DecimalString
 from .domain import ControlOutcome, ControlResult, FindingCategory
 
 MAX_FINDINGS = 50
+MAX_FINDING_TEXT = 2000
+
+
+class FindingsField(fields.List):  # type: ignore[type-arg]
+    """The findings: a list of `Finding`, or (the first contract) one string of at most
+    `MAX_FINDING_TEXT` characters (`findings_of` reads it as the list it means)."""
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"oneOf": [
+            {"type": "array", "items": {"$ref": "#/components/schemas/Finding"},
+             "maxItems": MAX_FINDINGS},
+            {"type": "string", "maxLength": MAX_FINDING_TEXT,
+             "description": "the first contract's one string of findings"}]}
 
 
 class FindingSchema(Schema):
@@ -21,7 +34,7 @@ class FindingSchema(Schema):
 
     category = fields.String(required=True,
                              validate=validate.OneOf([c.value for c in FindingCategory]))
-    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_FINDING_TEXT))
 
 
 class ControlResultSchema(Schema):
@@ -34,8 +47,8 @@ class ControlResultSchema(Schema):
 
     result = fields.String(required=True,
                            validate=validate.OneOf([r.value for r in ControlResult]))
-    findings = fields.List(fields.Nested(FindingSchema), load_default=list,
-                           validate=validate.Length(max=MAX_FINDINGS))
+    findings = FindingsField(fields.Nested(FindingSchema), load_default=list,
+                             validate=validate.Length(max=MAX_FINDINGS))
     outcome = fields.String(load_default=None, allow_none=True,
                             validate=validate.OneOf([o.value for o in ControlOutcome]))
     # A default is not deserialised: it must already be the loaded type.
@@ -46,6 +59,8 @@ class ControlResultSchema(Schema):
         """The first contract's `findings` (one string) still reads, as the list it means
         (`findings_of`: a compliant result's remark is a `no_discrepancy` finding)."""
         if isinstance(data, dict) and isinstance(data.get("findings"), str):
+            if len(data["findings"]) > MAX_FINDING_TEXT:
+                raise ValidationError(f"At most {MAX_FINDING_TEXT} characters.", "findings")
             result = data.get("result")
             return {**data, "findings": findings_of(result if isinstance(result, str) else "",
                                                     data["findings"])}

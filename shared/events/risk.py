@@ -202,14 +202,15 @@ def control_completed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 def findings_of(result: str, text: str) -> list[dict[str, str]]:
     """Version 2's findings string as version 3's list: "" -> []; a compliant result's
     remark -> one `no_discrepancy` finding with the whole text; a non-compliant one's
-    "category: text" -> that category and text (the service wrote them so), and text with no
-    known category first -> `documents`, the category the service used when none was given."""
+    "category: text" -> that category and text (the service wrote them so), and any other
+    text (no known category first, or nothing after it) -> `documents`, the category the
+    service used when none was given."""
     if not text:
         return []
     if result == "compliant":
         return [{"category": "no_discrepancy", "text": text}]
     category, separator, rest = text.partition(": ")
-    if separator and category in FINDING_CATEGORIES and category != "no_discrepancy":
+    if separator and rest and category in FINDING_CATEGORIES and category != "no_discrepancy":
         return [{"category": category, "text": rest}]
     return [{"category": "documents", "text": text}]
 

@@ -21,7 +21,7 @@ import http.client
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, TypeVar, cast
 
@@ -33,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from .identity import PUBLIC, Identity
-from .openapi import Operation, openapi_path, path_parameters
+from .openapi import Operation, Parameter, openapi_path, path_parameters
 from .problems import PROBLEM_TYPE_BASE, ErrorTable, Problem
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -147,13 +147,24 @@ def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     return value
 
 
+MAX_POSITION = 2**63 - 1
+
+
+def window_parameters(*, default_limit: int = 100, max_limit: int = 1000) -> tuple[Parameter, ...]:
+    """The `after` and `limit` query parameters `log_window` reads, for the route's document."""
+    return (Parameter("after", {"type": "integer", "minimum": 0, "maximum": MAX_POSITION,
+                                "default": 0}, "the log position to continue after"),
+            Parameter("limit", {"type": "integer", "minimum": 1, "maximum": max_limit,
+                                "default": default_limit}, "at most this many items"))
+
+
 def log_window(request: Request, *, default_limit: int = 100,
                max_limit: int = 1000) -> tuple[int, int]:
     """`after` (a log position: an integer >= 0, default 0) and `limit` (1 to `max_limit`,
     default `default_limit`) from the query string of a feed request; `Problem` 400 naming
     the parameter otherwise."""
     found: dict[str, int] = {}
-    for name, default, low, high in (("after", 0, 0, 2**63 - 1),
+    for name, default, low, high in (("after", 0, 0, MAX_POSITION),
                                      ("limit", default_limit, 1, max_limit)):
         text = request.args.get(name)
         if text is None:
@@ -310,10 +321,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 def api(method: str, url: str, errors: ErrorTable | None = None, *, roles: Roles,
         summary: str, request: type[marshmallow.Schema] | None = None,
         responses: Mapping[int, type[marshmallow.Schema] | str] | None = None,
-        ) -> Callable[[F], F]:
+        query: Sequence[Parameter] = ()) -> Callable[[F], F]:
     """Declare an HTTP entrypoint answering JSON, who may call it (`roles`, or PUBLIC), its
     errors mapped through `errors`, and its OpenAPI operation (the one declaration of the
-    route: `/openapi.json` is built from these)::
+    route: `/openapi.json` is built from these; `query` its query and header parameters)::
 
         @api("POST", "/payments", roles=("cashier",), errors=ERRORS,
              summary="Record a payment", request=PaymentSchema,
@@ -322,7 +333,8 @@ def api(method: str, url: str, errors: ErrorTable | None = None, *, roles: Roles
     if roles != PUBLIC and (isinstance(roles, str) or not roles):
         raise ValueError(f"{method} {url}: roles is a tuple of roles, or PUBLIC")
     operation = Operation(method, openapi_path(url), summary, request, dict(responses or {}),
-                          path_parameters(url), roles=None if roles == PUBLIC else tuple(roles))
+                          path_parameters(url), roles=None if roles == PUBLIC else tuple(roles),
+                          query=tuple(query))
     register = ApiHandler.decorator(method, url, errors=errors, roles=roles)
 
     def decorate(fn: F) -> F:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -78,3 +79,45 @@ class DecimalString(fields.Field[Decimal]):
 
     def _serialize(self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return None if value is None else format(value, "f")
+
+    def json_schema(self) -> dict[str, Any]:
+        """What the OpenAPI document says of it (shared.web.openapi): the same rule."""
+        return {"type": "string", "pattern": f"^0*[0-9]{{1,{self.max_integer_digits}}}"
+                                             f"(?:[.][0-9]{{1,{self.max_places}}})?$",
+                "example": "12.50"}
+
+
+class IsoDate(fields.Field[date]):
+    """A calendar date as `YYYY-MM-DD` (nothing else: no times, week dates or basic format)."""
+
+    _PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+    default_error_messages = {
+        "required": "This field is required.",
+        "null": "This field may not be null.",
+        "invalid": 'Not a date: {input!r}; use YYYY-MM-DD, e.g. "2026-03-01".',
+    }
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> date:
+        if not isinstance(value, str) or not self._PATTERN.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise self.make_error("invalid", input=value) from None
+
+    def _serialize(self, value: date | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else value.isoformat()
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+
+
+#: Free text: no control characters (tabs, line breaks...), and not blank (at least one
+#: character that is neither a control character nor white space as `str.strip` sees it),
+#: for the JSON Schema of a field that refuses those (ECMA-262 and Python `re` alike).
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_SPACE = r"\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"

@@ -64,3 +64,64 @@ def test_the_document_shows_the_bearer_scheme_and_each_operations_roles(cls: typ
                 assert {"401", "403"} <= set(operation["responses"])
                 if method == "post":
                     assert "415" in operation["responses"]
+
+
+def _walk(value: object) -> list[dict]:  # type: ignore[type-arg]
+    found = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.append(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+@pytest.mark.parametrize("cls", SERVICES, ids=lambda c: c.name)
+def test_the_document_is_valid_openapi_with_ecma_patterns_and_numeric_bounds(cls: type) -> None:
+    """Issue 15: the risk document had `minimum: "0"` (a string) and every document Python's
+    `\\Z`, which no OpenAPI tool reads; schemathesis validates the document as it loads it."""
+    import re
+
+    import schemathesis
+
+    document = build_openapi("t", "1", operations_of(cls))
+    schemathesis.openapi.from_dict(document)  # raises on an invalid document
+    for node in _walk(document):
+        for bound in ("minimum", "maximum", "minLength", "maxLength", "maxItems"):
+            if bound in node:
+                assert isinstance(node[bound], int) and not isinstance(node[bound], bool), node
+        if isinstance(node.get("pattern"), str):
+            assert "\\Z" not in node["pattern"] and "\\d" not in node["pattern"], node
+            re.compile(node["pattern"])
+
+
+@pytest.mark.parametrize("cls", SERVICES, ids=lambda c: c.name)
+def test_errors_are_problems_and_bodies_declare_their_refusals(cls: type) -> None:
+    document = build_openapi("t", "1", operations_of(cls))
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400 and not (int(status) == 503):
+                    assert list(response["content"]) == ["application/problem+json"]
+                else:
+                    assert response.get("content"), (method, status)
+            if "requestBody" in operation:
+                assert {"400", "413", "415", "422"} <= set(operation["responses"])
+            if any(p["in"] == "path" for p in operation.get("parameters", ())):
+                assert "404" in operation["responses"]
+            if "401" in operation["responses"]:
+                assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+
+
+def test_the_feeds_declare_their_query_bounds() -> None:
+    notifications = build_openapi("t", "1", operations_of(ReleaseService))["paths"][
+        "/notifications"]["get"]
+    query = {p["name"]: p["schema"] for p in notifications["parameters"]}
+    assert (query["limit"]["minimum"], query["limit"]["maximum"]) == (1, 10_000)
+    assert query["after"]["minimum"] == 0 and "400" in notifications["responses"]
+    feed = build_openapi("t", "1", operations_of(DeclarationService))["paths"][
+        "/status-notifications"]["get"]
+    assert {p["name"] for p in feed["parameters"]} == {"after", "limit"}
