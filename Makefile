@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock test test-unit test-integration lint typecheck run demo start stop status bench clean
+.PHONY: help install lock test test-unit test-integration lint typecheck run demo start stop status bench fuzz clean
 
 help:
 	@echo "make run    - set up, start the four services on the embedded store, send the samples, serve"
@@ -13,6 +13,7 @@ help:
 	@echo "make demo   - like run, but exits when the samples reach their final states"
 	@echo "make start / make stop - the services in the background (logs and pids under var/)"
 	@echo "make bench  - the benchmarks (results under bench/results/)"
+	@echo "make fuzz   - schemathesis, all checks, over the four services' APIs (10,000+ requests)"
 	@echo "make lock   - regenerate the hash-locked requirements/*.lock from pyproject.toml"
 
 # The venv is installed from the hash-locked requirements (the same files wherever it runs):
@@ -94,6 +95,14 @@ run: $(STAMP)
 # bench/results/latest.json and regenerates docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# Schemathesis against the four running services (tests/fuzz: every operation, each role,
+# all checks), at full size: FUZZ_EXAMPLES per operation and phase, over 10,000 requests in
+# all; prints requests, failures and 5xx at the end. `make test` runs a short version.
+FUZZ_EXAMPLES ?= 120
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:nameko -q -p no:cacheprovider \
+		--timeout 3600 tests/fuzz
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
