@@ -46,6 +46,10 @@ CATEGORY = "payment"
 SERVICE_ACTOR = actor_text(Caller.service(CATEGORY).actor())
 
 
+class NotDeferment(Exception):
+    """A direct debit asked of a guarantee account: the account's state forbids it (409)."""
+
+
 class UnknownAccount(LookupError):
     """No account with this number, or not the caller's: the same words for both."""
 
@@ -124,7 +128,7 @@ class Accounts:
             book = self._book(tx, number)
             account = book.account(number)
             if account.account_type is not AccountType.DEFERMENT:
-                raise domain.AccountError(f"account {number} is a guarantee: nothing is "
+                raise NotDeferment(f"account {number} is a guarantee: nothing is "
                                           "collected from it by direct debit")
             collected = book.record(number, events.DirectDebitCollected(
                 number, period_end, account.charged, len(account.uncollected)), number,

@@ -4,7 +4,7 @@ from marshmallow import ValidationError
 
 from shared.web.problems import ErrorTable, ProblemSpec, schema_pointers
 
-from .accounting import UnknownAccount
+from .accounting import NotDeferment, UnknownAccount
 from .application import (
     ConcurrentUpdate,
     InvalidatedDeclaration,
@@ -38,6 +38,7 @@ ERRORS = ErrorTable({
     UnknownAccount: ProblemSpec(404, "not-found", "No such account"),
     AccountExists: ProblemSpec(409, "account-exists", "An account with this number exists"),
     AccountClosedError: ProblemSpec(409, "account-closed", "The account is closed"),
+    NotDeferment: ProblemSpec(409, "not-deferment", "Not a deferment account"),
     InvalidLimit: ProblemSpec(422, "invalid-limit", "The limit is not valid"),
     AccountError: ProblemSpec(422, "account", "The account request is not valid"),
 })

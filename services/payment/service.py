@@ -174,7 +174,7 @@ class PaymentService(ops.OpsEndpoints):
          summary="End a deferment period: collect its charges by direct debit",
          request=DirectDebitSchema,
          responses={200: AccountViewSchema, 404: "no such account",
-                    422: "not a deferment account"})
+                    409: "not a deferment account"})
     def post_direct_debit(self, request: Request, caller: Caller, number: str) -> Any:
         body = DIRECT_DEBIT.load(json_body(request))
         return 200, self.app.accounts.collect(number, body["period_end"], caller)
