@@ -47,7 +47,7 @@ from marshmallow import (
 from marshmallow.types import ErrorMessages
 
 #: Decimal strings: at most this many digits before the point and places after it.
-from shared.web.fields import TEXT_PATTERN, DecimalString, IsoDate
+from shared.web.fields import NOT_BLANK_PATTERN, TEXT_PATTERN, DecimalString, IsoDate
 
 from .domain.declaration import (
     INCOTERMS_2020,
@@ -480,7 +480,9 @@ class AmendmentSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    # not blank either (intake.amendment_request reads the body)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                           metadata={"pattern": NOT_BLANK_PATTERN})
     document = fields.Nested(DeclarationSchema, required=True)
 
 
