@@ -99,7 +99,7 @@ bench: $(STAMP)
 # Schemathesis against the four running services (tests/fuzz: every operation, each role,
 # all checks), at full size: FUZZ_EXAMPLES per operation and phase, over 10,000 requests in
 # all; prints requests, failures and 5xx at the end. `make test` runs a short version.
-FUZZ_EXAMPLES ?= 120
+FUZZ_EXAMPLES ?= 400
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:nameko -q -p no:cacheprovider \
 		--timeout 3600 tests/fuzz

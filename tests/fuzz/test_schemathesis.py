@@ -6,7 +6,7 @@ its `x-roles` names (and the public ones with none), against the document each s
 serves at /openapi.json. No failure, no 5xx.
 
 `FUZZ_EXAMPLES` sets schemathesis's examples per operation and phase (default 5: a short run
-for `make test`; `make fuzz` runs 120, over 10,000 requests in all); `FUZZ_SEED` its seed.
+for `make test`; `make fuzz` runs 400, over 10,000 requests in all); `FUZZ_SEED` its seed.
 The figures (requests, failures, 5xx) are printed at the end of the session; each run's
 report, HAR and output are under pytest's temporary folder (`fuzz-runs*`).
 """
