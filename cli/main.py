@@ -38,6 +38,7 @@ from .commands import (
     lodge,
     migrate,
     parked,
+    queues,
     rebuild,
     seal,
     status,
@@ -48,8 +49,8 @@ from .commands import (
 from .http import ServiceUnreachable
 from .output import Failed, UsageError, error
 
-COMMANDS = [lodge, status, listen, verify, seal, parked, rebuild, history, trs, token, migrate,
-            agency, accounts]
+COMMANDS = [lodge, status, listen, verify, seal, parked, queues, rebuild, history, trs, token,
+            migrate, agency, accounts]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -237,6 +237,28 @@ def migrate_schema() -> bool:
     return True
 
 
+def convert_queues() -> bool:
+    """With the stack stopped, make the broker's queues the topology's (as `clearance queues
+    convert`: e.g. classic queues a former version declared, converted to quorum, their
+    messages kept), so that the services can declare theirs."""
+    from amqp.exceptions import AMQPError
+
+    from services.topology import TOPOLOGY
+    from shared.messaging.convert import convert_queues as convert
+
+    try:
+        converted = convert(setting("AMQP_URI"), TOPOLOGY.all_queue_specs(), TOPOLOGY.exchanges())
+    except (AMQPError, OSError, RuntimeError) as exc:
+        print(f"converting the broker's queues failed ({type(exc).__name__}: {exc}); no"
+              " service started. Run `clearance queues convert` as the operator.",
+              file=sys.stderr)
+        return False
+    for conversion in converted:
+        print(f"broker: converted {conversion.queue} to the topology's queue"
+              f" ({conversion.moved} messages carried over)")
+    return True
+
+
 def start(timeout: float = 90.0) -> int:
     ensure_broker()
     (VAR / "run").mkdir(parents=True, exist_ok=True)
@@ -246,6 +268,8 @@ def start(timeout: float = 90.0) -> int:
         print(f"identity: the development signing key ({_shown(VAR / 'auth')}); "
               "`clearance token --role ROLE` signs tokens with it")
     if not migrate_schema():
+        return 1
+    if not any(running_pid(service) for service in SERVICES) and not convert_queues():
         return 1
     draw = draw_environment()
     if draw:

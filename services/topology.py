@@ -14,12 +14,15 @@ infra/rabbitmq/generate.py writes them into the users file, tests create them wi
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from shared.events.catalog import registry
 from shared.messaging.topology import (
     Grant,
     Permissions,
+    QueueType,
     Topology,
+    queue_type_arguments,
     rpc_grant,
     service_permissions,
 )
@@ -71,8 +74,22 @@ def retry_delays() -> tuple[float, ...]:
     return tuple(float(part) for part in text.split(",") if part.strip())
 
 
+# Every durable queue is a quorum queue (replicated, at-least-once dead-lettering, delivery
+# limit; RabbitMQ 3.10 or later): the subscriptions with their retry and parking queues, and
+# the agencies' queues. A broker holding classic queues of the same names is converted by
+# `clearance queues convert` (`make start` does it on a stopped local stack).
+QUEUE_TYPE: QueueType = "quorum"
+
+
+def agency_queue_arguments() -> dict[str, Any]:
+    """The declaration arguments of an agency's queue (the release service and `clearance
+    agency add` declare it alike)."""
+    return queue_type_arguments(QUEUE_TYPE)
+
+
 def topology() -> Topology:
-    return Topology(registry(), SUBSCRIPTIONS, retry_delays=retry_delays())
+    return Topology(registry(), SUBSCRIPTIONS, retry_delays=retry_delays(),
+                    queue_type=QUEUE_TYPE)
 
 
 TOPOLOGY = topology()

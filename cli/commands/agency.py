@@ -47,7 +47,7 @@ from urllib.parse import unquote, urlsplit
 
 import amqp.exceptions
 
-from services.topology import AGENCIES_EXCHANGE, RELEASES_EXCHANGE
+from services.topology import AGENCIES_EXCHANGE, RELEASES_EXCHANGE, agency_queue_arguments
 from shared.messaging.publisher import close_quietly, connect
 from shared.messaging.topology import agency_permissions
 from shared.settings import setting
@@ -171,7 +171,8 @@ def declare_queue(uri: str, queue: str, code: str, patterns: Sequence[str]) -> N
         channel = connection.channel()
         channel.exchange_declare(RELEASES_EXCHANGE, "topic", durable=True, auto_delete=False)
         channel.exchange_declare(AGENCIES_EXCHANGE, "topic", durable=True, auto_delete=False)
-        channel.queue_declare(queue, durable=True, exclusive=False, auto_delete=False)
+        channel.queue_declare(queue, durable=True, exclusive=False, auto_delete=False,
+                              arguments=agency_queue_arguments())
         channel.queue_bind(queue, AGENCIES_EXCHANGE, f"{code.upper()}.#")
         for pattern in patterns:
             channel.queue_bind(queue, RELEASES_EXCHANGE, pattern)

@@ -24,15 +24,23 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from services.topology import AGENCIES_EXCHANGE, RELEASES_EXCHANGE, agency_queue
+from services.topology import (
+    AGENCIES_EXCHANGE,
+    RELEASES_EXCHANGE,
+    agency_queue,
+    agency_queue_arguments,
+)
 from shared.events import release as events
 from shared.events.envelope import RecordedEvent
 from shared.messaging.publisher import OutgoingMessage
 from shared.messaging.relay import Relay, RelayProvider
+from shared.observability.logging import get_logger
 from shared.reference.agencies import AgencyRegister, load_register
 
 from .application import notification_body
 from .domain.notification import agency_routing_key, hold_request, refusal_notice, routing_key
+
+log = get_logger(__name__)
 
 EXCHANGE = RELEASES_EXCHANGE
 NAME = "notifications:release"
@@ -45,9 +53,21 @@ def declare_exchange(channel: Any) -> None:
 def declare_agency_feeds(channel: Any, register: AgencyRegister) -> None:
     """The agencies' exchange, and each registered agency's queue bound to its own feed."""
     channel.exchange_declare(AGENCIES_EXCHANGE, "topic", durable=True, auto_delete=False)
+    from amqp.exceptions import PreconditionFailed
+
     for code in register.codes():
         queue = agency_queue(code)
-        channel.queue_declare(queue, durable=True, exclusive=False, auto_delete=False)
+        scratch = channel.connection.channel()
+        try:
+            scratch.queue_declare(queue, durable=True, exclusive=False, auto_delete=False,
+                                  arguments=agency_queue_arguments())
+            scratch.close()
+        except PreconditionFailed as exc:
+            # An agency's queue made by a former version (a classic queue): it is the
+            # agency's, with what it has not read yet; it is kept and still fed. The operator
+            # converts it when the agency agrees (README, "Partner agencies").
+            log.warning("agency queue kept with its former arguments", queue=queue,
+                        reason=str(exc))
         channel.queue_bind(queue, AGENCIES_EXCHANGE, f"{code}.#")
 
 

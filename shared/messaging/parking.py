@@ -175,13 +175,25 @@ def _parked(raw: Any) -> ParkedMessage:
         message_id=raw.properties.get("message_id"),
         event_type=raw.properties.get("type"),
         correlation_id=raw.properties.get("correlation_id"),
-        reason=str(headers.get(PARK_REASON_HEADER) or "unknown"),
+        reason=str(headers.get(PARK_REASON_HEADER) or _dead_letter_reason(headers)),
         exception_type=headers.get(EXCEPTION_TYPE_HEADER),
         attempts=int(attempts) if isinstance(attempts, int) else 0,
         original_routing_key=headers.get(ORIGINAL_ROUTING_KEY_HEADER),
         parked_at=headers.get(PARKED_AT_HEADER),
         headers=headers,
     )
+
+
+def _dead_letter_reason(headers: dict[str, Any]) -> str:
+    """The reason of a message the broker itself dead-lettered here (a quorum queue's delivery
+    limit: its consumer died holding it again and again), or "unknown"."""
+    reason = headers.get("x-first-death-reason")
+    if isinstance(reason, bytes):
+        reason = reason.decode("utf-8", "replace")
+    if reason == "delivery_limit":
+        return ("delivery limit: delivered again and again without being settled (a consumer"
+                " crashing on it)")
+    return f"dead-lettered by the broker: {reason}" if reason else "unknown"
 
 
 def _replay_message(raw: Any, queue: str) -> OutgoingMessage:

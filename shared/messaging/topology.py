@@ -46,6 +46,15 @@ from shared.events.registry import EventRegistry
 DEFAULT_EXCHANGE = "clearance.events"
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 5.0, 30.0)
 REPUBLISH_SUFFIX = "retry"
+# Quorum queues: a message delivered this many times without being settled (a consumer that
+# dies holding it, again and again) is dead-lettered to the parking queue rather than
+# redelivered forever. Our consumers settle every message they are given (ack after a
+# confirmed retry or parking copy), so only crash loops count towards it.
+DELIVERY_LIMIT = 20
+# The most messages a parking queue holds; beyond, the broker refuses the copy (reject-publish)
+# and the consumer keeps the message in its own queue until room is made. Alert at 80%
+# (infra/prometheus/alerts.yml, ParkingQueueNearlyFull).
+PARKING_LIMIT = 100_000
 
 QueueType = Literal["classic", "quorum"]
 
@@ -157,6 +166,10 @@ class Topology:
     def republish_exchanges(self) -> tuple[str, ...]:
         return tuple(f"{ns}.{REPUBLISH_SUFFIX}" for ns in self.namespaces())
 
+    def exchanges(self) -> tuple[tuple[str, str], ...]:
+        """(name, type) of every exchange the topology's queues are bound to."""
+        return ((self.exchange, "topic"), *((e, "direct") for e in self.republish_exchanges()))
+
     def with_subscriptions(self, subscriptions: Mapping[str, Iterable[str]]) -> Topology:
         """A copy with more subscriptions (a queue already present gets the union of types)."""
         merged = {queue: list(types) for queue, types in self.subscriptions.items()}
@@ -173,30 +186,48 @@ class Topology:
 
     # -- what to declare ----------------------------------------------------------------
     def queue_specs(self, queue: str) -> list[QueueSpec]:
-        """The subscription queue, its retry queues and its parking queue."""
-        base = self._queue_arguments()
+        """The subscription queue, its retry queues and its parking queue.
+
+        Quorum queues (replicated; RabbitMQ 3.10 or later) dead-letter at least once: a
+        retry queue's expired message stays in it until the subscription queue confirms the
+        copy (`x-dead-letter-strategy`, which needs `x-overflow: reject-publish`); a
+        subscription queue's message past `DELIVERY_LIMIT` deliveries goes to parking the same
+        way. Classic queues dead-letter at most once (a broker crash mid-way loses the
+        message): kept for brokers older than 3.10. Either way the parking queue holds at most
+        `PARKING_LIMIT` messages and then refuses more."""
         republish = self.republish_exchange(queue)
+        parked = parking_queue_name(queue)
+        quorum = self.queue_type == "quorum"
+        safe_dead_lettering = {"x-dead-letter-strategy": "at-least-once",
+                               "x-overflow": "reject-publish"} if quorum else {}
+        subscription = self._queue_arguments()
+        if quorum:
+            subscription.update({"x-delivery-limit": DELIVERY_LIMIT,
+                                 "x-dead-letter-exchange": republish,
+                                 "x-dead-letter-routing-key": parked, **safe_dead_lettering})
         specs = [
             QueueSpec(
                 queue,
-                dict(base),
+                subscription,
                 (*(Binding(self.exchange, key) for key in self.routing_keys(queue)),
                  Binding(republish, queue)),
             )
         ]
         for level, delay in enumerate(self.retry_delays, start=1):
-            arguments = dict(base)
+            arguments = self._queue_arguments()
             arguments.update(
                 {
                     "x-message-ttl": int(round(delay * 1000)),
                     "x-dead-letter-exchange": republish,
                     "x-dead-letter-routing-key": queue,
+                    **safe_dead_lettering,
                 }
             )
             name = retry_queue_name(queue, level)
             specs.append(QueueSpec(name, arguments, (Binding(republish, name),)))
-        parked = parking_queue_name(queue)
-        specs.append(QueueSpec(parked, dict(base), (Binding(republish, parked),)))
+        parking = self._queue_arguments()
+        parking.update({"x-max-length": PARKING_LIMIT, "x-overflow": "reject-publish"})
+        specs.append(QueueSpec(parked, parking, (Binding(republish, parked),)))
         return specs
 
     def all_queue_specs(self) -> list[QueueSpec]:
@@ -250,13 +281,18 @@ class Topology:
                     channel.queue_bind(spec.name, binding.exchange, binding.routing_key)
 
     def _queue_arguments(self) -> dict[str, Any]:
-        return {"x-queue-type": "quorum"} if self.queue_type == "quorum" else {}
+        return queue_type_arguments(self.queue_type)
 
     def _types(self, queue: str) -> tuple[str, ...]:
         try:
             return self.subscriptions[queue]
         except KeyError:
             raise KeyError(f"queue {queue!r} is not a subscription of this topology") from None
+
+
+def queue_type_arguments(queue_type: QueueType) -> dict[str, Any]:
+    """The declaration arguments of a durable queue of `queue_type` (and nothing else)."""
+    return {"x-queue-type": "quorum"} if queue_type == "quorum" else {}
 
 
 def _exchange_declare(channel: Any, *, name: str, kind: str) -> None:

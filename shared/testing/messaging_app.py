@@ -86,8 +86,9 @@ REGISTRY.register(PingHandled)
 def make_topology(
     exchange: str, queue: str, retry_delays: tuple[float, ...] = (0.2, 0.4)
 ) -> Topology:
+    """The pings' topology, with quorum queues as the deployment's (services/topology.py)."""
     return Topology(REGISTRY, {queue: ("PingRecorded",)}, exchange=exchange,
-                    retry_delays=retry_delays)
+                    retry_delays=retry_delays, queue_type="quorum")
 
 
 def topology_env(topology: Topology, queue: str, fail_flag: str = "",

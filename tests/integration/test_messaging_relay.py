@@ -339,7 +339,7 @@ def _lease_owner(store: EventStore) -> str | None:
 
 
 def test_definitions_json_describes_the_topology(topology: Topology) -> None:
-    from shared.messaging.topology import definitions_json
+    from shared.messaging.topology import DELIVERY_LIMIT, PARKING_LIMIT, definitions_json
 
     queue = queue_of(topology)
     republish = topology.republish_exchange(queue)
@@ -350,9 +350,15 @@ def test_definitions_json_describes_the_topology(topology: Topology) -> None:
     names = {q["name"]: q["arguments"] for q in data["queues"]}
     retry_1 = topology.retry_queue(queue, 1)
     assert names[retry_1] == {
-        "x-message-ttl": 200, "x-dead-letter-exchange": republish,
-        "x-dead-letter-routing-key": queue}
-    assert f"{queue}.parked" in names and queue in names
+        "x-queue-type": "quorum", "x-message-ttl": 200, "x-dead-letter-exchange": republish,
+        "x-dead-letter-routing-key": queue, "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish"}
+    assert names[queue] == {
+        "x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": republish, "x-dead-letter-routing-key": f"{queue}.parked",
+        "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+    assert names[f"{queue}.parked"] == {
+        "x-queue-type": "quorum", "x-max-length": PARKING_LIMIT, "x-overflow": "reject-publish"}
     binding = {"vhost": "/", "destination_type": "queue", "arguments": {}}
     assert data["bindings"] == [
         {**binding, "source": topology.exchange, "destination": queue,

@@ -310,6 +310,15 @@ def test_alert_rules_use_metrics_that_exist() -> None:
     assert tested <= {rule["alert"] for rule in rules}
 
 
+def test_the_parking_alert_fires_at_80_percent_of_the_parking_bound() -> None:
+    from shared.messaging.topology import PARKING_LIMIT
+
+    [rule] = [rule for group in load_yaml(INFRA / "prometheus/alerts.yml")["groups"]
+              for rule in group["rules"] if rule["alert"] == "ParkingQueueNearlyFull"]
+    assert rule["expr"].rstrip().endswith(f"> {PARKING_LIMIT * 8 // 10}")
+    assert f"bound of {PARKING_LIMIT}" in rule["annotations"]["summary"]
+
+
 # -- Dockerfile --------------------------------------------------------------------------------
 
 def dockerfile_instructions() -> list[tuple[str, str]]:

@@ -165,8 +165,12 @@ def test_retry_copies_go_through_the_services_own_exchange_and_come_back(
 
 def test_a_broker_with_the_former_retry_queues_takes_the_new_topology() -> None:
     """The former retry queues `Q.retry.<n>` (dead-lettered through the default exchange) stay
-    as they are; the new ones have new names, so declaring cannot meet PRECONDITION_FAILED;
-    `delete_obsolete` removes the former ones once they are empty."""
+    as they are; the new ones have new names. The former classic queues of the same names
+    (subscription and parking queues) are converted by the operator (`convert_queues`, as
+    `clearance queues convert` and `make start` do) before the services declare theirs, so
+    declaring does not meet PRECONDITION_FAILED; `delete_obsolete` removes the former retry
+    queues once they are empty."""
+    from shared.messaging.convert import convert_queues
     from shared.messaging.topology import delete_obsolete, legacy_retry_queue_name
 
     with rabbit.private_vhost("clearance_lp_upgrade") as admin:
@@ -187,6 +191,10 @@ def test_a_broker_with_the_former_retry_queues_takes_the_new_topology() -> None:
             channel.basic_publish(amqp.Message(b"in flight"), "", old)
         finally:
             close_quietly(connection)
+        converted = convert_queues(admin, TOPO.all_queue_specs(), TOPO.exchanges())
+        assert {c.queue for c in converted} == {
+            name for queue in TOPO.subscriptions for name in (queue, f"{queue}.parked")}
+        assert convert_queues(admin, TOPO.all_queue_specs(), TOPO.exchanges()) == []  # done: nothing more
 
         with rabbit.service_users(admin, TOPO) as users:
             for service, uri in users.items():  # each service starts as its own user

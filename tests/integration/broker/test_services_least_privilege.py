@@ -30,7 +30,7 @@ import pytest
 
 from services.declaration.domain.identifiers import format_mrn
 from services.release.notifications import EXCHANGE as RELEASES_EXCHANGE
-from services.topology import SUBSCRIPTIONS
+from services.topology import QUEUE_TYPE, SUBSCRIPTIONS, agency_queue_arguments
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted, DeclarationReceived
 from shared.events.envelope import stream_name
@@ -47,7 +47,8 @@ pytestmark = pytest.mark.rabbitmq
 
 ROOT = Path(__file__).resolve().parents[3]
 RETRY_DELAYS = (0.2, 0.5, 1.0)
-TOPOLOGY = Topology(registry(), SUBSCRIPTIONS, retry_delays=RETRY_DELAYS)
+TOPOLOGY = Topology(registry(), SUBSCRIPTIONS, retry_delays=RETRY_DELAYS,
+                    queue_type=QUEUE_TYPE)
 AGENCY_QUEUE = "agency.lp"
 
 
@@ -113,7 +114,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             TOPOLOGY.declare(channel)
             channel.exchange_declare(RELEASES_EXCHANGE, "topic", durable=True,
                                      auto_delete=False)
-            channel.queue_declare(AGENCY_QUEUE, durable=True, auto_delete=False)
+            channel.queue_declare(AGENCY_QUEUE, durable=True, auto_delete=False,
+                                  arguments=agency_queue_arguments())
             channel.queue_bind(AGENCY_QUEUE, RELEASES_EXCHANGE, "GBDEM001.*")
         finally:
             close_quietly(connection)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from services.topology import SUBSCRIPTIONS
+from services.topology import QUEUE_TYPE, SUBSCRIPTIONS
 from shared.events.catalog import registry
 from shared.events.declaration import DeclarationAccepted, DeclarationReceived
 from shared.events.envelope import RecordedEvent, stream_name
@@ -40,7 +40,8 @@ from shared.testing.waiting import wait_until
 ROOT = Path(__file__).resolve().parents[3]
 RETRY_DELAYS = (0.2, 0.5, 1.0)
 # The relay in the test declares the same retry queues as the service (same delays).
-TEST_TOPOLOGY = Topology(registry(), SUBSCRIPTIONS, retry_delays=RETRY_DELAYS)
+TEST_TOPOLOGY = Topology(registry(), SUBSCRIPTIONS, retry_delays=RETRY_DELAYS,
+                         queue_type=QUEUE_TYPE)
 
 
 def sample(name: str) -> dict[str, Any]:
