@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock test test-unit test-integration lint typecheck run demo start stop status bench fuzz clean
+.PHONY: help install lock test test-unit test-integration lint typecheck run demo start stop status bench fuzz chaos clean
 
 help:
 	@echo "make run    - set up, start the four services on the embedded store, send the samples, serve"
@@ -14,6 +14,7 @@ help:
 	@echo "make start / make stop - the services in the background (logs and pids under var/)"
 	@echo "make bench  - the benchmarks (results under bench/results/)"
 	@echo "make fuzz   - schemathesis, all checks, over the four services' APIs (10,000+ requests)"
+	@echo "make chaos  - 1,000+ consignments through service kills, broker and database restarts"
 	@echo "make lock   - regenerate the hash-locked requirements/*.lock from pyproject.toml"
 
 # The venv is installed from the hash-locked requirements (the same files wherever it runs):
@@ -103,6 +104,17 @@ FUZZ_EXAMPLES ?= 400
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:nameko -q -p no:cacheprovider \
 		--timeout 3600 tests/fuzz
+
+# The chaos run at full size (tests/chaos): at least CHAOS_CONSIGNMENTS consignments through
+# the four services on PostgreSQL while, in turn and in rounds, each service is SIGKILLed and
+# restarted, the broker and PostgreSQL are restarted (this machine's own: run it where
+# nothing else uses them); prints consignments, faults, lost, duplicated and parked.
+# `make test` runs a short version.
+CHAOS_CONSIGNMENTS ?= 1000
+CHAOS_GAP ?= 5
+chaos: $(STAMP)
+	CHAOS_CONSIGNMENTS=$(CHAOS_CONSIGNMENTS) CHAOS_GAP=$(CHAOS_GAP) $(BIN)/python -m pytest \
+		-p no:nameko -q -p no:cacheprovider --timeout 7200 tests/chaos
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

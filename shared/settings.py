@@ -28,6 +28,9 @@ DEFAULTS: Mapping[str, str] = {
     "AGENCY_REGISTER_FILE": "",
     "RETRY_DELAYS": "1,5,30",
     "MAX_WORKERS": "10",
+    # The HTTP servers' limits (shared/web/entrypoint.py, ProblemWebServer).
+    "HTTP_SOCKET_TIMEOUT": "30",
+    "HTTP_MAX_CONNECTIONS": "256",
     "EVENT_HANDLER_BATCH": "64",
     "EVENT_HANDLER_LINGER": "0.005",
     "LOG_LEVEL": "INFO",

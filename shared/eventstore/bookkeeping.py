@@ -87,8 +87,25 @@ def holds_lease(connection: Any, dialect: str, name: str, owner: str) -> bool:
 
 def acquire_lease(connection: Any, dialect: str, name: str, owner: str,
                   ttl: timedelta, now: datetime | None = None) -> bool:
-    """Take or renew the lease `name` for `owner`; False while someone else holds it."""
+    """Take or renew the lease `name` for `owner`; False while someone else holds it.
+
+    On PostgreSQL the expiry is set and compared on the DATABASE's clock (`clock_timestamp()`),
+    never a replica's: replicas on hosts whose clocks disagree cannot take a lease that has
+    not run out, nor keep one that has. (SQLite is one file on one host: its processes share
+    a clock.) A holder counts its own lease with its monotonic clock from before it asked, so
+    it always stops before the database lets anyone else take over."""
     m = mark(dialect)
+    if dialect == "postgresql" and now is None:
+        found = fetch(connection,
+                      "INSERT INTO leases (name, owner, expires_at)"
+                      " VALUES (%s, %s, clock_timestamp() + make_interval(secs => %s))"
+                      " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                      " expires_at = excluded.expires_at"
+                      " WHERE leases.owner = excluded.owner"
+                      " OR leases.expires_at < clock_timestamp()"
+                      " RETURNING owner",
+                      (name, owner, ttl.total_seconds()))
+        return bool(found)
     now = now or utcnow()
     found = fetch(connection,
                   f"INSERT INTO leases (name, owner, expires_at) VALUES ({m}, {m}, {m})"

@@ -58,6 +58,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
+from eventlet.semaphore import Semaphore
 from kombu.entity import Queue
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import SharedExtension, register_entrypoint
@@ -217,6 +218,22 @@ class RetryPublisher(SharedExtension):  # type: ignore[misc]
         self.stop()
 
 
+# Worker slots of a container that event handling leaves to everything else (the HTTP
+# requests): nameko runs both in one pool of `max_workers`; without a reserve a burst of
+# deliveries would take every worker and leave requests, and `/ready`, waiting.
+HTTP_RESERVE = 2
+
+
+class HandlerSlots(SharedExtension):  # type: ignore[misc]
+    """The container's bounded share of workers for event handling: `max_workers` less
+    `HTTP_RESERVE` (at least one)."""
+
+    def setup(self) -> None:
+        workers = int(self.container.max_workers)
+        self.size = max(1, workers - HTTP_RESERVE)
+        self.semaphore = Semaphore(self.size)
+
+
 class EventHandler(Consumer):  # type: ignore[misc]
     """The entrypoint behind `@event_handler` (see the module docstring)."""
 
@@ -224,6 +241,7 @@ class EventHandler(Consumer):  # type: ignore[misc]
     shared_store = SharedEventStore()
     retry_publisher = RetryPublisher()
     committer = GroupCommitter()
+    slots = HandlerSlots()
 
     def __init__(self, queue_name: str, topology: Topology, *, precheck: bool = True,
                  **kwargs: Any) -> None:
@@ -257,10 +275,15 @@ class EventHandler(Consumer):  # type: ignore[misc]
                 if self.precheck and self.store.inbox_contains(self.queue_name, event.event_id):
                     self._duplicate(message, event)
                     return
-                self.container.spawn_worker(
-                    self, (event, payload), {}, context_data={},
-                    handle_result=functools.partial(self._handle_result, message, event),
-                )
+                self.slots.semaphore.acquire()  # released by _handle_result
+                try:
+                    self.container.spawn_worker(
+                        self, (event, payload), {}, context_data={},
+                        handle_result=functools.partial(self._handle_result, message, event),
+                    )
+                except BaseException:
+                    self.slots.semaphore.release()
+                    raise
             except ContainerBeingKilled:
                 self.queue_consumer.requeue_message(message)
             except Exception:  # noqa: BLE001 - e.g. the database is down: retry later
@@ -271,6 +294,14 @@ class EventHandler(Consumer):  # type: ignore[misc]
         exc_info: ExcInfo | None,
     ) -> tuple[Any, ExcInfo | None]:
         """Runs in the worker's greenthread after the service method returned or raised."""
+        try:
+            return self._settle(message, event, result, exc_info)
+        finally:
+            self.slots.semaphore.release()
+
+    def _settle(
+        self, message: Any, event: RecordedEvent, result: Any, exc_info: ExcInfo | None,
+    ) -> tuple[Any, ExcInfo | None]:
         with bound(**log_context(self.queue_name, event)):
             if exc_info is None:
                 try:

@@ -139,8 +139,13 @@ class AmqpParams:
         )
 
 
-def connect(uri: str, *, connect_timeout: float = 5.0, heartbeat: int = 0) -> amqp.Connection:
-    """An open py-amqp connection to `uri`."""
+WRITE_TIMEOUT = 10.0  # seconds a write to the broker's socket may block (a stalled peer)
+
+
+def connect(uri: str, *, connect_timeout: float = 5.0, heartbeat: int = 0,
+            write_timeout: float | None = WRITE_TIMEOUT) -> amqp.Connection:
+    """An open py-amqp connection to `uri` (`heartbeat` seconds: 0 for none; a connection
+    with heartbeats must be ticked, see `Publisher.tick`)."""
     params = AmqpParams.from_uri(uri)
     connection = amqp.Connection(
         host=f"{params.host}:{params.port}",
@@ -149,6 +154,7 @@ def connect(uri: str, *, connect_timeout: float = 5.0, heartbeat: int = 0) -> am
         virtual_host=params.virtual_host,
         connect_timeout=connect_timeout,
         heartbeat=heartbeat,
+        write_timeout=write_timeout,
         confirm_publish=False,
     )
     connection.connect()
@@ -222,8 +228,10 @@ class Publisher:
         on_connect: Callable[[Any], None] | None = None,
         confirm_timeout: float = 30.0,
         connect_timeout: float = 5.0,
+        heartbeat: int = 0,
     ) -> None:
         self.amqp_uri = amqp_uri
+        self.heartbeat = heartbeat
         self.on_connect = on_connect
         self.confirm_timeout = confirm_timeout
         self.connect_timeout = connect_timeout
@@ -252,6 +260,20 @@ class Publisher:
     def close(self) -> None:
         with self._lock:
             self._reset()
+
+    def tick(self) -> None:
+        """Keep an idle connection's heartbeats going (send ours, check the broker's): call
+        it at least every `heartbeat / 2` seconds. A connection found dead is dropped; the
+        next publish reconnects."""
+        with self._lock:
+            if self._connection is None or not self.heartbeat:
+                return
+            try:
+                self._connection.heartbeat_tick()
+            except Exception as exc:  # noqa: BLE001 - dead: reconnect on the next publish
+                log.warning("broker heartbeat missed; will reconnect",
+                            error=f"{type(exc).__name__}: {exc}")
+                self._reset()
 
     def ensure_connected(self) -> Any:
         """Connect (and run `on_connect`) if not connected; the confirm-mode channel."""
@@ -326,7 +348,8 @@ class Publisher:
         if self._connection is not None and self._channel is not None:
             return self._channel
         self._reset()
-        connection = connect(self.amqp_uri, connect_timeout=self.connect_timeout)
+        connection = connect(self.amqp_uri, connect_timeout=self.connect_timeout,
+                             heartbeat=self.heartbeat)
         try:
             channel = connection.channel()
             if self.on_connect is not None:

@@ -47,6 +47,11 @@ from .topology import Topology
 
 log = get_logger(__name__)
 
+# Seconds between the heartbeats the relay's broker connection exchanges (each pass ticks
+# it; passes come at least every `max_backoff`): a broker gone silent (a network partition,
+# a host that vanished) is noticed within two of them instead of at the next write.
+HEARTBEAT = 30
+
 
 @dataclass(frozen=True)
 class RelaySettings:
@@ -137,7 +142,7 @@ class Relay:
         self.name = name or f"relay:{category}"
         self.publisher = publisher or Publisher(
             amqp_uri, on_connect=on_connect or topology.declare,
-            confirm_timeout=self.settings.confirm_timeout,
+            confirm_timeout=self.settings.confirm_timeout, heartbeat=HEARTBEAT,
         )
         self.published = 0  # events this instance confirmed and checkpointed
         self._wake = threading.Event()
@@ -170,6 +175,7 @@ class Relay:
         """One pass (lease, read, publish, checkpoint); the number of events checkpointed.
 
         Raises on database errors; broker trouble is reported by a short count (and logged)."""
+        self.publisher.tick()
         if not self._hold_lease():
             return 0
         metric_labels = (self.category, self.name)

@@ -135,6 +135,12 @@ def postgres_database(prefix: str = "clearance_test", *, role: Role = "service",
             migrate_as_owner(url)
         yield as_role(url, role)
     finally:
+        try:
+            admin.cursor().execute("SELECT 1")
+        except psycopg2.Error:  # the server was restarted meanwhile (the chaos tests do)
+            admin.close()
+            admin = psycopg2.connect(POSTGRES_ADMIN_DSN)
+            admin.autocommit = True
         with admin.cursor() as cursor:
             cursor.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))

@@ -17,6 +17,7 @@ replaces werkzeug's HTML error pages).
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import logging
@@ -27,10 +28,13 @@ from typing import Any, TypeVar, cast
 
 import marshmallow
 from eventlet import wsgi as eventlet_wsgi
+from eventlet.semaphore import Semaphore
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
+
+from shared.messaging.failures import is_transient
 
 from .identity import PUBLIC, Identity
 from .openapi import Operation, Parameter, openapi_path, path_parameters
@@ -207,7 +211,45 @@ class _LoggingProtocol(HttpOnlyProtocol):  # type: ignore[misc]
 
 class ProblemWebServer(WebServer):  # type: ignore[misc]
     """nameko's web server, answering routing errors (404, 405) as problem+json, and logging
-    each request as one structured record."""
+    each request as one structured record; with limits, so that slow or idle clients cannot
+    hold the service (nameko's own has none):
+
+    * every read or write on a client's socket times out after `HTTP_SOCKET_TIMEOUT` seconds
+      (a request sent a byte at a time, or a kept-alive connection left idle, is closed);
+    * at most `HTTP_MAX_CONNECTIONS` connections are served at once: the next ones wait in the
+      listen backlog (accepted as soon as one closes), they do not pile up in memory.
+    """
+
+    def _limits(self) -> tuple[float, int]:
+        from shared.settings import setting
+
+        timeout = float(setting("HTTP_SOCKET_TIMEOUT"))
+        connections = int(setting("HTTP_MAX_CONNECTIONS"))
+        if timeout <= 0 or connections < 1:
+            raise ValueError("HTTP_SOCKET_TIMEOUT must be positive and HTTP_MAX_CONNECTIONS"
+                             " at least 1")
+        return timeout, connections
+
+    def run(self) -> None:
+        """nameko's accept loop, with a bound on the connections served at once."""
+        _timeout, connections = self._limits()
+        slots = Semaphore(connections)
+        while self._is_accepting:
+            slots.acquire()
+            try:
+                sock, address = self._sock.accept()
+            except BaseException:
+                slots.release()
+                raise
+            sock.settimeout(self._serv.socket_timeout)
+            self.container.spawn_managed_thread(
+                functools.partial(self._serve, slots, sock, address))
+
+    def _serve(self, slots: Semaphore, sock: Any, address: Any) -> None:
+        try:
+            self.process_request(sock, address)
+        finally:
+            slots.release()
 
     def get_wsgi_server(self, sock: Any, wsgi_app: Callable[..., Any],
                         protocol: type = _LoggingProtocol, debug: bool = False) -> Any:
@@ -222,6 +264,7 @@ class ProblemWebServer(WebServer):  # type: ignore[misc]
         http.client._MAXLINE = max(http.client._MAXLINE, HEADER_LIMIT)  # type: ignore[attr-defined]
         server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
         server.log_output = False  # the access log is written by the app below
+        server.socket_timeout, _connections = self._limits()
         return server
 
     def get_wsgi_app(self) -> Callable[..., Any]:
@@ -308,6 +351,14 @@ class ApiHandler(HttpRequestHandler):  # type: ignore[misc]
 
     def response_from_exception(self, exc: BaseException) -> Response:
         problem = self.errors.problem(exc)
+        if problem is None and is_transient(exc):
+            # The database or the broker failed, not the request: 503, try again shortly.
+            _log.warning("%s %s: infrastructure unavailable: %s: %s", self.method, self.url,
+                         type(exc).__name__, exc)
+            problem = Problem(503, "Service unavailable", "the store or the broker did not "
+                              "answer: send the same request again shortly (if it took effect "
+                              "after all, the repeat answers so)",
+                              PROBLEM_TYPE_BASE + "unavailable", headers={"Retry-After": "1"})
         if problem is None:
             _log.error("unhandled error in %s %s", self.method, self.url, exc_info=exc)
             problem = Problem(500, "Internal error", "the request could not be completed; "

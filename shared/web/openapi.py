@@ -7,7 +7,8 @@ The document says what the service does (issue 15, "The API documents are true";
 in tests/fuzz holds it to that): every status a route can answer, errors as
 `application/problem+json`, and the constraints the service enforces. Beside the statuses a
 route declares, `build_openapi` adds those the shared edge answers for it: 401 (with its
-`WWW-Authenticate` challenge) and 403 for a route that needs a token; 400 (malformed JSON),
+`WWW-Authenticate` challenge), 403 and 503 (with `Retry-After`: the store or the broker did
+not answer) for a route that needs a token; 400 (malformed JSON),
 413, 415 and 422 for a route that reads a body; 404 for a route with path parameters; 400
 for one with query parameters. A field's own JSON Schema (`json_schema()`, e.g. the decimal
 strings) and its regular expressions, spelled for ECMA-262 (`^...$`), come from the fields.
@@ -180,6 +181,8 @@ def build_openapi(title: str, version: str, operations: Sequence[Operation]) -> 
             responses.setdefault(403, "the caller has none of the roles")
             if op.method.upper() in ("POST", "PUT", "PATCH", "DELETE"):
                 responses.setdefault(415, "the body is not application/json")
+            responses.setdefault(503, "the store or the broker did not answer: send the same "
+                                      "request again after Retry-After seconds")
         if op.request is not None:
             responses.setdefault(400, "the body is not UTF-8 JSON (or nested too deeply)")
             responses.setdefault(413, "the body is too large")
@@ -199,7 +202,10 @@ def build_openapi(title: str, version: str, operations: Sequence[Operation]) -> 
                                      "schema, not only its description")
                 headers = {"WWW-Authenticate": {
                     "description": 'Bearer error="invalid_token" (RFC 6750)', "required": True,
-                    "schema": {"type": "string", "pattern": "^Bearer"}}} if status == 401 else None
+                    "schema": {"type": "string", "pattern": "^Bearer"}}} if status == 401 else (
+                    {"Retry-After": {"description": "seconds to wait before the repeat",
+                                     "required": True, "schema": {"type": "integer"}}}
+                    if status == 503 and (op.path, status) not in OPS_BODIES else None)
                 operation["responses"][str(status)] = _problem(response, headers)
             else:
                 operation["responses"][str(status)] = {"description": response.__name__,

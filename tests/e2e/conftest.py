@@ -38,8 +38,10 @@ class Cluster:
     amqp_uri: str
     var: Path
 
-    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(list(args), cwd=ROOT, env=self.env, capture_output=True,
+    def run(self, *args: str, timeout: float = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """`args` run in the checkout with the cluster's environment (or `env`)."""
+        return subprocess.run(list(args), cwd=ROOT, env=env or self.env, capture_output=True,
                               text=True, timeout=timeout)
 
     def logs(self) -> str:
