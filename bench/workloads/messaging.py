@@ -25,6 +25,7 @@ from bench.harness import Size, Workload
 from shared.eventstore.store import EventStore
 from shared.messaging.publisher import OutgoingMessage, Publisher, close_quietly, connect
 from shared.messaging.relay import Relay, RelaySettings, event_message
+from shared.messaging.topology import queue_type_arguments
 from shared.testing import databases
 from shared.testing.messaging_app import REGISTRY, make_topology, ping
 from shared.testing.processes import ServiceProcess
@@ -57,8 +58,11 @@ def purge(uri: str, *queues: str) -> None:
 
 
 def declare_peer_queue(channel: Any, queue: str, source: str = PEER_SOURCE) -> None:
+    """The peer's queue: a quorum queue, as ours (`make_topology`) and the deployment's are,
+    so that the ratios compare relays and consumers, not queue types."""
     channel.exchange_declare(f"{source}.events", "topic", durable=True, auto_delete=False)
-    channel.queue_declare(queue, durable=True, exclusive=False, auto_delete=False)
+    channel.queue_declare(queue, durable=True, exclusive=False, auto_delete=False,
+                          arguments=queue_type_arguments("quorum"))
     channel.queue_bind(queue, f"{source}.events", "PingRecorded")
 
 
