@@ -74,13 +74,14 @@ class Client:
 
 
 def copies(entries: list[demo.Entry], batch: int) -> list[demo.Entry]:
-    """The valid samples again, their LRNs made unique for batch `batch`."""
+    """The valid samples again, each with an LRN of its own for batch `batch` (short enough
+    for the run id the demo appends: an LRN has at most 22 characters)."""
     made = []
-    for entry in entries:
+    for index, entry in enumerate(entries):
         if entry.document is None:
             continue  # the invalid samples are refused at the door: not consignments
         document = json.loads(json.dumps(entry.document))
-        document["lrn"] = f"{document['lrn']}-C{batch}"
+        document["lrn"] = f"CHAOS-{batch}-{index}"
         made.append(demo.Entry(entry.name, entry.plan, document=document))
     return made
 
