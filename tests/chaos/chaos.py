@@ -5,7 +5,8 @@ injected in turn, and the figures checked at the end.
 * `patient_call`: the parties' HTTP client with a real client's retry policy: a refused
   connection or a 502/503/504 is sent again (the same request: lodgements are idempotent on
   their LRN, payments on their reference) until the service answers; a 409 to a repeat whose
-  first attempt may have taken effect counts as that effect. A 500 is never retried: it is a
+  first attempt may have taken effect counts as that effect (201: made by the first attempt;
+  e.g. an account opened just before PostgreSQL restarted). A 500 is never retried: it is a
   failure of the run.
 * `Faults`: SIGKILL of a service's whole process group, then `make start`'s runner (which
   starts what is missing and leaves the healthy services alone); a broker restart
@@ -63,8 +64,9 @@ class Client:
                 reply = None
             if reply is not None and reply.status not in RETRIED_STATUSES:
                 if attempt > 1 and method == "POST" and reply.status == 409:
-                    # The first attempt took effect before the connection went.
-                    return Reply(200, reply.body)
+                    # The first attempt took effect before the connection went: it made
+                    # what the repeat finds there.
+                    return Reply(201, reply.body)
                 return reply
             if time.monotonic() > deadline:
                 raise ServiceUnreachable(f"{service} {method} {path}: no answer in {PATIENCE}s")
