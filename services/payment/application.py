@@ -187,7 +187,8 @@ class Payments:
                 ledger.amount_due + additional + position.checked + position.repaid
                 - position.written_off, Decimal(0)))
             outcome, after = ledger.receive(payment)
-            assert outcome is PaymentOutcome.RECORDED  # a duplicate was found above
+            if outcome is not PaymentOutcome.RECORDED:
+                continue  # the same reference recorded since the check above: a repeat
             balance = after.balance
             event = registry().new_event(
                 events.PaymentReceived(consignment_id, mrn, reference, amount, currency,
