@@ -135,6 +135,61 @@ class Cluster:
         return found
 
 
+def _ticks(pid: int | str) -> int:
+    """utime + stime of a process (all its threads), in clock ticks; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+def _comm(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+class CpuMeter:
+    """CPU time, from /proc, of each service process, of PostgreSQL (every `postgres` process:
+    the backends and the server's own workers), of RabbitMQ (the Erlang VM and its helpers)
+    and of the load generator itself, between two readings."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+    BROKER = ("beam.smp", "erl_child_setup", "epmd", "inet_gethost")
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+
+    def read(self) -> dict[str, float]:
+        """CPU seconds used so far by each part."""
+        found = {service: _ticks(pid) / self.TICK for service, pid in self.pids.items()}
+        postgres = broker = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            comm = _comm(entry.name)
+            if comm == "postgres":
+                postgres += _ticks(entry.name)
+            elif comm in self.BROKER:
+                broker += _ticks(entry.name)
+        found["postgresql"] = postgres / self.TICK
+        found["rabbitmq"] = broker / self.TICK
+        found["load generator"] = time.process_time()
+        return found
+
+    @staticmethod
+    def per_declaration(before: dict[str, float], after: dict[str, float],
+                        declarations: int) -> dict[str, float]:
+        """CPU milliseconds per declaration of each part and `in all` (the load generator
+        included: it is the brokers' and the cashiers' clients and the agency)."""
+        used = {part: (after[part] - before[part]) * 1000 / max(declarations, 1)
+                for part in before}
+        used["in all"] = sum(used.values())
+        return {part: round(ms, 2) for part, ms in used.items()}
+
+
 class LoadGenerator:
     """Lodges at a fixed rate, pays each DutyAssessed, records each release's latency."""
 
@@ -148,6 +203,7 @@ class LoadGenerator:
         self.stopping = threading.Event()
         self.run_id = uuid.uuid4().hex[:6]
         self.counter = 0
+        self.cpu = CpuMeter(cluster.pids)
         # The broker's and the cashier's tokens, signed by the cluster's development key (each
         # verified by the services on every request, as in production).
         self.broker = mint(cluster.var, roles=["declarant"], sub="bench-broker",
@@ -212,6 +268,7 @@ class LoadGenerator:
         count = max(1, int(rate * seconds))
         ids: list[str] = []
         cpu0 = time.process_time()
+        cpu_before = self.cpu.read()
         started = time.monotonic()
         late = 0.0
         for i in range(count):
@@ -233,6 +290,7 @@ class LoadGenerator:
         while time.monotonic() < deadline and any(c not in self.released for c in ids):
             time.sleep(0.05)
         cpu = time.process_time() - cpu0
+        cpu_ms = self.cpu.per_declaration(cpu_before, self.cpu.read(), len(ids))
         wall = time.monotonic() - started
         latencies = [self.released[c] - self.lodged[c] if c in self.released else float("inf")
                      for c in ids]
@@ -244,7 +302,7 @@ class LoadGenerator:
                 "max_ms": round(max(done) * 1000, 1) if done else None,
                 "offered_rate": round(count / offered_for, 1) if offered_for else rate,
                 "client_late_s": round(late, 3), "client_cpu": round(cpu / wall, 2),
-                "errors": len(self.errors)}
+                "errors": len(self.errors), "cpu_ms": cpu_ms}
 
     def close(self) -> None:
         self.stopping.set()
@@ -268,6 +326,7 @@ class PipelineBench:
             self.rates = [5.0, 50.0]
             self.seconds, self.drain = 1.0, 10.0
         self.result: dict[str, Any] | None = None
+        self.peer_result: float | None = None
 
     def ramp(self) -> dict[str, Any]:
         if self.result is not None:
@@ -304,6 +363,25 @@ class PipelineBench:
         self.notes_throughput.update(steps=result["steps"], errors=result["errors"])
         return float(result["throughput"])
 
+    def ratio_throughput(self) -> float:
+        """P1-ratio: the same ramp's throughput, judged against the in-process peer."""
+        result = self.ramp()
+        self.notes_ratio.update(peer_runs_each="the in-process pipeline, sequential")
+        return float(result["throughput"])
+
+    def cpu_per_declaration(self) -> float:
+        """P1-cpu: CPU ms per declaration, all processes together, at the highest sustained
+        step (the lowest step when none was); the notes give each part, at every step."""
+        result = self.ramp()
+        steps = result["steps"]
+        ok = [s for s in steps if sustained(s)]
+        chosen = ok[-1] if ok else (steps[0] if steps else None)
+        self.notes_cpu.update(
+            step=chosen["rate"] if chosen else None,
+            per_part=chosen["cpu_ms"] if chosen else {},
+            by_step={str(s["rate"]): s["cpu_ms"] for s in steps})
+        return float(chosen["cpu_ms"]["in all"]) if chosen else float("inf")
+
     def p99_at_50(self) -> float:
         result = self.ramp()
         self.notes_p99.update(step=next((s for s in result["steps"] if s["rate"] == 50.0), None))
@@ -316,6 +394,12 @@ class PipelineBench:
 
     # -- the peer: the same application code in one process, no broker, no HTTP ------------
     def peer(self) -> float:
+        """The peer's figure, measured once per ramp (P1-throughput and P1-ratio share it)."""
+        if self.peer_result is None:
+            self.peer_result = self._peer()
+        return self.peer_result
+
+    def _peer(self) -> float:
         from services.declaration.application import Declarations
         from services.payment.application import Payments
         from services.release.application import Releases
@@ -374,19 +458,30 @@ def workloads(size: Size) -> list[Workload]:
     bench = PipelineBench(size)
     bench.notes_throughput = {"rates": bench.rates, "step_seconds": bench.seconds,
                               "limit": "p99 lodgement-to-release < 2 s, all released"}
+    bench.notes_ratio = {}
     bench.notes_p99 = {}
+    bench.notes_cpu = {}
     bench.notes_rss = {}
+    peer_name = "same application code, one process, no broker (SQLite)"
     return [
         Workload(
             id="P1-throughput", unit="declarations/s", goal=">= 200 declarations/s released",
-            ours=bench.throughput, peer=bench.peer,
-            peer_name="same application code, one process, no broker (SQLite)",
+            ours=bench.throughput, peer=bench.peer, peer_name=peer_name,
             check=lambda ours, peer, ratio: ours >= 200, runs=1, warmup=False,
             notes=bench.notes_throughput),
+        Workload(
+            id="P1-ratio", unit="declarations/s", goal="ratio >= 1.0",
+            ours=bench.ratio_throughput, peer=bench.peer, peer_name=peer_name,
+            check=lambda ours, peer, ratio: ratio is not None and ratio >= 1.0, runs=1,
+            warmup=False, notes=bench.notes_ratio),
         Workload(
             id="P1-p99-at-50", unit="ms", goal="<= 500 ms", ours=bench.p99_at_50,
             check=lambda ours, peer, ratio: ours <= 500, lower_is_better=True, runs=1,
             warmup=False, notes=bench.notes_p99),
+        Workload(
+            id="P1-cpu", unit="CPU ms/declaration", goal="reported (all processes)",
+            ours=bench.cpu_per_declaration, check=lambda ours, peer, ratio: True,
+            lower_is_better=True, runs=1, warmup=False, notes=bench.notes_cpu),
         Workload(
             id="P1-rss", unit="MB", goal="reported", ours=bench.rss,
             check=lambda ours, peer, ratio: True, runs=1, warmup=False,
