@@ -1,8 +1,14 @@
 """The deployment's broker topology: which queue of which service hears which events.
 
-Every event type has at least one subscriber (the declaration service's status projection
-hears them all), so the relay's mandatory publishing never meets an unroutable event unless a
-queue was deleted behind its back. `RETRY_DELAYS` (seconds, comma separated) sets the retry
+The relays publish only the event types some subscription hears (`Topology.routed`): the
+others (e.g. `DeclarationReceived`, `GoodsReleased`) stay in the log, which the declaration
+service's status projection follows directly (`shared.messaging.follower`). A subscription
+added later for such a type hears its events from then on (as any new queue does; the earlier
+ones are in the log). So the relay's
+mandatory publishing meets an unroutable event only when a queue was deleted behind its back.
+`declaration.status`, the queue through which the status projection heard every event before,
+is retired: the relays delete it, with its retry and parking queues, where it is left.
+`RETRY_DELAYS` (seconds, comma separated) sets the retry
 queues' delays; tests shorten them.
 
 Each service connects to the broker as its own least-privilege user (`service_users`: the
@@ -65,8 +71,9 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "payment.controls": ("ControlCompleted",),
     "payment.invalidations": ("DeclarationInvalidated",),
     "release.facts": FACTS_FOR_RELEASE,
-    "declaration.status": tuple(registry().types()),
 }
+# Subscriptions of former versions, deleted where found (see `Topology.retired`).
+RETIRED = ("declaration.status",)
 
 
 def retry_delays() -> tuple[float, ...]:
@@ -89,7 +96,7 @@ def agency_queue_arguments() -> dict[str, Any]:
 
 def topology() -> Topology:
     return Topology(registry(), SUBSCRIPTIONS, retry_delays=retry_delays(),
-                    queue_type=QUEUE_TYPE)
+                    queue_type=QUEUE_TYPE, retired=RETIRED)
 
 
 TOPOLOGY = topology()

@@ -1,10 +1,12 @@
 """The declaration status read model (`declaration_status`), fed from the log.
 
-The live projection hears every event type through the queue `declaration.status` (the
-idempotent consumer records the inbox in the same transaction); lodgement also applies its
-own two events at once, so `GET /declarations/{mrn}` answers right after `POST`. Each row keeps
-the set of facts (`domain/status_view.py`) and every column is derived from it, so duplicates
-and reordering change nothing and a rebuild from the log equals the live table.
+The live projection follows the log (`shared.messaging.follower`: the declaration service
+tails the gap-free log, every service's events, with the checkpoint `follow:declaration_status`
+moved in the projection's own transaction); it takes no broker delivery. Lodgement and the
+other writers of this service also apply their own events at once, so `GET /declarations/{mrn}`
+answers right after `POST`. Each row keeps the set of facts (`domain/status_view.py`) and every
+column is derived from it, so applying an event twice changes nothing and a rebuild from the
+log equals the live table.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from .domain.repayment import amount_repayable
 from .domain.status_view import KEPT_FIELDS, derive, fact_of, previous_lane
 
 NAME = "declaration_status"
-CONSUMER = "declaration.status"
 
 
 def status_table(name: str = NAME) -> Table:
@@ -85,11 +86,32 @@ def facts_of(events: Sequence[RecordedEvent]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def scanned_facts(rows: Sequence[ScannedEvent]) -> dict[str, dict[str, Any]]:
+    """`facts_of` for the lean rows of a scan (`EventStore.scan` with `KEPT_FIELDS`)."""
+    found: dict[str, dict[str, Any]] = {}
+    for position, event_id, type_, _version, consignment_id, at, payload in rows:
+        if payload is None:
+            continue
+        fact = fact_of(type_, position, at, payload)
+        if fact is not None:
+            found.setdefault(consignment_id, {})[event_id] = fact
+    return found
+
+
 def project(tx: Transaction, events: Sequence[RecordedEvent], model: ReadModel = STATUS) -> None:
     """Apply events to the status rows of their consignments (inside the caller's
     transaction): one statement locks the batch's rows (created if missing), one writes those
     whose facts grew, whatever the batch's size."""
-    new_facts = facts_of(events)
+    apply_facts(tx, facts_of(events), model)
+
+
+def project_scanned(tx: Transaction, rows: Sequence[ScannedEvent]) -> None:
+    """`project` for the lean rows the log follower reads."""
+    apply_facts(tx, scanned_facts(rows))
+
+
+def apply_facts(tx: Transaction, new_facts: dict[str, dict[str, Any]],
+                model: ReadModel = STATUS) -> None:
     if not new_facts:
         return
     current = model.lock(tx, list(new_facts), PLACEHOLDER, ["facts"])
@@ -114,9 +136,8 @@ def lock_rows(tx: Transaction, consignment_ids: Sequence[str]) -> None:
 
 
 def project_in(tx: Transaction, events: Sequence[RecordedEvent]) -> None:
-    """Apply events now and record them in the status consumer's inbox (so the broker's later
-    delivery of the same events is recognised as a duplicate)."""
-    tx.record_inbox_many([(CONSUMER, event.event_id, event.position) for event in events])
+    """Apply this service's own events now, in the transaction appending them (the follower
+    meets them again later: a fact already kept changes nothing)."""
     project(tx, events)
 
 
@@ -144,13 +165,7 @@ class StatusFold:
         self._written: set[str] = set()
 
     def prepare(self, rows: Sequence[ScannedEvent]) -> Write | None:
-        incoming: dict[str, dict[str, Any]] = {}
-        for position, event_id, type_, _version, consignment_id, at, payload in rows:
-            if payload is None:
-                continue
-            fact = fact_of(type_, position, at, payload)
-            if fact is not None:
-                incoming.setdefault(consignment_id, {})[event_id] = fact
+        incoming = scanned_facts(rows)
         if not incoming:
             return None
         recent, written = self._recent, self._written

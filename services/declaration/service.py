@@ -4,8 +4,9 @@
 
 HTTP: `POST /declarations`, `GET /declarations/{mrn}`, `POST /declarations/{mrn}/amendments`,
 `POST /declarations/{mrn}/invalidation` (and its `/decision`), `GET /status-notifications`;
-RPC: `lodge`, `status`. It appends only `declaration-*` streams; its relay publishes them. It hears every
-event of the deployment on `declaration.status` to keep the status projection.
+RPC: `lodge`, `status`. It appends only `declaration-*` streams; its relay publishes them. It
+follows the whole log (every service's events, read from the store, not the broker) to keep
+the status projection.
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ from werkzeug.wrappers import Request
 from services.topology import TOPOLOGY
 from services.wiring import Application, reference_data
 from shared.events.catalog import registry
-from shared.events.envelope import RecordedEvent
-from shared.eventstore import EventStore, Transaction
+from shared.eventstore import EventStore
 from shared.identity import Caller
-from shared.messaging.consumer import event_handler
+from shared.messaging.follower import FollowerProvider
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
-from shared.messaging.writes import Together
 from shared.settings import DEFAULTS
 from shared.web import api, json_body, log_window, ops
 from shared.web.entrypoint import read_body, window_parameters
@@ -36,7 +35,8 @@ from shared.web.openapi import Parameter
 from .application import Declarations
 from .errors import ERRORS
 from .intake import MAX_BODY_BYTES, amended_version, amendment_request, parse_json_body
-from .projections import project
+from .domain.status_view import KEPT_FIELDS
+from .projections import NAME, project_scanned
 from .schemas import (
     AmendedSchema,
     AmendmentDecidedSchema,
@@ -85,6 +85,7 @@ class DeclarationService(ops.OpsEndpoints):
     store = EventStoreProvider(registry())
     app: Declarations = Application(build)
     relay = RelayProvider(TOPOLOGY, "declaration")
+    status_projection = FollowerProvider(NAME, KEPT_FIELDS, project_scanned)
 
     @api("POST", "/declarations", roles=LODGE, errors=ERRORS, summary="Lodge a declaration",
          request=DeclarationSchema,
@@ -178,13 +179,3 @@ class DeclarationService(ops.OpsEndpoints):
         """RPC twin of GET /declarations/{mrn} (the caller's bearer token as `token`)."""
         return self.app.status(mrn, self.authenticate(token, READ))
 
-    # The work is done in the returned write, in the transaction: no inbox pre-check.
-    @event_handler("declaration.status", topology=TOPOLOGY, precheck=False)
-    def on_any_event(self, event: RecordedEvent, payload: Any) -> Any:
-        # The status projection takes three statements per call whatever the number of
-        # events: one call for the whole batch the service commits together.
-        return Together(_project, event)
-
-
-def _project(tx: Transaction, events: list[RecordedEvent]) -> None:
-    project(tx, events)

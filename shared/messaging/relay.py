@@ -9,7 +9,8 @@ when the holder stops renewing it (crash, partition) within the lease TTL. Each 
    checkpoint is read from the store when the lease is taken, then kept in memory: only the
    lease holder moves it);
 3. publish them as one pipelined batch with publisher confirms (persistent, mandatory; the
-   topology is declared on every new connection before the first publish);
+   topology is declared on every new connection before the first publish). An event of a
+   type no subscription of the topology hears is not published (`messages_for`);
 4. move the checkpoint, fenced by the lease, to the last event such that it and every event
    before it in the batch were confirmed. A returned (unroutable), nacked or unconfirmed event
    stops progress there: it and what follows are published again on a later pass, after a
@@ -18,7 +19,8 @@ when the holder stops renewing it (crash, partition) within the lease TTL. Each 
 
 It is woken at once by appends made through the same `EventStore` object (`on_append`) and
 otherwise polls every `poll_interval`. `Relay` is a plain class (threads, or run it yourself
-with `run_once`); `RelayProvider` runs it in a nameko service.
+with `run_once`; the lease and the loop are `leased.LeasedLoop`'s); `RelayProvider` runs it in
+a nameko service.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from typing import Any
 
 from nameko.extensions import DependencyProvider
@@ -41,6 +42,7 @@ from shared.eventstore.store import EventStore
 from shared.observability.logging import bound, get_logger
 from shared.observability.metrics import metrics
 
+from .leased import LeasedLoop
 from .publisher import Delivery, Outcome, OutgoingMessage, Publisher, PublishResult
 from .store_provider import SharedEventStore
 from .topology import Topology
@@ -114,12 +116,14 @@ def event_message(event: RecordedEvent, exchange: str) -> OutgoingMessage:
     )
 
 
-class Relay:
+class Relay(LeasedLoop):
     """Publishes the events of `category` from `store` to the topology's exchange.
 
     A subclass may publish something else for each event (`messages_for`, e.g. the public
     release notifications) under its own `name` (lease and checkpoint) and declare its own
-    exchange on connect (`on_connect`)."""
+    exchange on connect (`on_connect`). The lease and the loop: `LeasedLoop`."""
+
+    kind = "relay"
 
     def __init__(
         self,
@@ -134,37 +138,24 @@ class Relay:
         name: str | None = None,
         on_connect: Callable[[Any], None] | None = None,
     ) -> None:
-        self.store = store
+        self.settings = settings or RelaySettings()
+        super().__init__(
+            store, name or f"relay:{category}",
+            owner or self.settings.owner or default_owner(),
+            batch_size=self.settings.batch_size, poll_interval=self.settings.poll_interval,
+            lease_ttl=self.settings.lease_ttl, max_backoff=self.settings.max_backoff,
+            linger=self.settings.linger, linger_window=self.settings.linger_window)
         self.topology = topology
         self.category = category
-        self.settings = settings or RelaySettings()
-        self.owner = owner or self.settings.owner or default_owner()
-        self.name = name or f"relay:{category}"
         self.publisher = publisher or Publisher(
             amqp_uri, on_connect=on_connect or topology.declare,
             confirm_timeout=self.settings.confirm_timeout, heartbeat=HEARTBEAT,
         )
         self.published = 0  # events this instance confirmed and checkpointed
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lease_until = 0.0  # monotonic time the held lease runs out (0: not held)
-        self._renew_at = 0.0
-        self._next_lease_attempt = 0.0
-        self._failures = 0
         self._checkpoint: int | None = None  # the confirmed position, known while leading
         self._saved = 0  # the last position this relay wrote as the checkpoint
         self._saved_at = float("-inf")  # the first confirmed pass is written at once
-        self._last_pass = float("-inf")
         store.on_append(self._on_append)
-
-    # -- state --------------------------------------------------------------------------
-    @property
-    def is_leader(self) -> bool:
-        return time.monotonic() < self._lease_until
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def _on_append(self, appended: Sequence[RecordedEvent]) -> None:
         if any(event.category == self.category for event in appended):
@@ -176,7 +167,7 @@ class Relay:
 
         Raises on database errors; broker trouble is reported by a short count (and logged)."""
         self.publisher.tick()
-        if not self._hold_lease():
+        if not self.hold_lease():
             return 0
         metric_labels = (self.category, self.name)
         if self._checkpoint is None:  # read once per lease: only the holder moves it
@@ -245,8 +236,7 @@ class Relay:
                                           owner=self.owner):
             log.warning("relay lease lost; checkpoint not saved", relay=self.name,
                         owner=self.owner, position=position)
-            self._lease_until = 0.0
-            self._checkpoint = None
+            self.lose_lease()
             return False
         self._saved, self._saved_at = position, now
         return True
@@ -255,108 +245,38 @@ class Relay:
                      ) -> Sequence[OutgoingMessage | Sequence[OutgoingMessage] | None]:
         """What to publish for each event of the batch: a message, several (the event is done
         when every one is confirmed), or None (nothing, the event counts as done). The event
-        relay publishes every event's envelope to the events exchange."""
-        return [event_message(event, self.topology.exchange) for event in batch]
+        relay publishes the envelope of every event that a subscription of the topology
+        hears; an event type no subscription hears is not published (no queue would take
+        it, and a mandatory publish would be returned): the log keeps it (a subscription
+        added for it later hears its events from then on, as any new queue does)."""
+        routed = self.topology.routed
+        exchange = self.topology.exchange
+        return [event_message(event, exchange) if event.type in routed else None
+                for event in batch]
 
     def pending(self) -> int:
         """Events of the category after the checkpoint (not yet confirmed by the broker)."""
         return self.store.count(self.store.checkpoint(self.name), [self.category])
 
-    def _hold_lease(self) -> bool:
-        now = time.monotonic()
-        if now < self._lease_until and now < self._renew_at:
-            return True
-        if self._lease_until == 0.0 and now < self._next_lease_attempt:
-            return False
-        ttl = self.settings.lease_ttl
-        held = self.store.try_acquire_lease(self.name, self.owner, timedelta(seconds=ttl))
-        if held and (self._lease_until == 0.0 or now >= self._lease_until):
-            self._checkpoint = None  # (re)gained: another holder may have moved it meanwhile
-        if held:
-            if self._lease_until == 0.0:
-                log.info("relay lease acquired", relay=self.name, owner=self.owner)
-            self._lease_until = now + ttl
-            self._renew_at = now + ttl / 3
-        else:
-            if self._lease_until:
-                log.warning("relay lease lost", relay=self.name, owner=self.owner)
-            self._lease_until = 0.0
-            self._next_lease_attempt = now + self._standby_interval()
-        return held
+    # -- the loop's hooks ---------------------------------------------------------------
+    def lease_regained(self) -> None:
+        self._checkpoint = None
 
-    def _standby_interval(self) -> float:
-        return max(self.settings.poll_interval, self.settings.lease_ttl / 4)
+    def went_idle(self) -> None:
+        try:  # write what is confirmed
+            self._save_checkpoint(force=True)
+        except Exception as exc:  # noqa: BLE001 - tried again on the next pass
+            log.warning("could not save the relay checkpoint", relay=self.name,
+                        error=f"{type(exc).__name__}: {exc}")
 
-    # -- the loop -----------------------------------------------------------------------
-    def run(self, stop: threading.Event | None = None) -> None:
-        """Pass after pass until `stop` (or `self.stop()`); releases the lease on the way out."""
-        stopping = stop or self._stopping
-        log.info("relay started", relay=self.name, owner=self.owner,
-                 exchange=self.topology.exchange)
+    def stopping(self) -> None:
         try:
-            while not (stopping.is_set() or self._stopping.is_set()):
-                self._wake.clear()
-                if (self.settings.linger
-                        and time.monotonic() - self._last_pass < self.settings.linger_window):
-                    stopping.wait(self.settings.linger)
-                try:
-                    self._last_pass = time.monotonic()
-                    done = self.run_once()
-                except Exception as exc:  # noqa: BLE001 - keep relaying after DB/broker trouble
-                    self._failures += 1
-                    self._checkpoint = None
-                    log.exception("relay pass failed", relay=self.name,
-                                  error=f"{type(exc).__name__}: {exc}")
-                    done = 0
-                if done == self.settings.batch_size and not self._failures:
-                    continue  # more may be waiting: no pause
-                if not done and self.is_leader:  # idle: write what is confirmed
-                    try:
-                        self._save_checkpoint(force=True)
-                    except Exception as exc:  # noqa: BLE001 - tried again on the next pass
-                        log.warning("could not save the relay checkpoint", relay=self.name,
-                                    error=f"{type(exc).__name__}: {exc}")
-                self._wake.wait(self._delay())
-        finally:
-            self._shutdown()
+            self._save_checkpoint(force=True)
+        except Exception:  # noqa: BLE001 - the next holder republishes from the last one
+            log.warning("could not save the relay checkpoint", relay=self.name)
 
-    def _delay(self) -> float:
-        if self._failures:
-            return min(self.settings.max_backoff,
-                       self.settings.poll_interval * float(1 << min(self._failures, 16)))
-        if not self.is_leader:
-            return self._standby_interval()
-        return self.settings.poll_interval
-
-    def _shutdown(self) -> None:
-        if self._lease_until:
-            try:
-                self._save_checkpoint(force=True)
-            except Exception:  # noqa: BLE001 - the next holder republishes from the last one
-                log.warning("could not save the relay checkpoint", relay=self.name)
-            try:
-                self.store.release_lease(self.name, self.owner)
-            except Exception:  # noqa: BLE001 - the lease expires anyway
-                log.warning("could not release the relay lease", relay=self.name)
-            self._lease_until = 0.0
+    def closed(self) -> None:
         self.publisher.close()
-        log.info("relay stopped", relay=self.name, owner=self.owner)
-
-    def start(self) -> None:
-        """Run in a daemon thread (a greenthread under eventlet monkey patching)."""
-        if self._thread is not None:
-            raise RuntimeError("relay already started")
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the loop to finish its pass and exit; join the thread started by `start`."""
-        self._stopping.set()
-        self._wake.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
 
 
 SERVICE_CHECKPOINT_INTERVAL = 0.25

@@ -113,6 +113,10 @@ class Topology:
     exchange: str = DEFAULT_EXCHANGE
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     queue_type: QueueType = "classic"
+    # Subscription queues of a former version that nothing consumes now: deleted (with
+    # their retry and parking queues, whatever they hold: copies of logged events) where
+    # the connection's user may (`declare` without queues, as the relays call it).
+    retired: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         normalised = {queue: tuple(types) for queue, types in self.subscriptions.items()}
@@ -131,6 +135,18 @@ class Topology:
                 self.registry.routing_key(event_type)  # raises UnknownEventType
 
     # -- derived names ------------------------------------------------------------------
+    @functools.cached_property
+    def routed(self) -> frozenset[str]:
+        """The event types some subscription hears (the relay publishes only these)."""
+        return frozenset(t for types in self.subscriptions.values() for t in types)
+
+    def retired_queues(self) -> list[str]:
+        """The retired subscriptions' queues: each, its retry queues and its parking queue."""
+        return [name for queue in self.retired
+                for name in (queue, *(retry_queue_name(queue, level)
+                                      for level in range(1, self.retry_levels + 1)),
+                             parking_queue_name(queue))]
+
     def routing_key(self, event_type: str) -> str:
         return self.registry.routing_key(event_type)
 
@@ -182,6 +198,7 @@ class Topology:
             exchange=self.exchange,
             retry_delays=self.retry_delays,
             queue_type=self.queue_type,
+            retired=self.retired,
         )
 
     # -- what to declare ----------------------------------------------------------------
@@ -252,7 +269,8 @@ class Topology:
         so that a refusal (which closes the channel) leaves `channel` usable.
 
         The events exchange is declared if the user may configure it; otherwise it must
-        exist already (definitions; a passive declaration checks it)."""
+        exist already (definitions; a passive declaration checks it). Without `queues`, the
+        retired subscriptions' queues this user may configure are deleted."""
         declare_exchange = functools.partial(
             _exchange_declare, name=self.exchange, kind="topic")
         if not _attempt(channel, declare_exchange):
@@ -264,6 +282,8 @@ class Topology:
             own = list(self.queues_of(namespace))
             if not _attempt(channel, functools.partial(self._declare_queues, queues=own)):
                 continue  # another service's namespace: not this user's to declare
+        for name in self.retired_queues():
+            _attempt(channel, functools.partial(_delete_queue, name=name))
 
     def _declare_queues(self, channel: Any, queues: list[str]) -> None:
         for exchange in dict.fromkeys(self.republish_exchange(q) for q in queues):
@@ -333,6 +353,11 @@ def delete_obsolete(channel: Any, topology: Topology) -> list[str]:
 
 def _passive_queue(channel: Any, *, name: str) -> None:
     channel.queue_declare(name, passive=True)
+
+
+def _delete_queue(channel: Any, *, name: str) -> None:
+    """Delete a queue whatever it holds (deleting an absent one is no error)."""
+    channel.queue_delete(name)
 
 
 def _delete_if_empty(channel: Any, *, name: str) -> None:

@@ -152,16 +152,43 @@ def test_relay_is_woken_by_an_append_in_its_process(
     assert message.properties["message_id"] == event.event_id
 
 
-def test_checkpoint_stops_before_a_returned_unroutable_event(
+def test_an_event_type_no_subscription_hears_is_not_published_but_passed(
     sqlite_store: EventStore, amqp_uri: str, topology: Topology, fresh_metrics: Metrics,
-    unique_name: Callable[[str], str],
 ) -> None:
     [first] = append_pings(sqlite_store, 1)
     unrouted = sqlite_store.append("alpha-u1", [REGISTRY.new_event(
         PingUnrouted("u1", 1), correlation_id="C-u1", actor="tests")], 0)[0]
     [last] = append_pings(sqlite_store, 1, start=2)
+    assert "PingUnrouted" not in topology.routed
     relay = Relay(sqlite_store, amqp_uri, topology, "alpha")
     try:
+        assert relay.run_once() == 3  # all three done: the middle one needed no publish
+        assert sqlite_store.checkpoint(relay.name) == last.position
+        assert sample("clearance_relay_unroutable_total",
+                      {"category": "alpha", "relay": "relay:alpha"}) in (None, 0)
+    finally:
+        relay.stop()
+    ids = [m.properties["message_id"] for m in rabbit.drain(amqp_uri, queue_of(topology))]
+    assert ids == [first.event_id, last.event_id]
+    assert unrouted.position < last.position
+
+
+def test_checkpoint_stops_before_a_returned_unroutable_event(
+    sqlite_store: EventStore, amqp_uri: str, topology: Topology, fresh_metrics: Metrics,
+    unique_name: Callable[[str], str],
+) -> None:
+    """A type the topology routes, whose queue was deleted behind the relay's back, is
+    returned by the broker: the relay stops there and retries, never skips."""
+    wider = topology.with_subscriptions({unique_name("unrouted"): ("PingUnrouted",)})
+    relay = Relay(sqlite_store, amqp_uri, wider, "alpha")
+    try:
+        [warm] = append_pings(sqlite_store, 1)
+        assert relay.run_once() == 1  # connected: the topology (both queues) declared
+        rabbit.delete_queue(amqp_uri, unique_name("unrouted"))
+        [first] = append_pings(sqlite_store, 1, start=2)
+        unrouted = sqlite_store.append("alpha-u1", [REGISTRY.new_event(
+            PingUnrouted("u1", 1), correlation_id="C-u1", actor="tests")], 0)[0]
+        [last] = append_pings(sqlite_store, 1, start=3)
         assert relay.run_once() == 1
         assert sqlite_store.checkpoint(relay.name) == first.position
         assert sample("clearance_relay_unroutable_total", {"category": "alpha", "relay": "relay:alpha"}) == 1
@@ -170,8 +197,7 @@ def test_checkpoint_stops_before_a_returned_unroutable_event(
         assert relay.run_once() == 0
         assert sqlite_store.checkpoint(relay.name) == first.position
 
-        # Someone subscribes to PingUnrouted: the next pass gets past it.
-        wider = topology.with_subscriptions({unique_name("unrouted"): ("PingUnrouted",)})
+        # The queue is declared again: the next pass gets past it.
         connection = connect(amqp_uri)
         try:
             wider.declare(connection.channel())
@@ -183,7 +209,8 @@ def test_checkpoint_stops_before_a_returned_unroutable_event(
         relay.stop()
     # At least once: `last` was confirmed in each of the three passes.
     ids = [m.properties["message_id"] for m in rabbit.drain(amqp_uri, queue_of(topology))]
-    assert ids == [first.event_id, last.event_id, last.event_id, last.event_id]
+    assert ids == [warm.event_id, first.event_id, last.event_id, last.event_id,
+                   last.event_id]
     assert [m.properties["message_id"] for m in rabbit.drain(
         amqp_uri, unique_name("unrouted"))] == [unrouted.event_id]
 
@@ -210,7 +237,10 @@ def test_checkpoint_stops_before_a_nacked_event(
     [first] = append_pings(sqlite_store, 1)
     accepted, refused = unrouted(1), unrouted(2)  # the second does not fit: nacked
     [last] = append_pings(sqlite_store, 1, start=3)
-    relay = Relay(sqlite_store, amqp_uri, topology, "alpha")
+    # `full` hears PingUnrouted (declared above, not by the relay, whose topology would
+    # declare it as a quorum queue without the length limit).
+    relay = Relay(sqlite_store, amqp_uri, topology.with_subscriptions({full: ("PingUnrouted",)}),
+                  "alpha", on_connect=topology.declare)
     try:
         assert relay.run_once() == 2
         assert sqlite_store.checkpoint(relay.name) == accepted.position

@@ -74,7 +74,6 @@ def test_risk_user_is_refused_publishing_a_payment_event(broker: Broker) -> None
                                           b'{"forged": true}', message_id="forged-1"))
     assert "payment.PaymentReceived" in text
     assert rabbit.message_count(broker.admin, "release.facts") == 0
-    assert rabbit.message_count(broker.admin, "declaration.status") == 0
     # Nor with a routing key that only starts like its own category.
     refused(lambda: rabbit.publish(risk, TOPO.exchange, "risk.RiskAssessed.payment",
                                    b"{}", message_id="forged-2"))
@@ -84,7 +83,6 @@ def test_risk_user_publishes_its_own_events(broker: Broker) -> None:
     rabbit.publish(broker.users["risk"], TOPO.exchange, "risk.RiskAssessed", b"{}",
                    message_id="own-1")
     assert rabbit.message_count(broker.admin, "release.facts") == 1
-    assert rabbit.message_count(broker.admin, "declaration.status") == 1
     assert rabbit.message_count(broker.admin, "risk.declarations") == 0
 
 
@@ -217,3 +215,38 @@ def test_a_broker_with_the_former_retry_queues_takes_the_new_topology() -> None:
         assert sorted(deleted) == sorted(TOPO.obsolete_queues())
         assert not any(rabbit.queue_exists(admin, name) for name in TOPO.obsolete_queues())
         assert all(rabbit.queue_exists(admin, spec.name) for spec in TOPO.all_queue_specs())
+
+
+def test_the_declaration_relay_deletes_the_retired_status_queue(broker: Broker) -> None:
+    """A broker upgraded from a version whose status projection heard every event through
+    `declaration.status`: that queue (bound to everything, holding copies) and its retry and
+    parking queues are deleted when the declaration service's relay connects as its own user
+    (the projection follows the log now, so nothing would ever drain them)."""
+    retired = TOPO.retired_queues()
+    assert "declaration.status" in retired and "declaration.status.parked" in retired
+    connection = connect(broker.admin)
+    try:
+        channel = connection.channel()
+        for name in retired:
+            channel.queue_declare(name, durable=True, auto_delete=False,
+                                  arguments={"x-queue-type": "quorum"})
+        channel.queue_bind("declaration.status", TOPO.exchange, "risk.RiskAssessed")
+    finally:
+        close_quietly(connection)
+    rabbit.publish(broker.users["risk"], TOPO.exchange, "risk.RiskAssessed", b"{}",
+                   message_id="before-upgrade")
+    wait_until(lambda: rabbit.message_count(broker.admin, "declaration.status") == 1,
+               timeout=5, message="the old queue holds a copy")
+
+    connection = connect(broker.users["declaration"])
+    try:
+        TOPO.declare(connection.channel())  # what the relay does on each new connection
+    finally:
+        close_quietly(connection)
+    assert not any(rabbit.queue_exists(broker.admin, name) for name in retired)
+    # and connecting again (nothing left to delete) is no error
+    connection = connect(broker.users["declaration"])
+    try:
+        TOPO.declare(connection.channel())
+    finally:
+        close_quietly(connection)
