@@ -52,7 +52,14 @@ from .domain.status import Status
 from .domain.status_view import KEPT_FIELDS
 from .domain.validation import DeclarationInvalid, Problem
 from .intake import validate_document
-from .projections import STATUS, facts_of, lock_rows, project_in, status_by_mrn
+from .projections import (
+    STATUS,
+    facts_of,
+    lock_rows,
+    project_in,
+    project_lodged,
+    status_by_mrn,
+)
 
 CONSIGNMENT_NAMESPACE = uuid.UUID("6f1c2a4e-2b1e-4d8a-9a57-1f0c3e5d7b21")
 CATEGORY = "declaration"
@@ -168,7 +175,7 @@ class Declarations:
             try:
                 with self.store.transaction() as tx:
                     recorded = tx.append(stream, events, expected_version=0)
-                    project_in(tx, recorded)
+                    project_lodged(tx, recorded)
             except WrongExpectedVersion:  # a concurrent identical (or conflicting) lodgement
                 return self._repeat(self.store.read_stream(stream), fingerprint)
             except KeyTaken:  # the MRN was taken: allocate another

@@ -135,6 +135,17 @@ def lock_rows(tx: Transaction, consignment_ids: Sequence[str]) -> None:
     STATUS.lock(tx, list(consignment_ids), PLACEHOLDER, ["facts"])
 
 
+def project_lodged(tx: Transaction, events: Sequence[RecordedEvent]) -> None:
+    """Lodgement's own events (a consignment's first): its row inserted whole, one
+    statement, in the transaction appending them (after the append, under the log-head lock:
+    one round trip instead of `project`'s two). No row can exist before the consignment's
+    first append commits; should one (another MRN's collision aside), the follower's pass
+    completes it. A unique MRN already taken raises KeyTaken, as `project` would."""
+    rows = [dict(zip(COLUMNS, row_of(consignment_id, facts), strict=True))
+            for consignment_id, facts in sorted(facts_of(events).items())]
+    STATUS.insert(tx, rows, skip_existing=True)
+
+
 def project_in(tx: Transaction, events: Sequence[RecordedEvent]) -> None:
     """Apply this service's own events now, in the transaction appending them (the follower
     meets them again later: a fact already kept changes nothing)."""
