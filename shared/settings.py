@@ -32,7 +32,7 @@ DEFAULTS: Mapping[str, str] = {
     "HTTP_SOCKET_TIMEOUT": "30",
     "HTTP_MAX_CONNECTIONS": "256",
     "EVENT_HANDLER_BATCH": "64",
-    "EVENT_HANDLER_LINGER": "0.005",
+    "EVENT_HANDLER_LINGER": "0.02",
     "LOG_LEVEL": "INFO",
     # The post-release amendment (UCC art. 173(3)): days after acceptance; 0: not offered.
     "POST_RELEASE_AMENDMENT_DAYS": "1095",

@@ -53,7 +53,7 @@ class LogFollower(LeasedLoop):
     def __init__(self, store: EventStore, name: str, fields: Mapping[str, Sequence[str]],
                  apply: Apply, *, owner: str | None = None, batch_size: int = 1000,
                  poll_interval: float = 0.1, lease_ttl: float = 10.0,
-                 max_backoff: float = 5.0, linger: float = 0.005) -> None:
+                 max_backoff: float = 5.0, linger: float = 0.02) -> None:
         super().__init__(store, f"follow:{name}", owner or default_owner(),
                          batch_size=batch_size, poll_interval=poll_interval,
                          lease_ttl=lease_ttl, max_backoff=max_backoff, linger=linger)
