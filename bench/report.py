@@ -65,6 +65,7 @@ def write_report(document: dict[str, Any], path: Path) -> None:
                      f"| {r['peer_name'] or '-'} | {_figure(r['ratio'])} | {r['goal']} "
                      f"| {'yes' if r['met'] else '**no**'} |")
     lines += ["", f"![ratios]({chart.name})", ""]
+    lines += _cpu_table(results)
     notes = [(r["id"], r["notes"]) for r in results if r.get("notes")]
     if notes:
         lines += ["## Notes per workload", ""]
@@ -72,6 +73,28 @@ def write_report(document: dict[str, Any], path: Path) -> None:
             lines.append(f"- **{workload_id}**: " + "; ".join(f"{k}: {v}" for k, v in note.items()))
         lines.append("")
     path.write_text("\n".join(lines))
+
+
+def _cpu_table(results: list[dict[str, Any]]) -> list[str]:
+    """P1-cpu's figures: CPU milliseconds per declaration of each process, at each step."""
+    cpu = next((r for r in results if r["id"] == "P1-cpu"), None)
+    by_step = (cpu or {}).get("notes", {}).get("by_step") or {}
+    if not by_step:
+        return []
+    steps = list(by_step)
+    parts = list(next(iter(by_step.values())))
+    lines = ["## CPU per declaration (P1)", "",
+             "CPU milliseconds per declaration released, read from `/proc` (user + system time"
+             " of each service process, of every PostgreSQL process, of the RabbitMQ VM, and of"
+             " the load generator, which is the brokers', the cashiers' and the agency's"
+             " client), over each step of the P1 ramp (offered rate in declarations/s). P1-cpu"
+             f" is the `in all` figure at step {cpu['notes'].get('step')}.", "",
+             "| part | " + " | ".join(f"{s}/s" for s in steps) + " |",
+             "|---|" + "---|" * len(steps)]
+    for part in parts:
+        lines.append(f"| {part} | " + " | ".join(_figure(by_step[s].get(part))
+                                                 for s in steps) + " |")
+    return [*lines, ""]
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from shared.testing.waiting import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 IDS = {"S1-postgres", "S1-sqlite", "S2-postgres", "S2-sqlite", "S3-postgres", "S4-postgres",
        "S5-postgres-missed", "S6-hash-overhead", "M1-relay", "M2-consumer", "P1-throughput",
-       "P1-p99-at-50", "P1-rss"}
+       "P1-ratio", "P1-p99-at-50", "P1-cpu", "P1-rss"}
 
 
 def is_number(value: object) -> bool:
@@ -43,13 +43,23 @@ def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
         # a rate step never reached, as null: that is a benchmark that measured nothing).
         assert is_number(entry["ours"]), entry
         assert entry["runs"]["ours"] and all(is_number(v) for v in entry["runs"]["ours"]), entry
-        if entry["peer_name"] is None:  # no peer (S5, S6, P1-p99-at-50, P1-rss): no ratio
+        if entry["peer_name"] is None:  # no peer (S5, S6, P1-p99-at-50, P1-cpu, P1-rss)
             assert entry["peer"] is None and entry["ratio"] is None, entry
         else:  # a peer ran beside it: its figure and the ratio too
             assert is_number(entry["peer"]) and is_number(entry["ratio"]), entry
             assert len(entry["runs"]["peer"]) == len(entry["runs"]["ours"]), entry
         assert isinstance(entry["met"], bool)
+    # P1-cpu: the CPU of every part, read from /proc, per declaration, at every step
+    cpu = by_id["P1-cpu"]["notes"]
+    parts = {"declaration", "risk", "payment", "release", "postgresql", "rabbitmq",
+             "load generator", "in all"}
+    assert set(cpu["per_part"]) == parts and cpu["by_step"]
+    assert all(is_number(v) and v >= 0 for v in cpu["per_part"].values())
+    assert all(cpu["per_part"][p] > 0 for p in ("declaration", "postgresql", "rabbitmq"))
+    assert cpu["per_part"]["in all"] == by_id["P1-cpu"]["ours"]
+    assert by_id["P1-ratio"]["ours"] == by_id["P1-throughput"]["ours"]
     assert (tmp_path / "performance.md").read_text().count("|") > 20
+    assert "## CPU per declaration (P1)" in (tmp_path / "performance.md").read_text()
     assert (tmp_path / "performance.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
