@@ -29,6 +29,7 @@ from shared.messaging.store_provider import EventStoreProvider
 from shared.settings import DEFAULTS
 from shared.web import api, json_body, log_window, ops
 from shared.web.entrypoint import read_body, window_parameters
+from shared.web.fields import nonzero_digits_pattern
 from shared.web.identity import Authenticator
 from shared.web.openapi import Parameter
 
@@ -57,7 +58,7 @@ DECIDE = ("officer",)  # at the declaration's office
 INVALIDATION_REQUEST = InvalidationRequestSchema()
 DECISION = DecisionSchema()
 # The declaration version amended (optional), as `intake.amended_version` reads it.
-_VERSION = "|".join(f"0{{{k}}}[1-9][0-9]{{0,{8 - k}}}" for k in range(9))  # 1 to 9 digits
+_VERSION = nonzero_digits_pattern(9)  # 1 to 9 digits, not zero
 IF_MATCH = Parameter("If-Match", {"type": "string", "pattern":
                                   f'^[ \\t]*(?:W/)?"*(?:{_VERSION})"*[ \\t]*$'},
                      "the declaration version amended, as GET /declarations/{mrn} shows it",

@@ -27,6 +27,7 @@ from shared.messaging.consumer import event_handler
 from shared.messaging.relay import RelayProvider
 from shared.messaging.store_provider import EventStoreProvider
 from shared.web import PUBLIC, api, json_body, ops
+from shared.web.fields import positive_amount_pattern
 
 from .application import Payments
 from .errors import ERRORS
@@ -84,11 +85,8 @@ class PaymentService(ops.OpsEndpoints):
         national = self.app.reference.rates.national_currency
         for name in ("Payment", "Repayment", "Account"):
             schemas[name]["properties"]["currency"]["enum"] = [national]
-        places = min(self.app.reference.currencies[national], 4)
         # Not zero: a digit 1-9 before the point, or else in the fraction.
-        fraction = "|".join(f"0{{{k}}}[1-9][0-9]{{0,{places - 1 - k}}}" for k in range(places))
-        amount = (f"^(?:0*[1-9][0-9]{{0,14}}(?:[.][0-9]{{1,{places}}})?"
-                  + (f"|0+[.](?:{fraction})" if places else "") + ")$")
+        amount = positive_amount_pattern(min(self.app.reference.currencies[national], 4))
         for name, field in (("Payment", "amount"), ("Repayment", "amount"), ("Debt", "amount"),
                             ("WriteOff", "amount"), ("Account", "limit"), ("Limit", "limit")):
             schemas[name]["properties"][field]["pattern"] = amount

@@ -15,7 +15,7 @@ Every PostgreSQL connection has limits (settings, in seconds; 0 turns one off): 
 timeout (`EVENT_STORE_CONNECT_TIMEOUT`), `statement_timeout`, `lock_timeout` (a wait for the
 log-head lock included) and `idle_in_transaction_session_timeout`
 (`EVENT_STORE_STATEMENT_TIMEOUT`, `_LOCK_TIMEOUT`, `_IDLE_TIMEOUT`), and TCP keepalives, so a
-dead server or a stalled peer ends in an error (which the consumers retry, `messaging.failures`)
+dead server or a stalled peer ends in an error (which the consumers retry, `shared.failures`)
 instead of a wait forever. `postgres_options` gives them.
 
 A pooled PostgreSQL connection found broken (a server restart, an idle timeout) is dropped and

@@ -71,7 +71,7 @@ from shared.observability.logging import bound, get_logger
 from shared.observability.metrics import metrics
 
 from .commit import GroupCommitter
-from .failures import is_transient
+from shared.failures import is_transient
 from .publisher import OutgoingMessage, Publisher
 from .store_provider import SharedEventStore
 from .topology import Topology

@@ -34,7 +34,7 @@ from nameko.web.server import HttpOnlyProtocol, WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from shared.messaging.failures import is_transient
+from shared.failures import is_transient
 
 from .identity import PUBLIC, Identity
 from .openapi import Operation, Parameter, openapi_path, path_parameters
@@ -220,7 +220,9 @@ class ProblemWebServer(WebServer):  # type: ignore[misc]
       listen backlog (accepted as soon as one closes), they do not pile up in memory.
     """
 
-    def _limits(self) -> tuple[float, int]:
+    @functools.cached_property
+    def limits(self) -> tuple[float, int]:
+        """(socket timeout, connections served at once), read from the settings once."""
         from shared.settings import setting
 
         timeout = float(setting("HTTP_SOCKET_TIMEOUT"))
@@ -232,7 +234,7 @@ class ProblemWebServer(WebServer):  # type: ignore[misc]
 
     def run(self) -> None:
         """nameko's accept loop, with a bound on the connections served at once."""
-        _timeout, connections = self._limits()
+        _timeout, connections = self.limits
         slots = Semaphore(connections)
         while self._is_accepting:
             slots.acquire()
@@ -264,7 +266,7 @@ class ProblemWebServer(WebServer):  # type: ignore[misc]
         http.client._MAXLINE = max(http.client._MAXLINE, HEADER_LIMIT)  # type: ignore[attr-defined]
         server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
         server.log_output = False  # the access log is written by the app below
-        server.socket_timeout, _connections = self._limits()
+        server.socket_timeout, _connections = self.limits
         return server
 
     def get_wsgi_app(self) -> Callable[..., Any]:

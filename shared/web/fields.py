@@ -124,3 +124,17 @@ TEXT_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
 #: Not blank: at least one character that `str.strip` keeps (control characters allowed).
 _WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NOT_BLANK_PATTERN = f"^[\\s\\S]*[^{_WHITESPACE}]"
+
+
+def nonzero_digits_pattern(length: int) -> str:
+    """An ECMA-262 alternation matching a string of 1 to `length` digits that is not all
+    zeros (leading zeros allowed): "7", "007", "120"; not "0" nor "000"."""
+    return "|".join(f"0{{{k}}}[1-9][0-9]{{0,{length - 1 - k}}}" for k in range(length))
+
+
+def positive_amount_pattern(places: int, integer_digits: int = MAX_INTEGER_DIGITS) -> str:
+    """The JSON Schema pattern of a positive decimal string with at most `integer_digits`
+    digits before the point and `places` after it (a currency's minor units): not zero."""
+    fraction = f"|0+[.](?:{nonzero_digits_pattern(places)})" if places else ""
+    point = f"(?:[.][0-9]{{1,{places}}})?" if places else ""
+    return f"^(?:0*[1-9][0-9]{{0,{integer_digits - 1}}}{point}{fraction})$"

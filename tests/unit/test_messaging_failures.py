@@ -1,5 +1,5 @@
 """Transient (infrastructure) versus poison (the message's own) failures: what the consumer
-retries forever and what it parks (`shared.messaging.failures`)."""
+retries forever and what it parks (`shared.failures`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import psycopg2.errors
 import pytest
 
 from shared.eventstore.errors import WrongExpectedVersion
-from shared.messaging.failures import is_transient
+from shared.failures import is_transient
 
 
 @pytest.mark.parametrize("exc", [

@@ -11,6 +11,9 @@
 The exception is judged with the chain of causes it carries (`raise ... from`, or an error
 raised while handling another, unless `from None` cut it off), so a domain error wrapping a
 lost connection is transient too.
+
+Judged alike at both edges: the consumers (`shared.messaging.consumer`: retried, never
+parked) and HTTP (`shared.web.entrypoint`: a 503 with `Retry-After`).
 """
 
 from __future__ import annotations
