@@ -25,7 +25,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.workloads.store import STREAMS, our_event, ours_append, peer_append, peer_close, peer_sqlite
+from bench.workloads.store import (
+    STREAMS,
+    our_event,
+    ours_append,
+    peer_append,
+    peer_close,
+    peer_sqlite,
+)
 from shared.eventstore import EventStore
 
 PER_TX = 1  # events per transaction (--per-tx)

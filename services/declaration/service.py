@@ -34,9 +34,9 @@ from shared.web.identity import Authenticator
 from shared.web.openapi import Parameter
 
 from .application import Declarations
+from .domain.status_view import KEPT_FIELDS
 from .errors import ERRORS
 from .intake import MAX_BODY_BYTES, amended_version, amendment_request, parse_json_body
-from .domain.status_view import KEPT_FIELDS
 from .projections import NAME, project_scanned
 from .schemas import (
     AmendedSchema,

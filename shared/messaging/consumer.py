@@ -67,11 +67,11 @@ from nameko.messaging import Consumer, QueueConsumer
 from shared.events.envelope import RecordedEvent
 from shared.eventstore.confirm import ForgedEvent
 from shared.eventstore.store import Transaction
+from shared.failures import is_transient
 from shared.observability.logging import bound, get_logger
 from shared.observability.metrics import metrics
 
 from .commit import GroupCommitter
-from shared.failures import is_transient
 from .publisher import OutgoingMessage, Publisher
 from .store_provider import SharedEventStore
 from .topology import Topology

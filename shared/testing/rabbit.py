@@ -132,15 +132,6 @@ def queue_exists(uri: str, queue: str) -> bool:
         close_quietly(connection)
 
 
-def delete_queue(uri: str, queue: str) -> None:
-    """Delete `queue` whatever it holds (as an operator would, behind the services' backs)."""
-    connection = connect(uri)
-    try:
-        connection.channel().queue_delete(queue)
-    finally:
-        close_quietly(connection)
-
-
 def consumer_count(uri: str, queue: str) -> int:
     return queue_state(uri, queue)[1]
 

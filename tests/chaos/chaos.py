@@ -38,6 +38,7 @@ from shared.eventstore import EventStore
 from shared.messaging.parking import parked_count
 from shared.messaging.publisher import close_quietly, connect
 from shared.testing import rabbit
+from shared.testing.databases import owner_url
 from tests.e2e.conftest import ROOT, Cluster
 
 RETRIED_STATUSES = {502, 503, 504}
@@ -270,6 +271,37 @@ def figures(cluster: Cluster, journeys: list[demo.Journey], faults: list[Fault],
         releases_in_log=releases, payments_in_log=payments, heard=heard, heard_mrns=mrns,
         parked={q: parked_count(cluster.amqp_uri, q) for q in SUBSCRIPTIONS},
         client_repeats=repeats, seconds=seconds)
+
+
+def settled_figures(cluster: Cluster, journeys: list[demo.Journey], faults: list[Fault],
+                    repeats: int, started: float, wait: float = 120) -> Figures:
+    """The figures once the last release notifications reached the agency's queue (the
+    relay publishes after the log), or after `wait` seconds."""
+    released = {j.mrn for j in journeys if j.final == "cleared"}
+    deadline = time.monotonic() + wait
+    while rabbit.message_count(cluster.amqp_uri, LISTENER) < len(released) \
+            and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return figures(cluster, journeys, faults, repeats, time.monotonic() - started)
+
+
+def assert_cleared_exactly_once(cluster: Cluster, result: Figures,
+                                journeys: list[demo.Journey]) -> None:
+    """Every consignment as planned, each release and payment once in the log, every release
+    heard once by the agency, nothing parked; `verify` and `rebuild --check` clean."""
+    released = {j.mrn for j in journeys if j.final == "cleared"}
+    assert released
+    assert not result.not_as_planned, result.not_as_planned[:20]
+    assert set(result.releases_in_log) >= released
+    assert all(n == 1 for n in result.releases_in_log.values()), result.releases_in_log
+    assert result.payments_in_log and all(n == 1 for n in result.payments_in_log.values())
+    assert result.heard_mrns == set(result.releases_in_log), "a release no agency heard of"
+    assert len(result.heard) == len(result.releases_in_log)  # one id per release
+    assert sum(result.parked.values()) == 0, result.parked
+    env = {**cluster.env, "EVENT_STORE_URL": owner_url(cluster.store_url)}
+    for command in (["verify"], ["rebuild", "--check"]):
+        ran = cluster.run(sys.executable, "-m", "cli.main", *command, env=env)
+        assert ran.returncode == 0, (command, ran.stdout[-3000:], ran.stderr[-3000:])
 
 
 ENTRIES = demo.load_plan(ROOT / "samples")

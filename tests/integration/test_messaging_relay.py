@@ -22,6 +22,7 @@ from typing import Any
 import kombu
 import pytest
 
+from cli.commands.agency import delete_queue
 from shared.events.envelope import RecordedEvent
 from shared.eventstore.store import EventStore
 from shared.messaging.publisher import close_quietly, connect
@@ -184,7 +185,7 @@ def test_checkpoint_stops_before_a_returned_unroutable_event(
     try:
         [warm] = append_pings(sqlite_store, 1)
         assert relay.run_once() == 1  # connected: the topology (both queues) declared
-        rabbit.delete_queue(amqp_uri, unique_name("unrouted"))
+        delete_queue(amqp_uri, unique_name("unrouted"))  # as an operator would
         [first] = append_pings(sqlite_store, 1, start=2)
         unrouted = sqlite_store.append("alpha-u1", [REGISTRY.new_event(
             PingUnrouted("u1", 1), correlation_id="C-u1", actor="tests")], 0)[0]
