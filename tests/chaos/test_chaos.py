@@ -72,7 +72,7 @@ def test_consignments_come_through_kills_and_restarts_exactly_once(
         try:
             while len(journeys) < CONSIGNMENTS or not faults_over.is_set():
                 batch += 1
-                journeys.extend(demo.run_plan(copies(ENTRIES, batch), "X", timeout=600,
+                journeys.extend(demo.run_plan(copies(ENTRIES, batch), "X", timeout=600 if FULL else 300,
                                               workers=8, parties=parties))
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             failures.append(exc)
